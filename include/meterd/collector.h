@@ -1,0 +1,86 @@
+/*
+ * collector.h: the interface every host or container collector implements.
+ *
+ * A collector is a name, a table of its conf.d keys and three functions.
+ * The runner (agent/collect.c) reads conf.d/<name>.d/conf.yaml against the
+ * key table, calls configure once per instance, then calls collect on a
+ * libuv timer at the instance's interval. Samples go out through an emitter
+ * into the same aggregator as statsd, so tagging and shipping are one path.
+ * Collectors read small files with plain reads, never block for long and do
+ * not allocate per sample.
+ */
+#ifndef METERD_COLLECTOR_H
+#define METERD_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum md_emit_kind {
+    MD_EMIT_GAUGE,           /* value as is */
+    MD_EMIT_RATE,            /* raw cumulative counter; the runner ships delta/second, none on the first run */
+    MD_EMIT_MONOTONIC_COUNT, /* raw cumulative counter; the runner ships the delta as a count */
+};
+
+struct md_emitter {
+    /* tags: NUL-terminated "key:value" strings; the instance's tags are added by the runner. */
+    void (*emit)(struct md_emitter *e, const char *name, enum md_emit_kind kind, double value,
+                 const char *const *tags, size_t ntags);
+    void *ud;
+};
+
+static inline void md_emit(struct md_emitter *e, const char *name, enum md_emit_kind kind,
+                           double value, const char *const *tags, size_t ntags)
+{
+    e->emit(e, name, kind, value, tags, ntags);
+}
+static inline void md_gauge(struct md_emitter *e, const char *name, double v,
+                            const char *const *tags, size_t ntags)
+{
+    e->emit(e, name, MD_EMIT_GAUGE, v, tags, ntags);
+}
+
+/* Declared keys of a collector's instance (besides min_collection_interval, tags, enabled). */
+enum md_key_type { MD_KEY_BOOL, MD_KEY_INT, MD_KEY_STRING, MD_KEY_STRLIST };
+
+struct md_key_decl {
+    const char *name;
+    enum md_key_type type;
+    const char *def;    /* default as YAML text ("" for none) */
+    int64_t min, max;   /* bounds for MD_KEY_INT */
+    const char *description;
+};
+
+union md_key_value {
+    bool b;
+    int64_t i;
+    const char *s;
+    struct {
+        const char *const *v;
+        size_t n;
+    } list;
+};
+
+/* What configure() receives: the values of the declared keys, in table order. */
+struct md_instance_conf {
+    const union md_key_value *values; /* one per md_key_decl */
+    const char *procfs_path;          /* host /proc (may be /host/proc) */
+    const char *sysfs_path;           /* host /sys */
+};
+
+struct md_collector_ops {
+    const char *name;
+    bool default_on;                 /* runs without a conf.d file */
+    unsigned default_interval;       /* seconds */
+    const struct md_key_decl *keys;  /* NULL-name terminated; may be NULL */
+    int (*configure)(const struct md_instance_conf *conf, void **state, char *err, size_t errlen);
+    /* One run. Return 0, or -errno when the run failed (counted in status). */
+    int (*collect)(void *state, struct md_emitter *e);
+    void (*destroy)(void *state);
+};
+
+/* Registry (collectors/registry.c): NULL-terminated list of every collector. */
+extern const struct md_collector_ops *const md_collectors[];
+const struct md_collector_ops *md_collector_lookup(const char *name);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * parse.h: the DogStatsD message parser and datagram framing.
+ *
+ * The parser is a pure function of (bytes, options): no allocation, no
+ * global state, no syscalls, so the intake threads, `meterd parse` and the
+ * fuzzer all run exactly the same code. It may write into the buffer it is
+ * given (event text unescaping happens in place).
+ */
+#ifndef METERD_PARSE_H
+#define METERD_PARSE_H
+
+#include "meterd/sample.h"
+
+/* Why a message was rejected. The names are the telemetry tag values and
+ * the "reason" of `meterd parse` error objects, so keep them stable. */
+#define MD_PARSE_ERRORS(X)                                  \
+    X(MD_PERR_NO_PIPE, "no_type_separator")                 \
+    X(MD_PERR_NO_COLON, "no_value_separator")               \
+    X(MD_PERR_EMPTY_NAME, "empty_name")                     \
+    X(MD_PERR_EMPTY_VALUE, "empty_value")                   \
+    X(MD_PERR_BAD_TYPE, "bad_type")                         \
+    X(MD_PERR_BAD_VALUE, "bad_value")                       \
+    X(MD_PERR_BAD_SAMPLE_RATE, "bad_sample_rate")           \
+    X(MD_PERR_BAD_TIMESTAMP, "bad_timestamp")               \
+    X(MD_PERR_EVENT_HEADER, "bad_event_header")             \
+    X(MD_PERR_EVENT_LENGTH, "bad_event_length")             \
+    X(MD_PERR_SC_FORMAT, "bad_service_check")               \
+    X(MD_PERR_SC_STATUS, "bad_service_check_status")        \
+    X(MD_PERR_TRUNCATED, "truncated_datagram")              \
+    X(MD_PERR_UNTERMINATED, "unterminated_line")            \
+    X(MD_PERR_TOO_MANY_TAGS, "too_many_tags")
+
+enum md_parse_error {
+    MD_PERR_NONE = 0,
+#define MD_X(e, s) e,
+    MD_PARSE_ERRORS(MD_X)
+#undef MD_X
+    MD_PERR_COUNT
+};
+
+const char *md_parse_error_name(enum md_parse_error e);
+
+enum md_msg_kind { MD_MSG_METRIC, MD_MSG_EVENT, MD_MSG_SERVICE_CHECK, MD_MSG_ERROR };
+
+struct md_parse_opts {
+    bool origin_detection_client; /* honour |c: |e: |card: */
+    bool no_aggregation_pipeline; /* read |T (default true) */
+    bool etsy;                    /* statsd_mode: etsy (signed gauges are deltas) */
+};
+
+struct md_msg {
+    enum md_msg_kind kind;
+    enum md_parse_error error; /* when kind == MD_MSG_ERROR */
+    union {
+        struct md_sample metric;
+        struct md_event event;
+        struct md_service_check check;
+    } u;
+};
+
+/* Parse one line (no '\n'; a single trailing '\r' is the caller's to strip). */
+enum md_msg_kind md_parse_line(char *line, size_t len, const struct md_parse_opts *o,
+                               struct md_msg *out);
+
+/*
+ * Strict float parsing shared with config and tests: no leading space, no
+ * trailing junk, no hex without exponent, no out-of-range; nan/inf accepted.
+ * Returns 0 or -EINVAL / -ERANGE.
+ */
+int md_parse_double(const char *p, size_t len, double *out);
+
+/*
+ * Framing: split a received datagram into lines the way the agent does
+ * (split on '\n', drop one trailing '\r', skip empty lines). `truncated`
+ * says the datagram did not fit the receive buffer: its last partial line
+ * is dropped and reported as MD_PERR_TRUNCATED. With `eol_required` an
+ * unterminated final line is reported as MD_PERR_UNTERMINATED.
+ * The callback gets each line (mutable, not NUL-terminated) or, for a
+ * dropped line, err != MD_PERR_NONE.
+ */
+typedef void (*md_line_fn)(void *ud, char *line, size_t len, enum md_parse_error err);
+void md_split_datagram(char *buf, size_t len, bool truncated, bool eol_required, md_line_fn fn,
+                       void *ud);
+
+#endif
