@@ -32,9 +32,9 @@ static void test_json_numbers(void **st)
     md_json_num(&b, -1e-9);
     md_buf_putc(&b, ' ');
     md_json_int(&b, -1700000000);
-    assert_string_equal(b.p, "0.1 123456789.123 null -1.0000000000000001e-09 -1700000000");
+    assert_string_equal(b.p, "0.1 123456789.123 null -1e-09 -1700000000");
     /* whatever was printed must parse back to the same double */
-    assert_true(strtod("-1.0000000000000001e-09", NULL) == -1e-9);
+    assert_true(strtod("-1e-09", NULL) == -1e-9);
     md_buf_free(&b);
 }
 
