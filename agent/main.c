@@ -1,16 +1,50 @@
 /*
- * main.c: command-line entry point. Dispatches sub-commands; the daemon
- * wiring lives in agent.c.
+ * main.c: command-line entry point. It only dispatches: each sub-command
+ * lives in its own cmd_<name>.c (see cmd.h), the daemon in cmd_run.c.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd.h"
+
+struct md_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("meterd %s\n", METERD_VERSION);
+    return 0;
+}
+
+/* One line per command. */
+static const struct md_command commands[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: meterd <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "version") == 0) {
-        printf("meterd %s\n", METERD_VERSION);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
         return 0;
     }
-    fprintf(stderr, "usage: meterd run|parse|aggregate|check|configcheck|status|health|version\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "meterd: unknown command '%s'\n", argv[1]);
+    usage(stderr);
     return 2;
 }

@@ -1,0 +1,16 @@
+/*
+ * cmd.h: the sub-commands of the meterd binary. Each lives in its own
+ * cmd_<name>.c and gets argv with argv[0] = the sub-command name.
+ */
+#ifndef METERD_CMD_H
+#define METERD_CMD_H
+
+int md_cmd_run(int argc, char **argv);
+int md_cmd_parse(int argc, char **argv);
+int md_cmd_aggregate(int argc, char **argv);
+int md_cmd_check(int argc, char **argv);
+int md_cmd_configcheck(int argc, char **argv);
+int md_cmd_status(int argc, char **argv);
+int md_cmd_health(int argc, char **argv);
+
+#endif
