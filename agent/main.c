@@ -22,6 +22,10 @@ static int cmd_version(int argc, char **argv)
 /* One line per command. */
 static const struct md_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"run", md_cmd_run, "run the agent in the foreground (-c FILE, --set k=v)"},
+    {"aggregate", md_cmd_aggregate, "aggregate datagrams from stdin into one window, print the series"},
+    {"configcheck", md_cmd_configcheck, "validate the config (-c FILE, --set k=v) and print it"},
+    {"check", md_cmd_check, "run one collector once and print what it would send"},
 };
 
 static void usage(FILE *out)

@@ -17,6 +17,7 @@ struct md_point {
     struct md_str name;
     int type;               /* enum md_mtype, or MD_MONOTONIC_COUNT */
     double value;
+    struct md_str member;   /* the set member, for MD_SET */
     double sample_rate;     /* 1.0 unless sampled */
     struct md_str host;
     bool has_host;          /* false: the agent's hostname */

@@ -24,7 +24,15 @@ struct md_ynode {
     int *key_lines;
 };
 
-/* Load; on error return -EINVAL with "PATH:LINE: reason" in err. An empty file gives a MD_Y_NULL root. */
+/*
+ * Load; on error return -EINVAL with "PATH:LINE: reason" in err (or the
+ * negative errno of a failed open/read with "PATH: strerror"). An empty
+ * file gives a MD_Y_NULL root. Plain `~`, `null` and empty values are
+ * MD_Y_NULL; anchors, aliases, complex keys, several documents and
+ * duplicate keys are errors. Nesting deeper than MD_YAML_MAX_DEPTH is an
+ * error rather than a stack overflow.
+ */
+#define MD_YAML_MAX_DEPTH 64
 int md_yaml_load_file(const char *path, struct md_ynode **root, char *err, size_t errlen);
 int md_yaml_load_string(const char *name, const char *text, size_t len, struct md_ynode **root,
                         char *err, size_t errlen);
@@ -32,4 +40,14 @@ void md_ynode_free(struct md_ynode *n);
 /* Value of `key` in a map, or NULL. */
 const struct md_ynode *md_ymap_get(const struct md_ynode *map, const char *key);
 
+#endif /* METERD_YAML_H */
+
+/*
+ * agent/ is on the include path, so `#include <yaml.h>` finds this file
+ * before libyaml's. yaml.c defines MD_YAML_WANT_LIBYAML and includes
+ * <yaml.h> through the search path; #include_next then reaches libyaml's
+ * header in the directories after agent/.
+ */
+#if defined(MD_YAML_WANT_LIBYAML) && !defined(YAML_H)
+#include_next <yaml.h>
 #endif

@@ -2,12 +2,16 @@
  * collector.h: the interface every host or container collector implements.
  *
  * A collector is a name, a table of its conf.d keys and three functions.
- * The runner (agent/collect.c) reads conf.d/<name>.d/conf.yaml against the
+ * The runner (agent/collect.c) reads the YAML files of conf.d/<name>.d/ against the
  * key table, calls configure once per instance, then calls collect on a
- * libuv timer at the instance's interval. Samples go out through an emitter
- * into the same aggregator as statsd, so tagging and shipping are one path.
- * Collectors read small files with plain reads, never block for long and do
- * not allocate per sample.
+ * libuv timer at the instance's interval. collect runs on a libuv worker
+ * thread (a hung statvfs must not stall the loop), never twice at once for
+ * one instance; configure and destroy run on the caller's thread. Samples
+ * go out through an emitter: the runner turns raw counters into rates and
+ * counts, adds the instance's tags and hands points to the aggregator, so
+ * tagging and shipping are one path with statsd. Collectors read small
+ * files with plain reads, never block for long and do not allocate per
+ * sample.
  */
 #ifndef METERD_COLLECTOR_H
 #define METERD_COLLECTOR_H
@@ -27,6 +31,13 @@ struct md_emitter {
     void (*emit)(struct md_emitter *e, const char *name, enum md_emit_kind kind, double value,
                  const char *const *tags, size_t ntags);
     void *ud;
+    /*
+     * Monotonic time of this run in nanoseconds, taken by the runner just
+     * before collect. Collectors that compute per-second values themselves
+     * (in-check deltas) use it instead of reading a clock, so fixture tests
+     * can drive time explicitly.
+     */
+    int64_t now_ns;
 };
 
 static inline void md_emit(struct md_emitter *e, const char *name, enum md_emit_kind kind,
@@ -39,14 +50,29 @@ static inline void md_gauge(struct md_emitter *e, const char *name, double v,
 {
     e->emit(e, name, MD_EMIT_GAUGE, v, tags, ntags);
 }
+static inline void md_rate(struct md_emitter *e, const char *name, double v,
+                           const char *const *tags, size_t ntags)
+{
+    e->emit(e, name, MD_EMIT_RATE, v, tags, ntags);
+}
+static inline void md_monotonic(struct md_emitter *e, const char *name, double v,
+                                const char *const *tags, size_t ntags)
+{
+    e->emit(e, name, MD_EMIT_MONOTONIC_COUNT, v, tags, ntags);
+}
 
-/* Declared keys of a collector's instance (besides min_collection_interval, tags, enabled). */
+/*
+ * Declared keys of a collector's instance (besides min_collection_interval,
+ * tags, enabled, which the runner handles for every collector).
+ * Defaults: MD_KEY_BOOL "true"/"false", MD_KEY_INT a decimal number,
+ * MD_KEY_STRING the text, MD_KEY_STRLIST "" (empty) or comma-separated items.
+ */
 enum md_key_type { MD_KEY_BOOL, MD_KEY_INT, MD_KEY_STRING, MD_KEY_STRLIST };
 
 struct md_key_decl {
     const char *name;
     enum md_key_type type;
-    const char *def;    /* default as YAML text ("" for none) */
+    const char *def;    /* default as text, see above ("" for none) */
     int64_t min, max;   /* bounds for MD_KEY_INT */
     const char *description;
 };
@@ -61,7 +87,10 @@ union md_key_value {
     } list;
 };
 
-/* What configure() receives: the values of the declared keys, in table order. */
+/*
+ * What configure() receives: the values of the declared keys, in table
+ * order. Strings stay valid until destroy() of that instance.
+ */
 struct md_instance_conf {
     const union md_key_value *values; /* one per md_key_decl */
     const char *procfs_path;          /* host /proc (may be /host/proc) */
@@ -72,6 +101,12 @@ struct md_collector_ops {
     const char *name;
     bool default_on;                 /* runs without a conf.d file */
     unsigned default_interval;       /* seconds */
+    /*
+     * The first run cannot show everything: the collector emits rates or
+     * monotonic counts, or computes deltas itself. `meterd check` then
+     * runs it a second time.
+     */
+    bool needs_two_runs;
     const struct md_key_decl *keys;  /* NULL-name terminated; may be NULL */
     int (*configure)(const struct md_instance_conf *conf, void **state, char *err, size_t errlen);
     /* One run. Return 0, or -errno when the run failed (counted in status). */

@@ -94,13 +94,28 @@ struct md_config {
     char *sysfs_path;           /* /sys */
 };
 
-/* Fill defaults. */
+/*
+ * Fill defaults (c need not be initialised). Paths that default to "auto"
+ * (procfs_path, sysfs_path, confd_path) stay "" here; md_config_load
+ * resolves them.
+ */
 void md_config_defaults(struct md_config *c);
 
 /*
  * Load: defaults, then `file` (NULL = none), then environment, then `sets`
- * ("key=value" strings). On error returns -EINVAL and writes a message of
- * the form "FILE:LINE: KEY: reason" into err.
+ * ("key=value" strings). c need not be initialised; whatever the result it
+ * is left valid and must be released with md_config_free. On a bad value or
+ * bad YAML returns -EINVAL and writes one line into err:
+ *   "FILE:LINE: KEY: reason"            (file; KEY may be "tags[2]" or
+ *                                        "dogstatsd_mapper_profiles[0].name")
+ *   "FILE:LINE: reason"                 (YAML syntax, top level not a map)
+ *   "environment METERD_X: KEY: reason" / "--set KEY: reason"
+ * An unreadable file gives its negative errno and "FILE: strerror".
+ * Messages never contain the api_key. A key written with no value keeps
+ * its default. After loading, procfs_path / sysfs_path / confd_path are
+ * never empty: "" means auto (HOST_PROC or /host/proc in a container, else
+ * /proc; likewise HOST_SYS, /host/sys, /sys; confd_path = the folder of
+ * the config file, or "conf.d" without one).
  */
 int md_config_load(struct md_config *c, const char *file, char *const *sets, size_t nsets,
                    char *err, size_t errlen);
@@ -109,7 +124,18 @@ void md_config_free(struct md_config *c);
 /* Write the effective configuration as YAML; api_key shows its last 4 characters only. */
 void md_config_dump(const struct md_config *c, FILE *out);
 
-/* "***************abcd": what may be printed for a secret. Writes into buf. */
+/*
+ * "***************abcd": what may be printed for a secret. Writes into buf
+ * and returns it; "" for an empty secret, only stars for one shorter than
+ * 8 characters.
+ */
 const char *md_config_redact(const char *secret, char *buf, size_t len);
+
+/*
+ * The shipped conf.d/meterd.yaml, generated from the schema table: every
+ * key commented out with `## @param <name> - <type> - optional - default: <v>`,
+ * its environment names and description.
+ */
+void md_config_write_template(FILE *out);
 
 #endif

@@ -50,6 +50,10 @@ struct md_sample {
     struct md_str host;      /* last host: tag, when MD_SAMPLE_HAS_HOST */
     struct md_str container; /* container id from |c:, when HAS_CONTAINER */
     uint64_t container_inode; /* in-<inode> form of |c:, 0 when absent */
+    uint32_t ntags;          /* tags the tag iterator will yield */
+    struct md_str pod_uid;       /* last dd.internal.entity_id: tag, len 0 = none */
+    struct md_str cardinality;   /* |card: (honoured) else first dd.internal.card: tag */
+    struct md_str external_data; /* raw |e: value, when honoured */
 };
 
 /*

@@ -1,0 +1,572 @@
+/*
+ * aggregator.c: the context table and its windows (see aggregator.h).
+ *
+ * Contexts live in an open-addressing table keyed by their 64-bit key
+ * (linear probing, backward-shift deletion). Each context keeps two window
+ * slots, indexed by window number modulo 2: the window being filled and the
+ * one waiting out its grace period. A sample that finds its slot still
+ * holding an unsealed older window (the flush timer ran late) pushes that
+ * window into the pending frame rather than losing it. Strings of a context
+ * are copied once, when it is created, into one allocation with the context.
+ */
+#include "aggregator.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "hset.h"
+
+#define NSLOT 2
+
+struct md_slot {
+    int64_t wstart; /* 0 = empty */
+    int type;       /* type of the window's first sample */
+    union {
+        double v;
+        struct md_hist *h;
+        struct md_hset *set;
+    } u;
+};
+
+struct md_ctx {
+    uint64_t key;
+    double last_seen;
+    double last_counter; /* time of the last counter sample, for zero-fill */
+    bool is_counter;
+    bool dead;
+    uint16_t name_len, host_len, ntags;
+    struct md_slot slot[NSLOT];
+    /* uint16_t tag_lens[ntags]; then name, host and tag bytes */
+    _Alignas(uint16_t) char blob[];
+};
+
+struct md_entry {
+    uint64_t key;
+    struct md_ctx *c;
+};
+
+struct md_agg {
+    struct md_agg_opts o;
+    struct md_hist_opts dist_hist; /* what distributions become as series */
+    struct md_str host;
+    struct md_str *gtags;
+    struct md_entry *tab;
+    uint32_t cap, n;
+    int64_t next_seal; /* start of the oldest unsealed window; 0 before the first point */
+    struct md_frame pending;
+    struct md_agg_stats st;
+    struct md_ctx_scratch sc;
+    struct md_str tagv[MD_CTX_MAX_TAGS];
+};
+
+/* --- context strings ---------------------------------------------------- */
+
+static uint16_t *ctx_tag_lens(struct md_ctx *c)
+{
+    return (uint16_t *)c->blob;
+}
+
+static char *ctx_name(struct md_ctx *c)
+{
+    return c->blob + c->ntags * sizeof(uint16_t);
+}
+
+static char *ctx_host(struct md_ctx *c)
+{
+    return ctx_name(c) + c->name_len;
+}
+
+/* Fill tags[] with views of the context's tags. */
+static void ctx_tags(struct md_ctx *c, struct md_str *tags)
+{
+    const char *p = ctx_host(c) + c->host_len;
+    uint16_t *lens = ctx_tag_lens(c);
+    for (uint16_t i = 0; i < c->ntags; i++) {
+        tags[i] = (struct md_str){p, lens[i]};
+        p += lens[i];
+    }
+}
+
+static struct md_ctx *ctx_new(uint64_t key, const struct md_str *name, const struct md_str *host,
+                              const struct md_str *tags, uint32_t ntags)
+{
+    if (name->len > UINT16_MAX || host->len > UINT16_MAX)
+        return NULL;
+    size_t bytes = ntags * sizeof(uint16_t) + name->len + host->len;
+    for (uint32_t i = 0; i < ntags; i++) {
+        if (tags[i].len > UINT16_MAX)
+            return NULL;
+        bytes += tags[i].len;
+    }
+    struct md_ctx *c = calloc(1, sizeof *c + bytes);
+    if (!c)
+        return NULL;
+    c->key = key;
+    c->name_len = (uint16_t)name->len;
+    c->host_len = (uint16_t)host->len;
+    c->ntags = (uint16_t)ntags;
+    memcpy(ctx_name(c), name->p, name->len);
+    memcpy(ctx_host(c), host->p, host->len);
+    char *p = ctx_host(c) + host->len;
+    for (uint32_t i = 0; i < ntags; i++) {
+        ctx_tag_lens(c)[i] = (uint16_t)tags[i].len;
+        memcpy(p, tags[i].p, tags[i].len);
+        p += tags[i].len;
+    }
+    return c;
+}
+
+static void slot_clear(struct md_slot *s)
+{
+    if (s->type == MD_SET && s->u.set) {
+        md_hset_free(s->u.set);
+        free(s->u.set);
+    } else if ((s->type == MD_HISTOGRAM || s->type == MD_TIMER || s->type == MD_DISTRIBUTION) &&
+               s->u.h) {
+        md_hist_free(s->u.h);
+        free(s->u.h);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+static void ctx_free(struct md_ctx *c)
+{
+    for (int i = 0; i < NSLOT; i++)
+        slot_clear(&c->slot[i]);
+    free(c);
+}
+
+/* --- table -------------------------------------------------------------- */
+
+static int tab_grow(struct md_agg *a)
+{
+    uint32_t cap = a->cap ? a->cap * 2 : 1024;
+    struct md_entry *tab = calloc(cap, sizeof *tab);
+    if (!tab)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < a->cap; i++) {
+        if (!a->tab[i].c)
+            continue;
+        uint32_t j = (uint32_t)a->tab[i].key & (cap - 1);
+        while (tab[j].c)
+            j = (j + 1) & (cap - 1);
+        tab[j] = a->tab[i];
+    }
+    free(a->tab);
+    a->tab = tab;
+    a->cap = cap;
+    return 0;
+}
+
+static struct md_entry *tab_find(struct md_agg *a, uint64_t key)
+{
+    uint32_t j = (uint32_t)key & (a->cap - 1);
+    while (a->tab[j].c) {
+        if (a->tab[j].key == key)
+            return &a->tab[j];
+        j = (j + 1) & (a->cap - 1);
+    }
+    return &a->tab[j];
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void tab_remove(struct md_agg *a, struct md_entry *e)
+{
+    uint32_t mask = a->cap - 1;
+    uint32_t i = (uint32_t)(e - a->tab);
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!a->tab[j].c)
+            break;
+        uint32_t home = (uint32_t)a->tab[j].key & mask;
+        /* Move j into the hole at i unless its home lies cyclically in (i, j]. */
+        bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays)
+            continue;
+        a->tab[i] = a->tab[j];
+        i = j;
+    }
+    a->tab[i] = (struct md_entry){0, NULL};
+    a->n--;
+}
+
+/* --- construction ------------------------------------------------------- */
+
+struct md_agg *md_agg_new(const struct md_agg_opts *o)
+{
+    struct md_agg *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->o = *o;
+    if (a->o.interval == 0)
+        a->o.interval = 10;
+    const char *h = o->hostname ? o->hostname : "";
+    a->host = (struct md_str){strdup(h), (uint32_t)strlen(h)};
+    a->gtags = calloc(o->ntags ? o->ntags : 1, sizeof *a->gtags);
+    for (uint32_t i = 0; i < o->ntags && a->gtags; i++)
+        a->gtags[i] = (struct md_str){strndup(o->tags[i].p, o->tags[i].len), o->tags[i].len};
+    a->o.tags = a->gtags;
+    /* Distributions shipped as series: avg count max min median 95percentile. */
+    char *aggs[] = {"avg", "count", "max", "min", "median"};
+    char *pcts[] = {"0.95"};
+    md_hist_opts_parse(&a->dist_hist, aggs, 5, pcts, 1);
+    md_frame_init(&a->pending, 0, a->o.interval);
+    if (!a->host.p || !a->gtags || tab_grow(a) != 0) {
+        md_agg_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void md_agg_free(struct md_agg *a)
+{
+    if (!a)
+        return;
+    for (uint32_t i = 0; i < a->cap; i++)
+        if (a->tab[i].c)
+            ctx_free(a->tab[i].c);
+    free(a->tab);
+    for (uint32_t i = 0; i < a->o.ntags && a->gtags; i++)
+        free((char *)a->gtags[i].p);
+    free(a->gtags);
+    free((char *)a->host.p);
+    md_frame_free(&a->pending);
+    free(a);
+}
+
+const struct md_agg_stats *md_agg_stats(const struct md_agg *a)
+{
+    return &a->st;
+}
+
+/* --- emitting ----------------------------------------------------------- */
+
+static const struct md_series_key *ctx_key(struct md_ctx *c, struct md_frame *f)
+{
+    struct md_str tags[MD_CTX_MAX_TAGS];
+    ctx_tags(c, tags);
+    return md_frame_key(f, ctx_host(c), c->host_len, tags, c->ntags);
+}
+
+/* Append a slot's series for window start `w` to f. */
+static void slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
+                      const struct md_series_key *k, struct md_frame *f)
+{
+    uint32_t iv = a->o.interval;
+    const char *name = ctx_name(c);
+    switch (s->type) {
+    case MD_COUNTER:
+        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_RATE, iv, s->wstart, s->u.v / iv);
+        break;
+    case MD_MONOTONIC_COUNT:
+        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_COUNT, iv, s->wstart, s->u.v);
+        break;
+    case MD_GAUGE:
+        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_GAUGE, iv, s->wstart, s->u.v);
+        break;
+    case MD_SET:
+        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_GAUGE, iv, s->wstart,
+                     (double)md_hset_count(s->u.set));
+        break;
+    case MD_TIMER:
+    case MD_HISTOGRAM:
+        md_hist_flush(s->u.h, &a->o.hist, f, name, c->name_len, k, s->wstart, iv);
+        break;
+    case MD_DISTRIBUTION:
+        md_hist_flush(s->u.h, &a->dist_hist, f, name, c->name_len, k, s->wstart, iv);
+        break;
+    }
+}
+
+/* Push a slot's window out into the pending frame (late flush). */
+static void slot_spill(struct md_agg *a, struct md_ctx *c, struct md_slot *s)
+{
+    slot_emit(a, c, s, ctx_key(c, &a->pending), &a->pending);
+    slot_clear(s);
+    a->st.late_flushes++;
+}
+
+/* --- adding ------------------------------------------------------------- */
+
+static int64_t window_of(const struct md_agg *a, double t)
+{
+    int64_t s = (int64_t)floor(t);
+    return s - s % a->o.interval;
+}
+
+static bool slot_init(struct md_slot *s, int type, int64_t w)
+{
+    s->wstart = w;
+    s->type = type;
+    if (type == MD_SET)
+        s->u.set = calloc(1, sizeof *s->u.set);
+    else if (type == MD_TIMER || type == MD_HISTOGRAM || type == MD_DISTRIBUTION)
+        s->u.h = calloc(1, sizeof *s->u.h);
+    else
+        return true;
+    if (!s->u.h) {
+        memset(s, 0, sizeof *s);
+        return false;
+    }
+    return true;
+}
+
+static void slot_add(struct md_slot *s, const struct md_point *p)
+{
+    double rate = (p->sample_rate > 0 && p->sample_rate <= 1) ? p->sample_rate : 1;
+    switch (s->type) {
+    case MD_COUNTER:
+        s->u.v += p->value / rate;
+        break;
+    case MD_MONOTONIC_COUNT:
+        s->u.v += p->value;
+        break;
+    case MD_GAUGE:
+        s->u.v = p->value;
+        break;
+    case MD_SET:
+        md_hset_add(s->u.set, md_hash(p->member.p, p->member.len));
+        break;
+    case MD_TIMER:
+    case MD_HISTOGRAM:
+        md_hist_add(s->u.h, p->value, rate);
+        break;
+    case MD_DISTRIBUTION: {
+        /* Each value counts floor(1/rate) times, as in the agent's sketches. */
+        int64_t times = (int64_t)(1 / rate);
+        for (int64_t i = 0; i < times && i < 1000000; i++)
+            md_hist_add(s->u.h, p->value, 1);
+        break;
+    }
+    }
+}
+
+/* Points with their own timestamp skip aggregation (DogStatsD v1.3). */
+static void add_timestamped(struct md_agg *a, const struct md_point *p, const struct md_str *host)
+{
+    enum md_series_type t;
+    double v = p->value;
+    if (p->type == MD_GAUGE) {
+        t = MD_SERIES_GAUGE;
+    } else if (p->type == MD_COUNTER) {
+        t = MD_SERIES_RATE;
+        v /= a->o.interval;
+    } else {
+        return;
+    }
+    const struct md_series_key *k = md_frame_key(&a->pending, host->p, host->len, a->sc.tags,
+                                                 a->sc.ntags);
+    if (k)
+        md_frame_add(&a->pending, p->name.p, p->name.len, NULL, k, t, a->o.interval,
+                     p->timestamp, v);
+    a->st.timestamped++;
+}
+
+static struct md_ctx *lookup_or_create(struct md_agg *a, uint64_t key, const struct md_point *p,
+                                       const struct md_str *host)
+{
+    struct md_entry *e = tab_find(a, key);
+    if (e->c)
+        return e->c;
+    if (a->o.context_limit && a->n >= a->o.context_limit) {
+        a->st.context_limit_drops++;
+        return NULL;
+    }
+    struct md_ctx *c = ctx_new(key, &p->name, host, a->sc.tags, a->sc.ntags);
+    if (!c)
+        return NULL;
+    e->key = key;
+    e->c = c;
+    a->n++;
+    a->st.contexts_created++;
+    if (a->n * 10 > a->cap * 7)
+        tab_grow(a);
+    return c;
+}
+
+void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
+{
+    if (p->type != MD_SET && !isfinite(p->value)) {
+        a->st.nonfinite_drops++;
+        return;
+    }
+    uint32_t n = p->ntags + a->o.ntags;
+    if (n > MD_CTX_MAX_TAGS) {
+        a->st.too_many_tags++;
+        return;
+    }
+    memcpy(a->tagv, p->tags, p->ntags * sizeof *p->tags);
+    memcpy(a->tagv + p->ntags, a->o.tags, a->o.ntags * sizeof *a->o.tags);
+    const struct md_str *host = p->has_host ? &p->host : &a->host;
+    uint64_t key;
+    if (md_ctx_key(&p->name, a->tagv, n, host, &a->sc, &key) != 0) {
+        a->st.too_many_tags++;
+        return;
+    }
+    a->st.points++;
+    if (p->timestamp > 0) {
+        add_timestamped(a, p, host);
+        return;
+    }
+    struct md_ctx *c = lookup_or_create(a, key, p, host);
+    if (!c)
+        return;
+    int64_t w = window_of(a, now);
+    if (a->next_seal == 0)
+        a->next_seal = w;
+    if (w < a->next_seal)
+        w = a->next_seal; /* its window is sealed: keep it in the oldest open one */
+    struct md_slot *s = &c->slot[(w / a->o.interval) % NSLOT];
+    if (s->wstart != 0 && s->wstart != w)
+        slot_spill(a, c, s);
+    if (s->wstart == 0 && !slot_init(s, p->type, w))
+        return;
+    slot_add(s, p);
+    c->last_seen = now;
+    if (s->type == MD_COUNTER) {
+        c->is_counter = true;
+        c->last_counter = now;
+    }
+}
+
+/* --- events and service checks ------------------------------------------ */
+
+static const char *dup_or(struct md_frame *f, struct md_str s, const char *dflt)
+{
+    return s.len ? md_arena_strndup(&f->arena, s.p, s.len) : dflt;
+}
+
+/* Canonical tag list of an event or check, with the global tags. */
+static const struct md_series_key *raw_tags_key(struct md_agg *a, struct md_str raw,
+                                                const struct md_str *host)
+{
+    uint32_t n = 0;
+    struct md_tag_iter it;
+    struct md_str t;
+    md_tag_iter_init(&it, raw);
+    while (n < MD_CTX_MAX_TAGS && md_tag_iter_next(&it, &t))
+        a->tagv[n++] = t;
+    for (uint32_t i = 0; i < a->o.ntags && n < MD_CTX_MAX_TAGS; i++)
+        a->tagv[n++] = a->o.tags[i];
+    uint64_t key;
+    struct md_str none = {"", 0};
+    md_ctx_key(&none, a->tagv, n, host, &a->sc, &key);
+    return md_frame_key(&a->pending, host->p, host->len, a->sc.tags, a->sc.ntags);
+}
+
+void md_agg_add_event(struct md_agg *a, const struct md_event *e, double now)
+{
+    static const char *const prio[] = {"normal", "low"};
+    static const char *const alert[] = {"info", "success", "warning", "error"};
+    const struct md_str *host = e->has_host ? &e->host : &a->host;
+    struct md_frame *f = &a->pending;
+    struct md_event_out *o = md_frame_add_event(f);
+    if (!o)
+        return;
+    o->title = dup_or(f, e->title, "");
+    o->text = dup_or(f, e->text, "");
+    o->host = dup_or(f, *host, "");
+    o->aggregation_key = dup_or(f, e->aggregation_key, "");
+    o->source_type_name = dup_or(f, e->source_type_name, "");
+    o->priority = prio[e->priority & 1];
+    o->alert_type = alert[e->alert_type & 3];
+    o->timestamp = e->timestamp ? e->timestamp : (int64_t)now;
+    o->key = raw_tags_key(a, e->tags, host);
+}
+
+void md_agg_add_check(struct md_agg *a, const struct md_service_check *sc, double now)
+{
+    const struct md_str *host = sc->has_host ? &sc->host : &a->host;
+    struct md_frame *f = &a->pending;
+    struct md_check_out *o = md_frame_add_check(f);
+    if (!o)
+        return;
+    o->name = dup_or(f, sc->name, "");
+    o->host = dup_or(f, *host, "");
+    o->message = dup_or(f, sc->message, "");
+    o->status = sc->status;
+    o->timestamp = sc->timestamp ? sc->timestamp : (int64_t)now;
+    o->key = raw_tags_key(a, sc->tags, host);
+}
+
+/* --- flushing ----------------------------------------------------------- */
+
+/* Seal windows [from, to) of one context into f. */
+static void ctx_seal(struct md_agg *a, struct md_ctx *c, int64_t from, int64_t to,
+                     struct md_frame *f)
+{
+    const struct md_series_key *k = NULL;
+    uint32_t iv = a->o.interval;
+    for (int64_t w = from; w < to; w += iv) {
+        struct md_slot *s = &c->slot[(w / iv) % NSLOT];
+        bool has = s->wstart == w;
+        bool zero_fill = !has && c->is_counter && w > c->last_counter - iv &&
+                         w < c->last_counter + a->o.expiry_seconds;
+        if (!has && !zero_fill)
+            continue;
+        if (!k && !(k = ctx_key(c, f)))
+            return;
+        if (has) {
+            slot_emit(a, c, s, k, f);
+            slot_clear(s);
+        } else {
+            md_frame_add(f, ctx_name(c), c->name_len, NULL, k, MD_SERIES_RATE, iv, w, 0);
+        }
+    }
+}
+
+static bool ctx_expired(const struct md_agg *a, const struct md_ctx *c, double now)
+{
+    for (int i = 0; i < NSLOT; i++)
+        if (c->slot[i].wstart)
+            return false;
+    if (c->is_counter && now < c->last_counter + a->o.expiry_seconds)
+        return false;
+    return now >= c->last_seen + a->o.context_expiry_seconds;
+}
+
+int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out)
+{
+    uint32_t iv = a->o.interval;
+    int64_t to = all ? window_of(a, now) + iv : window_of(a, now - a->o.grace);
+    int64_t from = a->next_seal ? a->next_seal : to;
+    /* The pending frame (timestamped points, events, checks, late spills) is the base. */
+    *out = a->pending;
+    out->start = from;
+    out->interval = iv;
+    md_frame_init(&a->pending, 0, iv);
+    if (to <= from)
+        return 0;
+    /* After a long stall only the windows a counter could still zero-fill matter. */
+    if (to - from > (int64_t)a->o.expiry_seconds + iv)
+        from = to - ((int64_t)a->o.expiry_seconds / iv + 1) * iv;
+    size_t ndead = 0;
+    for (uint32_t i = 0; i < a->cap; i++) {
+        struct md_ctx *c = a->tab[i].c;
+        if (!c)
+            continue;
+        ctx_seal(a, c, from, to, out);
+        c->dead = ctx_expired(a, c, now);
+        ndead += c->dead;
+    }
+    /* Removal is a second pass: backward shifts would disturb the scan above. */
+    for (uint32_t i = 0; i < a->cap && ndead;) {
+        struct md_ctx *c = a->tab[i].c;
+        if (c && c->dead) {
+            tab_remove(a, &a->tab[i]);
+            ctx_free(c);
+            a->st.contexts_expired++;
+            ndead--;
+            continue; /* a shifted entry may now sit at i */
+        }
+        i++;
+    }
+    a->st.contexts_live = a->n;
+    int sealed = (int)((to - from) / iv);
+    a->next_seal = to;
+    return sealed;
+}

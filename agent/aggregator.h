@@ -1,0 +1,64 @@
+/*
+ * aggregator.h: contexts and time windows.
+ *
+ * Points are folded into per-context state for the window their arrival
+ * time falls in (windows are `interval` seconds long, aligned to the epoch,
+ * stamped with their start). md_agg_flush seals every window whose end has
+ * passed (plus a grace period) and returns one frame with their series.
+ * Points with their own timestamp (|T), events and service checks skip
+ * aggregation and go out with the next frame. One aggregator is owned by
+ * one thread; it takes no locks.
+ */
+#ifndef METERD_AGGREGATOR_H
+#define METERD_AGGREGATOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "histogram.h"
+#include "meterd/frame.h"
+#include "point.h"
+
+struct md_agg_opts {
+    uint32_t interval;         /* window length, seconds */
+    double grace;              /* seconds after a window's end before it is sealed */
+    int expiry_seconds;        /* counters zero-fill this long after their last sample */
+    int context_expiry_seconds;/* idle contexts are freed after this */
+    const char *hostname;      /* host of points without a host */
+    const struct md_str *tags; /* added to every point (config `tags`) */
+    uint32_t ntags;
+    struct md_hist_opts hist;
+    uint32_t context_limit;    /* 0 = none */
+    bool etsy;                 /* statsd_mode: etsy */
+};
+
+struct md_agg_stats {
+    uint64_t points;
+    uint64_t contexts_live;
+    uint64_t contexts_created;
+    uint64_t contexts_expired;
+    uint64_t context_limit_drops;
+    uint64_t nonfinite_drops;
+    uint64_t too_many_tags;
+    uint64_t timestamped;
+    uint64_t late_flushes; /* windows pushed out early because a flush was late */
+};
+
+struct md_agg;
+
+struct md_agg *md_agg_new(const struct md_agg_opts *o);
+void md_agg_free(struct md_agg *a);
+/* Fold one point in, at time `now` (seconds since the epoch). */
+void md_agg_add(struct md_agg *a, const struct md_point *p, double now);
+/* Queue an event or a service check for the next frame. */
+void md_agg_add_event(struct md_agg *a, const struct md_event *e, double now);
+void md_agg_add_check(struct md_agg *a, const struct md_service_check *c, double now);
+/*
+ * Seal windows ended before now - grace (all open windows when `all`) into
+ * *out (initialised here; the caller frees it with md_frame_free).
+ * Returns the number of windows sealed.
+ */
+int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out);
+const struct md_agg_stats *md_agg_stats(const struct md_agg *a);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * cmd_aggregate.c: `meterd aggregate [-c FILE] [--set k=v ...] [--interval N] < FILE`.
+ *
+ * Reads datagrams from standard input, one per line (a newline inside a
+ * datagram written as the two characters \n), runs them through exactly
+ * the statsd and aggregation code of the daemon into one window, and prints
+ * what the Datadog sink would ship as JSON lines sorted by metric then
+ * tags. It is the seam the protocol corpus tests use, and a way for users
+ * to check what a burst of statsd traffic turns into.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregator.h"
+#include "buf.h"
+#include "cmd.h"
+#include "daemon.h"
+#include "statsd.h"
+
+/* Turn the two characters \n into a newline, in place. */
+static size_t unescape_newlines(char *s, size_t n)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (s[r] == '\\' && r + 1 < n && s[r + 1] == 'n') {
+            s[w++] = '\n';
+            r++;
+        } else {
+            s[w++] = s[r];
+        }
+    }
+    return w;
+}
+
+static int cmp_series(const void *x, const void *y)
+{
+    const struct md_series *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    for (uint32_t i = 0; !c && i < a->key->ntags && i < b->key->ntags; i++)
+        c = strcmp(a->key->tags[i], b->key->tags[i]);
+    if (!c)
+        c = (a->key->ntags > b->key->ntags) - (a->key->ntags < b->key->ntags);
+    if (!c)
+        c = (a->timestamp > b->timestamp) - (a->timestamp < b->timestamp);
+    return c;
+}
+
+static void print_series(const struct md_series *s)
+{
+    struct md_buf b;
+    md_buf_init(&b);
+    md_buf_puts(&b, "{\"metric\":");
+    md_json_cstr(&b, s->name);
+    md_buf_printf(&b, ",\"type\":\"%s\",\"interval\":%u,\"value\":", md_series_type_name(s->type),
+                  s->interval);
+    md_json_num(&b, s->value);
+    md_buf_puts(&b, ",\"tags\":[");
+    for (uint32_t i = 0; i < s->key->ntags; i++) {
+        if (i)
+            md_buf_putc(&b, ',');
+        md_json_cstr(&b, s->key->tags[i]);
+    }
+    md_buf_puts(&b, "],\"host\":");
+    md_json_cstr(&b, s->key->host);
+    md_buf_printf(&b, ",\"timestamp\":%lld}\n", (long long)s->timestamp);
+    fwrite(b.p, 1, b.len, stdout);
+    md_buf_free(&b);
+}
+
+int md_cmd_aggregate(int argc, char **argv)
+{
+    /* Pull out --interval before the shared option parser sees it. */
+    int interval = 0;
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+            interval = atoi(argv[++i]);
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    struct md_config cfg;
+    int rc = md_cmd_load_config(n, argv, &cfg, NULL);
+    if (rc)
+        return rc;
+    if (interval > 0)
+        cfg.flush_interval = interval;
+    char host[256] = "";
+    if (cfg.hostname && cfg.hostname[0])
+        snprintf(host, sizeof host, "%s", cfg.hostname);
+    else if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "localhost");
+    struct md_agg *agg;
+    if (md_daemon_build_agg(&cfg, host, &agg) != 0) {
+        fprintf(stderr, "meterd: bad histogram settings\n");
+        md_config_free(&cfg);
+        return 1;
+    }
+    struct md_statsd *sd = md_statsd_new(&cfg, agg);
+    /* Every datagram lands in the window that starts now. */
+    double now = (double)time(NULL);
+    now -= (int64_t)now % cfg.flush_interval;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    bool eol = false;
+    for (size_t i = 0; i < cfg.dogstatsd_eol_required.n; i++)
+        eol |= strcmp(cfg.dogstatsd_eol_required.v[i], "udp") == 0;
+    while ((len = getline(&line, &cap, stdin)) > 0) {
+        if (line[len - 1] == '\n')
+            len--;
+        size_t dl = unescape_newlines(line, (size_t)len);
+        bool trunc = dl > (size_t)cfg.dogstatsd_buffer_size;
+        md_statsd_datagram(sd, line, trunc ? (size_t)cfg.dogstatsd_buffer_size : dl, trunc, eol,
+                           now + 0.5);
+    }
+    free(line);
+    struct md_frame f;
+    md_agg_flush(agg, now + 1, true, &f);
+    qsort(f.series, f.nseries, sizeof *f.series, cmp_series);
+    for (size_t i = 0; i < f.nseries; i++)
+        print_series(&f.series[i]);
+    md_frame_free(&f);
+    md_statsd_free(sd);
+    md_agg_free(agg);
+    md_config_free(&cfg);
+    return 0;
+}

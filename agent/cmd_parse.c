@@ -1,0 +1,307 @@
+/*
+ * cmd_parse.c: `meterd parse`, show what the agent makes of a datagram.
+ *
+ * It runs the intake's exact path (framing with the configured buffer size
+ * and eol rule, then md_parse_line with the configured options) on one
+ * datagram given on the command line, and prints one JSON object per
+ * message. Operators use it to see why a client's metric goes missing; the
+ * protocol corpus test (tests/corpus/run_corpus.py) uses it to check the
+ * parser against the reference agent's behaviour.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "meterd/config.h"
+#include "meterd/parse.h"
+
+#define PARSE_STDIN_MAX (1u << 20)
+
+static const char *const mtype_names[MD_MTYPE_COUNT] = {"c", "g", "ms", "h", "s", "d"};
+static const char *const alert_names[] = {"info", "success", "warning", "error"};
+
+struct parse_out {
+    const struct md_parse_opts *opts;
+    struct md_buf b;
+    FILE *f;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: meterd parse [--set key=value ...] [--transport udp|uds] DATAGRAM\n"
+                 "  DATAGRAM may hold newlines; '-' reads it from stdin.\n"
+                 "  Prints one JSON object per message (kind metric, event, service_check, error).\n");
+}
+
+/* JSON has no NaN/Inf: print them as the strings the corpus uses. */
+static void json_double(struct md_buf *b, double v)
+{
+    if (isnan(v))
+        md_json_cstr(b, "NaN");
+    else if (isinf(v))
+        md_json_cstr(b, v > 0 ? "+Inf" : "-Inf");
+    else
+        md_json_num(b, v);
+}
+
+static void json_key(struct md_buf *b, const char *k)
+{
+    md_buf_putc(b, ',');
+    md_json_cstr(b, k);
+    md_buf_putc(b, ':');
+}
+
+static void json_kstr(struct md_buf *b, const char *k, struct md_str s)
+{
+    json_key(b, k);
+    md_json_str(b, s.p ? s.p : "", s.len); /* absent fields are {NULL, 0} */
+}
+
+static void json_tags(struct md_buf *b, struct md_str tags)
+{
+    struct md_tag_iter it;
+    struct md_str t;
+    bool first = true;
+    json_key(b, "tags");
+    md_buf_putc(b, '[');
+    md_tag_iter_init(&it, tags);
+    while (md_tag_iter_next(&it, &t)) {
+        if (!first)
+            md_buf_putc(b, ',');
+        first = false;
+        md_json_str(b, t.p, t.len);
+    }
+    md_buf_putc(b, ']');
+}
+
+static void print_metric(struct md_buf *b, const struct md_sample *s)
+{
+    md_buf_puts(b, "{\"kind\":\"metric\"");
+    json_kstr(b, "name", s->name);
+    json_key(b, "type");
+    md_json_cstr(b, mtype_names[s->type]);
+    if (s->type == MD_SET) {
+        json_kstr(b, "set_value", s->values);
+    } else {
+        struct md_value_iter it;
+        double v;
+        bool first = true;
+        json_key(b, "values");
+        md_buf_putc(b, '[');
+        md_value_iter_init(&it, s);
+        while (md_value_iter_next(&it, &v)) {
+            if (!first)
+                md_buf_putc(b, ',');
+            first = false;
+            json_double(b, v);
+        }
+        md_buf_putc(b, ']');
+    }
+    json_key(b, "sample_rate");
+    size_t at = b->len;
+    json_double(b, s->sample_rate);
+    if (isfinite(s->sample_rate) && !memchr(b->p + at, '.', b->len - at) &&
+        !memchr(b->p + at, 'e', b->len - at))
+        md_buf_puts(b, ".0"); /* a rate reads as a float: 1.0, not 1 */
+    json_tags(b, s->tags);
+    if (s->flags & MD_SAMPLE_HAS_HOST)
+        json_kstr(b, "host", s->host);
+    if (s->flags & MD_SAMPLE_HAS_TS) {
+        json_key(b, "timestamp");
+        md_json_int(b, s->timestamp);
+    }
+    if (s->flags & MD_SAMPLE_HAS_CONTAINER)
+        json_kstr(b, "container_id", s->container);
+    if (s->container_inode) {
+        json_key(b, "inode");
+        md_buf_printf(b, "%llu", (unsigned long long)s->container_inode);
+    }
+    if (s->external_data.len)
+        json_kstr(b, "external_data", s->external_data);
+    if (s->cardinality.len)
+        json_kstr(b, "cardinality", s->cardinality);
+    if (s->pod_uid.len)
+        json_kstr(b, "pod_uid", s->pod_uid);
+    md_buf_putc(b, '}');
+}
+
+static void print_event(struct md_buf *b, const struct md_event *e)
+{
+    md_buf_puts(b, "{\"kind\":\"event\"");
+    json_kstr(b, "title", e->title);
+    json_kstr(b, "text", e->text);
+    json_key(b, "timestamp");
+    md_json_int(b, e->timestamp);
+    json_key(b, "priority");
+    md_json_cstr(b, e->priority == MD_PRIORITY_LOW ? "low" : "normal");
+    json_key(b, "alert_type");
+    md_json_cstr(b, alert_names[e->alert_type]);
+    if (e->has_host)
+        json_kstr(b, "host", e->host);
+    if (e->aggregation_key.len)
+        json_kstr(b, "aggregation_key", e->aggregation_key);
+    if (e->source_type_name.len)
+        json_kstr(b, "source_type_name", e->source_type_name);
+    json_tags(b, e->tags);
+    md_buf_putc(b, '}');
+}
+
+static void print_check(struct md_buf *b, const struct md_service_check *c)
+{
+    md_buf_puts(b, "{\"kind\":\"service_check\"");
+    json_kstr(b, "name", c->name);
+    json_key(b, "status");
+    md_json_int(b, c->status);
+    json_key(b, "timestamp");
+    md_json_int(b, c->timestamp);
+    if (c->has_host)
+        json_kstr(b, "host", c->host);
+    json_kstr(b, "message", c->message);
+    json_tags(b, c->tags);
+    md_buf_putc(b, '}');
+}
+
+static void print_error(struct md_buf *b, enum md_parse_error err, const char *line, size_t len)
+{
+    md_buf_puts(b, "{\"kind\":\"error\",\"reason\":");
+    md_json_cstr(b, md_parse_error_name(err));
+    json_kstr(b, "line", (struct md_str){line, (uint32_t)len});
+    md_buf_putc(b, '}');
+}
+
+static void on_line(void *ud, char *line, size_t len, enum md_parse_error err)
+{
+    struct parse_out *po = ud;
+    struct md_buf *b = &po->b;
+    md_buf_reset(b);
+    if (err != MD_PERR_NONE) {
+        print_error(b, err, line, len);
+    } else {
+        struct md_msg m;
+        switch (md_parse_line(line, len, po->opts, &m)) {
+        case MD_MSG_METRIC: print_metric(b, &m.u.metric); break;
+        case MD_MSG_EVENT: print_event(b, &m.u.event); break;
+        case MD_MSG_SERVICE_CHECK: print_check(b, &m.u.check); break;
+        case MD_MSG_ERROR: print_error(b, m.error, line, len); break;
+        }
+    }
+    md_buf_putc(b, '\n');
+    fwrite(b->p, 1, b->len, po->f);
+}
+
+static bool list_has(const struct md_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* The whole of stdin, as the datagram; bounded so a pipe cannot exhaust memory. */
+static char *read_stdin(size_t *len)
+{
+    struct md_buf b;
+    char tmp[4096];
+    size_t n;
+    md_buf_init(&b);
+    while ((n = fread(tmp, 1, sizeof tmp, stdin)) > 0 && b.len < PARSE_STDIN_MAX)
+        md_buf_add(&b, tmp, n);
+    if (b.oom) {
+        md_buf_free(&b);
+        return NULL;
+    }
+    md_buf_putc(&b, 0); /* md_buf_steal of an empty buffer returns NULL */
+    char *p = md_buf_steal(&b, len);
+    if (p)
+        (*len)--;
+    return p;
+}
+
+int md_cmd_parse(int argc, char **argv)
+{
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    size_t nsets = 0;
+    const char *transport = "udp", *dgram = NULL;
+    int rc = 2;
+    if (!sets)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            sets[nsets++] = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            sets[nsets++] = argv[i] + 6;
+        } else if (strcmp(a, "--transport") == 0 && i + 1 < argc) {
+            transport = argv[++i];
+        } else if (strncmp(a, "--transport=", 12) == 0) {
+            transport = a + 12;
+        } else if (strcmp(a, "--") == 0 && i + 1 < argc && !dgram && i + 2 == argc) {
+            dgram = argv[++i];
+        } else if ((a[0] == '-' && a[1] != 0) || dgram) {
+            fprintf(stderr, "meterd parse: unexpected argument '%s'\n", a);
+            usage(stderr);
+            goto out;
+        } else {
+            dgram = a;
+        }
+    }
+    if (!dgram || (strcmp(transport, "udp") != 0 && strcmp(transport, "uds") != 0)) {
+        if (dgram)
+            fprintf(stderr, "meterd parse: --transport must be udp or uds\n");
+        usage(stderr);
+        goto out;
+    }
+
+    struct md_config cfg;
+    char err[512];
+    md_config_defaults(&cfg);
+    if (md_config_load(&cfg, NULL, sets, nsets, err, sizeof err) != 0) {
+        fprintf(stderr, "meterd parse: %s\n", err);
+        md_config_free(&cfg);
+        goto out;
+    }
+    struct md_parse_opts opts = {
+        .origin_detection_client = cfg.dogstatsd_origin_detection_client,
+        .no_aggregation_pipeline = cfg.dogstatsd_no_aggregation_pipeline,
+        .etsy = cfg.statsd_mode == MD_MODE_ETSY,
+    };
+    bool eol = list_has(&cfg.dogstatsd_eol_required, transport);
+    size_t cap = cfg.dogstatsd_buffer_size > 0 ? (size_t)cfg.dogstatsd_buffer_size : SIZE_MAX;
+    md_config_free(&cfg);
+
+    size_t len;
+    char *buf;
+    if (strcmp(dgram, "-") == 0) {
+        buf = read_stdin(&len);
+    } else {
+        len = strlen(dgram);
+        buf = strdup(dgram); /* parsing writes into the buffer */
+    }
+    if (!buf) {
+        fprintf(stderr, "meterd parse: %s\n", strerror(ENOMEM));
+        rc = 1;
+        goto out;
+    }
+    /* What a receive buffer of dogstatsd_buffer_size bytes would hold. */
+    bool truncated = len > cap;
+    if (truncated)
+        len = cap;
+
+    struct parse_out po = {.opts = &opts, .f = stdout};
+    md_buf_init(&po.b);
+    md_split_datagram(buf, len, truncated, eol, on_line, &po);
+    md_buf_free(&po.b);
+    free(buf);
+    rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+    free(sets);
+    return rc;
+}

@@ -1,0 +1,458 @@
+/*
+ * cmd_run.c: `meterd run`, the daemon.
+ *
+ * Wires the parts on one libuv loop: statsd intake -> aggregator; collectors
+ * -> aggregator; a timer at each window boundary seals windows into a frame;
+ * sinks encode the frame and zlib compresses the payloads on the libuv
+ * thread pool (off the loop, so intake never waits for a flush); the
+ * forwarder sends. SIGINT/SIGTERM drain the socket, seal every open window,
+ * and give the forwarder a bounded time to deliver before exiting. SIGHUP
+ * reloads the configuration (see daemon_reload).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "aggregator.h"
+#include "cmd.h"
+#include "collect.h"
+#include "compress.h"
+#include "daemon.h"
+#include "forwarder.h"
+#include "intake.h"
+#include "log.h"
+#include "statsd.h"
+#include "status.h"
+
+#define MAX_SETS 256
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --- sinks and flushing ------------------------------------------------- */
+
+static int sinks_create(struct md_daemon *d, char *err, size_t errlen)
+{
+    const struct md_config *c = &d->cfg;
+    static char *const dflt_console[] = {"console"};
+    static char *const dflt_datadog[] = {"datadog"};
+    char *const *names = c->sinks.v;
+    size_t n = c->sinks.n;
+    if (n == 0) {
+        bool backend = (c->api_key && c->api_key[0]) || (c->dd_url && c->dd_url[0]);
+        names = backend ? dflt_datadog : dflt_console;
+        n = 1;
+    }
+    for (size_t i = 0; i < n && i < MD_MAX_SINKS; i++) {
+        const struct md_sink_ops *ops = md_sink_lookup(names[i]);
+        const char *why = NULL;
+        if (!ops) {
+            snprintf(err, errlen, "sinks: unknown sink '%s'", names[i]);
+            return -EINVAL;
+        }
+        if (ops->create(c, &d->sinks[d->nsinks].state, &why) != 0) {
+            snprintf(err, errlen, "sinks: %s: %s", names[i], why ? why : "cannot start");
+            return -EINVAL;
+        }
+        d->sinks[d->nsinks++].ops = ops;
+        md_info("sink %s ready", names[i]);
+    }
+    return 0;
+}
+
+static void sinks_destroy(struct md_daemon *d)
+{
+    for (size_t i = 0; i < d->nsinks; i++)
+        d->sinks[i].ops->destroy(d->sinks[i].state);
+    d->nsinks = 0;
+}
+
+/* A frame on its way through the thread pool. */
+struct flush_job {
+    uv_work_t work;
+    struct md_daemon *d;
+    struct md_frame frame;
+    struct md_payload *payloads;
+};
+
+static void add_header(struct md_payload *p, const char *h)
+{
+    if (p->nheaders < MD_PAYLOAD_MAX_HEADERS)
+        p->headers[p->nheaders++] = strdup(h);
+}
+
+/* Thread pool: encode with every sink, then compress. Touches only the job. */
+static void flush_work(uv_work_t *w)
+{
+    struct flush_job *j = w->data;
+    struct md_payload **tail = &j->payloads;
+    for (size_t i = 0; i < j->d->nsinks; i++) {
+        struct md_sink *s = &j->d->sinks[i];
+        if (s->ops->encode(s->state, &j->frame, tail) != 0)
+            md_warn("sink %s: could not encode the frame", s->ops->name);
+        while (*tail) {
+            (*tail)->sink = s->ops->name;
+            if (s->ops->transport == MD_TRANSPORT_STDOUT)
+                (*tail)->url = NULL;
+            tail = &(*tail)->next;
+        }
+    }
+    for (struct md_payload *p = j->payloads; p; p = p->next) {
+        void *z;
+        size_t zlen;
+        if (!p->compress || !p->url || md_deflate(p->body, p->len, 6, &z, &zlen) != 0)
+            continue;
+        free(p->body);
+        p->body = z;
+        p->len = zlen;
+        add_header(p, "Content-Encoding: deflate");
+    }
+}
+
+/* Loop thread: hand payloads to stdout or the forwarder. */
+static void flush_done(uv_work_t *w, int status)
+{
+    struct flush_job *j = w->data;
+    struct md_daemon *d = j->d;
+    struct md_payload *p = j->payloads;
+    while (p) {
+        struct md_payload *next = p->next;
+        p->next = NULL;
+        if (!p->url) {
+            fwrite(p->body, 1, p->len, stdout);
+            fflush(stdout);
+            md_payload_free(p);
+        } else if (d->fwd) {
+            md_forwarder_send(d->fwd, p);
+        } else {
+            md_payload_free(p);
+        }
+        p = next;
+    }
+    md_frame_free(&j->frame);
+    free(j);
+    d->flushes_in_pool--;
+    md_daemon_maybe_done(d);
+}
+
+/* Seal what is due and send it through the pool. */
+void md_daemon_flush(struct md_daemon *d, bool all)
+{
+    struct flush_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    double now = wall_now();
+    int sealed = md_agg_flush(d->agg, now, all, &j->frame);
+    size_t items = j->frame.nseries + j->frame.nevents + j->frame.nchecks + j->frame.nsketches;
+    if (items == 0) {
+        md_frame_free(&j->frame);
+        free(j);
+        return;
+    }
+    d->last_flush = now;
+    d->frames++;
+    d->series_flushed += j->frame.nseries;
+    md_debug("flush: %d window(s), %zu series, %zu events, %zu checks", sealed,
+             j->frame.nseries, j->frame.nevents, j->frame.nchecks);
+    j->d = d;
+    j->work.data = j;
+    d->flushes_in_pool++;
+    if (uv_queue_work(d->loop, &j->work, flush_work, flush_done) != 0) {
+        flush_work(&j->work);
+        flush_done(&j->work, 0);
+    }
+}
+
+/* Telemetry about ourselves, as meterd.* metrics in every window. */
+static void self_telemetry(struct md_daemon *d, double now)
+{
+    const struct md_statsd_stats *s = md_statsd_stats(d->sd);
+    uint64_t errors = 0;
+    for (int i = 0; i < MD_PERR_COUNT; i++)
+        errors += s->errors[i];
+    struct { const char *name; uint64_t v; uint64_t *prev; } c[] = {
+        {"meterd.dogstatsd.packets", s->packets, &d->tel_prev[0]},
+        {"meterd.dogstatsd.metrics", s->metrics, &d->tel_prev[1]},
+        {"meterd.dogstatsd.parse_errors", errors, &d->tel_prev[2]},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct md_point p = {.name = {c[i].name, (uint32_t)strlen(c[i].name)},
+                             .type = MD_MONOTONIC_COUNT, .value = (double)(c[i].v - *c[i].prev),
+                             .sample_rate = 1};
+        *c[i].prev = c[i].v;
+        md_agg_add(d->agg, &p, now);
+    }
+    struct md_point g = {.name = {"meterd.aggregator.contexts", 26}, .type = MD_GAUGE,
+                         .value = (double)md_agg_stats(d->agg)->contexts_live, .sample_rate = 1};
+    md_agg_add(d->agg, &g, now);
+}
+
+static void arm_flush_timer(struct md_daemon *d);
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    struct md_daemon *d = t->data;
+    self_telemetry(d, wall_now() - d->grace); /* lands in the window being sealed */
+    md_daemon_flush(d, false);
+    arm_flush_timer(d);
+}
+
+/* Fire just after the current window's end plus the grace period. */
+static void arm_flush_timer(struct md_daemon *d)
+{
+    double now = wall_now();
+    double iv = d->cfg.flush_interval;
+    double next = (floor((now - d->grace) / iv) + 1) * iv + d->grace;
+    uint64_t ms = (uint64_t)((next - now) * 1000) + 1;
+    uv_timer_start(&d->flush_timer, on_flush_timer, ms, 0);
+}
+
+/* --- points from collectors --------------------------------------------- */
+
+static void collector_point(void *ud, const struct md_point *p)
+{
+    struct md_daemon *d = ud;
+    md_agg_add(d->agg, p, wall_now());
+}
+
+struct md_point_sink md_daemon_point_sink(struct md_daemon *d)
+{
+    return (struct md_point_sink){collector_point, d};
+}
+
+/* --- lifecycle ---------------------------------------------------------- */
+
+static int resolve_hostname(struct md_daemon *d)
+{
+    if (d->cfg.hostname && d->cfg.hostname[0]) {
+        snprintf(d->hostname, sizeof d->hostname, "%s", d->cfg.hostname);
+        return 0;
+    }
+    if (gethostname(d->hostname, sizeof d->hostname - 1) != 0)
+        snprintf(d->hostname, sizeof d->hostname, "localhost");
+    return 0;
+}
+
+int md_daemon_build_agg(const struct md_config *c, const char *hostname, struct md_agg **out)
+{
+    struct md_agg_opts o = {
+        .interval = (uint32_t)c->flush_interval,
+        .grace = c->flush_interval >= 4 ? 1.0 : c->flush_interval / 4.0,
+        .expiry_seconds = c->dogstatsd_expiry_seconds,
+        .context_expiry_seconds = c->dogstatsd_context_expiry_seconds,
+        .hostname = hostname,
+        .context_limit = (uint32_t)c->dogstatsd_context_limit,
+        .etsy = c->statsd_mode == MD_MODE_ETSY,
+    };
+    struct md_str tags[MD_CTX_MAX_GLOBAL_TAGS];
+    size_t n = c->tags.n < MD_CTX_MAX_GLOBAL_TAGS ? c->tags.n : MD_CTX_MAX_GLOBAL_TAGS;
+    for (size_t i = 0; i < n; i++)
+        tags[i] = (struct md_str){c->tags.v[i], (uint32_t)strlen(c->tags.v[i])};
+    o.tags = tags;
+    o.ntags = (uint32_t)n;
+    if (md_hist_opts_parse(&o.hist, c->histogram_aggregates.v, c->histogram_aggregates.n,
+                           c->histogram_percentiles.v, c->histogram_percentiles.n) != 0)
+        return -EINVAL;
+    *out = md_agg_new(&o);
+    return *out ? 0 : -ENOMEM;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct md_daemon *d = h->data;
+    if (signum == SIGHUP) {
+        md_daemon_reload(d);
+        return;
+    }
+    md_info("received %s: final flush and exit", strsignal(signum));
+    md_daemon_stop(d);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+}
+
+static void on_forwarder_done(struct md_forwarder *f, void *ud)
+{
+    struct md_daemon *d = ud;
+    d->fwd_done = true;
+    md_daemon_maybe_done(d);
+}
+
+/* Once the pool has handed everything over and the forwarder is drained, close the rest. */
+void md_daemon_maybe_done(struct md_daemon *d)
+{
+    if (!d->stopping || d->flushes_in_pool > 0)
+        return;
+    if (d->fwd && !d->fwd_shutdown) {
+        d->fwd_shutdown = true;
+        md_forwarder_shutdown(d->fwd, (uint64_t)d->cfg.forwarder_timeout * 1000 / 4 + 2000,
+                              on_forwarder_done, d);
+        return;
+    }
+    if (d->fwd && !d->fwd_done)
+        return;
+    if (d->closed)
+        return;
+    d->closed = true;
+    uv_close((uv_handle_t *)&d->sigint, close_cb);
+    uv_close((uv_handle_t *)&d->sigterm, close_cb);
+    uv_close((uv_handle_t *)&d->sighup, close_cb);
+}
+
+void md_daemon_stop(struct md_daemon *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    if (d->in) {
+        md_intake_drain(d->in); /* what the kernel already holds was accepted by us */
+        md_intake_close(d->in);
+    }
+    if (d->collect)
+        md_collect_free(d->collect);
+    d->collect = NULL;
+    uv_timer_stop(&d->flush_timer);
+    uv_close((uv_handle_t *)&d->flush_timer, close_cb);
+    md_daemon_flush(d, true);
+    if (d->status)
+        md_status_close(d->status);
+    md_daemon_maybe_done(d);
+}
+
+static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
+{
+    md_log_set_level(md_log_level_parse(d->cfg.log_level));
+    resolve_hostname(d);
+    d->grace = d->cfg.flush_interval >= 4 ? 1.0 : d->cfg.flush_interval / 4.0;
+    if (md_daemon_build_agg(&d->cfg, d->hostname, &d->agg) != 0) {
+        snprintf(err, errlen, "aggregator: bad histogram settings");
+        return -EINVAL;
+    }
+    d->sd = md_statsd_new(&d->cfg, d->agg);
+    if (!d->sd || sinks_create(d, err, errlen) != 0)
+        return -EINVAL;
+    struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
+                             .skip_ssl_validation = d->cfg.skip_ssl_validation};
+    d->fwd = md_forwarder_new(d->loop, &fo);
+    if (!d->fwd) {
+        snprintf(err, errlen, "forwarder: cannot start (see log)");
+        return -EINVAL;
+    }
+    d->in = md_intake_new(d->loop, &d->cfg, d->sd, err, errlen);
+    if (!d->in)
+        return -EINVAL;
+    struct md_point_sink ps = md_daemon_point_sink(d);
+    d->collect = md_collect_new(d->loop, d->cfg.confd_path, d->cfg.procfs_path,
+                                d->cfg.sysfs_path, &ps, err, errlen);
+    if (!d->collect || md_collect_start(d->collect) != 0)
+        return -EINVAL;
+    if (d->cfg.status_port > 0) {
+        d->status = md_status_new(d, err, errlen);
+        if (!d->status)
+            return -EINVAL;
+    }
+    uv_timer_init(d->loop, &d->flush_timer);
+    d->flush_timer.data = d;
+    arm_flush_timer(d);
+    uv_signal_t *sigs[] = {&d->sigint, &d->sigterm, &d->sighup};
+    int nums[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(d->loop, sigs[i]);
+        sigs[i]->data = d;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+    d->started = wall_now();
+    md_info("meterd %s running as host '%s', window %d s", METERD_VERSION, d->hostname,
+            d->cfg.flush_interval);
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: meterd run [-c FILE] [--set key=value ...]\n");
+}
+
+/* Shared by the commands that take -c FILE and --set key=value. */
+int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL;
+    char *sets[MAX_SETS];
+    size_t nsets = 0;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        if (ch == 'c') {
+            file = optarg;
+        } else if (ch == 's' && nsets < MAX_SETS) {
+            sets[nsets++] = optarg;
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (first_arg)
+        *first_arg = optind;
+    if (!file && access("conf.d/meterd.yaml", R_OK) == 0)
+        file = "conf.d/meterd.yaml";
+    char err[1024];
+    md_config_defaults(cfg);
+    if (md_config_load(cfg, file, sets, nsets, err, sizeof err) != 0) {
+        fprintf(stderr, "meterd: config error: %s\n", err);
+        md_config_free(cfg);
+        return 1;
+    }
+    return 0;
+}
+
+int md_cmd_run(int argc, char **argv)
+{
+    struct md_daemon d = {0};
+    int rc = md_cmd_load_config(argc, argv, &d.cfg, NULL);
+    if (rc)
+        return rc;
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = uv_default_loop();
+    char err[1024] = "";
+    if (daemon_start(&d, err, sizeof err) != 0) {
+        md_error("cannot start: %s", err);
+        fprintf(stderr, "meterd: %s\n", err);
+        return 1;
+    }
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    md_info("stopped");
+    return md_daemon_teardown(&d);
+}
+
+int md_daemon_teardown(struct md_daemon *d)
+{
+    if (d->fwd)
+        md_forwarder_free(d->fwd);
+    if (d->in)
+        md_intake_free(d->in);
+    sinks_destroy(d);
+    md_statsd_free(d->sd);
+    md_agg_free(d->agg);
+    if (d->status)
+        md_status_free(d->status);
+    md_config_free(&d->cfg);
+    uv_loop_close(d->loop);
+    return 0;
+}

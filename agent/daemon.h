@@ -1,0 +1,64 @@
+/*
+ * daemon.h: the running agent's state, shared by cmd_run.c (lifecycle,
+ * flushing), reload.c (SIGHUP) and status.c (the HTTP status endpoints).
+ * Everything here is owned and touched by the loop thread only.
+ */
+#ifndef METERD_DAEMON_H
+#define METERD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "meterd/config.h"
+#include "meterd/sink.h"
+#include "point.h"
+
+#define MD_MAX_SINKS 8
+#define MD_CTX_MAX_GLOBAL_TAGS 64
+
+struct md_agg;
+struct md_statsd;
+struct md_intake;
+struct md_forwarder;
+struct md_collect_runner;
+struct md_status;
+
+struct md_sink {
+    const struct md_sink_ops *ops;
+    void *state;
+};
+
+struct md_daemon {
+    uv_loop_t *loop;
+    struct md_config cfg;
+    char hostname[256];
+    double grace;
+    struct md_agg *agg;
+    struct md_statsd *sd;
+    struct md_intake *in;
+    struct md_sink sinks[MD_MAX_SINKS];
+    size_t nsinks;
+    struct md_forwarder *fwd;
+    struct md_collect_runner *collect;
+    struct md_status *status;
+    uv_timer_t flush_timer;
+    uv_signal_t sigint, sigterm, sighup;
+    int flushes_in_pool;
+    bool stopping, fwd_shutdown, fwd_done, closed;
+    double started, last_flush;
+    uint64_t frames, series_flushed, reloads, reload_errors;
+    uint64_t tel_prev[8];
+};
+
+void md_daemon_flush(struct md_daemon *d, bool all);
+void md_daemon_stop(struct md_daemon *d);
+void md_daemon_maybe_done(struct md_daemon *d);
+void md_daemon_reload(struct md_daemon *d);
+struct md_point_sink md_daemon_point_sink(struct md_daemon *d);
+int md_daemon_teardown(struct md_daemon *d);
+int md_daemon_build_agg(const struct md_config *c, const char *hostname, struct md_agg **out);
+/* -c FILE / --set parsing shared by commands; returns 0, or the exit code. */
+int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg);
+
+#endif

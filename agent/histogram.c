@@ -1,0 +1,120 @@
+/*
+ * histogram.c: exact weighted histograms (see histogram.h).
+ *
+ * Formulas follow datadog-agent pkg/metrics/histogram.go so dashboards see
+ * the same numbers: weight = int64(1/rate) (rate 0 -> 1), count = sum of
+ * weights, sum = sum of value/rate, median = first sample whose cumulative
+ * weight exceeds (count-1)/2, percentile p = first sample whose cumulative
+ * weight exceeds (p*100*count-1)/100, both with integer division.
+ */
+#include "histogram.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int md_hist_opts_parse(struct md_hist_opts *o, char *const *aggs, size_t naggs,
+                       char *const *pcts, size_t npcts)
+{
+    static const struct { const char *name; unsigned bit; } names[] = {
+        {"max", MD_HAGG_MAX}, {"min", MD_HAGG_MIN}, {"median", MD_HAGG_MEDIAN},
+        {"avg", MD_HAGG_AVG}, {"sum", MD_HAGG_SUM}, {"count", MD_HAGG_COUNT},
+    };
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < naggs; i++) {
+        size_t k = 0;
+        while (k < sizeof names / sizeof names[0] && strcmp(names[k].name, aggs[i]) != 0)
+            k++;
+        if (k == sizeof names / sizeof names[0])
+            return -EINVAL;
+        o->aggregates |= names[k].bit;
+    }
+    for (size_t i = 0; i < npcts; i++) {
+        char *end;
+        double p = strtod(pcts[i], &end);
+        if (*end || !(p > 0 && p < 1) || o->npercentiles == MD_HIST_MAX_PERCENTILES)
+            return -EINVAL;
+        o->percentiles[o->npercentiles++] = p;
+    }
+    return 0;
+}
+
+void md_hist_add(struct md_hist *h, double value, double rate)
+{
+    if (!(rate > 0) || rate > 1)
+        rate = 1;
+    if (h->n == h->cap) {
+        uint32_t cap = h->cap ? h->cap * 2 : 8;
+        struct md_hist_sample *s = realloc(h->s, cap * sizeof *s);
+        if (!s)
+            return;
+        h->s = s;
+        h->cap = cap;
+    }
+    int64_t w = (int64_t)(1 / rate);
+    h->s[h->n++] = (struct md_hist_sample){value, w};
+    h->count += w;
+    h->sum += value / rate;
+}
+
+static int cmp_sample(const void *a, const void *b)
+{
+    double x = ((const struct md_hist_sample *)a)->value;
+    double y = ((const struct md_hist_sample *)b)->value;
+    return (x > y) - (x < y);
+}
+
+/* First sample whose cumulative weight exceeds target. */
+static double weighted_at(const struct md_hist *h, int64_t target)
+{
+    int64_t cum = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        cum += h->s[i].weight;
+        if (cum > target)
+            return h->s[i].value;
+    }
+    return h->s[h->n - 1].value;
+}
+
+int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_frame *f,
+                  const char *name, size_t name_len, const struct md_series_key *key,
+                  int64_t ts, uint32_t interval)
+{
+    if (h->n == 0)
+        return 0;
+    qsort(h->s, h->n, sizeof *h->s, cmp_sample);
+    int rc = 0;
+#define ADD(suffix, type, v) \
+    rc |= md_frame_add(f, name, name_len, suffix, key, type, interval, ts, v)
+    if (o->aggregates & MD_HAGG_MAX)
+        ADD(".max", MD_SERIES_GAUGE, h->s[h->n - 1].value);
+    if (o->aggregates & MD_HAGG_MIN)
+        ADD(".min", MD_SERIES_GAUGE, h->s[0].value);
+    if (o->aggregates & MD_HAGG_MEDIAN)
+        ADD(".median", MD_SERIES_GAUGE, weighted_at(h, (h->count - 1) / 2));
+    if (o->aggregates & MD_HAGG_AVG && h->count > 0)
+        ADD(".avg", MD_SERIES_GAUGE, h->sum / (double)h->count);
+    if (o->aggregates & MD_HAGG_SUM)
+        ADD(".sum", MD_SERIES_GAUGE, h->sum);
+    if (o->aggregates & MD_HAGG_COUNT)
+        ADD(".count", MD_SERIES_RATE, (double)h->count / interval);
+    for (unsigned i = 0; i < o->npercentiles; i++) {
+        int pct = (int)lround(o->percentiles[i] * 100);
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, ".%dpercentile", pct);
+        ADD(suffix, MD_SERIES_GAUGE, weighted_at(h, (pct * h->count - 1) / 100));
+    }
+#undef ADD
+    h->n = 0;
+    h->count = 0;
+    h->sum = 0;
+    return rc ? -ENOMEM : 0;
+}
+
+void md_hist_free(struct md_hist *h)
+{
+    free(h->s);
+    memset(h, 0, sizeof *h);
+}

@@ -1,0 +1,53 @@
+/*
+ * histogram.h: timers and histograms, aggregated the way the Datadog agent
+ * does it: weighted samples, sorted at flush, exact percentiles.
+ */
+#ifndef METERD_HISTOGRAM_H
+#define METERD_HISTOGRAM_H
+
+#include <stdint.h>
+
+#include "meterd/frame.h"
+
+/* Which aggregates to emit (histogram_aggregates). */
+enum {
+    MD_HAGG_MAX = 1 << 0,
+    MD_HAGG_MIN = 1 << 1,
+    MD_HAGG_MEDIAN = 1 << 2,
+    MD_HAGG_AVG = 1 << 3,
+    MD_HAGG_SUM = 1 << 4,
+    MD_HAGG_COUNT = 1 << 5,
+};
+
+#define MD_HIST_MAX_PERCENTILES 16
+
+struct md_hist_opts {
+    unsigned aggregates;                       /* MD_HAGG_* bits */
+    double percentiles[MD_HIST_MAX_PERCENTILES]; /* in (0,1) */
+    unsigned npercentiles;
+};
+
+/* Parse histogram_aggregates / histogram_percentiles values into opts. */
+int md_hist_opts_parse(struct md_hist_opts *o, char *const *aggs, size_t naggs,
+                       char *const *pcts, size_t npcts);
+
+struct md_hist_sample {
+    double value;
+    int64_t weight;
+};
+
+struct md_hist {
+    struct md_hist_sample *s;
+    uint32_t n, cap;
+    int64_t count; /* sum of weights */
+    double sum;    /* sum of value / rate */
+};
+
+void md_hist_add(struct md_hist *h, double value, double rate);
+/* Append the configured series to the frame and reset h for reuse. */
+int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_frame *f,
+                  const char *name, size_t name_len, const struct md_series_key *key,
+                  int64_t ts, uint32_t interval);
+void md_hist_free(struct md_hist *h);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * statsd.c: enrichment of parsed messages into points (see statsd.h).
+ */
+#include "statsd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+
+#define NS_MAX 256
+
+struct md_statsd {
+    struct md_agg *agg;
+    struct md_parse_opts popts;
+    char ns[NS_MAX]; /* "namespace." */
+    size_t ns_len;
+    char *const *ns_skip; /* statsd_metric_namespace_blocklist prefixes */
+    size_t nns_skip;
+    char *const *block;   /* statsd_metric_blocklist names */
+    size_t nblock;
+    struct md_str *dtags; /* dogstatsd_tags */
+    uint32_t ndtags;
+    struct md_statsd_stats st;
+    double now;
+    char namebuf[NS_MAX + 65536];
+    struct md_str tagv[MD_CTX_MAX_TAGS];
+};
+
+struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
+{
+    struct md_statsd *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->agg = agg;
+    s->popts.origin_detection_client = cfg->dogstatsd_origin_detection_client;
+    s->popts.no_aggregation_pipeline = cfg->dogstatsd_no_aggregation_pipeline;
+    s->popts.etsy = cfg->statsd_mode == MD_MODE_ETSY;
+    const char *ns = cfg->statsd_metric_namespace ? cfg->statsd_metric_namespace : "";
+    size_t nl = strlen(ns);
+    if (nl && nl + 1 < NS_MAX) {
+        memcpy(s->ns, ns, nl);
+        if (ns[nl - 1] != '.')
+            s->ns[nl++] = '.';
+        s->ns_len = nl;
+    }
+    s->ns_skip = cfg->statsd_metric_namespace_blocklist.v;
+    s->nns_skip = cfg->statsd_metric_namespace_blocklist.n;
+    s->block = cfg->statsd_metric_blocklist.v;
+    s->nblock = cfg->statsd_metric_blocklist.n;
+    s->ndtags = (uint32_t)cfg->dogstatsd_tags.n;
+    s->dtags = calloc(s->ndtags ? s->ndtags : 1, sizeof *s->dtags);
+    if (!s->dtags) {
+        free(s);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->ndtags; i++)
+        s->dtags[i] = (struct md_str){cfg->dogstatsd_tags.v[i],
+                                      (uint32_t)strlen(cfg->dogstatsd_tags.v[i])};
+    return s;
+}
+
+void md_statsd_free(struct md_statsd *s)
+{
+    if (!s)
+        return;
+    free(s->dtags);
+    free(s);
+}
+
+const struct md_statsd_stats *md_statsd_stats(const struct md_statsd *s)
+{
+    return &s->st;
+}
+
+const struct md_parse_opts *md_statsd_parse_opts(const struct md_statsd *s)
+{
+    return &s->popts;
+}
+
+static bool str_eq(struct md_str a, const char *b)
+{
+    size_t n = strlen(b);
+    return a.len == n && memcmp(a.p, b, n) == 0;
+}
+
+static bool str_prefix(struct md_str a, const char *b)
+{
+    size_t n = strlen(b);
+    return a.len >= n && memcmp(a.p, b, n) == 0;
+}
+
+static bool blocked(const struct md_statsd *s, struct md_str name)
+{
+    for (size_t i = 0; i < s->nblock; i++)
+        if (str_eq(name, s->block[i]))
+            return true;
+    return false;
+}
+
+/* Apply statsd_metric_namespace unless the name starts with an exempt prefix. */
+static struct md_str with_namespace(struct md_statsd *s, struct md_str name)
+{
+    if (!s->ns_len || name.len > sizeof s->namebuf - s->ns_len)
+        return name;
+    for (size_t i = 0; i < s->nns_skip; i++)
+        if (str_prefix(name, s->ns_skip[i]))
+            return name;
+    memcpy(s->namebuf, s->ns, s->ns_len);
+    memcpy(s->namebuf + s->ns_len, name.p, name.len);
+    return (struct md_str){s->namebuf, (uint32_t)(s->ns_len + name.len)};
+}
+
+static void handle_metric(struct md_statsd *s, const struct md_sample *m)
+{
+    struct md_point p = {
+        .type = (int)m->type,
+        .sample_rate = m->sample_rate,
+        .host = m->host,
+        .has_host = (m->flags & MD_SAMPLE_HAS_HOST) != 0,
+        .timestamp = (m->flags & MD_SAMPLE_HAS_TS) ? m->timestamp : 0,
+        .member = m->values,
+    };
+    p.name = with_namespace(s, m->name);
+    if (blocked(s, p.name)) {
+        s->st.blocked++;
+        return;
+    }
+    uint32_t n = 0;
+    struct md_tag_iter it;
+    struct md_str t;
+    md_tag_iter_init(&it, m->tags);
+    while (md_tag_iter_next(&it, &t)) {
+        if (n + s->ndtags >= MD_CTX_MAX_TAGS) {
+            s->st.errors[MD_PERR_TOO_MANY_TAGS]++;
+            return;
+        }
+        s->tagv[n++] = t;
+    }
+    memcpy(s->tagv + n, s->dtags, s->ndtags * sizeof *s->dtags);
+    p.tags = s->tagv;
+    p.ntags = n + s->ndtags;
+    if (m->type == MD_SET) {
+        s->st.metrics++;
+        md_agg_add(s->agg, &p, s->now);
+        return;
+    }
+    struct md_value_iter vi;
+    md_value_iter_init(&vi, m);
+    while (md_value_iter_next(&vi, &p.value)) {
+        s->st.metrics++;
+        md_agg_add(s->agg, &p, s->now);
+    }
+}
+
+static void on_line(void *ud, char *line, size_t len, enum md_parse_error err)
+{
+    struct md_statsd *s = ud;
+    if (err != MD_PERR_NONE) {
+        s->st.errors[err]++;
+        return;
+    }
+    struct md_msg msg;
+    switch (md_parse_line(line, len, &s->popts, &msg)) {
+    case MD_MSG_METRIC:
+        handle_metric(s, &msg.u.metric);
+        break;
+    case MD_MSG_EVENT:
+        s->st.events++;
+        md_agg_add_event(s->agg, &msg.u.event, s->now);
+        break;
+    case MD_MSG_SERVICE_CHECK:
+        s->st.service_checks++;
+        md_agg_add_check(s->agg, &msg.u.check, s->now);
+        break;
+    case MD_MSG_ERROR:
+        s->st.errors[msg.error]++;
+        break;
+    }
+}
+
+void md_statsd_datagram(struct md_statsd *s, char *buf, size_t len, bool truncated,
+                        bool eol_required, double now)
+{
+    s->now = now;
+    s->st.packets++;
+    s->st.bytes += len;
+    md_split_datagram(buf, len, truncated, eol_required, on_line, s);
+}

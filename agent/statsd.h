@@ -1,0 +1,39 @@
+/*
+ * statsd.h: from parsed DogStatsD messages to aggregator points.
+ *
+ * This is the enrichment step of the Datadog agent: the metric namespace,
+ * the blocklist, host: tags, dogstatsd_tags, packed values. It also keeps
+ * the intake's telemetry (metrics, events, checks, errors by reason). It
+ * owns no sockets, so the UDP/UDS intake, `meterd aggregate` and the tests
+ * feed it the same way.
+ */
+#ifndef METERD_STATSD_H
+#define METERD_STATSD_H
+
+#include <stdint.h>
+
+#include "aggregator.h"
+#include "meterd/config.h"
+#include "meterd/parse.h"
+
+struct md_statsd_stats {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t metrics;  /* metric messages accepted (a packed message counts its values) */
+    uint64_t events;
+    uint64_t service_checks;
+    uint64_t blocked;  /* dropped by statsd_metric_blocklist */
+    uint64_t errors[MD_PERR_COUNT];
+};
+
+struct md_statsd;
+
+struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg);
+void md_statsd_free(struct md_statsd *s);
+/* Split one datagram into lines, parse and aggregate them. buf is modified. */
+void md_statsd_datagram(struct md_statsd *s, char *buf, size_t len, bool truncated,
+                        bool eol_required, double now);
+const struct md_statsd_stats *md_statsd_stats(const struct md_statsd *s);
+const struct md_parse_opts *md_statsd_parse_opts(const struct md_statsd *s);
+
+#endif

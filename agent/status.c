@@ -1,0 +1,171 @@
+/*
+ * status.c: what the status endpoints say (see status.h). The HTTP part is
+ * agent/httpd.c; this file only renders state. It never prints the API key
+ * or the payload headers.
+ */
+#include "status.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregator.h"
+#include "collect.h"
+#include "daemon.h"
+#include "forwarder.h"
+#include "httpd.h"
+#include "intake.h"
+#include "statsd.h"
+
+struct md_status {
+    struct md_daemon *d;
+    struct md_httpd *httpd;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void status_json(struct md_daemon *d, struct md_buf *b)
+{
+    const struct md_statsd_stats *s = md_statsd_stats(d->sd);
+    const struct md_agg_stats *a = md_agg_stats(d->agg);
+    md_buf_printf(b, "{\"version\":\"%s\",\"hostname\":", METERD_VERSION);
+    md_json_cstr(b, d->hostname);
+    md_buf_printf(b, ",\"pid\":%d,\"uptime_s\":%.1f,\"flush_interval\":%d,", (int)getpid(),
+                  now_s() - d->started, d->cfg.flush_interval);
+    md_buf_printf(b, "\"dogstatsd\":{\"packets\":%llu,\"bytes\":%llu,\"metrics\":%llu,"
+                     "\"events\":%llu,\"service_checks\":%llu,\"blocked\":%llu,"
+                     "\"kernel_drops\":%lld,\"ring_full_drops\":0,\"parse_errors\":{",
+                  (unsigned long long)s->packets, (unsigned long long)s->bytes,
+                  (unsigned long long)s->metrics, (unsigned long long)s->events,
+                  (unsigned long long)s->service_checks, (unsigned long long)s->blocked,
+                  d->in ? (long long)md_intake_kernel_drops(d->in) : -1LL);
+    bool first = true;
+    for (int i = 1; i < MD_PERR_COUNT; i++) {
+        if (!s->errors[i])
+            continue;
+        md_buf_printf(b, "%s\"%s\":%llu", first ? "" : ",", md_parse_error_name(i),
+                      (unsigned long long)s->errors[i]);
+        first = false;
+    }
+    md_buf_printf(b, "}},\"aggregator\":{\"contexts\":%llu,\"contexts_created\":%llu,"
+                     "\"contexts_expired\":%llu,\"context_limit_drops\":%llu,"
+                     "\"nonfinite_drops\":%llu,\"frames\":%llu,\"series_flushed\":%llu,"
+                     "\"last_flush\":%.0f},",
+                  (unsigned long long)a->contexts_live, (unsigned long long)a->contexts_created,
+                  (unsigned long long)a->contexts_expired,
+                  (unsigned long long)a->context_limit_drops,
+                  (unsigned long long)a->nonfinite_drops, (unsigned long long)d->frames,
+                  (unsigned long long)d->series_flushed, d->last_flush);
+    md_buf_puts(b, "\"sinks\":[");
+    for (size_t i = 0; i < d->nsinks; i++)
+        md_buf_printf(b, "%s\"%s\"", i ? "," : "", d->sinks[i].ops->name);
+    md_buf_puts(b, "],\"forwarder\":");
+    if (d->fwd)
+        md_forwarder_status_json(d->fwd, b);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"collectors\":");
+    if (d->collect)
+        md_collect_status_json(d->collect, b);
+    else
+        md_buf_puts(b, "[]");
+    md_buf_printf(b, ",\"reloads\":%llu,\"reload_errors\":%llu}\n",
+                  (unsigned long long)d->reloads, (unsigned long long)d->reload_errors);
+}
+
+static void counter(struct md_buf *b, const char *name, const char *help, uint64_t v)
+{
+    md_buf_printf(b, "# TYPE %s counter\n# HELP %s %s\n%s_total %llu\n", name, name, help, name,
+                  (unsigned long long)v);
+}
+
+static void metrics_text(struct md_daemon *d, struct md_buf *b)
+{
+    const struct md_statsd_stats *s = md_statsd_stats(d->sd);
+    const struct md_agg_stats *a = md_agg_stats(d->agg);
+    counter(b, "meterd_dogstatsd_packets", "Datagrams received.", s->packets);
+    counter(b, "meterd_dogstatsd_bytes", "Bytes received.", s->bytes);
+    counter(b, "meterd_dogstatsd_metrics", "Metric values accepted.", s->metrics);
+    counter(b, "meterd_dogstatsd_events", "Events accepted.", s->events);
+    counter(b, "meterd_dogstatsd_service_checks", "Service checks accepted.", s->service_checks);
+    int64_t kd = d->in ? md_intake_kernel_drops(d->in) : -1;
+    counter(b, "meterd_dogstatsd_kernel_drops", "Datagrams dropped by the kernel (socket full).",
+            kd > 0 ? (uint64_t)kd : 0);
+    counter(b, "meterd_dogstatsd_ring_full_drops", "Samples dropped on a full intake ring.", 0);
+    md_buf_puts(b, "# TYPE meterd_dogstatsd_parse_errors counter\n"
+                   "# HELP meterd_dogstatsd_parse_errors Messages rejected, by reason.\n");
+    for (int i = 1; i < MD_PERR_COUNT; i++)
+        md_buf_printf(b, "meterd_dogstatsd_parse_errors_total{reason=\"%s\"} %llu\n",
+                      md_parse_error_name(i), (unsigned long long)s->errors[i]);
+    md_buf_printf(b, "# TYPE meterd_aggregator_contexts gauge\nmeterd_aggregator_contexts %llu\n",
+                  (unsigned long long)a->contexts_live);
+    counter(b, "meterd_aggregator_context_limit_drops", "Samples dropped by dogstatsd_context_limit.",
+            a->context_limit_drops);
+    counter(b, "meterd_aggregator_nonfinite_drops", "NaN/Inf values refused.", a->nonfinite_drops);
+    counter(b, "meterd_flush_series", "Series points flushed.", d->series_flushed);
+    if (d->fwd) {
+        struct md_fwd_stats f;
+        if (md_forwarder_stats(d->fwd, NULL, &f) == 0) {
+            counter(b, "meterd_forwarder_payloads_sent", "Payloads accepted by backends.",
+                    f.payloads_sent);
+            counter(b, "meterd_forwarder_errors", "Failed send attempts.", f.errors);
+            counter(b, "meterd_forwarder_dropped", "Payloads given up on.",
+                    f.dropped_rejected + f.dropped_queue_full + f.dropped_shutdown +
+                        f.dropped_invalid);
+        }
+    }
+    md_buf_puts(b, "# EOF\n");
+}
+
+static void handle(void *ud, const struct md_httpd_req *req, struct md_httpd_resp *resp)
+{
+    struct md_status *st = ud;
+    const char *p = req->path;
+    if (!strcmp(p, "/health") || !strcmp(p, "/live") || !strcmp(p, "/ready")) {
+        md_buf_puts(&resp->body, st->d->stopping ? "stopping\n" : "ok\n");
+        resp->status = st->d->stopping ? 503 : 200;
+    } else if (!strcmp(p, "/status")) {
+        resp->content_type = "application/json";
+        status_json(st->d, &resp->body);
+    } else if (!strcmp(p, "/metrics")) {
+        resp->content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        metrics_text(st->d, &resp->body);
+    } else {
+        resp->status = 404;
+        md_buf_puts(&resp->body, "not found: try /health, /status, /metrics\n");
+    }
+}
+
+struct md_status *md_status_new(struct md_daemon *d, char *err, size_t errlen)
+{
+    struct md_status *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->d = d;
+    s->httpd = md_httpd_new(d->loop, d->cfg.status_host, d->cfg.status_port, handle, s, err, errlen);
+    if (!s->httpd) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void md_status_close(struct md_status *s)
+{
+    if (s->httpd)
+        md_httpd_free(s->httpd);
+    s->httpd = NULL;
+}
+
+void md_status_free(struct md_status *s)
+{
+    if (s)
+        md_status_close(s);
+    free(s);
+}

@@ -1,0 +1,229 @@
+/*
+ * bare_recv: the do-nothing UDP receiver that sets the floor in bench/run.sh.
+ *
+ * It exists to answer "how much of meterd's cost is just getting datagrams
+ * out of the kernel?". It does the least a statsd server must do: one
+ * SO_REUSEPORT socket with a large receive buffer, recvmmsg() of up to 64
+ * datagrams of 8 KiB (dogstatsd_buffer_size) per call, and a count of
+ * datagrams, bytes and lines (newlines + 1, a trailing newline not counted
+ * twice). No parsing, no aggregation. It stops by itself after --idle-exit
+ * seconds without traffic (once something arrived), at the --duration cap
+ * (hard limit 600 s) or on SIGTERM/SIGINT, and prints one JSON line with
+ * the counts and its own CPU time (getrusage: user + sys).
+ *
+ * Readiness: once bound it writes "ready port=N" on stderr and, with
+ * --ready-file, creates that file holding the port, so a script can wait
+ * on it instead of sleeping. Standalone on purpose (no meterd sources).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BR_VLEN 64
+#define BR_BUFSZ 8192
+#define BR_HARD_MAX_S 600.0
+#define BR_POLL_MS 100
+
+struct br_opts {
+    const char *host;
+    int port;
+    int cpu;
+    int rcvbuf;
+    double idle_exit;
+    double duration;
+    const char *ready_file;
+};
+
+struct br_counts {
+    uint64_t datagrams;
+    uint64_t metrics;
+    uint64_t bytes;
+};
+
+static volatile sig_atomic_t br_stop;
+
+static void br_on_signal(int sig)
+{
+    (void)sig;
+    br_stop = 1;
+}
+
+static double br_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t br_lines(const char *p, size_t len)
+{
+    if (len == 0)
+        return 0;
+    uint64_t n = 1;
+    const char *end = p + len;
+    for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+        n++;
+    return p[len - 1] == '\n' ? n - 1 : n;
+}
+
+/* Binds and sizes the socket; the 100 ms receive timeout lets the loop notice caps. */
+static int br_open(const struct br_opts *o, int *port_out)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = BR_POLL_MS * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (o->rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof(o->rcvbuf));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+    socklen_t alen = sizeof(a);
+    if (inet_pton(AF_INET, o->host, &a.sin_addr) != 1) {
+        close(fd);
+        return -EINVAL;
+    }
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    *port_out = ntohs(a.sin_port);
+    return fd;
+}
+
+static int br_announce(const struct br_opts *o, int fd, int port)
+{
+    int got = 0;
+    socklen_t gl = sizeof(got);
+    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl);
+    fprintf(stderr, "ready port=%d rcvbuf=%d\n", port, got);
+    if (!o->ready_file)
+        return 0;
+    /* Write then rename, so a watcher never sees a half-written file. */
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", o->ready_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0 || rename(tmp, o->ready_file) != 0)
+        return -errno;
+    return 0;
+}
+
+static void br_loop(const struct br_opts *o, int fd, struct br_counts *c)
+{
+    static char bufs[BR_VLEN][BR_BUFSZ];
+    struct mmsghdr msgs[BR_VLEN];
+    struct iovec iov[BR_VLEN];
+    for (int i = 0; i < BR_VLEN; i++) {
+        iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = BR_BUFSZ};
+        msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+    }
+    double cap = o->duration > 0 && o->duration < BR_HARD_MAX_S ? o->duration : BR_HARD_MAX_S;
+    double start = br_now(), last = 0;
+    while (!br_stop) {
+        int r = recvmmsg(fd, msgs, BR_VLEN, MSG_WAITFORONE, NULL);
+        double now = br_now();
+        if (r > 0) {
+            last = now;
+            for (int i = 0; i < r; i++) {
+                c->datagrams++;
+                c->bytes += msgs[i].msg_len;
+                c->metrics += br_lines(bufs[i], msgs[i].msg_len);
+            }
+        } else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            fprintf(stderr, "bare_recv: recvmmsg: %s\n", strerror(errno));
+            break;
+        }
+        if (now - start >= cap)
+            break;
+        if (o->idle_exit > 0 && last > 0 && now - last >= o->idle_exit)
+            break;
+    }
+}
+
+static int br_parse_args(int argc, char **argv, struct br_opts *o)
+{
+    static const struct option longopts[] = {
+        {"host", required_argument, 0, 'H'},      {"port", required_argument, 0, 'p'},
+        {"cpu", required_argument, 0, 'C'},       {"rcvbuf", required_argument, 0, 'R'},
+        {"idle-exit", required_argument, 0, 'i'}, {"duration", required_argument, 0, 'd'},
+        {"ready-file", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'H': o->host = optarg; break;
+        case 'p': o->port = atoi(optarg); break;
+        case 'C': o->cpu = atoi(optarg); break;
+        case 'R': o->rcvbuf = atoi(optarg); break;
+        case 'i': o->idle_exit = strtod(optarg, NULL); break;
+        case 'd': o->duration = strtod(optarg, NULL); break;
+        case 'f': o->ready_file = optarg; break;
+        case 'h':
+            printf("usage: bare_recv [--host 127.0.0.1] [--port 8125 (0 = any)] [--cpu N]\n"
+                   "                 [--rcvbuf BYTES] [--idle-exit S] [--duration S]\n"
+                   "                 [--ready-file PATH]\n");
+            exit(0);
+        default: return -EINVAL;
+        }
+    }
+    if (optind != argc || o->port < 0 || o->port > 65535 || o->idle_exit < 0 || o->duration < 0)
+        return -EINVAL;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct br_opts o = {.host = "127.0.0.1", .port = 8125, .cpu = -1, .rcvbuf = 26214400};
+    if (br_parse_args(argc, argv, &o) < 0) {
+        fprintf(stderr, "bare_recv: bad arguments (see --help)\n");
+        return 2;
+    }
+    if (o.cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(o.cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0)
+            fprintf(stderr, "bare_recv: sched_setaffinity: %s\n", strerror(errno));
+    }
+    struct sigaction sa = {.sa_handler = br_on_signal}; /* no SA_RESTART: wake recvmmsg */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int port = 0;
+    int fd = br_open(&o, &port);
+    if (fd < 0) {
+        fprintf(stderr, "bare_recv: bind %s:%d: %s\n", o.host, o.port, strerror(-fd));
+        return 1;
+    }
+    if (br_announce(&o, fd, port) < 0)
+        fprintf(stderr, "bare_recv: cannot write ready file: %s\n", strerror(errno));
+    struct br_counts c = {0};
+    br_loop(&o, fd, &c);
+    close(fd);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("{\"datagrams\":%llu,\"metrics\":%llu,\"bytes\":%llu,\"cpu_s\":%.6f}\n",
+           (unsigned long long)c.datagrams, (unsigned long long)c.metrics,
+           (unsigned long long)c.bytes, cpu);
+    return 0;
+}

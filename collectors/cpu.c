@@ -1,0 +1,160 @@
+/*
+ * cpu.c: the `cpu` collector (system.cpu.*), from <proc>/stat.
+ *
+ * CPU percentages are deltas the collector computes itself between its own
+ * runs, as the Datadog agent does: percent of the whole machine's capacity
+ * (all CPUs = 100), nothing on the first run, nothing when a counter went
+ * backwards. Context switches go out raw as a monotonic count and the
+ * runner turns them into per-run deltas.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "meterd/collector.h"
+#include "procfs.h"
+
+struct cpu_state {
+    char *proc;
+    struct md_fbuf fb;
+    struct md_cpu_times prev;
+    bool has_prev;
+};
+
+static int parse_cpu_line(const char *p, struct md_cpu_times *t)
+{
+    uint64_t *f[] = {&t->user, &t->nice, &t->system, &t->idle, &t->iowait,
+                     &t->irq, &t->softirq, &t->steal, &t->guest, &t->guest_nice};
+    size_t i;
+    for (i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (md_procfs_u64(&p, f[i]) < 0)
+            break;
+    /* Kernels before 2.6.11 had fewer columns; the first four are always there. */
+    return i >= 4 ? 0 : -EINVAL;
+}
+
+static int key_u64(const char *line, const char *key, uint64_t *out)
+{
+    size_t n = strlen(key);
+    if (strncmp(line, key, n) != 0 || line[n] != ' ')
+        return -ENOENT;
+    const char *p = line + n;
+    return md_procfs_u64(&p, out);
+}
+
+int md_cpu_parse_stat(const char *text, struct md_cpu_times *out)
+{
+    memset(out, 0, sizeof *out);
+    bool seen_cpu = false;
+    for (const char *line = text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        if (strncmp(line, "cpu ", 4) == 0) {
+            if (parse_cpu_line(line + 4, out) < 0)
+                return -EINVAL;
+            seen_cpu = true;
+        } else if (strncmp(line, "cpu", 3) == 0 && line[3] >= '0' && line[3] <= '9') {
+            out->ncpu++;
+        } else {
+            key_u64(line, "ctxt", &out->ctxt);
+            key_u64(line, "processes", &out->processes);
+            key_u64(line, "procs_running", &out->procs_running);
+            key_u64(line, "procs_blocked", &out->procs_blocked);
+            key_u64(line, "btime", &out->btime);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return seen_cpu ? 0 : -EINVAL;
+}
+
+static int delta(uint64_t a, uint64_t b, double *out)
+{
+    if (b < a)
+        return -1;
+    *out = (double)(b - a);
+    return 0;
+}
+
+int md_cpu_compute(const struct md_cpu_times *prev, const struct md_cpu_times *cur,
+                   struct md_cpu_pct *out)
+{
+    double u, n, s, id, io, irq, sirq, st, g;
+    if (delta(prev->user, cur->user, &u) || delta(prev->nice, cur->nice, &n) ||
+        delta(prev->system, cur->system, &s) || delta(prev->idle, cur->idle, &id) ||
+        delta(prev->iowait, cur->iowait, &io) || delta(prev->irq, cur->irq, &irq) ||
+        delta(prev->softirq, cur->softirq, &sirq) || delta(prev->steal, cur->steal, &st) ||
+        delta(prev->guest, cur->guest, &g))
+        return -EAGAIN;
+    /* user already includes guest time, so guest is not added to the total. */
+    double total = u + n + s + id + io + irq + sirq + st;
+    if (total <= 0)
+        return -EAGAIN;
+    out->user = 100.0 * (u + n) / total;
+    out->system = 100.0 * (s + irq + sirq) / total;
+    out->interrupt = 100.0 * (irq + sirq) / total;
+    out->iowait = 100.0 * io / total;
+    out->idle = 100.0 * id / total;
+    out->stolen = 100.0 * st / total;
+    out->guest = 100.0 * g / total;
+    return 0;
+}
+
+static int cpu_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
+{
+    struct cpu_state *s = calloc(1, sizeof *s);
+    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    *state = s;
+    return 0;
+}
+
+static int cpu_collect(void *state, struct md_emitter *e)
+{
+    struct cpu_state *s = state;
+    struct md_cpu_times cur;
+    int rc = md_procfs_read(&s->fb, s->proc, "stat");
+    if (rc < 0)
+        return rc;
+    if ((rc = md_cpu_parse_stat(s->fb.p, &cur)) < 0)
+        return rc;
+    struct md_cpu_pct pct;
+    if (s->has_prev && md_cpu_compute(&s->prev, &cur, &pct) == 0) {
+        md_gauge(e, "system.cpu.user", pct.user, NULL, 0);
+        md_gauge(e, "system.cpu.system", pct.system, NULL, 0);
+        md_gauge(e, "system.cpu.interrupt", pct.interrupt, NULL, 0);
+        md_gauge(e, "system.cpu.iowait", pct.iowait, NULL, 0);
+        md_gauge(e, "system.cpu.idle", pct.idle, NULL, 0);
+        md_gauge(e, "system.cpu.stolen", pct.stolen, NULL, 0);
+        md_gauge(e, "system.cpu.guest", pct.guest, NULL, 0);
+    }
+    s->prev = cur;
+    s->has_prev = true;
+    md_gauge(e, "system.cpu.num_cores", cur.ncpu, NULL, 0);
+    md_monotonic(e, "system.cpu.context_switches", (double)cur.ctxt, NULL, 0);
+    return 0;
+}
+
+static void cpu_destroy(void *state)
+{
+    struct cpu_state *s = state;
+    if (!s)
+        return;
+    md_procfs_free(&s->fb);
+    free(s->proc);
+    free(s);
+}
+
+const struct md_collector_ops md_collector_cpu = {
+    .name = "cpu",
+    .default_on = true,
+    .default_interval = 15,
+    .needs_two_runs = true,
+    .keys = NULL,
+    .configure = cpu_configure,
+    .collect = cpu_collect,
+    .destroy = cpu_destroy,
+};

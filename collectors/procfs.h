@@ -1,0 +1,38 @@
+/*
+ * procfs.h: reading small kernel files through a configurable root.
+ *
+ * Every host collector reads /proc and /sys files relative to the roots
+ * given in its instance conf (so /host/proc works in a container and tests
+ * can point at a fixture tree). The file buffer belongs to the collector
+ * instance and only grows, so steady-state runs do not allocate.
+ */
+#ifndef MD_PROCFS_H
+#define MD_PROCFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct md_fbuf {
+    char *p;
+    size_t cap;
+    size_t len;
+};
+
+/* "<root>/<rel>" into out; -ENAMETOOLONG when it does not fit. */
+int md_procfs_path(char *out, size_t len, const char *root, const char *rel);
+/* Read the whole file into fb (NUL-terminated, grows up to 64 MiB). Returns length or -errno. */
+int md_procfs_read(struct md_fbuf *fb, const char *root, const char *rel);
+void md_procfs_free(struct md_fbuf *fb);
+/* Duplicate a root path for a collector state (defaulting NULL to def). */
+char *md_procfs_dup_root(const char *root, const char *def);
+
+/*
+ * The root of the host file system implied by a proc root: "/host" for
+ * "/host/proc", "" for "/proc" (mount points are then used as they are).
+ */
+void md_procfs_host_root(const char *procfs, char *out, size_t len);
+
+/* Parse an unsigned decimal at *p (skipping blanks first); advances *p. Returns 0 or -EINVAL. */
+int md_procfs_u64(const char **p, uint64_t *out);
+
+#endif

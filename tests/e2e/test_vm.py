@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""End to end: real meterd -> real VictoriaMetrics (Datadog /api/v1/series).
+
+Datagrams go over real UDP; meterd aggregates them into 10 s windows and
+ships zlib-compressed JSON; the series are read back from VictoriaMetrics'
+/api/v1/export and compared exactly: names, values, window-start timestamps,
+host and tags.
+"""
+import math
+import signal
+import sys
+import time
+
+from harness import Meterd, VictoriaMetrics, run_tests, wait_until
+
+HOST = "e2e-host"
+
+
+def avoid_window_edge(interval=10, margin=1.5):
+    """Sleep past a window boundary if one is near, so a burst lands in one window."""
+    t = time.time()
+    left = interval - (t % interval)
+    if left < margin:
+        time.sleep(left + 0.05)
+    return int(time.time()) // interval * interval
+
+
+def series_at(vm, match, ts):
+    """{frozenset(labels): [values at ts]} for series matching `match`."""
+    out = {}
+    for s in vm.export(match):
+        labels = dict(s["metric"])
+        vals = [v for v, t in zip(s["values"], s["timestamps"]) if t == ts * 1000]
+        if vals:
+            out[frozenset(labels.items())] = vals
+    return out
+
+
+def expect_series(vm, name, labels, ts, value, timeout=25):
+    """Wait until `name`{labels} has a point at ts, then check it is exactly `value`."""
+    want = dict(labels, __name__=name)
+    key = frozenset(want.items())
+
+    def present():
+        return series_at(vm, '{__name__="%s"}' % name, ts)
+    got = wait_until(lambda: key in present() and present(), timeout,
+                     "%s%s at %d in VictoriaMetrics" % (name, labels, ts))
+    vals = got[key]
+    assert len(vals) == 1, "%s: expected one point at %d, got %r" % (name, ts, vals)
+    assert math.isclose(vals[0], value, rel_tol=1e-12), "%s: got %r want %r" % (name, vals[0], value)
+    others = [k for k in got if k != key]
+    assert not others, "%s: unexpected label sets %r" % (name, others)
+
+
+def start(d, **settings):
+    vm = VictoriaMetrics(d)
+    base = {"dd_url": vm.url + "/datadog", "hostname": HOST, "api_key": "e2e-secret-key-1234"}
+    base.update(settings)
+    return vm, Meterd(d, settings=base)
+
+
+def test_counter_gauge_timer_exact_readback(d):
+    vm, m = start(d)
+    w = avoid_window_edge()
+    m.send("page.views:1|c|#env:dev\npage.views:2|c|#env:dev\nthis line is malformed",
+           "temp.room:21.5|g|#room:a,floor:2",
+           "req.latency:10|ms\nreq.latency:20|ms\nreq.latency:30|ms|@0.5",
+           "queue.size:7|h|#q:z")
+    m.wait_received(4)
+    expect_series(vm, "page.views", {"env": "dev", "host": HOST}, w, 0.3)
+    expect_series(vm, "temp.room", {"room": "a", "floor": "2", "host": HOST}, w, 21.5)
+    # timer: samples 10, 20, 30 (weight 2, sum counts 30/0.5): count=4, sum=90
+    lat = {"host": HOST}
+    expect_series(vm, "req.latency.max", lat, w, 30)
+    expect_series(vm, "req.latency.median", lat, w, 20)
+    expect_series(vm, "req.latency.avg", lat, w, 90 / 4)
+    expect_series(vm, "req.latency.count", lat, w, 4 / 10)
+    expect_series(vm, "req.latency.95percentile", lat, w, 30)
+    expect_series(vm, "queue.size.max", {"q": "z", "host": HOST}, w, 7)
+    st = m.status()
+    assert st["dogstatsd"]["parse_errors"].get("no_value_separator", 0) + \
+        st["dogstatsd"]["parse_errors"].get("no_type_separator", 0) == 1, st["dogstatsd"]
+    assert st["dogstatsd"]["metrics"] == 7, st["dogstatsd"]
+    assert "e2e-secret-key" not in m.proc.output()
+
+
+def test_sigterm_flushes_open_window(d):
+    vm, m = start(d)
+    w = avoid_window_edge(margin=3)
+    m.send("shutdown.counter:5|c|#phase:last", "shutdown.gauge:-2.25|g")
+    m.wait_received(2)
+    m.proc.signal(signal.SIGTERM)
+    rc = m.proc.p.wait(20)
+    assert rc == 0, "exit code %r" % rc
+    expect_series(vm, "shutdown.counter", {"phase": "last", "host": HOST}, w, 0.5, timeout=5)
+    expect_series(vm, "shutdown.gauge", {"host": HOST}, w, -2.25, timeout=5)
+
+
+def test_health_and_status_endpoints(d):
+    vm, m = start(d)
+    st = m.status()
+    assert st["hostname"] == HOST
+    assert st["sinks"] == ["datadog"]
+    assert "e2e-secret-key" not in str(st)
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests([test_counter_gauge_timer_exact_readback, test_sigterm_flushes_open_window,
+                        test_health_and_status_endpoints]))

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# meterd's whole test suite, the README's test command and what CI runs.
+# Installs missing Debian packages, builds (warnings are errors), runs the
+# cmocka unit tests, runs them again under ASan+UBSan, then the protocol
+# corpus, the config-error tests and the end-to-end tests (which start and
+# stop their own VictoriaMetrics and meterd on loopback). Prints every
+# test's result and ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+packaging/deps.sh --test || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+PASS=0
+FAIL=0
+add() { PASS=$((PASS + $1)); FAIL=$((FAIL + $2)); }
+
+build() { # dir, extra meson args...
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+    fi
+    ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -50 "$dir.ninja.log"; return 1; }
+}
+
+# Run each cmocka binary, count its test cases from cmocka's own summary.
+unit() { # build dir, label
+    local dir=$1 label=$2 t out p f
+    for t in "$dir"/tests/unit/test_*; do
+        [ -x "$t" ] && [ -f "$t" ] || continue
+        out=$("$t" 2>&1); rc=$?
+        echo "$out" | sed "s/^/[$label $(basename "$t")] /"
+        p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+        f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+        p=${p:-0}; f=${f:-0}
+        [ $rc -ne 0 ] && [ "$f" = 0 ] && f=1   # crashed or sanitizer report
+        add "$p" "$f"
+    done
+}
+
+# Run a script that ends with "N passed, N failed".
+summarised() { # label, command...
+    local label=$1; shift
+    local out line
+    out=$("$@" 2>&1); rc=$?
+    echo "$out" | sed "s/^/[$label] /"
+    line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
+    if [ -z "$line" ]; then
+        add 0 1
+        return
+    fi
+    add "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)"
+    [ $rc -ne 0 ] && [ "$(echo "$line" | cut -d' ' -f3)" = 0 ] && add 0 1
+}
+
+if build build-test; then
+
+    unit build-test unit
+    export METERD_BIN=$ROOT/build-test/meterd
+    [ -f tests/corpus/run_corpus.py ] && summarised corpus python3 tests/corpus/run_corpus.py "$METERD_BIN"
+    [ -f tests/e2e/test_config_errors.sh ] && summarised config-errors bash tests/e2e/test_config_errors.sh "$METERD_BIN"
+    for t in tests/e2e/test_*.py; do
+        summarised "e2e $(basename "$t" .py)" python3 "$t"
+    done
+else
+    echo "build failed"
+    add 0 1
+fi
+
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    unit build-asan asan
+else
+    echo "asan build failed"
+    add 0 1
+fi
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]

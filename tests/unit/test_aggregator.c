@@ -1,0 +1,289 @@
+/*
+ * Unit tests for contexts, windows and the aggregation formulas. Expected
+ * values are computed here from the inputs (the Datadog agent's formulas as
+ * written in shared/protocol/reference.md section 3), not copied outputs.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "aggregator.h"
+#include "context.h"
+
+#define T0 1700000000.0 /* a window start: 1700000000 % 10 == 0 */
+
+static struct md_str S(const char *s)
+{
+    return (struct md_str){s, (uint32_t)strlen(s)};
+}
+
+static struct md_agg *agg_default(void)
+{
+    struct md_agg_opts o = {.interval = 10, .grace = 1, .expiry_seconds = 300,
+                            .context_expiry_seconds = 20, .hostname = "h1"};
+    char *aggs[] = {"max", "median", "avg", "count"};
+    char *pcts[] = {"0.95"};
+    assert_int_equal(md_hist_opts_parse(&o.hist, aggs, 4, pcts, 1), 0);
+    struct md_agg *a = md_agg_new(&o);
+    assert_non_null(a);
+    return a;
+}
+
+static void add(struct md_agg *a, const char *name, int type, double v, double rate,
+                const char **tags, uint32_t ntags, double now)
+{
+    struct md_str tv[16];
+    for (uint32_t i = 0; i < ntags; i++)
+        tv[i] = S(tags[i]);
+    struct md_point p = {.name = S(name), .type = type, .value = v, .sample_rate = rate,
+                         .tags = tv, .ntags = ntags};
+    md_agg_add(a, &p, now);
+}
+
+static const struct md_series *find(const struct md_frame *f, const char *name, int64_t ts)
+{
+    for (size_t i = 0; i < f->nseries; i++)
+        if (strcmp(f->series[i].name, name) == 0 && f->series[i].timestamp == ts)
+            return &f->series[i];
+    return NULL;
+}
+
+static void test_counter_rate_and_window_stamp(void **st)
+{
+    struct md_agg *a = agg_default();
+    add(a, "c", MD_COUNTER, 3, 1, NULL, 0, T0 + 1.5);
+    add(a, "c", MD_COUNTER, 4, 1, NULL, 0, T0 + 9.9);
+    add(a, "c", MD_COUNTER, 1, 0.1, NULL, 0, T0 + 5); /* counts 10 */
+    struct md_frame f;
+    /* Not sealed before its end + grace. */
+    assert_int_equal(md_agg_flush(a, T0 + 10.5, false, &f), 0);
+    assert_int_equal(f.nseries, 0);
+    md_frame_free(&f);
+    assert_int_equal(md_agg_flush(a, T0 + 11, false, &f), 1);
+    const struct md_series *s = find(&f, "c", (int64_t)T0);
+    assert_non_null(s);
+    assert_int_equal(s->type, MD_SERIES_RATE);
+    assert_int_equal(s->interval, 10);
+    assert_true(fabs(s->value - (3 + 4 + 1 / 0.1) / 10) < 1e-12);
+    assert_string_equal(s->key->host, "h1");
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+static void test_context_key_ignores_order_and_duplicates(void **st)
+{
+    struct md_agg *a = agg_default();
+    const char *t1[] = {"b:2", "a:1", "a:1"};
+    const char *t2[] = {"a:1", "b:2"};
+    add(a, "g", MD_GAUGE, 1, 1, t1, 3, T0 + 1);
+    add(a, "g", MD_GAUGE, 7, 1, t2, 2, T0 + 2);
+    struct md_frame f;
+    md_agg_flush(a, T0 + 20, false, &f);
+    assert_int_equal(f.nseries, 1);
+    assert_int_equal(f.series[0].value, 7);
+    assert_int_equal(f.series[0].key->ntags, 2);
+    assert_string_equal(f.series[0].key->tags[0], "a:1");
+    assert_string_equal(f.series[0].key->tags[1], "b:2");
+    md_frame_free(&f);
+    /* Different host -> different context. */
+    struct md_ctx_scratch sc;
+    uint64_t k1, k2, k3;
+    struct md_str name = S("n"), tags[] = {S("x")}, h1 = S("h1"), h2 = S("h2");
+    md_ctx_key(&name, tags, 1, &h1, &sc, &k1);
+    md_ctx_key(&name, tags, 1, &h2, &sc, &k2);
+    struct md_str name2 = S("nx");
+    md_ctx_key(&name2, NULL, 0, &h1, &sc, &k3);
+    assert_true(k1 != k2);
+    assert_true(k1 != k3);
+    md_agg_free(a);
+}
+
+static int cmp_d(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void test_histogram_formulas(void **st)
+{
+    struct md_agg *a = agg_default();
+    double v[100];
+    for (int i = 0; i < 100; i++) {
+        v[i] = (double)((i * 37) % 100 + 1); /* 1..100 shuffled */
+        add(a, "h", MD_HISTOGRAM, v[i], 1, NULL, 0, T0 + 1);
+    }
+    qsort(v, 100, sizeof v[0], cmp_d);
+    double sum = 0;
+    for (int i = 0; i < 100; i++)
+        sum += v[i];
+    struct md_frame f;
+    md_agg_flush(a, T0 + 11, false, &f);
+    int64_t ts = (int64_t)T0;
+    assert_true(find(&f, "h.max", ts)->value == v[99]);
+    assert_true(find(&f, "h.median", ts)->value == v[(100 - 1) / 2]);
+    assert_true(find(&f, "h.avg", ts)->value == sum / 100);
+    assert_true(find(&f, "h.count", ts)->value == 100.0 / 10);
+    assert_int_equal(find(&f, "h.count", ts)->type, MD_SERIES_RATE);
+    assert_true(find(&f, "h.95percentile", ts)->value == v[(95 * 100 - 1) / 100]);
+    assert_null(find(&f, "h.min", ts));
+    md_frame_free(&f);
+    /* Sampled: weight int64(1/rate), sum += v/rate, avg unchanged. */
+    add(a, "h", MD_TIMER, 21, 0.5, NULL, 0, T0 + 21);
+    md_agg_flush(a, T0 + 31, false, &f);
+    assert_true(find(&f, "h.avg", ts + 20)->value == 21);
+    assert_true(find(&f, "h.count", ts + 20)->value == 2.0 / 10);
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+static void test_set_counts_distinct(void **st)
+{
+    struct md_agg *a = agg_default();
+    const char *members[] = {"a", "b", "a", "c", "b"};
+    for (int i = 0; i < 5; i++) {
+        struct md_point p = {.name = S("s"), .type = MD_SET, .member = S(members[i]),
+                             .sample_rate = 1};
+        md_agg_add(a, &p, T0 + 1);
+    }
+    struct md_frame f;
+    md_agg_flush(a, T0 + 11, false, &f);
+    assert_int_equal(f.nseries, 1);
+    assert_true(f.series[0].value == 3);
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+static void test_counter_zero_fill_then_expiry(void **st)
+{
+    struct md_agg_opts o = {.interval = 10, .grace = 0, .expiry_seconds = 30,
+                            .context_expiry_seconds = 5, .hostname = "h"};
+    struct md_agg *a = md_agg_new(&o);
+    add(a, "c", MD_COUNTER, 5, 1, NULL, 0, T0 + 1);
+    int zeros = 0, values = 0;
+    for (int w = 1; w <= 6; w++) {
+        struct md_frame f;
+        md_agg_flush(a, T0 + 10 * w, false, &f);
+        for (size_t i = 0; i < f.nseries; i++) {
+            assert_int_equal(f.series[i].timestamp, (int64_t)T0 + 10 * (w - 1));
+            if (f.series[i].value == 0)
+                zeros++;
+            else
+                values++;
+        }
+        md_frame_free(&f);
+    }
+    /* Windows T0+10, +20, +30 start within 30 s of the last sample (T0+1): zero-filled. */
+    assert_int_equal(values, 1);
+    assert_int_equal(zeros, 3);
+    assert_int_equal(md_agg_stats(a)->contexts_live, 0);
+    assert_int_equal(md_agg_stats(a)->contexts_expired, 1);
+    md_agg_free(a);
+}
+
+static void test_timestamped_bypass_and_host_override(void **st)
+{
+    struct md_agg *a = agg_default();
+    struct md_point p = {.name = S("t"), .type = MD_COUNTER, .value = 50, .sample_rate = 1,
+                         .timestamp = 1600000000, .host = S("other"), .has_host = true};
+    md_agg_add(a, &p, T0 + 1);
+    struct md_frame f;
+    md_agg_flush(a, T0 + 1.5, false, &f); /* nothing sealed, but pending ships */
+    const struct md_series *s = find(&f, "t", 1600000000);
+    assert_non_null(s);
+    assert_int_equal(s->type, MD_SERIES_RATE);
+    assert_true(s->value == 5);
+    assert_string_equal(s->key->host, "other");
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+static void test_late_flush_spills_instead_of_losing(void **st)
+{
+    struct md_agg *a = agg_default();
+    add(a, "g", MD_GAUGE, 1, 1, NULL, 0, T0 + 1);
+    add(a, "g", MD_GAUGE, 2, 1, NULL, 0, T0 + 21); /* same slot, window never flushed */
+    struct md_frame f;
+    md_agg_flush(a, T0 + 31, false, &f);
+    assert_non_null(find(&f, "g", (int64_t)T0));
+    assert_non_null(find(&f, "g", (int64_t)T0 + 20));
+    assert_int_equal(md_agg_stats(a)->late_flushes, 1);
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+static void test_shutdown_flushes_open_window(void **st)
+{
+    struct md_agg *a = agg_default();
+    add(a, "c", MD_COUNTER, 1, 1, NULL, 0, T0 + 3);
+    struct md_frame f;
+    assert_int_equal(md_agg_flush(a, T0 + 4, true, &f), 1);
+    assert_non_null(find(&f, "c", (int64_t)T0));
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+static void test_context_limit_and_nonfinite(void **st)
+{
+    struct md_agg_opts o = {.interval = 10, .expiry_seconds = 300, .context_expiry_seconds = 20,
+                            .hostname = "h", .context_limit = 100};
+    struct md_agg *a = md_agg_new(&o);
+    char name[32];
+    for (int i = 0; i < 150; i++) {
+        snprintf(name, sizeof name, "m%d", i);
+        add(a, name, MD_COUNTER, 1, 1, NULL, 0, T0 + 1);
+    }
+    add(a, "m1", MD_COUNTER, NAN, 1, NULL, 0, T0 + 1);
+    add(a, "m1", MD_GAUGE, INFINITY, 1, NULL, 0, T0 + 1);
+    assert_int_equal(md_agg_stats(a)->context_limit_drops, 50);
+    assert_int_equal(md_agg_stats(a)->nonfinite_drops, 2);
+    struct md_frame f;
+    md_agg_flush(a, T0 + 11, false, &f);
+    assert_int_equal(f.nseries, 100);
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+static void test_many_contexts_survive_growth_and_removal(void **st)
+{
+    struct md_agg_opts o = {.interval = 10, .expiry_seconds = 0, .context_expiry_seconds = 0,
+                            .hostname = "h"};
+    struct md_agg *a = md_agg_new(&o);
+    char name[32];
+    for (int round = 0; round < 3; round++) {
+        double now = T0 + 10 * round + 1;
+        for (int i = 0; i < 20000; i++) {
+            snprintf(name, sizeof name, "m%d", (i * 7 + round * 5000) % 30000);
+            add(a, name, MD_COUNTER, 1, 1, NULL, 0, now);
+        }
+        struct md_frame f;
+        md_agg_flush(a, now + 10, false, &f);
+        assert_int_equal(f.nseries, 20000);
+        for (size_t i = 0; i < f.nseries; i++)
+            assert_true(f.series[i].value == 0.1);
+        md_frame_free(&f);
+    }
+    md_agg_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counter_rate_and_window_stamp),
+        cmocka_unit_test(test_context_key_ignores_order_and_duplicates),
+        cmocka_unit_test(test_histogram_formulas),
+        cmocka_unit_test(test_set_counts_distinct),
+        cmocka_unit_test(test_counter_zero_fill_then_expiry),
+        cmocka_unit_test(test_timestamped_bypass_and_host_override),
+        cmocka_unit_test(test_late_flush_spills_instead_of_losing),
+        cmocka_unit_test(test_shutdown_flushes_open_window),
+        cmocka_unit_test(test_context_limit_and_nonfinite),
+        cmocka_unit_test(test_many_contexts_survive_growth_and_removal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
