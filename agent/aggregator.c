@@ -51,14 +51,13 @@ struct md_entry {
 struct md_agg {
     struct md_agg_opts o;
     struct md_hist_opts dist_hist; /* what distributions become as series */
-    struct md_str host;
-    struct md_str *gtags;
+    struct md_keyer keyer;         /* hostname and global tags */
     struct md_entry *tab;
     uint32_t cap, n;
     int64_t next_seal; /* start of the oldest unsealed window; 0 before the first point */
     struct md_frame pending;
     struct md_agg_stats st;
-    struct md_ctx_scratch sc;
+    struct md_ctx_scratch sc;      /* for events and checks */
     struct md_str tagv[MD_CTX_MAX_TAGS];
 };
 
@@ -204,18 +203,18 @@ struct md_agg *md_agg_new(const struct md_agg_opts *o)
     a->o = *o;
     if (a->o.interval == 0)
         a->o.interval = 10;
-    const char *h = o->hostname ? o->hostname : "";
-    a->host = (struct md_str){strdup(h), (uint32_t)strlen(h)};
-    a->gtags = calloc(o->ntags ? o->ntags : 1, sizeof *a->gtags);
-    for (uint32_t i = 0; i < o->ntags && a->gtags; i++)
-        a->gtags[i] = (struct md_str){strndup(o->tags[i].p, o->tags[i].len), o->tags[i].len};
-    a->o.tags = a->gtags;
+    if (md_keyer_init(&a->keyer, o->hostname, o->tags, o->ntags) != 0) {
+        free(a);
+        return NULL;
+    }
+    a->o.tags = a->keyer.gtags;
+    a->o.hostname = a->keyer.host.p;
     /* Distributions shipped as series: avg count max min median 95percentile. */
     char *aggs[] = {"avg", "count", "max", "min", "median"};
     char *pcts[] = {"0.95"};
     md_hist_opts_parse(&a->dist_hist, aggs, 5, pcts, 1);
     md_frame_init(&a->pending, 0, a->o.interval);
-    if (!a->host.p || !a->gtags || tab_grow(a) != 0) {
+    if (tab_grow(a) != 0) {
         md_agg_free(a);
         return NULL;
     }
@@ -230,10 +229,7 @@ void md_agg_free(struct md_agg *a)
         if (a->tab[i].c)
             ctx_free(a->tab[i].c);
     free(a->tab);
-    for (uint32_t i = 0; i < a->o.ntags && a->gtags; i++)
-        free((char *)a->gtags[i].p);
-    free(a->gtags);
-    free((char *)a->host.p);
+    md_keyer_free(&a->keyer);
     md_frame_free(&a->pending);
     free(a);
 }
@@ -315,38 +311,38 @@ static bool slot_init(struct md_slot *s, int type, int64_t w)
     return true;
 }
 
-static void slot_add(struct md_slot *s, const struct md_point *p)
+static void slot_add(struct md_slot *s, const struct md_fast *v)
 {
-    double rate = (p->sample_rate > 0 && p->sample_rate <= 1) ? p->sample_rate : 1;
+    double rate = (v->rate > 0 && v->rate <= 1) ? v->rate : 1;
     switch (s->type) {
     case MD_COUNTER:
-        s->u.v += p->value / rate;
+        s->u.v += v->value / rate;
         break;
     case MD_MONOTONIC_COUNT:
-        s->u.v += p->value;
+        s->u.v += v->value;
         break;
     case MD_GAUGE:
-        s->u.v = p->value;
+        s->u.v = v->value;
         break;
     case MD_SET:
-        md_hset_add(s->u.set, md_hash(p->member.p, p->member.len));
+        md_hset_add(s->u.set, v->member_hash);
         break;
     case MD_TIMER:
     case MD_HISTOGRAM:
-        md_hist_add(s->u.h, p->value, rate);
+        md_hist_add(s->u.h, v->value, rate);
         break;
     case MD_DISTRIBUTION: {
         /* Each value counts floor(1/rate) times, as in the agent's sketches. */
         int64_t times = (int64_t)(1 / rate);
         for (int64_t i = 0; i < times && i < 1000000; i++)
-            md_hist_add(s->u.h, p->value, 1);
+            md_hist_add(s->u.h, v->value, 1);
         break;
     }
     }
 }
 
 /* Points with their own timestamp skip aggregation (DogStatsD v1.3). */
-static void add_timestamped(struct md_agg *a, const struct md_point *p, const struct md_str *host)
+static void add_timestamped(struct md_agg *a, const struct md_point *p)
 {
     enum md_series_type t;
     double v = p->value;
@@ -358,25 +354,25 @@ static void add_timestamped(struct md_agg *a, const struct md_point *p, const st
     } else {
         return;
     }
-    const struct md_series_key *k = md_frame_key(&a->pending, host->p, host->len, a->sc.tags,
-                                                 a->sc.ntags);
+    const struct md_str *host = md_keyer_host(&a->keyer, p);
+    const struct md_series_key *k = md_frame_key(&a->pending, host->p, host->len,
+                                                 a->keyer.sc.tags, a->keyer.sc.ntags);
     if (k)
         md_frame_add(&a->pending, p->name.p, p->name.len, NULL, k, t, a->o.interval,
                      p->timestamp, v);
     a->st.timestamped++;
 }
 
-static struct md_ctx *lookup_or_create(struct md_agg *a, uint64_t key, const struct md_point *p,
-                                       const struct md_str *host)
+/* Create the context of p, whose key the keyer just computed. */
+static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
+                             const struct md_point *p)
 {
-    struct md_entry *e = tab_find(a, key);
-    if (e->c)
-        return e->c;
     if (a->o.context_limit && a->n >= a->o.context_limit) {
         a->st.context_limit_drops++;
         return NULL;
     }
-    struct md_ctx *c = ctx_new(key, &p->name, host, a->sc.tags, a->sc.ntags);
+    struct md_ctx *c = ctx_new(key, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
+                               a->keyer.sc.ntags);
     if (!c)
         return NULL;
     e->key = key;
@@ -388,34 +384,10 @@ static struct md_ctx *lookup_or_create(struct md_agg *a, uint64_t key, const str
     return c;
 }
 
-void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
+/* Fold a value into context c for the window of `now`. */
+static void ctx_add(struct md_agg *a, struct md_ctx *c, const struct md_fast *v)
 {
-    if (p->type != MD_SET && !isfinite(p->value)) {
-        a->st.nonfinite_drops++;
-        return;
-    }
-    uint32_t n = p->ntags + a->o.ntags;
-    if (n > MD_CTX_MAX_TAGS) {
-        a->st.too_many_tags++;
-        return;
-    }
-    memcpy(a->tagv, p->tags, p->ntags * sizeof *p->tags);
-    memcpy(a->tagv + p->ntags, a->o.tags, a->o.ntags * sizeof *a->o.tags);
-    const struct md_str *host = p->has_host ? &p->host : &a->host;
-    uint64_t key;
-    if (md_ctx_key(&p->name, a->tagv, n, host, &a->sc, &key) != 0) {
-        a->st.too_many_tags++;
-        return;
-    }
-    a->st.points++;
-    if (p->timestamp > 0) {
-        add_timestamped(a, p, host);
-        return;
-    }
-    struct md_ctx *c = lookup_or_create(a, key, p, host);
-    if (!c)
-        return;
-    int64_t w = window_of(a, now);
+    int64_t w = window_of(a, v->now);
     if (a->next_seal == 0)
         a->next_seal = w;
     if (w < a->next_seal)
@@ -423,14 +395,54 @@ void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
     struct md_slot *s = &c->slot[(w / a->o.interval) % NSLOT];
     if (s->wstart != 0 && s->wstart != w)
         slot_spill(a, c, s);
-    if (s->wstart == 0 && !slot_init(s, p->type, w))
+    if (s->wstart == 0 && !slot_init(s, v->type, w))
         return;
-    slot_add(s, p);
-    c->last_seen = now;
+    slot_add(s, v);
+    c->last_seen = v->now;
     if (s->type == MD_COUNTER) {
         c->is_counter = true;
-        c->last_counter = now;
+        c->last_counter = v->now;
     }
+}
+
+int md_agg_add_fast(struct md_agg *a, uint64_t key, const struct md_fast *v)
+{
+    if (v->type != MD_SET && !isfinite(v->value)) {
+        a->st.nonfinite_drops++;
+        return 0;
+    }
+    struct md_entry *e = tab_find(a, key);
+    if (!e->c)
+        return -ENOENT;
+    a->st.points++;
+    ctx_add(a, e->c, v);
+    return 0;
+}
+
+void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
+{
+    if (p->type != MD_SET && !isfinite(p->value)) {
+        a->st.nonfinite_drops++;
+        return;
+    }
+    uint64_t key;
+    if (md_keyer_key(&a->keyer, p, &key) != 0) {
+        a->st.too_many_tags++;
+        return;
+    }
+    a->st.points++;
+    if (p->timestamp > 0) {
+        add_timestamped(a, p);
+        return;
+    }
+    struct md_entry *e = tab_find(a, key);
+    struct md_ctx *c = e->c ? e->c : create(a, e, key, p);
+    if (!c)
+        return;
+    struct md_fast v = {.type = p->type, .value = p->value, .rate = p->sample_rate, .now = now};
+    if (p->type == MD_SET)
+        v.member_hash = md_hash(p->member.p, p->member.len);
+    ctx_add(a, c, &v);
 }
 
 /* --- events and service checks ------------------------------------------ */
@@ -462,7 +474,7 @@ void md_agg_add_event(struct md_agg *a, const struct md_event *e, double now)
 {
     static const char *const prio[] = {"normal", "low"};
     static const char *const alert[] = {"info", "success", "warning", "error"};
-    const struct md_str *host = e->has_host ? &e->host : &a->host;
+    const struct md_str *host = e->has_host ? &e->host : &a->keyer.host;
     struct md_frame *f = &a->pending;
     struct md_event_out *o = md_frame_add_event(f);
     if (!o)
@@ -480,7 +492,7 @@ void md_agg_add_event(struct md_agg *a, const struct md_event *e, double now)
 
 void md_agg_add_check(struct md_agg *a, const struct md_service_check *sc, double now)
 {
-    const struct md_str *host = sc->has_host ? &sc->host : &a->host;
+    const struct md_str *host = sc->has_host ? &sc->host : &a->keyer.host;
     struct md_frame *f = &a->pending;
     struct md_check_out *o = md_frame_add_check(f);
     if (!o)

@@ -50,6 +50,19 @@ struct md_agg *md_agg_new(const struct md_agg_opts *o);
 void md_agg_free(struct md_agg *a);
 /* Fold one point in, at time `now` (seconds since the epoch). */
 void md_agg_add(struct md_agg *a, const struct md_point *p, double now);
+/*
+ * The fast path of the threaded intake: the intake thread parsed and keyed
+ * the sample already. Returns -ENOENT when the context does not exist yet;
+ * the caller then re-parses the line and uses md_agg_add, which creates it.
+ */
+struct md_fast {
+    int type;
+    double value;
+    double rate;
+    uint64_t member_hash; /* sets */
+    double now;
+};
+int md_agg_add_fast(struct md_agg *a, uint64_t key, const struct md_fast *v);
 /* Queue an event or a service check for the next frame. */
 void md_agg_add_event(struct md_agg *a, const struct md_event *e, double now);
 void md_agg_add_check(struct md_agg *a, const struct md_service_check *c, double now);
@@ -60,5 +73,9 @@ void md_agg_add_check(struct md_agg *a, const struct md_service_check *c, double
  */
 int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out);
 const struct md_agg_stats *md_agg_stats(const struct md_agg *a);
+
+/* An aggregator set up from the configuration (agg_config.c). -EINVAL on bad histogram settings. */
+struct md_config;
+int md_agg_from_config(const struct md_config *c, const char *hostname, struct md_agg **out);
 
 #endif

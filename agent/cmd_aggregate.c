@@ -95,7 +95,7 @@ int md_cmd_aggregate(int argc, char **argv)
     else if (gethostname(host, sizeof host - 1) != 0)
         snprintf(host, sizeof host, "localhost");
     struct md_agg *agg;
-    if (md_daemon_build_agg(&cfg, host, &agg) != 0) {
+    if (md_agg_from_config(&cfg, host, &agg) != 0) {
         fprintf(stderr, "meterd: bad histogram settings\n");
         md_config_free(&cfg);
         return 1;

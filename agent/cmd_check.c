@@ -53,7 +53,7 @@ static void check_point(void *ud, const struct md_point *p, enum md_emit_kind ki
         md_buf_puts(b, "}\n");
         return;
     }
-    md_buf_printf(b, "  %-36.*s %-6s %16.4f", (int)p->name.len, p->name.p, kind_name(kind), p->value);
+    md_buf_printf(b, "  %-40.*s %-6s %16.4f", (int)p->name.len, p->name.p, kind_name(kind), p->value);
     for (uint32_t i = 0; i < p->ntags; i++)
         md_buf_printf(b, "%s%.*s", i ? "," : "  ", (int)p->tags[i].len, p->tags[i].p);
     md_buf_putc(b, '\n');

@@ -262,7 +262,8 @@ int md_cmd_parse(int argc, char **argv)
 
     struct md_config cfg;
     char err[512];
-    md_config_defaults(&cfg);
+    /* md_config_load starts from the defaults itself (a prior
+     * md_config_defaults() would be overwritten without being freed). */
     if (md_config_load(&cfg, NULL, sets, nsets, err, sizeof err) != 0) {
         fprintf(stderr, "meterd parse: %s\n", err);
         md_config_free(&cfg);

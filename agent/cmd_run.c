@@ -26,9 +26,8 @@
 #include "compress.h"
 #include "daemon.h"
 #include "forwarder.h"
-#include "intake.h"
+#include "pipeline.h"
 #include "log.h"
-#include "statsd.h"
 #include "status.h"
 
 #define MAX_SETS 256
@@ -146,25 +145,28 @@ static void flush_done(uv_work_t *w, int status)
     md_daemon_maybe_done(d);
 }
 
-/* Seal what is due and send it through the pool. */
-void md_daemon_flush(struct md_daemon *d, bool all)
+/* A sealed frame arrived from the aggregator thread: send it through the pool. */
+static void on_frame(void *ud, struct md_frame *f)
 {
-    struct flush_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return;
-    double now = wall_now();
-    int sealed = md_agg_flush(d->agg, now, all, &j->frame);
-    size_t items = j->frame.nseries + j->frame.nevents + j->frame.nchecks + j->frame.nsketches;
+    struct md_daemon *d = ud;
+    size_t items = f->nseries + f->nevents + f->nchecks + f->nsketches;
     if (items == 0) {
-        md_frame_free(&j->frame);
-        free(j);
+        md_frame_free(f);
+        free(f);
         return;
     }
-    d->last_flush = now;
+    struct flush_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        md_frame_free(f);
+        free(f);
+        return;
+    }
+    d->last_flush = wall_now();
     d->frames++;
-    d->series_flushed += j->frame.nseries;
-    md_debug("flush: %d window(s), %zu series, %zu events, %zu checks", sealed,
-             j->frame.nseries, j->frame.nevents, j->frame.nchecks);
+    d->series_flushed += f->nseries;
+    md_debug("flush: %zu series, %zu events, %zu checks", f->nseries, f->nevents, f->nchecks);
+    j->frame = *f;
+    free(f);
     j->d = d;
     j->work.data = j;
     d->flushes_in_pool++;
@@ -177,25 +179,29 @@ void md_daemon_flush(struct md_daemon *d, bool all)
 /* Telemetry about ourselves, as meterd.* metrics in every window. */
 static void self_telemetry(struct md_daemon *d, double now)
 {
-    const struct md_statsd_stats *s = md_statsd_stats(d->sd);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(d->pipe, &ps);
     uint64_t errors = 0;
     for (int i = 0; i < MD_PERR_COUNT; i++)
-        errors += s->errors[i];
-    struct { const char *name; uint64_t v; uint64_t *prev; } c[] = {
-        {"meterd.dogstatsd.packets", s->packets, &d->tel_prev[0]},
-        {"meterd.dogstatsd.metrics", s->metrics, &d->tel_prev[1]},
-        {"meterd.dogstatsd.parse_errors", errors, &d->tel_prev[2]},
+        errors += ps.statsd.errors[i];
+    struct { const char *name; uint64_t v; } c[] = {
+        {"meterd.dogstatsd.packets", ps.statsd.packets},
+        {"meterd.dogstatsd.metrics", ps.statsd.metrics},
+        {"meterd.dogstatsd.parse_errors", errors},
+        {"meterd.dogstatsd.ring_full_drops", ps.ring_full_drops},
+        {"meterd.dogstatsd.kernel_drops", ps.kernel_drops > 0 ? (uint64_t)ps.kernel_drops : 0},
+        {"meterd.aggregator.context_limit_drops", ps.agg.context_limit_drops},
     };
-    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    for (size_t i = 0; i < sizeof c / sizeof c[0] && i < 8; i++) {
         struct md_point p = {.name = {c[i].name, (uint32_t)strlen(c[i].name)},
-                             .type = MD_MONOTONIC_COUNT, .value = (double)(c[i].v - *c[i].prev),
-                             .sample_rate = 1};
-        *c[i].prev = c[i].v;
-        md_agg_add(d->agg, &p, now);
+                             .type = MD_MONOTONIC_COUNT,
+                             .value = (double)(c[i].v - d->tel_prev[i]), .sample_rate = 1};
+        d->tel_prev[i] = c[i].v;
+        md_pipeline_point(d->pipe, &p, now);
     }
     struct md_point g = {.name = {"meterd.aggregator.contexts", 26}, .type = MD_GAUGE,
-                         .value = (double)md_agg_stats(d->agg)->contexts_live, .sample_rate = 1};
-    md_agg_add(d->agg, &g, now);
+                         .value = (double)ps.agg.contexts_live, .sample_rate = 1};
+    md_pipeline_point(d->pipe, &g, now);
 }
 
 static void arm_flush_timer(struct md_daemon *d);
@@ -204,7 +210,7 @@ static void on_flush_timer(uv_timer_t *t)
 {
     struct md_daemon *d = t->data;
     self_telemetry(d, wall_now() - d->grace); /* lands in the window being sealed */
-    md_daemon_flush(d, false);
+    md_pipeline_flush(d->pipe, false);
     arm_flush_timer(d);
 }
 
@@ -223,7 +229,7 @@ static void arm_flush_timer(struct md_daemon *d)
 static void collector_point(void *ud, const struct md_point *p)
 {
     struct md_daemon *d = ud;
-    md_agg_add(d->agg, p, wall_now());
+    md_pipeline_point(d->pipe, p, wall_now());
 }
 
 struct md_point_sink md_daemon_point_sink(struct md_daemon *d)
@@ -242,30 +248,6 @@ static int resolve_hostname(struct md_daemon *d)
     if (gethostname(d->hostname, sizeof d->hostname - 1) != 0)
         snprintf(d->hostname, sizeof d->hostname, "localhost");
     return 0;
-}
-
-int md_daemon_build_agg(const struct md_config *c, const char *hostname, struct md_agg **out)
-{
-    struct md_agg_opts o = {
-        .interval = (uint32_t)c->flush_interval,
-        .grace = c->flush_interval >= 4 ? 1.0 : c->flush_interval / 4.0,
-        .expiry_seconds = c->dogstatsd_expiry_seconds,
-        .context_expiry_seconds = c->dogstatsd_context_expiry_seconds,
-        .hostname = hostname,
-        .context_limit = (uint32_t)c->dogstatsd_context_limit,
-        .etsy = c->statsd_mode == MD_MODE_ETSY,
-    };
-    struct md_str tags[MD_CTX_MAX_GLOBAL_TAGS];
-    size_t n = c->tags.n < MD_CTX_MAX_GLOBAL_TAGS ? c->tags.n : MD_CTX_MAX_GLOBAL_TAGS;
-    for (size_t i = 0; i < n; i++)
-        tags[i] = (struct md_str){c->tags.v[i], (uint32_t)strlen(c->tags.v[i])};
-    o.tags = tags;
-    o.ntags = (uint32_t)n;
-    if (md_hist_opts_parse(&o.hist, c->histogram_aggregates.v, c->histogram_aggregates.n,
-                           c->histogram_percentiles.v, c->histogram_percentiles.n) != 0)
-        return -EINVAL;
-    *out = md_agg_new(&o);
-    return *out ? 0 : -ENOMEM;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -316,16 +298,13 @@ void md_daemon_stop(struct md_daemon *d)
     if (d->stopping)
         return;
     d->stopping = true;
-    if (d->in) {
-        md_intake_drain(d->in); /* what the kernel already holds was accepted by us */
-        md_intake_close(d->in);
-    }
     if (d->collect)
         md_collect_free(d->collect);
     d->collect = NULL;
     uv_timer_stop(&d->flush_timer);
     uv_close((uv_handle_t *)&d->flush_timer, close_cb);
-    md_daemon_flush(d, true);
+    /* Drains the sockets, seals every open window and hands the frames to on_frame. */
+    md_pipeline_stop(d->pipe);
     if (d->status)
         md_status_close(d->status);
     md_daemon_maybe_done(d);
@@ -336,12 +315,7 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
     resolve_hostname(d);
     d->grace = d->cfg.flush_interval >= 4 ? 1.0 : d->cfg.flush_interval / 4.0;
-    if (md_daemon_build_agg(&d->cfg, d->hostname, &d->agg) != 0) {
-        snprintf(err, errlen, "aggregator: bad histogram settings");
-        return -EINVAL;
-    }
-    d->sd = md_statsd_new(&d->cfg, d->agg);
-    if (!d->sd || sinks_create(d, err, errlen) != 0)
+    if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
     struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
                              .skip_ssl_validation = d->cfg.skip_ssl_validation};
@@ -350,8 +324,8 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
-    d->in = md_intake_new(d->loop, &d->cfg, d->sd, err, errlen);
-    if (!d->in)
+    d->pipe = md_pipeline_new(&d->cfg, d->hostname, err, errlen);
+    if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
         return -EINVAL;
     struct md_point_sink ps = md_daemon_point_sink(d);
     d->collect = md_collect_new(d->loop, d->cfg.confd_path, d->cfg.procfs_path,
@@ -413,7 +387,6 @@ int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_
     if (!file && access("conf.d/meterd.yaml", R_OK) == 0)
         file = "conf.d/meterd.yaml";
     char err[1024];
-    md_config_defaults(cfg);
     if (md_config_load(cfg, file, sets, nsets, err, sizeof err) != 0) {
         fprintf(stderr, "meterd: config error: %s\n", err);
         md_config_free(cfg);
@@ -445,11 +418,11 @@ int md_daemon_teardown(struct md_daemon *d)
 {
     if (d->fwd)
         md_forwarder_free(d->fwd);
-    if (d->in)
-        md_intake_free(d->in);
+    if (d->pipe) {
+        md_pipeline_stop(d->pipe); /* no-op after a clean stop; joins threads after a failed start */
+        md_pipeline_free(d->pipe);
+    }
     sinks_destroy(d);
-    md_statsd_free(d->sd);
-    md_agg_free(d->agg);
     if (d->status)
         md_status_free(d->status);
     md_config_free(&d->cfg);

@@ -10,7 +10,10 @@
 #include "context.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "point.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -63,4 +66,49 @@ int md_ctx_key(const struct md_str *name, const struct md_str *tags, uint32_t nt
         h = XXH3_64bits_withSeed(sc->tags[i].p, sc->tags[i].len, h + i + 1);
     *key = h;
     return 0;
+}
+
+int md_keyer_init(struct md_keyer *k, const char *hostname, const struct md_str *tags, uint32_t ntags)
+{
+    memset(k, 0, sizeof *k);
+    const char *h = hostname ? hostname : "";
+    k->host = (struct md_str){strdup(h), (uint32_t)strlen(h)};
+    k->gtags = calloc(ntags ? ntags : 1, sizeof *k->gtags);
+    if (!k->host.p || !k->gtags) {
+        md_keyer_free(k);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < ntags; i++) {
+        k->gtags[i] = (struct md_str){strndup(tags[i].p, tags[i].len), tags[i].len};
+        if (!k->gtags[i].p) {
+            md_keyer_free(k);
+            return -ENOMEM;
+        }
+        k->ngtags = i + 1;
+    }
+    return 0;
+}
+
+void md_keyer_free(struct md_keyer *k)
+{
+    for (uint32_t i = 0; i < k->ngtags; i++)
+        free((char *)k->gtags[i].p);
+    free(k->gtags);
+    free((char *)k->host.p);
+    memset(k, 0, sizeof *k);
+}
+
+const struct md_str *md_keyer_host(const struct md_keyer *k, const struct md_point *p)
+{
+    return p->has_host ? &p->host : &k->host;
+}
+
+int md_keyer_key(struct md_keyer *k, const struct md_point *p, uint64_t *key)
+{
+    uint32_t n = p->ntags + k->ngtags;
+    if (n > MD_CTX_MAX_TAGS)
+        return -E2BIG;
+    memcpy(k->tagv, p->tags, p->ntags * sizeof *p->tags);
+    memcpy(k->tagv + p->ntags, k->gtags, k->ngtags * sizeof *k->gtags);
+    return md_ctx_key(&p->name, k->tagv, n, md_keyer_host(k, p), &k->sc, key);
 }

@@ -15,11 +15,9 @@
 #include "point.h"
 
 #define MD_MAX_SINKS 8
-#define MD_CTX_MAX_GLOBAL_TAGS 64
 
 struct md_agg;
-struct md_statsd;
-struct md_intake;
+struct md_pipeline;
 struct md_forwarder;
 struct md_collect_runner;
 struct md_status;
@@ -34,9 +32,7 @@ struct md_daemon {
     struct md_config cfg;
     char hostname[256];
     double grace;
-    struct md_agg *agg;
-    struct md_statsd *sd;
-    struct md_intake *in;
+    struct md_pipeline *pipe;
     struct md_sink sinks[MD_MAX_SINKS];
     size_t nsinks;
     struct md_forwarder *fwd;
@@ -51,13 +47,11 @@ struct md_daemon {
     uint64_t tel_prev[8];
 };
 
-void md_daemon_flush(struct md_daemon *d, bool all);
 void md_daemon_stop(struct md_daemon *d);
 void md_daemon_maybe_done(struct md_daemon *d);
 void md_daemon_reload(struct md_daemon *d);
 struct md_point_sink md_daemon_point_sink(struct md_daemon *d);
 int md_daemon_teardown(struct md_daemon *d);
-int md_daemon_build_agg(const struct md_config *c, const char *hostname, struct md_agg **out);
 /* -c FILE / --set parsing shared by commands; returns 0, or the exit code. */
 int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg);
 

@@ -83,6 +83,11 @@ int md_intake_udp_socket(const char *host, int port, int rcvbuf, int reuseport, 
         int got = 0;
         socklen_t gl = sizeof got;
         getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl);
+        if (got / 2 < rcvbuf) {
+            /* Root (CAP_NET_ADMIN) may go past net.core.rmem_max. */
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+            getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl);
+        }
         if (got / 2 < rcvbuf) /* the kernel reports double what it grants for bookkeeping */
             md_warn("dogstatsd_so_rcvbuf: asked %d bytes, the kernel granted %d; raise "
                     "net.core.rmem_max (sysctl -w net.core.rmem_max=%d)",

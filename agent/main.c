@@ -26,6 +26,7 @@ static const struct md_command commands[] = {
     {"aggregate", md_cmd_aggregate, "aggregate datagrams from stdin into one window, print the series"},
     {"configcheck", md_cmd_configcheck, "validate the config (-c FILE, --set k=v) and print it"},
     {"check", md_cmd_check, "run one collector once and print what it would send"},
+    {"parse", md_cmd_parse, "show how a DogStatsD datagram is parsed, one JSON object per message"},
 };
 
 static void usage(FILE *out)

@@ -299,9 +299,12 @@ static inline enum tag_class tag_classify(const char *p, size_t n)
 
 void md_tag_iter_init(struct md_tag_iter *it, struct md_str tags)
 {
-    it->p = tags.p;
-    it->end = tags.p + tags.len;
-    it->done = tags.len == 0; /* "#" alone: no tags, not one empty tag */
+    /* "#" alone: no tags, not one empty tag. An absent list is {NULL, 0},
+     * and NULL + 0 is not valid C, hence no arithmetic on it. */
+    it->p = it->end = tags.p;
+    it->done = tags.len == 0;
+    if (tags.len)
+        it->end = tags.p + tags.len;
 }
 
 /* Next raw piece between commas, consumed tags included. */
@@ -369,10 +372,9 @@ static void tag_scan(struct md_str tags, struct tag_scan *ts)
 
 void md_value_iter_init(struct md_value_iter *it, const struct md_sample *s)
 {
-    it->p = s->values.p;
-    it->end = s->values.p + s->values.len;
-    if (s->type == MD_SET) /* a set member is text, not numbers */
-        it->p = it->end;
+    it->p = it->end = s->values.p;
+    if (s->type != MD_SET && s->values.len) /* a set member is text, not numbers */
+        it->end = s->values.p + s->values.len;
 }
 
 bool md_value_iter_next(struct md_value_iter *it, double *out)

@@ -32,7 +32,6 @@ void md_daemon_reload(struct md_daemon *d)
 {
     struct md_config n;
     char err[1024];
-    md_config_defaults(&n);
     const char *file = d->cfg.config_file && d->cfg.config_file[0] ? d->cfg.config_file : NULL;
     /* --set values from the command line are not replayed: they stay in the old config only. */
     if (md_config_load(&n, file, NULL, 0, err, sizeof err) != 0) {

@@ -111,20 +111,21 @@ static struct md_str with_namespace(struct md_statsd *s, struct md_str name)
     return (struct md_str){s->namebuf, (uint32_t)(s->ns_len + name.len)};
 }
 
-static void handle_metric(struct md_statsd *s, const struct md_sample *m)
+bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)
 {
-    struct md_point p = {
+    *p = (struct md_point){
         .type = (int)m->type,
+        .value = m->value,
         .sample_rate = m->sample_rate,
         .host = m->host,
         .has_host = (m->flags & MD_SAMPLE_HAS_HOST) != 0,
         .timestamp = (m->flags & MD_SAMPLE_HAS_TS) ? m->timestamp : 0,
         .member = m->values,
     };
-    p.name = with_namespace(s, m->name);
-    if (blocked(s, p.name)) {
+    p->name = with_namespace(s, m->name);
+    if (blocked(s, p->name)) {
         s->st.blocked++;
-        return;
+        return false;
     }
     uint32_t n = 0;
     struct md_tag_iter it;
@@ -133,13 +134,21 @@ static void handle_metric(struct md_statsd *s, const struct md_sample *m)
     while (md_tag_iter_next(&it, &t)) {
         if (n + s->ndtags >= MD_CTX_MAX_TAGS) {
             s->st.errors[MD_PERR_TOO_MANY_TAGS]++;
-            return;
+            return false;
         }
         s->tagv[n++] = t;
     }
     memcpy(s->tagv + n, s->dtags, s->ndtags * sizeof *s->dtags);
-    p.tags = s->tagv;
-    p.ntags = n + s->ndtags;
+    p->tags = s->tagv;
+    p->ntags = n + s->ndtags;
+    return true;
+}
+
+static void handle_metric(struct md_statsd *s, const struct md_sample *m)
+{
+    struct md_point p;
+    if (!md_statsd_enrich(s, m, &p))
+        return;
     if (m->type == MD_SET) {
         s->st.metrics++;
         md_agg_add(s->agg, &p, s->now);
@@ -177,6 +186,17 @@ static void on_line(void *ud, char *line, size_t len, enum md_parse_error err)
         s->st.errors[msg.error]++;
         break;
     }
+}
+
+void md_statsd_line(struct md_statsd *s, char *line, size_t len, double now)
+{
+    s->now = now;
+    on_line(s, line, len, MD_PERR_NONE);
+}
+
+struct md_statsd_stats *md_statsd_stats_mut(struct md_statsd *s)
+{
+    return &s->st;
 }
 
 void md_statsd_datagram(struct md_statsd *s, char *buf, size_t len, bool truncated,

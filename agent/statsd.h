@@ -15,6 +15,7 @@
 #include "aggregator.h"
 #include "meterd/config.h"
 #include "meterd/parse.h"
+#include "point.h"
 
 struct md_statsd_stats {
     uint64_t packets;
@@ -34,6 +35,15 @@ void md_statsd_free(struct md_statsd *s);
 void md_statsd_datagram(struct md_statsd *s, char *buf, size_t len, bool truncated,
                         bool eol_required, double now);
 const struct md_statsd_stats *md_statsd_stats(const struct md_statsd *s);
+struct md_statsd_stats *md_statsd_stats_mut(struct md_statsd *s);
+/* Parse, enrich and aggregate one line (no '\n'). */
+void md_statsd_line(struct md_statsd *s, char *line, size_t len, double now);
+/*
+ * Enrichment alone: the point a metric sample becomes (first value only;
+ * tags are views into s's scratch and the sample, valid until the next
+ * call). False when the blocklist drops it or it has too many tags.
+ */
+bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p);
 const struct md_parse_opts *md_statsd_parse_opts(const struct md_statsd *s);
 
 #endif

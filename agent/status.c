@@ -15,8 +15,7 @@
 #include "daemon.h"
 #include "forwarder.h"
 #include "httpd.h"
-#include "intake.h"
-#include "statsd.h"
+#include "pipeline.h"
 
 struct md_status {
     struct md_daemon *d;
@@ -32,19 +31,23 @@ static double now_s(void)
 
 static void status_json(struct md_daemon *d, struct md_buf *b)
 {
-    const struct md_statsd_stats *s = md_statsd_stats(d->sd);
-    const struct md_agg_stats *a = md_agg_stats(d->agg);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(d->pipe, &ps);
+    const struct md_statsd_stats *s = &ps.statsd;
+    const struct md_agg_stats *a = &ps.agg;
     md_buf_printf(b, "{\"version\":\"%s\",\"hostname\":", METERD_VERSION);
     md_json_cstr(b, d->hostname);
     md_buf_printf(b, ",\"pid\":%d,\"uptime_s\":%.1f,\"flush_interval\":%d,", (int)getpid(),
                   now_s() - d->started, d->cfg.flush_interval);
     md_buf_printf(b, "\"dogstatsd\":{\"packets\":%llu,\"bytes\":%llu,\"metrics\":%llu,"
                      "\"events\":%llu,\"service_checks\":%llu,\"blocked\":%llu,"
-                     "\"kernel_drops\":%lld,\"ring_full_drops\":0,\"parse_errors\":{",
+                     "\"kernel_drops\":%lld,\"ring_full_drops\":%llu,\"ring_waits\":%llu,"
+                     "\"intake_threads\":%u,\"parse_errors\":{",
                   (unsigned long long)s->packets, (unsigned long long)s->bytes,
                   (unsigned long long)s->metrics, (unsigned long long)s->events,
                   (unsigned long long)s->service_checks, (unsigned long long)s->blocked,
-                  d->in ? (long long)md_intake_kernel_drops(d->in) : -1LL);
+                  (long long)ps.kernel_drops, (unsigned long long)ps.ring_full_drops,
+                  (unsigned long long)ps.ring_waits, ps.threads);
     bool first = true;
     for (int i = 1; i < MD_PERR_COUNT; i++) {
         if (!s->errors[i])
@@ -87,17 +90,19 @@ static void counter(struct md_buf *b, const char *name, const char *help, uint64
 
 static void metrics_text(struct md_daemon *d, struct md_buf *b)
 {
-    const struct md_statsd_stats *s = md_statsd_stats(d->sd);
-    const struct md_agg_stats *a = md_agg_stats(d->agg);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(d->pipe, &ps);
+    const struct md_statsd_stats *s = &ps.statsd;
+    const struct md_agg_stats *a = &ps.agg;
     counter(b, "meterd_dogstatsd_packets", "Datagrams received.", s->packets);
     counter(b, "meterd_dogstatsd_bytes", "Bytes received.", s->bytes);
     counter(b, "meterd_dogstatsd_metrics", "Metric values accepted.", s->metrics);
     counter(b, "meterd_dogstatsd_events", "Events accepted.", s->events);
     counter(b, "meterd_dogstatsd_service_checks", "Service checks accepted.", s->service_checks);
-    int64_t kd = d->in ? md_intake_kernel_drops(d->in) : -1;
     counter(b, "meterd_dogstatsd_kernel_drops", "Datagrams dropped by the kernel (socket full).",
-            kd > 0 ? (uint64_t)kd : 0);
-    counter(b, "meterd_dogstatsd_ring_full_drops", "Samples dropped on a full intake ring.", 0);
+            ps.kernel_drops > 0 ? (uint64_t)ps.kernel_drops : 0);
+    counter(b, "meterd_dogstatsd_ring_full_drops", "Samples dropped on a full intake ring.",
+            ps.ring_full_drops);
     md_buf_puts(b, "# TYPE meterd_dogstatsd_parse_errors counter\n"
                    "# HELP meterd_dogstatsd_parse_errors Messages rejected, by reason.\n");
     for (int i = 1; i < MD_PERR_COUNT; i++)

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* A config file bigger than this is a mistake (or an attack), not a config. */
 #define MD_YAML_MAX_FILE (16u << 20)

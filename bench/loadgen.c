@@ -474,6 +474,8 @@ static int lg_setup(struct lg_shared *sh)
         fprintf(stderr, "loadgen: --max-bytes %d holds only %d lines per datagram\n",
                 o->max_bytes, sh->lines_per_dgram);
     sh->deadline_s = o->duration > 0 && o->duration < LG_HARD_MAX_S ? o->duration : LG_HARD_MAX_S;
+    if (o->duration > LG_HARD_MAX_S)
+        fprintf(stderr, "loadgen: --duration capped at %.0f s\n", LG_HARD_MAX_S);
     return 0;
 }
 

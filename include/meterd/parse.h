@@ -45,7 +45,9 @@ enum md_msg_kind { MD_MSG_METRIC, MD_MSG_EVENT, MD_MSG_SERVICE_CHECK, MD_MSG_ERR
 struct md_parse_opts {
     bool origin_detection_client; /* honour |c: |e: |card: */
     bool no_aggregation_pipeline; /* read |T (default true) */
-    bool etsy;                    /* statsd_mode: etsy (signed gauges are deltas) */
+    bool etsy;                    /* statsd_mode: etsy (signed gauges are deltas). The
+                                     grammar is the same; the parser only flags
+                                     MD_SAMPLE_SIGNED and the aggregator applies it. */
 };
 
 struct md_msg {
@@ -65,7 +67,9 @@ enum md_msg_kind md_parse_line(char *line, size_t len, const struct md_parse_opt
 /*
  * Strict float parsing shared with config and tests: no leading space, no
  * trailing junk, no hex without exponent, no out-of-range; nan/inf accepted.
- * Returns 0 or -EINVAL / -ERANGE.
+ * Go's ParseFloat otherwise, except that '_' digit separators are refused
+ * (corpus quirk val-underscore) and texts over 255 bytes are refused.
+ * Results are bit-identical to strtod. Returns 0 or -EINVAL / -ERANGE.
  */
 int md_parse_double(const char *p, size_t len, double *out);
 
@@ -76,7 +80,8 @@ int md_parse_double(const char *p, size_t len, double *out);
  * is dropped and reported as MD_PERR_TRUNCATED. With `eol_required` an
  * unterminated final line is reported as MD_PERR_UNTERMINATED.
  * The callback gets each line (mutable, not NUL-terminated) or, for a
- * dropped line, err != MD_PERR_NONE.
+ * dropped line, err != MD_PERR_NONE. `truncated` wins over `eol_required`;
+ * a datagram cut exactly after a '\n' has no partial line to report.
  */
 typedef void (*md_line_fn)(void *ud, char *line, size_t len, enum md_parse_error err);
 void md_split_datagram(char *buf, size_t len, bool truncated, bool eol_required, md_line_fn fn,

@@ -243,6 +243,11 @@ static void test_tag_iter(void **st)
             n++;
         assert_int_equal(n, cases[i].n);
     }
+    /* an absent list ({NULL, 0}, as in a record without '#') */
+    struct md_tag_iter none;
+    struct md_str t0;
+    md_tag_iter_init(&none, (struct md_str){NULL, 0});
+    assert_false(md_tag_iter_next(&none, &t0));
     /* the "#" alone form: no tags at all */
     struct md_msg m;
     assert_int_equal(parse("m:1|g|#|T5", &m), MD_MSG_METRIC);

@@ -1,0 +1,63 @@
+/*
+ * pipeline.h: the threaded DogStatsD path.
+ *
+ *   intake thread 1..N ──SPSC ring──┐
+ *   (own SO_REUSEPORT socket,       ├──► aggregator thread ──SPSC ring──► loop (frames)
+ *    recvmmsg, parse, key)          │    (contexts, windows)
+ *   loop thread (collectors) ──ring─┘
+ *
+ * Intake threads parse and key each sample and publish small records in
+ * batches; the aggregator thread owns the aggregator and is the only one to
+ * touch contexts, so nothing on the path takes a lock. Sealed windows come
+ * back to the libuv loop as frames through a third kind of ring and a
+ * uv_async wake-up.
+ */
+#ifndef METERD_PIPELINE_H
+#define METERD_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "aggregator.h"
+#include "meterd/config.h"
+#include "point.h"
+#include "statsd.h"
+
+struct md_pipeline;
+
+/* Frames handed to the loop; the callee owns the frame (md_frame_free + free). */
+typedef void (*md_frame_fn)(void *ud, struct md_frame *f);
+
+struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hostname, char *err,
+                                    size_t errlen);
+int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud);
+/* Ask the aggregator to seal what is due (all open windows when `all`). */
+void md_pipeline_flush(struct md_pipeline *p, bool all);
+/* A point from the loop thread (collectors, telemetry). */
+void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double now);
+/*
+ * Stop: intake threads drain their sockets and exit, the aggregator seals
+ * every open window, the last frames are delivered through fn before this
+ * returns, and the threads are joined. Blocks for at most ~ a second.
+ */
+void md_pipeline_stop(struct md_pipeline *p);
+void md_pipeline_free(struct md_pipeline *p);
+
+/* Stall (or resume) the aggregator thread: lets tests fill the rings for real. */
+void md_pipeline_pause(struct md_pipeline *p, bool paused);
+
+struct md_pipeline_stats {
+    struct md_statsd_stats statsd; /* summed over intake threads */
+    struct md_agg_stats agg;
+    uint64_t ring_full_drops;
+    uint64_t ring_waits;      /* block policy: times an intake thread waited */
+    int64_t kernel_drops;     /* -1 when unknown */
+    unsigned threads;
+};
+void md_pipeline_stats(struct md_pipeline *p, struct md_pipeline_stats *out);
+/* Per intake thread, for /status: fills out for thread i; false past the last. */
+bool md_pipeline_thread_stats(struct md_pipeline *p, unsigned i, struct md_statsd_stats *out,
+                              uint64_t *ring_full_drops);
+
+#endif

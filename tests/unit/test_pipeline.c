@@ -1,0 +1,203 @@
+/*
+ * The threaded intake end to end inside one process: real UDP sockets,
+ * real intake threads and the real aggregator thread. Checks that counter
+ * totals are exact across two SO_REUSEPORT intake threads, and what happens
+ * when the aggregator is stalled and the rings fill: with the drop policy
+ * the drop counter equals exactly what did not arrive; with the block
+ * policy nothing is lost. Also run by the ThreadSanitizer build.
+ */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <uv.h>
+
+#include "meterd/config.h"
+#include "pipeline.h"
+
+#define NCTX 500
+
+struct sums {
+    double v[NCTX];
+    int frames;
+};
+
+static void on_frame(void *ud, struct md_frame *f)
+{
+    struct sums *s = ud;
+    for (size_t i = 0; i < f->nseries; i++) {
+        int idx;
+        if (sscanf(f->series[i].name, "pl.c%d", &idx) == 1 && idx >= 0 && idx < NCTX)
+            s->v[idx] += f->series[i].value * f->interval;
+    }
+    s->frames++;
+    md_frame_free(f);
+    free(f);
+}
+
+static int free_udp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static struct md_pipeline *start(struct md_config *cfg, uv_loop_t *loop, struct sums *s,
+                                 const char *policy, int threads, int ring_size)
+{
+    char port[64], th[64], ring[64], pol[64];
+    snprintf(port, sizeof port, "dogstatsd_port=%d", free_udp_port());
+    snprintf(th, sizeof th, "dogstatsd_pipeline_count=%d", threads);
+    snprintf(ring, sizeof ring, "dogstatsd_ring_size=%d", ring_size);
+    snprintf(pol, sizeof pol, "dogstatsd_ring_full_policy=%s", policy);
+    char *sets[] = {port, th, ring, pol, "dogstatsd_so_rcvbuf=33554432", "hostname=t"};
+    char err[512];
+    assert_int_equal(md_config_load(cfg, NULL, sets, 6, err, sizeof err), 0);
+    struct md_pipeline *p = md_pipeline_new(cfg, "t", err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(md_pipeline_start(p, loop, on_frame, s), 0);
+    return p;
+}
+
+/* Send `n` increments of 1 spread over NCTX counters, 20 per datagram. */
+static void send_counters(int port, int n)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char buf[2048];
+    int i = 0;
+    while (i < n) {
+        size_t len = 0;
+        for (int k = 0; k < 20 && i < n; k++, i++)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%spl.c%d:1|c|#env:test",
+                                    k ? "\n" : "", i % NCTX);
+        sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof a);
+        if (i % 20000 == 0) {
+            struct timespec ts = {0, 2 * 1000 * 1000}; /* stay below loopback capacity */
+            nanosleep(&ts, NULL);
+        }
+    }
+    close(fd);
+}
+
+static uint64_t metrics_seen(struct md_pipeline *p, struct md_pipeline_stats *ps)
+{
+    md_pipeline_stats(p, ps);
+    return ps->statsd.metrics;
+}
+
+/* Wait (bounded) until the intake threads have parsed `n` metrics. */
+static void wait_metrics(struct md_pipeline *p, uint64_t n)
+{
+    struct md_pipeline_stats ps;
+    for (int i = 0; i < 5000 && metrics_seen(p, &ps) < n; i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(metrics_seen(p, &ps), n);
+}
+
+static double total(const struct sums *s)
+{
+    double t = 0;
+    for (int i = 0; i < NCTX; i++)
+        t += s->v[i];
+    return t;
+}
+
+static void test_exact_totals_two_threads(void **st)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_config cfg;
+    struct sums s = {0};
+    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 2, 65536);
+    const int n = 200000;
+    send_counters(cfg.dogstatsd_port, n);
+    wait_metrics(p, n);
+    md_pipeline_stop(p);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(p, &ps);
+    assert_int_equal(ps.ring_full_drops, 0);
+    for (int i = 0; i < NCTX; i++)
+        assert_true(s.v[i] == n / NCTX);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the async handle's close completes here */
+    md_pipeline_free(p);
+    md_config_free(&cfg);
+    uv_loop_close(&loop);
+}
+
+static void test_stalled_consumer_drop_policy_counts_exactly(void **st)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_config cfg;
+    struct sums s = {0};
+    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 1, 1024);
+    md_pipeline_pause(p, true);
+    const int n = 5000;
+    send_counters(cfg.dogstatsd_port, n);
+    wait_metrics(p, n);
+    md_pipeline_pause(p, false);
+    md_pipeline_stop(p);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(p, &ps);
+    assert_true(ps.ring_full_drops > 0);
+    assert_true(total(&s) + (double)ps.ring_full_drops == n);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the async handle's close completes here */
+    md_pipeline_free(p);
+    md_config_free(&cfg);
+    uv_loop_close(&loop);
+}
+
+static void test_stalled_consumer_block_policy_loses_nothing(void **st)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_config cfg;
+    struct sums s = {0};
+    struct md_pipeline *p = start(&cfg, &loop, &s, "block", 1, 1024);
+    md_pipeline_pause(p, true);
+    const int n = 5000;
+    send_counters(cfg.dogstatsd_port, n);
+    /* The intake thread now waits on the full ring; the socket holds the rest. */
+    struct md_pipeline_stats ps;
+    for (int i = 0; i < 2000 && (md_pipeline_stats(p, &ps), ps.ring_waits == 0); i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(ps.ring_waits > 0);
+    md_pipeline_pause(p, false);
+    wait_metrics(p, n);
+    md_pipeline_stop(p);
+    md_pipeline_stats(p, &ps);
+    assert_int_equal(ps.ring_full_drops, 0);
+    assert_true(total(&s) == n);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the async handle's close completes here */
+    md_pipeline_free(p);
+    md_config_free(&cfg);
+    uv_loop_close(&loop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exact_totals_two_threads),
+        cmocka_unit_test(test_stalled_consumer_drop_policy_counts_exactly),
+        cmocka_unit_test(test_stalled_consumer_block_policy_loses_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
