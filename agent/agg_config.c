@@ -7,7 +7,23 @@
 
 #include "aggregator.h"
 #include "context.h"
+#include "etsy.h"
 #include "meterd/config.h"
+
+/*
+ * distribution_output: auto ships sketches only to Datadog's own intake
+ * (an api_key and no dd_url, or a dd_url on a Datadog domain); anything
+ * else that speaks the series API (VictoriaMetrics 1.79 ...) gets series.
+ */
+bool md_agg_dist_as_sketch(const struct md_config *c)
+{
+    if (c->distribution_output != MD_DIST_AUTO)
+        return c->distribution_output == MD_DIST_SKETCH;
+    if (!c->api_key || !c->api_key[0])
+        return false;
+    const char *u = c->dd_url ? c->dd_url : "";
+    return !u[0] || strstr(u, ".datadoghq.") || strstr(u, "ddog-gov.com");
+}
 
 int md_agg_from_config(const struct md_config *c, const char *hostname, struct md_agg **out)
 {
@@ -26,6 +42,14 @@ int md_agg_from_config(const struct md_config *c, const char *hostname, struct m
         tags[i] = (struct md_str){c->tags.v[i], (uint32_t)strlen(c->tags.v[i])};
     o.tags = tags;
     o.ntags = (uint32_t)n;
+    char err[256];
+    int nt = md_etsy_thresholds_parse(c->percent_threshold.v, c->percent_threshold.n, o.thresholds,
+                                      MD_ETSY_MAX_THRESHOLDS, err, sizeof err);
+    if (nt < 0)
+        return -EINVAL;
+    o.nthresholds = (size_t)nt;
+    o.hist_limit = (uint32_t)c->histogram_exact_samples;
+    o.dist_sketch = md_agg_dist_as_sketch(c);
     if (md_hist_opts_parse(&o.hist, c->histogram_aggregates.v, c->histogram_aggregates.n,
                            c->histogram_percentiles.v, c->histogram_percentiles.n) != 0)
         return -EINVAL;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "etsy.h"
 #include "hset.h"
 
 #define NSLOT 2
@@ -24,10 +25,13 @@
 struct md_slot {
     int64_t wstart; /* 0 = empty */
     int type;       /* type of the window's first sample */
+    bool sketch;    /* a distribution held as a DDSketch (else as a histogram) */
+    double aux;     /* etsy: timer count (sum of 1/rate) */
     union {
         double v;
         struct md_hist *h;
         struct md_hset *set;
+        struct md_ddsketch *d;
     } u;
 };
 
@@ -35,8 +39,11 @@ struct md_ctx {
     uint64_t key;
     double last_seen;
     double last_counter; /* time of the last counter sample, for zero-fill */
-    bool is_counter;
+    bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
     bool dead;
+    bool has_gauge;      /* etsy: gauges persist and take deltas */
+    int first_type;
+    double gauge;
     uint16_t name_len, host_len, ntags;
     struct md_slot slot[NSLOT];
     /* uint16_t tag_lens[ntags]; then name, host and tag bytes */
@@ -50,7 +57,7 @@ struct md_entry {
 
 struct md_agg {
     struct md_agg_opts o;
-    struct md_hist_opts dist_hist; /* what distributions become as series */
+    struct md_hist_opts dist_hist; /* distributions shipped as series */
     struct md_keyer keyer;         /* hostname and global tags */
     struct md_entry *tab;
     uint32_t cap, n;
@@ -123,6 +130,9 @@ static void slot_clear(struct md_slot *s)
     if (s->type == MD_SET && s->u.set) {
         md_hset_free(s->u.set);
         free(s->u.set);
+    } else if (s->type == MD_DISTRIBUTION && s->u.d && s->sketch) {
+        md_ddsketch_free(s->u.d);
+        free(s->u.d);
     } else if ((s->type == MD_HISTOGRAM || s->type == MD_TIMER || s->type == MD_DISTRIBUTION) &&
                s->u.h) {
         md_hist_free(s->u.h);
@@ -209,11 +219,11 @@ struct md_agg *md_agg_new(const struct md_agg_opts *o)
     }
     a->o.tags = a->keyer.gtags;
     a->o.hostname = a->keyer.host.p;
-    /* Distributions shipped as series: avg count max min median 95percentile. */
+    md_frame_init(&a->pending, 0, a->o.interval);
+    /* As series, a distribution is an exact histogram with the agent's distribution summary. */
     char *aggs[] = {"avg", "count", "max", "min", "median"};
     char *pcts[] = {"0.95"};
     md_hist_opts_parse(&a->dist_hist, aggs, 5, pcts, 1);
-    md_frame_init(&a->pending, 0, a->o.interval);
     if (tab_grow(a) != 0) {
         md_agg_free(a);
         return NULL;
@@ -249,11 +259,81 @@ static const struct md_series_key *ctx_key(struct md_ctx *c, struct md_frame *f)
 }
 
 /* Append a slot's series for window start `w` to f. */
+/* A distribution as a sketch in the frame (bins copied: the sketch is reused). */
+static void dist_emit_sketch(const struct md_ddsketch *d, struct md_frame *f, const char *name,
+                             size_t name_len, const struct md_series_key *k, int64_t ts)
+{
+    const int32_t *keys;
+    const uint32_t *counts;
+    uint32_t nb = md_ddsketch_bins(d, &keys, &counts);
+    struct md_sketch_series *o = md_frame_add_sketch(f);
+    int32_t *kc = md_arena_alloc(&f->arena, sizeof *kc * (nb ? nb : 1));
+    uint32_t *nc = md_arena_alloc(&f->arena, sizeof *nc * (nb ? nb : 1));
+    if (!o || !kc || !nc)
+        return;
+    memcpy(kc, keys, sizeof *kc * nb);
+    memcpy(nc, counts, sizeof *nc * nb);
+    *o = (struct md_sketch_series){
+        .name = md_arena_strndup(&f->arena, name, name_len), .key = k, .timestamp = ts,
+        .count = (double)d->count, .min = d->min, .max = d->max, .sum = d->sum, .avg = d->avg,
+        .bin_keys = kc, .bin_counts = nc, .nbins = nb};
+}
+
+/* etsy statsd's names and statistics (statsd_mode: etsy). */
+static void slot_emit_etsy(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
+                           const struct md_series_key *k, struct md_frame *f)
+{
+    uint32_t iv = a->o.interval;
+    const char *name = ctx_name(c);
+    switch (s->type) {
+    case MD_COUNTER:
+    case MD_MONOTONIC_COUNT:
+        md_etsy_counter_flush(s->u.v, f, name, c->name_len, k, s->wstart, iv);
+        break;
+    case MD_GAUGE:
+        md_etsy_gauge_flush(s->u.v, f, name, c->name_len, k, s->wstart, iv);
+        break;
+    case MD_SET:
+        md_etsy_set_flush((double)md_hset_count(s->u.set), f, name, c->name_len, k, s->wstart, iv);
+        break;
+    default:
+        md_etsy_timer_flush(s->u.h, s->aux, a->o.thresholds, a->o.nthresholds, f, name,
+                            c->name_len, k, s->wstart, iv);
+        break;
+    }
+}
+
+/* What an idle etsy context sends: last gauge, zero counters and timer counts. */
+static void idle_emit_etsy(struct md_agg *a, struct md_ctx *c, int64_t w,
+                           const struct md_series_key *k, struct md_frame *f)
+{
+    uint32_t iv = a->o.interval;
+    struct md_hist empty = {0};
+    switch (c->first_type - 1) {
+    case MD_COUNTER:
+    case MD_MONOTONIC_COUNT:
+        md_etsy_counter_flush(0, f, ctx_name(c), c->name_len, k, w, iv);
+        break;
+    case MD_GAUGE:
+        md_etsy_gauge_flush(c->gauge, f, ctx_name(c), c->name_len, k, w, iv);
+        break;
+    case MD_SET:
+        break;
+    default:
+        md_etsy_timer_flush(&empty, 0, a->o.thresholds, a->o.nthresholds, f, ctx_name(c),
+                            c->name_len, k, w, iv);
+    }
+}
+
 static void slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
                       const struct md_series_key *k, struct md_frame *f)
 {
     uint32_t iv = a->o.interval;
     const char *name = ctx_name(c);
+    if (a->o.etsy) {
+        slot_emit_etsy(a, c, s, k, f);
+        return;
+    }
     switch (s->type) {
     case MD_COUNTER:
         md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_RATE, iv, s->wstart, s->u.v / iv);
@@ -273,7 +353,10 @@ static void slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
         md_hist_flush(s->u.h, &a->o.hist, f, name, c->name_len, k, s->wstart, iv);
         break;
     case MD_DISTRIBUTION:
-        md_hist_flush(s->u.h, &a->dist_hist, f, name, c->name_len, k, s->wstart, iv);
+        if (s->sketch)
+            dist_emit_sketch(s->u.d, f, name, c->name_len, k, s->wstart);
+        else
+            md_hist_flush(s->u.h, &a->dist_hist, f, name, c->name_len, k, s->wstart, iv);
         break;
     }
 }
@@ -294,16 +377,22 @@ static int64_t window_of(const struct md_agg *a, double t)
     return s - s % a->o.interval;
 }
 
-static bool slot_init(struct md_slot *s, int type, int64_t w)
+static bool slot_init(const struct md_agg *a, struct md_slot *s, int type, int64_t w)
 {
     s->wstart = w;
     s->type = type;
-    if (type == MD_SET)
+    if (type == MD_SET) {
         s->u.set = calloc(1, sizeof *s->u.set);
-    else if (type == MD_TIMER || type == MD_HISTOGRAM || type == MD_DISTRIBUTION)
-        s->u.h = calloc(1, sizeof *s->u.h);
-    else
+    } else if (type == MD_DISTRIBUTION && a->o.dist_sketch && !a->o.etsy) {
+        s->sketch = true;
+        if ((s->u.d = malloc(sizeof *s->u.d)))
+            md_ddsketch_init(s->u.d);
+    } else if (type == MD_TIMER || type == MD_HISTOGRAM || type == MD_DISTRIBUTION) {
+        if ((s->u.h = calloc(1, sizeof *s->u.h)))
+            s->u.h->limit = a->o.etsy ? 0 : a->o.hist_limit; /* etsy needs every value */
+    } else {
         return true;
+    }
     if (!s->u.h) {
         memset(s, 0, sizeof *s);
         return false;
@@ -331,13 +420,12 @@ static void slot_add(struct md_slot *s, const struct md_fast *v)
     case MD_HISTOGRAM:
         md_hist_add(s->u.h, v->value, rate);
         break;
-    case MD_DISTRIBUTION: {
-        /* Each value counts floor(1/rate) times, as in the agent's sketches. */
-        int64_t times = (int64_t)(1 / rate);
-        for (int64_t i = 0; i < times && i < 1000000; i++)
-            md_hist_add(s->u.h, v->value, 1);
+    case MD_DISTRIBUTION:
+        if (s->sketch)
+            md_ddsketch_add_rate(s->u.d, v->value, v->rate); /* the agent's rate rules */
+        else
+            md_hist_add(s->u.h, v->value, rate);
         break;
-    }
     }
 }
 
@@ -379,9 +467,30 @@ static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
     e->c = c;
     a->n++;
     a->st.contexts_created++;
+    a->st.contexts_live = a->n;
     if (a->n * 10 > a->cap * 7)
         tab_grow(a);
     return c;
+}
+
+/* etsy: signed gauges are deltas on the last value; timers count 1/rate. */
+static void etsy_add(struct md_ctx *c, struct md_slot *s, const struct md_fast *v)
+{
+    if (!c->first_type)
+        c->first_type = s->type + 1; /* +1: 0 means unset */
+    if (s->type == MD_GAUGE) {
+        c->gauge = md_etsy_gauge_apply(c->has_gauge, c->gauge, v->value, v->signed_value);
+        c->has_gauge = true;
+        s->u.v = c->gauge;
+        return;
+    }
+    if (s->type == MD_TIMER || s->type == MD_HISTOGRAM || s->type == MD_DISTRIBUTION) {
+        double rate = (v->rate > 0 && v->rate <= 1) ? v->rate : 1;
+        s->aux += 1 / rate;
+        md_hist_add(s->u.h, v->value, 1);
+        return;
+    }
+    slot_add(s, v);
 }
 
 /* Fold a value into context c for the window of `now`. */
@@ -395,11 +504,15 @@ static void ctx_add(struct md_agg *a, struct md_ctx *c, const struct md_fast *v)
     struct md_slot *s = &c->slot[(w / a->o.interval) % NSLOT];
     if (s->wstart != 0 && s->wstart != w)
         slot_spill(a, c, s);
-    if (s->wstart == 0 && !slot_init(s, v->type, w))
+    if (s->wstart == 0 && !slot_init(a, s, v->type, w))
         return;
-    slot_add(s, v);
+    if (a->o.etsy) {
+        etsy_add(c, s, v);
+    } else {
+        slot_add(s, v);
+    }
     c->last_seen = v->now;
-    if (s->type == MD_COUNTER) {
+    if (s->type == MD_COUNTER || a->o.etsy) {
         c->is_counter = true;
         c->last_counter = v->now;
     }
@@ -439,7 +552,8 @@ void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
     struct md_ctx *c = e->c ? e->c : create(a, e, key, p);
     if (!c)
         return;
-    struct md_fast v = {.type = p->type, .value = p->value, .rate = p->sample_rate, .now = now};
+    struct md_fast v = {.type = p->type, .value = p->value, .rate = p->sample_rate, .now = now,
+                        .signed_value = p->signed_value};
     if (p->type == MD_SET)
         v.member_hash = md_hash(p->member.p, p->member.len);
     ctx_add(a, c, &v);
@@ -525,6 +639,8 @@ static void ctx_seal(struct md_agg *a, struct md_ctx *c, int64_t from, int64_t t
         if (has) {
             slot_emit(a, c, s, k, f);
             slot_clear(s);
+        } else if (a->o.etsy) {
+            idle_emit_etsy(a, c, w, k, f);
         } else {
             md_frame_add(f, ctx_name(c), c->name_len, NULL, k, MD_SERIES_RATE, iv, w, 0);
         }

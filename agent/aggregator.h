@@ -30,6 +30,10 @@ struct md_agg_opts {
     struct md_hist_opts hist;
     uint32_t context_limit;    /* 0 = none */
     bool etsy;                 /* statsd_mode: etsy */
+    double thresholds[16];     /* etsy percent_threshold */
+    size_t nthresholds;
+    uint32_t hist_limit;       /* histogram_exact_samples (0 = unbounded) */
+    bool dist_sketch;          /* distributions leave as sketches, else as series */
 };
 
 struct md_agg_stats {
@@ -61,6 +65,7 @@ struct md_fast {
     double rate;
     uint64_t member_hash; /* sets */
     double now;
+    bool signed_value;    /* etsy gauge delta */
 };
 int md_agg_add_fast(struct md_agg *a, uint64_t key, const struct md_fast *v);
 /* Queue an event or a service check for the next frame. */
@@ -77,5 +82,6 @@ const struct md_agg_stats *md_agg_stats(const struct md_agg *a);
 /* An aggregator set up from the configuration (agg_config.c). -EINVAL on bad histogram settings. */
 struct md_config;
 int md_agg_from_config(const struct md_config *c, const char *hostname, struct md_agg **out);
+bool md_agg_dist_as_sketch(const struct md_config *c);
 
 #endif

@@ -49,6 +49,8 @@ int md_buf_reserve(struct md_buf *b, size_t extra)
 
 void md_buf_add(struct md_buf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (md_buf_reserve(b, n) != 0)
         return;
     memcpy(b->p + b->len, p, n);

@@ -71,6 +71,34 @@ static void print_series(const struct md_series *s)
     md_buf_free(&b);
 }
 
+/* Sketches (distribution_output: sketch) as one JSON line each. */
+static void print_sketch(const struct md_sketch_series *s)
+{
+    struct md_buf b;
+    md_buf_init(&b);
+    md_buf_puts(&b, "{\"metric\":");
+    md_json_cstr(&b, s->name);
+    md_buf_puts(&b, ",\"type\":\"sketch\",\"count\":");
+    md_json_num(&b, s->count);
+    md_buf_puts(&b, ",\"min\":");
+    md_json_num(&b, s->min);
+    md_buf_puts(&b, ",\"max\":");
+    md_json_num(&b, s->max);
+    md_buf_puts(&b, ",\"sum\":");
+    md_json_num(&b, s->sum);
+    md_buf_printf(&b, ",\"bins\":%u,\"tags\":[", s->nbins);
+    for (uint32_t i = 0; i < s->key->ntags; i++) {
+        if (i)
+            md_buf_putc(&b, ',');
+        md_json_cstr(&b, s->key->tags[i]);
+    }
+    md_buf_puts(&b, "],\"host\":");
+    md_json_cstr(&b, s->key->host);
+    md_buf_printf(&b, ",\"timestamp\":%lld}\n", (long long)s->timestamp);
+    fwrite(b.p, 1, b.len, stdout);
+    md_buf_free(&b);
+}
+
 int md_cmd_aggregate(int argc, char **argv)
 {
     /* Pull out --interval before the shared option parser sees it. */
@@ -124,6 +152,8 @@ int md_cmd_aggregate(int argc, char **argv)
     qsort(f.series, f.nseries, sizeof *f.series, cmp_series);
     for (size_t i = 0; i < f.nseries; i++)
         print_series(&f.series[i]);
+    for (size_t i = 0; i < f.nsketches; i++)
+        print_sketch(&f.sketches[i]);
     md_frame_free(&f);
     md_statsd_free(sd);
     md_agg_free(agg);

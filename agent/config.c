@@ -91,11 +91,13 @@ struct cfg_run {
 
 _Static_assert(sizeof(enum md_ring_policy) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum md_statsd_mode) == sizeof(int), "enum fields are written as int");
+_Static_assert(sizeof(enum md_dist_output) == sizeof(int), "enum fields are written as int");
 
 /* Sinks that exist today; keep in step with the sink registry. */
 static const char *const cfg_sink_names[] = {"console", "datadog", NULL};
 static const char *const cfg_ring_policies[] = {"drop", "block", NULL};
 static const char *const cfg_statsd_modes[] = {"dogstatsd", "etsy", NULL};
+static const char *const cfg_dist_outputs[] = {"auto", "sketch", "series", NULL};
 static const char *const cfg_eol_kinds[] = {"udp", "uds", NULL};
 static const char *const cfg_aggregates[] = {"max", "min", "median", "avg", "sum", "count", NULL};
 static const char *const cfg_log_levels[] = {"trace", "debug", "info", "warn", "warning",
@@ -233,6 +235,15 @@ static const struct cfg_key cfg_keys[] = {
     {"histogram_percentiles", CT_STRLIST, O_LIST(histogram_percentiles), "0.95", NOLIM, NULL,
      CF_FRACTION, NULL, NULL, NULL, {"DD_HISTOGRAM_PERCENTILES"}, NULL,
      "Percentiles sent for histograms and timers, each in (0,1)."},
+    {"histogram_exact_samples", CT_INT, O_INT(histogram_exact_samples), "4096", 16, 10000000,
+     NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "Samples a histogram keeps per context and window for exact percentiles;\n"
+     "past that it switches to a DDSketch (1% relative accuracy, bounded memory)."},
+    {"distribution_output", CT_ENUM, O_ENUM(distribution_output, enum md_dist_output), "auto",
+     NOLIM, cfg_dist_outputs, 0, NULL, NULL, NULL, {0}, NULL,
+     "How distributions (|d) leave: sketch (DDSketch to /api/beta/sketches),\n"
+     "series (.avg .count .max .min .median .95percentile, for backends without\n"
+     "sketches) or auto (sketch for Datadog's own sites, series for any dd_url)."},
 
     /* forwarder */
     {"forwarder_timeout", CT_INT, O_INT(forwarder_timeout), "20", 1, 3600, NULL, 0, NULL, NULL,

@@ -108,7 +108,8 @@ int md_keyer_key(struct md_keyer *k, const struct md_point *p, uint64_t *key)
     uint32_t n = p->ntags + k->ngtags;
     if (n > MD_CTX_MAX_TAGS)
         return -E2BIG;
-    memcpy(k->tagv, p->tags, p->ntags * sizeof *p->tags);
+    if (p->ntags)
+        memcpy(k->tagv, p->tags, p->ntags * sizeof *p->tags);
     memcpy(k->tagv + p->ntags, k->gtags, k->ngtags * sizeof *k->gtags);
     return md_ctx_key(&p->name, k->tagv, n, md_keyer_host(k, p), &k->sc, key);
 }

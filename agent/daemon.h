@@ -22,6 +22,17 @@ struct md_forwarder;
 struct md_collect_runner;
 struct md_status;
 
+#define MD_CLI_MAX_SETS 256
+
+/* What the command line said about the config; kept so SIGHUP re-applies it. */
+struct md_cli {
+    const char *file;
+    char *sets[MD_CLI_MAX_SETS];
+    size_t nsets;
+};
+int md_cli_parse(int argc, char **argv, struct md_cli *cli);
+int md_cli_load(const struct md_cli *cli, struct md_config *cfg, char *err, size_t errlen);
+
 struct md_sink {
     const struct md_sink_ops *ops;
     void *state;
@@ -29,6 +40,7 @@ struct md_sink {
 
 struct md_daemon {
     uv_loop_t *loop;
+    struct md_cli cli;
     struct md_config cfg;
     char hostname[256];
     double grace;

@@ -6,6 +6,11 @@
  * weights, sum = sum of value/rate, median = first sample whose cumulative
  * weight exceeds (count-1)/2, percentile p = first sample whose cumulative
  * weight exceeds (p*100*count-1)/100, both with integer division.
+ *
+ * Memory per context is bounded: past `limit` samples in one window the
+ * samples move into a DDSketch (1% relative accuracy, at most 4096 bins)
+ * and the same rank rules are answered from it. max, min, avg, sum and
+ * count stay exact either way.
  */
 #include "histogram.h"
 
@@ -41,10 +46,34 @@ int md_hist_opts_parse(struct md_hist_opts *o, char *const *aggs, size_t naggs,
     return 0;
 }
 
+/* Move the exact samples into a sketch; false when memory is short. */
+static bool to_sketch(struct md_hist *h)
+{
+    h->sk = malloc(sizeof *h->sk);
+    if (!h->sk)
+        return false;
+    md_ddsketch_init(h->sk);
+    for (uint32_t i = 0; i < h->n; i++)
+        md_ddsketch_add(h->sk, h->s[i].value, (uint32_t)h->s[i].weight);
+    free(h->s);
+    h->s = NULL;
+    h->n = h->cap = 0;
+    return true;
+}
+
 void md_hist_add(struct md_hist *h, double value, double rate)
 {
     if (!(rate > 0) || rate > 1)
         rate = 1;
+    int64_t w = (int64_t)(1 / rate);
+    if (!h->sk && h->limit && h->n >= h->limit)
+        to_sketch(h);
+    if (h->sk) {
+        md_ddsketch_add(h->sk, value, w > UINT32_MAX ? UINT32_MAX : (uint32_t)w);
+        h->count += w;
+        h->sum += value / rate;
+        return;
+    }
     if (h->n == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : 8;
         struct md_hist_sample *s = realloc(h->s, cap * sizeof *s);
@@ -53,7 +82,6 @@ void md_hist_add(struct md_hist *h, double value, double rate)
         h->s = s;
         h->cap = cap;
     }
-    int64_t w = (int64_t)(1 / rate);
     h->s[h->n++] = (struct md_hist_sample){value, w};
     h->count += w;
     h->sum += value / rate;
@@ -69,6 +97,8 @@ static int cmp_sample(const void *a, const void *b)
 /* First sample whose cumulative weight exceeds target. */
 static double weighted_at(const struct md_hist *h, int64_t target)
 {
+    if (h->sk)
+        return md_ddsketch_value_at_rank(h->sk, target < 0 ? 0 : (uint64_t)target);
     int64_t cum = 0;
     for (uint32_t i = 0; i < h->n; i++) {
         cum += h->s[i].weight;
@@ -82,16 +112,19 @@ int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_fra
                   const char *name, size_t name_len, const struct md_series_key *key,
                   int64_t ts, uint32_t interval)
 {
-    if (h->n == 0)
+    if (h->n == 0 && !h->sk)
         return 0;
-    qsort(h->s, h->n, sizeof *h->s, cmp_sample);
+    if (!h->sk)
+        qsort(h->s, h->n, sizeof *h->s, cmp_sample);
+    double max = h->sk ? h->sk->max : h->s[h->n - 1].value;
+    double min = h->sk ? h->sk->min : h->s[0].value;
     int rc = 0;
 #define ADD(suffix, type, v) \
     rc |= md_frame_add(f, name, name_len, suffix, key, type, interval, ts, v)
     if (o->aggregates & MD_HAGG_MAX)
-        ADD(".max", MD_SERIES_GAUGE, h->s[h->n - 1].value);
+        ADD(".max", MD_SERIES_GAUGE, max);
     if (o->aggregates & MD_HAGG_MIN)
-        ADD(".min", MD_SERIES_GAUGE, h->s[0].value);
+        ADD(".min", MD_SERIES_GAUGE, min);
     if (o->aggregates & MD_HAGG_MEDIAN)
         ADD(".median", MD_SERIES_GAUGE, weighted_at(h, (h->count - 1) / 2));
     if (o->aggregates & MD_HAGG_AVG && h->count > 0)
@@ -107,6 +140,11 @@ int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_fra
         ADD(suffix, MD_SERIES_GAUGE, weighted_at(h, (pct * h->count - 1) / 100));
     }
 #undef ADD
+    if (h->sk) {
+        md_ddsketch_free(h->sk);
+        free(h->sk);
+        h->sk = NULL;
+    }
     h->n = 0;
     h->count = 0;
     h->sum = 0;
@@ -115,6 +153,10 @@ int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_fra
 
 void md_hist_free(struct md_hist *h)
 {
+    if (h->sk) {
+        md_ddsketch_free(h->sk);
+        free(h->sk);
+    }
     free(h->s);
     memset(h, 0, sizeof *h);
 }

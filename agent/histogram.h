@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "ddsketch.h"
 #include "meterd/frame.h"
 
 /* Which aggregates to emit (histogram_aggregates). */
@@ -39,6 +40,8 @@ struct md_hist_sample {
 struct md_hist {
     struct md_hist_sample *s;
     uint32_t n, cap;
+    uint32_t limit;          /* exact samples kept; past it, sk takes over (0 = no limit) */
+    struct md_ddsketch *sk;  /* bounded fallback for very busy contexts */
     int64_t count; /* sum of weights */
     double sum;    /* sum of value / rate */
 };

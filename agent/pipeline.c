@@ -39,12 +39,13 @@
 #define AGG_STATS_N (sizeof(struct md_agg_stats) / sizeof(uint64_t))
 
 enum { REC_FAST = 1, REC_LINE, REC_POINT };
+#define REC_SIGNED 1u
 
 struct rec {
     uint8_t kind;
     uint8_t type;
     uint16_t len; /* bytes of line / serialized point after the header */
-    uint32_t pad;
+    uint32_t flags; /* REC_SIGNED */
     uint64_t key;
     double value, rate, now;
     uint64_t member_hash; /* sets; the |T timestamp for REC_POINT */
@@ -107,6 +108,14 @@ static double wall_now(void)
 
 /* --- waking the aggregator ---------------------------------------------- */
 
+/*
+ * The aggregator sleeps at most AGG_NAP between looks at the rings, and
+ * producers wake it early only when a ring is getting full (or for a flush
+ * or stop). Waking it for every small batch would cost two context
+ * switches per datagram when intake and aggregation share a core.
+ */
+#define AGG_NAP_NS (5 * 1000 * 1000)
+
 static void agg_wake(struct md_pipeline *p)
 {
     if (!atomic_load(&p->agg_sleeping))
@@ -154,6 +163,7 @@ static void put_line(struct intake_thread *t, int kind, const char *line, size_t
         r->value = pt->value;
         r->rate = pt->sample_rate;
         r->member_hash = member_hash;
+        r->flags = pt->signed_value ? REC_SIGNED : 0;
     }
     memcpy(r->data, line, len);
 }
@@ -235,7 +245,9 @@ static int intake_batch(struct intake_thread *t, int flags)
     }
     md_ring_publish(&t->ring);
     publish_stats(t);
-    agg_wake(t->p);
+    t->ring.head_cache = atomic_load_explicit(&t->ring.head, memory_order_acquire);
+    if (t->ring.ptail - t->ring.head_cache > t->ring.size / 4)
+        agg_wake(t->p); /* getting full: do not wait for the aggregator's nap to end */
     return n;
 }
 
@@ -285,7 +297,8 @@ static void handle_rec(struct md_pipeline *p, struct rec *r)
     switch (r->kind) {
     case REC_FAST: {
         struct md_fast f = {.type = r->type, .value = r->value, .rate = r->rate,
-                            .member_hash = r->member_hash, .now = r->now};
+                            .member_hash = r->member_hash, .now = r->now,
+                            .signed_value = (r->flags & REC_SIGNED) != 0};
         if (md_agg_add_fast(p->agg, r->key, &f) == -ENOENT)
             md_statsd_line(p->agg_sd, r->data, r->len, r->now); /* new context */
         break;
@@ -348,7 +361,7 @@ static void agg_sleep(struct md_pipeline *p)
     atomic_store(&p->agg_sleeping, 1);
     uint32_t seq = atomic_load(&p->wake_seq);
     if (rings_empty(p) && !atomic_load(&p->flush_req) && !atomic_load(&p->agg_stop)) {
-        struct timespec ts = {0, 50 * 1000 * 1000};
+        struct timespec ts = {0, AGG_NAP_NS};
         syscall(SYS_futex, &p->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
     }
     atomic_store(&p->agg_sleeping, 0);

@@ -24,6 +24,7 @@ struct md_point {
     const struct md_str *tags;
     uint32_t ntags;
     int64_t timestamp;      /* seconds; 0 = now */
+    bool signed_value;      /* the value text had a sign: an etsy gauge delta */
 };
 
 /* Where points go: the aggregator in the daemon, a printer in `meterd check`. */

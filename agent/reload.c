@@ -32,9 +32,9 @@ void md_daemon_reload(struct md_daemon *d)
 {
     struct md_config n;
     char err[1024];
-    const char *file = d->cfg.config_file && d->cfg.config_file[0] ? d->cfg.config_file : NULL;
-    /* --set values from the command line are not replayed: they stay in the old config only. */
-    if (md_config_load(&n, file, NULL, 0, err, sizeof err) != 0) {
+    /* The same file and --set values as at start, so a reload changes only what the files changed. */
+    const char *file = d->cli.file;
+    if (md_cli_load(&d->cli, &n, err, sizeof err) != 0) {
         md_error("reload rejected, keeping the running configuration: %s", err);
         md_config_free(&n);
         d->reload_errors++;

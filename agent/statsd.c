@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "context.h"
+#include "etsy.h"
+#include "log.h"
+#include "mapper.h"
 
 #define NS_MAX 256
 
@@ -21,6 +24,9 @@ struct md_statsd {
     size_t nblock;
     struct md_str *dtags; /* dogstatsd_tags */
     uint32_t ndtags;
+    struct md_mapper *mapper; /* dogstatsd_mapper_profiles, NULL when none */
+    bool etsy;                /* sanitise names as etsy statsd does */
+    char etsybuf[65536];
     struct md_statsd_stats st;
     double now;
     char namebuf[NS_MAX + 65536];
@@ -36,6 +42,17 @@ struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
     s->popts.origin_detection_client = cfg->dogstatsd_origin_detection_client;
     s->popts.no_aggregation_pipeline = cfg->dogstatsd_no_aggregation_pipeline;
     s->popts.etsy = cfg->statsd_mode == MD_MODE_ETSY;
+    s->etsy = s->popts.etsy;
+    if (cfg->n_mapper_profiles) {
+        char err[512];
+        s->mapper = md_mapper_new(cfg->dogstatsd_mapper_profiles, cfg->n_mapper_profiles,
+                                  MD_MAPPER_CACHE_DEFAULT, err, sizeof err);
+        if (!s->mapper) {
+            md_error("dogstatsd_mapper_profiles: %s", err);
+            free(s);
+            return NULL;
+        }
+    }
     const char *ns = cfg->statsd_metric_namespace ? cfg->statsd_metric_namespace : "";
     size_t nl = strlen(ns);
     if (nl && nl + 1 < NS_MAX) {
@@ -64,6 +81,7 @@ void md_statsd_free(struct md_statsd *s)
 {
     if (!s)
         return;
+    md_mapper_free(s->mapper);
     free(s->dtags);
     free(s);
 }
@@ -122,7 +140,15 @@ bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_
         .timestamp = (m->flags & MD_SAMPLE_HAS_TS) ? m->timestamp : 0,
         .member = m->values,
     };
-    p->name = with_namespace(s, m->name);
+    struct md_str name = m->name;
+    if (s->etsy && name.len <= sizeof s->etsybuf)
+        name.len = (uint32_t)md_etsy_sanitize(name.p, name.len, s->etsybuf), name.p = s->etsybuf;
+    struct md_mapper_result mapped = {0};
+    if (s->mapper && md_mapper_map(s->mapper, name.p, name.len, &mapped) == 1)
+        name = mapped.name;
+    else
+        mapped.ntags = 0;
+    p->name = with_namespace(s, name);
     if (blocked(s, p->name)) {
         s->st.blocked++;
         return false;
@@ -138,9 +164,17 @@ bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_
         }
         s->tagv[n++] = t;
     }
+    if (n + s->ndtags + mapped.ntags > MD_CTX_MAX_TAGS) {
+        s->st.errors[MD_PERR_TOO_MANY_TAGS]++;
+        return false;
+    }
     memcpy(s->tagv + n, s->dtags, s->ndtags * sizeof *s->dtags);
+    n += s->ndtags;
+    if (mapped.ntags)
+        memcpy(s->tagv + n, mapped.tags, mapped.ntags * sizeof *mapped.tags);
     p->tags = s->tagv;
-    p->ntags = n + s->ndtags;
+    p->ntags = n + mapped.ntags;
+    p->signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0;
     return true;
 }
 

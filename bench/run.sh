@@ -242,7 +242,7 @@ bare_stop() {           # sets COUNTED from the receiver's own report
 # --- meterd ------------------------------------------------------------------
 
 md_metric() {           # md_metric NAME: value summed over label sets; empty if absent
-    curl -s --max-time 2 "http://127.0.0.1:$MD_SPORT/metrics" 2>/dev/null |
+    curl -s --max-time 1 "http://127.0.0.1:$MD_SPORT/metrics" 2>/dev/null |
         awk -v n="$1" '{ sub(/\{[^}]*\}/, "") } $1 == n { s += $2; f = 1 } END { if (f) printf "%.0f\n", s }'
 }
 
@@ -252,10 +252,19 @@ md_start() {            # md_start [YAML lines...]; sets SRV_PID SRV_PORT MD_SPO
     SEQ=$((SEQ + 1))
     SRV_PORT=$(free_port) && MD_SPORT=$(free_port) || { METERD_UNAVAIL="no free port"; return 1; }
     conf=$TMP/meterd.$SEQ.yaml
+    # Host collectors off: their CPU is not intake CPU.
+    local c
+    for c in cpu disk file_handle io load memory network processes self uptime; do
+        mkdir -p "$TMP/confd/$c.d"
+        printf 'instances:\n  - enabled: false\n' >"$TMP/confd/$c.d/conf.yaml"
+    done
     {
         echo "dogstatsd_port: $SRV_PORT"
         echo "status_port: $MD_SPORT"
         echo "sinks: [console]"
+        echo "confd_path: $TMP/confd"
+        # The server is pinned to one core: one intake thread (plus the aggregator).
+        echo "dogstatsd_pipeline_count: ${BENCH_PIPELINES:-1}"
         echo "dogstatsd_so_rcvbuf: $RCVBUF"
         for line in "$@"; do echo "$line"; done
         [ -n "${BENCH_METERD_CONF_EXTRA:-}" ] && printf '%s\n' "$BENCH_METERD_CONF_EXTRA"
@@ -265,14 +274,17 @@ md_start() {            # md_start [YAML lines...]; sets SRV_PID SRV_PORT MD_SPO
     "${PIN_SERVER[@]}" "$METERD" run -c "$conf" >/dev/null 2>"$MD_ERR" &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
+    # Readiness poll, bounded by count and by a 5 s deadline (a hung accept must not stall us).
+    local deadline=$(($(date +%s%N) + 5000000000))
     for ((i = 0; i < 250; i++)); do
-        curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$MD_SPORT/health" && break
+        curl -sf --max-time 0.5 -o /dev/null "http://127.0.0.1:$MD_SPORT/health" && break
         kill -0 "$SRV_PID" 2>/dev/null || break
+        (($(date +%s%N) < deadline)) || break
         sleep 0.02
     done
     if ! kill -0 "$SRV_PID" 2>/dev/null; then
         METERD_UNAVAIL="exited at start: $(tail -c 300 "$MD_ERR" | tr '\n' ' ' | cut -c1-160)"
-    elif ! curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$MD_SPORT/health"; then
+    elif ! curl -sf --max-time 0.5 -o /dev/null "http://127.0.0.1:$MD_SPORT/health"; then
         METERD_UNAVAIL="no /health on status_port within 5 s"
     elif [ -z "$(md_metric meterd_dogstatsd_metrics_total)" ]; then
         METERD_UNAVAIL="/metrics has no meterd_dogstatsd_metrics_total"
@@ -284,8 +296,12 @@ md_start() {            # md_start [YAML lines...]; sets SRV_PID SRV_PORT MD_SPO
 }
 
 md_counters() {         # "metrics ring_full kernel_drops parse_errors" (missing = 0)
-    local m r k e
-    m=$(md_metric meterd_dogstatsd_metrics_total)
+    local m r k e i
+    for ((i = 0; i < 5; i++)); do     # a slow scrape must not read as zero
+        m=$(md_metric meterd_dogstatsd_metrics_total)
+        [ -n "$m" ] && break
+        sleep 0.1
+    done
     r=$(md_metric meterd_dogstatsd_ring_full_drops_total)
     k=$(md_metric meterd_dogstatsd_kernel_drops_total)
     e=$(md_metric meterd_dogstatsd_parse_errors_total)
@@ -296,10 +312,12 @@ md_counters() {         # "metrics ring_full kernel_drops parse_errors" (missing
 # is the one read when the final value was first seen, so idle time after the
 # last datagram is not charged to the load.
 md_drain() {
-    local i cur last="" since=0 now
+    local i cur last="" since=0 now deadline
+    deadline=$(($(date +%s%N) + 15000000000))
     for ((i = 0; i < 300; i++)); do
         cur=$(md_metric meterd_dogstatsd_metrics_total)
         now=$(date +%s%N)
+        ((now < deadline)) || { log "  meterd: metrics_total still moving after 15 s"; return 0; }
         if [ -z "$cur" ]; then
             kill -0 "$SRV_PID" 2>/dev/null || METERD_UNAVAIL="died under load: $(tail -c 200 "$MD_ERR" | tr '\n' ' ')"
             [ -n "$METERD_UNAVAIL" ] && return 1
@@ -545,14 +563,14 @@ report() {
     done
     echo "  sender alone: $(show sender.max_dgram_rate_1t) datagrams/s with 1 thread, $(show sender.max_dgram_rate_2t) with 2 (all on cpu $SENDER_CPU)"
     echo
-    echo "3. meterd peak RSS (VmHWM) vs contexts (counters, each sent $RSS_SENDS times at $(fmt_rate "${R[meterd.rss_rate]:-0}")/s, 20/datagram)"
+    echo "3. meterd peak RSS (VmHWM) vs contexts (counters, each sent $RSS_SENDS times${R[meterd.rss_rate]:+ at $(fmt_rate "${R[meterd.rss_rate]}")/s}, 20/datagram)"
     if [ -z "${R[meterd.rss_idle_kb]:-}" ]; then unavail_row; else
         echo "  idle: ${R[meterd.rss_idle_kb]} kB"
         for n in $RSS_CONTEXTS; do echo "  $n contexts: $(show meterd.rss_kb_$n) kB (loss $(show meterd.rss_loss_$n), meterd_aggregator_contexts $(show meterd.rss_contexts_live_$n))"; done
         for k in "${!R[@]}"; do [[ $k == meterd.bytes_per_context_* ]] && echo "  growth ${k#meterd.bytes_per_context_}: ${R[$k]} B/context"; done | sort
     fi
     echo
-    echo "4. drops while flushing $FLUSH_CONTEXTS contexts (${FLUSH_S}s at half meterd's held rate, flush_interval $FLUSH_INTERVAL s)"
+    echo "4. drops while flushing $FLUSH_CONTEXTS contexts (${FLUSH_S}s at half the held rate @20/datagram, meterd's if known; flush_interval $FLUSH_INTERVAL s)"
     for s in meterd bare; do
         if [ "$s" = meterd ] && [ -z "${R[meterd.flush_rate]:-}" ]; then unavail_row; continue; fi
         [ -z "${R[$s.flush_rate]:-}" ] && continue

@@ -6,7 +6,10 @@ set -euo pipefail
 
 BUILD_PKGS="gcc meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
 libyaml-dev libxxhash-dev ca-certificates"
-TEST_PKGS="libcmocka-dev libjansson-dev victoria-metrics python3 curl nodejs npm"
+TEST_PKGS="libcmocka-dev libjansson-dev victoria-metrics"
+# Tools that may come from outside Debian's packages (pyenv, nodesource...):
+# install the Debian package only when the command is missing.
+TEST_TOOLS="python3:python3 curl:curl node:nodejs npm:npm"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$want $TEST_PKGS"
@@ -15,6 +18,11 @@ missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+if [ "${1:-}" = "--test" ]; then
+    for t in $TEST_TOOLS; do
+        command -v "${t%%:*}" >/dev/null 2>&1 || missing="$missing ${t#*:}"
+    done
+fi
 [ -z "$missing" ] && exit 0
 
 SUDO=""

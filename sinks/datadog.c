@@ -22,6 +22,7 @@
 #include "log.h"
 #include "meterd/config.h"
 #include "meterd/sink.h"
+#include "sketch_pb.h"
 
 /* serializer_max_uncompressed_payload_size of the Datadog agent. */
 #define DD_MAX_UNCOMPRESSED 4194304u
@@ -32,7 +33,6 @@ struct dd_state {
     char *api_key; /* secret: only ever copied into a header */
     char *host;    /* agent hostname, for the events envelope */
     size_t limit;  /* max uncompressed body bytes */
-    bool sketches; /* sketches mode: off until a protobuf encoder exists */
 };
 
 /* Lets tests exercise splitting with small frames; 0 restores the default. */
@@ -118,7 +118,15 @@ static char *dd_header(const char *name, const char *value)
     return md_buf_steal(&b, NULL);
 }
 
+static struct md_payload *dd_payload_new_typed(struct dd_state *st, const char *path,
+                                               const char *content_type);
 static struct md_payload *dd_payload_new(struct dd_state *st, const char *path)
+{
+    return dd_payload_new_typed(st, path, "application/json");
+}
+
+static struct md_payload *dd_payload_new_typed(struct dd_state *st, const char *path,
+                                               const char *content_type)
 {
     struct md_payload *p = calloc(1, sizeof *p);
     if (!p)
@@ -128,12 +136,12 @@ static struct md_payload *dd_payload_new(struct dd_state *st, const char *path)
     md_buf_puts(&u, st->base);
     md_buf_puts(&u, path);
     p->url = md_buf_steal(&u, NULL);
-    p->content_type = "application/json";
+    p->content_type = content_type;
     p->compress = true;
     p->sink = "datadog";
     if (st->api_key[0])
         p->headers[p->nheaders++] = dd_header("DD-API-KEY", st->api_key);
-    p->headers[p->nheaders++] = dd_header("Content-Type", "application/json");
+    p->headers[p->nheaders++] = dd_header("Content-Type", content_type);
     p->headers[p->nheaders++] = dd_header("User-Agent", "meterd/" METERD_VERSION);
     bool ok = p->url != NULL;
     for (unsigned i = 0; i < p->nheaders; i++)
@@ -423,6 +431,36 @@ static int dd_encode_events(struct dd_state *st, const struct md_frame *f, struc
     return b.rc;
 }
 
+/* Distributions as the agent-payload SketchPayload protobuf, split by size. */
+static int dd_encode_sketches(struct dd_state *st, const struct md_frame *f, struct md_payload **out)
+{
+    size_t first = 0;
+    while (first < f->nsketches) {
+        size_t bytes = MD_SKETCH_PB_OVERHEAD, n = 0;
+        while (first + n < f->nsketches) {
+            size_t item = md_sketch_pb_item_size(&f->sketches[first + n]);
+            if (n > 0 && bytes + item > st->limit)
+                break;
+            bytes += item;
+            n++;
+        }
+        struct md_buf b;
+        md_buf_init(&b);
+        size_t done = 0;
+        struct md_payload *p = NULL;
+        if (md_sketch_pb_encode(f, first, n, &b, &done) != 0 ||
+            !(p = dd_payload_new_typed(st, "/api/beta/sketches", "application/x-protobuf"))) {
+            md_buf_free(&b);
+            return -ENOMEM;
+        }
+        p->body = md_buf_steal(&b, &p->len);
+        p->nitems = done;
+        dd_list_append(out, p);
+        first += n;
+    }
+    return 0;
+}
+
 static int dd_encode(void *state, const struct md_frame *f, struct md_payload **out)
 {
     struct dd_state *st = state;
@@ -431,14 +469,9 @@ static int dd_encode(void *state, const struct md_frame *f, struct md_payload **
         rc = dd_encode_checks(st, f, out);
     if (rc == 0)
         rc = dd_encode_events(st, f, out);
-    /*
-     * Sketches: with sketches mode off (the only mode until a protobuf
-     * SketchPayload encoder exists) distributions reach this sink already
-     * turned into plain series by the aggregator, so frame->sketches is
-     * deliberately not emitted here. A sketches-on mode would add
-     * POST <base>/api/beta/sketches payloads at this point.
-     */
-    (void)st->sketches;
+    /* Distributions come as sketches only when distribution_output chose them. */
+    if (rc == 0)
+        rc = dd_encode_sketches(st, f, out);
     return rc;
 }
 

@@ -14,26 +14,31 @@ PASS=0
 FAIL=0
 add() { PASS=$((PASS + $1)); FAIL=$((FAIL + $2)); }
 
-build() { # dir, extra meson args...
+build() { # dir, extra meson args...; $TARGETS limits what ninja builds
     local dir=$1; shift
     if [ ! -f "$dir/build.ninja" ]; then
         meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
     fi
-    ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { tail -50 "$dir.ninja.log"; return 1; }
+    # shellcheck disable=SC2086
+    ninja -C "$dir" ${TARGETS:-} >"$dir.ninja.log" 2>&1 || { tail -50 "$dir.ninja.log"; return 1; }
 }
 
-# Run each cmocka binary, count its test cases from cmocka's own summary.
+# Run one cmocka binary; count its test cases from cmocka's own summary.
+cmocka() { # binary, label
+    local t=$1 label=$2 out p f rc
+    out=$("$t" 2>&1); rc=$?
+    echo "$out" | sed "s/^/[$label $(basename "$t")] /"
+    p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+    f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+    p=${p:-0}; f=${f:-0}
+    [ $rc -ne 0 ] && [ "$f" = 0 ] && f=1   # crashed or sanitizer report
+    add "$p" "$f"
+}
+
 unit() { # build dir, label
-    local dir=$1 label=$2 t out p f
-    for t in "$dir"/tests/unit/test_*; do
-        [ -x "$t" ] && [ -f "$t" ] || continue
-        out=$("$t" 2>&1); rc=$?
-        echo "$out" | sed "s/^/[$label $(basename "$t")] /"
-        p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-        f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-        p=${p:-0}; f=${f:-0}
-        [ $rc -ne 0 ] && [ "$f" = 0 ] && f=1   # crashed or sanitizer report
-        add "$p" "$f"
+    local t
+    for t in "$1"/tests/unit/test_*; do
+        [ -x "$t" ] && [ -f "$t" ] && cmocka "$t" "$2"
     done
 }
 
@@ -71,6 +76,17 @@ if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
     unit build-asan asan
 else
     echo "asan build failed"
+    add 0 1
+fi
+
+# ThreadSanitizer: the tests whose code crosses threads (rings, intake, aggregator).
+if TARGETS="tests/unit/test_ring tests/unit/test_pipeline" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+    for t in ring pipeline; do
+        cmocka "build-tsan/tests/unit/test_$t" tsan
+    done
+else
+    echo "tsan build failed"
     add 0 1
 fi
 

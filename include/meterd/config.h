@@ -35,6 +35,7 @@ struct md_mapper_profile {
 
 enum md_ring_policy { MD_RING_DROP = 0, MD_RING_BLOCK };
 enum md_statsd_mode { MD_MODE_DOGSTATSD = 0, MD_MODE_ETSY };
+enum md_dist_output { MD_DIST_AUTO = 0, MD_DIST_SKETCH, MD_DIST_SERIES };
 
 struct md_config {
     /* where it came from */
@@ -79,6 +80,8 @@ struct md_config {
     int flush_interval;         /* window length, seconds: 10 */
     struct md_strlist histogram_aggregates;  /* max median avg count */
     struct md_strlist histogram_percentiles; /* "0.95" */
+    int histogram_exact_samples;             /* then a DDSketch */
+    enum md_dist_output distribution_output;
 
     /* forwarder */
     int forwarder_timeout;      /* seconds, 20 */

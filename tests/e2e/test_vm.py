@@ -84,6 +84,40 @@ def test_counter_gauge_timer_exact_readback(d):
     assert "e2e-secret-key" not in m.proc.output()
 
 
+def test_every_type_packed_sampled_timestamped_host_override(d):
+    vm, m = start(d, tags="region:eu")
+    w = avoid_window_edge()
+    ts = int(time.time()) - 3600  # an explicit |T point, one hour back
+    m.send("p.count:1:2:3|c|@0.5|#k:v",              # packed + sampled: (1+2+3)/0.5 = 12
+           "p.set:alice|s\np.set:bob|s\np.set:alice|s",
+           "p.hist:1:2:3:4|h",
+           "p.dist:10|d\np.dist:20|d\np.dist:30|d|@0.5",
+           "p.ts.gauge:42|g|T%d" % ts,
+           "p.ts.count:50|c|T%d" % ts,
+           "p.host:5|g|#host:other-host,k:v",
+           "p.nohost:6|g|#host:")
+    m.wait_received(8)
+    g = {"host": HOST, "region": "eu"}
+    expect_series(vm, "p.count", dict(g, k="v"), w, 12 / 10)
+    expect_series(vm, "p.set", g, w, 2)
+    expect_series(vm, "p.hist.max", g, w, 4)
+    expect_series(vm, "p.hist.median", g, w, 2)       # lower middle of an even count
+    expect_series(vm, "p.hist.avg", g, w, 2.5)
+    expect_series(vm, "p.hist.count", g, w, 0.4)
+    # distributions as series (VictoriaMetrics 1.79 has no sketches endpoint):
+    # 10, 20 and 30 counted twice (rate 0.5) -> count 4, sum 90, max 30, min 10
+    expect_series(vm, "p.dist.avg", g, w, 90 / 4)
+    expect_series(vm, "p.dist.count", g, w, 4 / 10)
+    expect_series(vm, "p.dist.max", g, w, 30)
+    expect_series(vm, "p.dist.min", g, w, 10)
+    # |T bypasses aggregation: its own timestamp, gauge as is, count as rate /10
+    expect_series(vm, "p.ts.gauge", g, ts, 42)
+    expect_series(vm, "p.ts.count", g, ts, 5)
+    # host: tag overrides the host; an empty host: leaves no host label
+    expect_series(vm, "p.host", {"host": "other-host", "k": "v", "region": "eu"}, w, 5)
+    expect_series(vm, "p.nohost", {"region": "eu"}, w, 6)
+
+
 def test_sigterm_flushes_open_window(d):
     vm, m = start(d)
     w = avoid_window_edge(margin=3)
@@ -105,5 +139,7 @@ def test_health_and_status_endpoints(d):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests([test_counter_gauge_timer_exact_readback, test_sigterm_flushes_open_window,
+    sys.exit(run_tests([test_counter_gauge_timer_exact_readback,
+                        test_every_type_packed_sampled_timestamped_host_override,
+                        test_sigterm_flushes_open_window,
                         test_health_and_status_endpoints]))

@@ -358,19 +358,38 @@ static void test_events(void **state)
     c.ops->destroy(c.st);
 }
 
-static void test_sketches_not_emitted(void **state)
+/* Sketches go to /api/beta/sketches as protobuf (field 1 = repeated Sketch). */
+static void test_sketches_protobuf_payload(void **state)
 {
     struct ctx c;
     sink_open(&c, "http://x", NULL, "k");
     struct md_frame f;
     md_frame_init(&f, T0, 10);
     struct md_sketch_series *sk = md_frame_add_sketch(&f);
+    static const int32_t keys[] = {1338, 1400};
+    static const uint32_t counts[] = {2, 1};
     sk->name = "latency";
     sk->key = key(&f, "h", NULL, 0);
     sk->count = 3;
+    sk->min = 1;
+    sk->max = 3;
+    sk->sum = 5;
+    sk->avg = 5.0 / 3;
+    sk->timestamp = T0;
+    sk->bin_keys = keys;
+    sk->bin_counts = counts;
+    sk->nbins = 2;
     struct md_payload *out = NULL;
     assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
-    assert_null(out);
+    assert_non_null(out);
+    assert_null(out->next);
+    assert_string_equal(out->url, "http://x/api/beta/sketches");
+    assert_string_equal(out->content_type, "application/x-protobuf");
+    assert_int_equal(out->nitems, 1);
+    assert_true(out->len > 10);
+    assert_int_equal((unsigned char)out->body[0], (1 << 3) | 2); /* sketches: field 1, bytes */
+    assert_non_null(memmem(out->body, out->len, "latency", 7));
+    md_payload_list_free(out);
     md_frame_free(&f);
     c.ops->destroy(c.st);
 }
@@ -434,7 +453,7 @@ int main(void)
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_events),
-        cmocka_unit_test(test_sketches_not_emitted),
+        cmocka_unit_test(test_sketches_protobuf_payload),
         cmocka_unit_test(test_console_and_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

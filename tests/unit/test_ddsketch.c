@@ -344,16 +344,43 @@ static void test_million_adds_bounded(void **state)
     (void)state;
     struct md_ddsketch s;
     md_ddsketch_init(&s);
+    /* Reference: plain per-key counts, collapsed once at the end the way the
+     * agent's trimLeft does (top 4096 keys survive, the rest go to the lowest
+     * survivor). Arrival order must not matter. */
+    uint64_t *ref = calloc(65535, sizeof *ref);
+    assert_non_null(ref);
     rng_state = 11;
     /* Both signs over 1e-15 .. 1e15: ~9000 distinct keys, so the limit bites. */
     for (int i = 0; i < 1000000; i++) {
         double v = exp((rng_unit() - 0.5) * 69);
-        assert_int_equal(md_ddsketch_add(&s, rng_next() & 1 ? v : -v, 1), 0);
+        v = rng_next() & 1 ? v : -v;
+        assert_int_equal(md_ddsketch_add(&s, v, 1), 0);
+        ref[ref_key(v) + 32767]++;
         assert_true(s.nbins <= MD_DDSKETCH_BIN_LIMIT);
     }
     assert_int_equal(s.count, 1000000);
     assert_int_equal(s.bin_total, 1000000);
     assert_int_equal(s.nbins, MD_DDSKETCH_BIN_LIMIT);
+    const int32_t *keys;
+    const uint32_t *counts;
+    md_ddsketch_bins(&s, &keys, &counts);
+    int j = MD_DDSKETCH_BIN_LIMIT - 1;
+    uint64_t below = 0;
+    for (int idx = 65534; idx >= 0; idx--) {
+        if (!ref[idx])
+            continue;
+        if (j > 0) {
+            assert_int_equal(keys[j], idx - 32767);
+            assert_int_equal(counts[j], ref[idx]);
+            j--;
+            continue;
+        }
+        if (below == 0) /* the 4096th highest key is the lowest survivor */
+            assert_int_equal(keys[0], idx - 32767);
+        below += ref[idx];
+    }
+    assert_int_equal(counts[0], below);
+    free(ref);
     size_t bytes = s.cap * (sizeof *s.keys + sizeof *s.counts);
     print_message("1e6 adds: %u bins, %zu bytes of bins\n", s.nbins, bytes);
     assert_true(bytes <= (MD_DDSKETCH_BIN_LIMIT + 1) * 8);

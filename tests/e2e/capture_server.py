@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""A recording stand-in for Datadog's intake, for meterd's end-to-end tests.
+
+VictoriaMetrics 1.79 (the real backend the other e2e tests read series back
+from) accepts /datadog/api/v1/check_run and /datadog/intake but throws the
+service checks and events away, so those payloads cannot be checked there.
+This server takes their place: it listens on a free loopback port, records
+every request (method, path, headers, body inflated when Content-Encoding is
+deflate or gzip, parsed JSON when it parses) and answers 202 like the intake.
+A body that says it is compressed but does not inflate is recorded with
+`error` set and answered 400, as a real receiver would refuse it.
+
+In-process use (tests): `with CaptureServer() as cap:` then point dd_url at
+cap.url and read cap.requests() / cap.wait_for(path, n, timeout).
+Standalone use: `python3 capture_server.py [PORT]` prints the URL, and
+GET /_captured returns everything recorded so far as a JSON list.
+"""
+import gzip
+import http.server
+import json
+import socketserver
+import sys
+import threading
+import time
+import zlib
+
+
+def _inflate(encoding, raw):
+    enc = (encoding or "").strip().lower()
+    if enc == "deflate":
+        return zlib.decompress(raw)  # zlib stream (RFC 1950), what the Datadog agent sends
+    if enc == "gzip":
+        return gzip.decompress(raw)
+    return raw
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # keep test output clean
+        pass
+
+    def _reply(self, code, body=b'{"status":"ok"}', ctype="application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            parts = []
+            for _ in range(1 << 20):  # bounded: a chunk per iteration
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(parts)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def _record(self):
+        raw = self._read_body()
+        rec = {"method": self.command, "path": self.path,
+               "headers": {k.lower(): v for k, v in self.headers.items()},
+               "raw_len": len(raw), "body": None, "json": None, "error": None,
+               "time": time.time()}
+        try:
+            body = _inflate(self.headers.get("Content-Encoding"), raw)
+            rec["body"] = body.decode("utf-8", errors="replace")
+            try:
+                rec["json"] = json.loads(rec["body"]) if rec["body"] else None
+            except ValueError:
+                pass
+        except (zlib.error, OSError, EOFError) as e:
+            rec["error"] = "cannot inflate %s body: %s" % (self.headers.get("Content-Encoding"), e)
+        self.server.capture._add(rec)
+        self._reply(400 if rec["error"] else 202)
+
+    def do_GET(self):
+        if self.path == "/_captured":
+            body = json.dumps(self.server.capture.requests()).encode()
+            self._reply(200, body)
+            return
+        self._record()
+
+    do_POST = do_PUT = _record
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class CaptureServer:
+    """Threaded HTTP server on 127.0.0.1 that records requests; stop() or use as a context."""
+
+    def __init__(self, port=0):
+        self._lock = threading.Lock()
+        self._reqs = []
+        self._srv = _Server(("127.0.0.1", port), _Handler)
+        self._srv.capture = self
+        self.port = self._srv.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self._thread = threading.Thread(target=self._srv.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="capture-server", daemon=True)
+        self._thread.start()
+
+    def _add(self, rec):
+        with self._lock:
+            self._reqs.append(rec)
+
+    def requests(self, path=None):
+        """Copies of the recorded requests, optionally only those whose path starts with `path`."""
+        with self._lock:
+            return [dict(r) for r in self._reqs if path is None or r["path"].startswith(path)]
+
+    def wait_for(self, path, count=1, timeout=25, interval=0.05):
+        """Block until at least `count` requests to `path` arrived; raise AssertionError on timeout."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = self.requests(path)
+            if len(got) >= count:
+                return got
+            time.sleep(interval)
+        seen = sorted({r["path"] for r in self.requests()})
+        raise AssertionError("timed out after %.1fs waiting for %d request(s) to %s (paths seen: %r)"
+                             % (timeout, count, path, seen))
+
+    def stop(self):
+        self._srv.shutdown()
+        self._srv.server_close()
+        self._thread.join(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+if __name__ == "__main__":
+    cap = CaptureServer(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(cap.url, flush=True)
+    try:
+        cap._thread.join()
+    except KeyboardInterrupt:
+        cap.stop()
