@@ -443,6 +443,8 @@ static void add_timestamped(struct md_agg *a, const struct md_point *p)
         return;
     }
     const struct md_str *host = md_keyer_host(&a->keyer, p);
+    if (md_keyer_canonical(&a->keyer, p) != 0)
+        return;
     const struct md_series_key *k = md_frame_key(&a->pending, host->p, host->len,
                                                  a->keyer.sc.tags, a->keyer.sc.ntags);
     if (k)
@@ -459,6 +461,8 @@ static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
         a->st.context_limit_drops++;
         return NULL;
     }
+    if (md_keyer_canonical(&a->keyer, p) != 0)
+        return NULL;
     struct md_ctx *c = ctx_new(key, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
                                a->keyer.sc.ntags);
     if (!c)

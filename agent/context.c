@@ -1,11 +1,12 @@
 /*
  * context.c: canonical tag sets and the 64-bit context key (see context.h).
  *
- * The key is XXH3 over name, host and each canonical tag, each hashed with
- * the previous result as seed, so different splits of the same bytes (name
- * "a" + tag "bc" vs name "ab" + tag "c") give different keys. Tags are
- * compared bytewise; the sort is an insertion sort because tag lists are
- * short and usually already in order, where it does one comparison per tag.
+ * The key is XXH3 of the name (seeded) plus the mixed XXH3 of the host
+ * (another seed) plus the sum of the mixed XXH3 of each distinct tag: no
+ * sort and no copy per sample, and the name and tags never run together.
+ * The sorted tag list a context stores is built only when it is created
+ * (md_keyer_canonical); that sort is an insertion sort because tag lists
+ * are short and usually already in order.
  */
 #include "context.h"
 
@@ -54,17 +55,77 @@ static int canonicalise(const struct md_str *tags, uint32_t ntags, struct md_ctx
     return 0;
 }
 
+/* Finaliser of murmur3: spreads a tag hash before it is summed. */
+static inline uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+#define SEED_NAME 0x6d65746572640001ULL
+#define SEED_HOST 0x6d65746572640002ULL
+
+/*
+ * The tag set's part of the key: the sum of the mixed hashes of its
+ * distinct tags. A sum does not depend on order, so the hot path never
+ * sorts; duplicates are skipped by comparing hashes (tag lists are short).
+ */
+#define tagsum md_tagsum
+
+static inline int tagsum_add(struct tagsum *t, uint64_t h)
+{
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->h[i] == h)
+            return 0;
+    if (t->n == MD_CTX_MAX_TAGS)
+        return -E2BIG;
+    t->h[t->n++] = h;
+    t->sum += mix(h);
+    return 0;
+}
+
+uint64_t md_host_hash(const char *p, size_t n)
+{
+    return mix(XXH3_64bits_withSeed(p, n, SEED_HOST));
+}
+
+static uint64_t key_of(const struct md_str *name, const struct md_str *host, uint64_t tagsum)
+{
+    return XXH3_64bits_withSeed(name->p, name->len, SEED_NAME) + md_host_hash(host->p, host->len) +
+           tagsum;
+}
+
+int md_tagsum_add(struct md_tagsum *t, const char *p, size_t n)
+{
+    return tagsum_add(t, XXH3_64bits(p, n));
+}
+
+int md_tagsum_add_hash(struct md_tagsum *t, uint64_t h)
+{
+    return tagsum_add(t, h);
+}
+
+uint64_t md_ctx_key_final(const struct md_str *name, uint64_t host_hash, const struct md_tagsum *t)
+{
+    return XXH3_64bits_withSeed(name->p, name->len, SEED_NAME) + host_hash + t->sum;
+}
+
 int md_ctx_key(const struct md_str *name, const struct md_str *tags, uint32_t ntags,
                const struct md_str *host, struct md_ctx_scratch *sc, uint64_t *key)
 {
-    int rc = canonicalise(tags, ntags, sc);
-    if (rc)
-        return rc;
-    uint64_t h = XXH3_64bits_withSeed(name->p, name->len, 0x6d65746572640001ULL);
-    h = XXH3_64bits_withSeed(host->p, host->len, h ^ host->len);
-    for (uint32_t i = 0; i < sc->ntags; i++)
-        h = XXH3_64bits_withSeed(sc->tags[i].p, sc->tags[i].len, h + i + 1);
-    *key = h;
+    struct tagsum ts;
+    ts.n = 0;
+    ts.sum = 0;
+    for (uint32_t i = 0; i < ntags; i++)
+        if (tagsum_add(&ts, XXH3_64bits(tags[i].p, tags[i].len)) != 0)
+            return -E2BIG;
+    if (sc && canonicalise(tags, ntags, sc) != 0)
+        return -E2BIG;
+    *key = key_of(name, host, ts.sum);
     return 0;
 }
 
@@ -73,8 +134,10 @@ int md_keyer_init(struct md_keyer *k, const char *hostname, const struct md_str 
     memset(k, 0, sizeof *k);
     const char *h = hostname ? hostname : "";
     k->host = (struct md_str){strdup(h), (uint32_t)strlen(h)};
+    k->host_hash = md_host_hash(h, strlen(h));
     k->gtags = calloc(ntags ? ntags : 1, sizeof *k->gtags);
-    if (!k->host.p || !k->gtags) {
+    k->ghash = calloc(ntags ? ntags : 1, sizeof *k->ghash);
+    if (!k->host.p || !k->gtags || !k->ghash) {
         md_keyer_free(k);
         return -ENOMEM;
     }
@@ -84,6 +147,7 @@ int md_keyer_init(struct md_keyer *k, const char *hostname, const struct md_str 
             md_keyer_free(k);
             return -ENOMEM;
         }
+        k->ghash[i] = XXH3_64bits(tags[i].p, tags[i].len);
         k->ngtags = i + 1;
     }
     return 0;
@@ -94,6 +158,7 @@ void md_keyer_free(struct md_keyer *k)
     for (uint32_t i = 0; i < k->ngtags; i++)
         free((char *)k->gtags[i].p);
     free(k->gtags);
+    free(k->ghash);
     free((char *)k->host.p);
     memset(k, 0, sizeof *k);
 }
@@ -105,11 +170,28 @@ const struct md_str *md_keyer_host(const struct md_keyer *k, const struct md_poi
 
 int md_keyer_key(struct md_keyer *k, const struct md_point *p, uint64_t *key)
 {
+    struct tagsum ts;
+    ts.n = 0;
+    ts.sum = 0;
+    if (p->ntags + k->ngtags > MD_CTX_MAX_TAGS)
+        return -E2BIG;
+    for (uint32_t i = 0; i < p->ntags; i++)
+        tagsum_add(&ts, XXH3_64bits(p->tags[i].p, p->tags[i].len));
+    for (uint32_t i = 0; i < k->ngtags; i++)
+        tagsum_add(&ts, k->ghash[i]);
+    uint64_t hh = p->has_host ? md_host_hash(p->host.p, p->host.len) : k->host_hash;
+    *key = md_ctx_key_final(&p->name, hh, &ts);
+    return 0;
+}
+
+int md_keyer_canonical(struct md_keyer *k, const struct md_point *p)
+{
     uint32_t n = p->ntags + k->ngtags;
     if (n > MD_CTX_MAX_TAGS)
         return -E2BIG;
     if (p->ntags)
         memcpy(k->tagv, p->tags, p->ntags * sizeof *p->tags);
-    memcpy(k->tagv + p->ntags, k->gtags, k->ngtags * sizeof *k->gtags);
-    return md_ctx_key(&p->name, k->tagv, n, md_keyer_host(k, p), &k->sc, key);
+    if (k->ngtags)
+        memcpy(k->tagv + p->ntags, k->gtags, k->ngtags * sizeof *k->gtags);
+    return canonicalise(k->tagv, n, &k->sc);
 }

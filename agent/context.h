@@ -23,9 +23,9 @@ struct md_ctx_scratch {
 };
 
 /*
- * Canonicalise `tags` (n views, in any order, duplicates allowed) into
- * sc->tags and return the hash of name + canonical tags + host.
- * Returns 0 on success, -E2BIG when there are more than MD_CTX_MAX_TAGS.
+ * The key of name + tag set + host (tags in any order, duplicates allowed).
+ * With sc, also the sorted, de-duplicated tag list. 0, or -E2BIG when there
+ * are more than MD_CTX_MAX_TAGS.
  */
 int md_ctx_key(const struct md_str *name, const struct md_str *tags, uint32_t ntags,
                const struct md_str *host, struct md_ctx_scratch *sc, uint64_t *key);
@@ -36,18 +36,39 @@ int md_ctx_key(const struct md_str *name, const struct md_str *tags, uint32_t nt
  * none. Intake threads each own one, so they can key samples before the
  * aggregator sees them.
  */
+/* Building a key piece by piece (the intake's fused tag loop). */
+struct md_tagsum {
+    uint64_t h[MD_CTX_MAX_TAGS];
+    uint32_t n;
+    uint64_t sum;
+};
+static inline void md_tagsum_init(struct md_tagsum *t)
+{
+    t->n = 0;
+    t->sum = 0;
+}
+/* Add a tag (skipped when already present). -E2BIG past MD_CTX_MAX_TAGS. */
+int md_tagsum_add(struct md_tagsum *t, const char *p, size_t n);
+int md_tagsum_add_hash(struct md_tagsum *t, uint64_t h);
+uint64_t md_host_hash(const char *p, size_t n);
+uint64_t md_ctx_key_final(const struct md_str *name, uint64_t host_hash, const struct md_tagsum *t);
+
 struct md_point;
 struct md_keyer {
     struct md_str host;        /* owned copy */
+    uint64_t host_hash;
     struct md_str *gtags;      /* owned copies */
+    uint64_t *ghash;           /* their hashes */
     uint32_t ngtags;
     struct md_str tagv[MD_CTX_MAX_TAGS];
     struct md_ctx_scratch sc;  /* canonical tags of the last key computed */
 };
 int md_keyer_init(struct md_keyer *k, const char *hostname, const struct md_str *tags, uint32_t ntags);
 void md_keyer_free(struct md_keyer *k);
-/* Key of p; afterwards k->sc holds its canonical tags. -E2BIG on too many tags. */
+/* Key of p. -E2BIG on too many tags. */
 int md_keyer_key(struct md_keyer *k, const struct md_point *p, uint64_t *key);
+/* The sorted, de-duplicated tags of p (global tags included) into k->sc. */
+int md_keyer_canonical(struct md_keyer *k, const struct md_point *p);
 /* The host a point ends up with. */
 const struct md_str *md_keyer_host(const struct md_keyer *k, const struct md_point *p);
 

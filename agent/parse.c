@@ -336,6 +336,24 @@ bool md_tag_iter_next(struct md_tag_iter *it, struct md_str *tag)
     return false;
 }
 
+int md_tag_iter_next_host(struct md_tag_iter *it, struct md_str *tag)
+{
+    const char *p, *e;
+    while (tag_piece(it, &p, &e)) {
+        switch (tag_classify(p, (size_t)(e - p))) {
+        case TAG_PLAIN:
+            *tag = mkstr(p, e);
+            return 1;
+        case TAG_HOST:
+            *tag = mkstr(p + sizeof HOST_PRE - 1, e);
+            return 2;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
 struct tag_scan {
     uint32_t ntags;
     bool has_host, has_card;
@@ -598,6 +616,12 @@ static enum md_msg_kind parse_metric(char *line, size_t len, const struct md_par
         f = fe;
     }
 
+    if (o->lazy_tags) {
+        /* The caller walks the tags itself (md_tag_iter_next_host). */
+        out->kind = MD_MSG_METRIC;
+        out->error = MD_PERR_NONE;
+        return MD_MSG_METRIC;
+    }
     struct tag_scan ts;
     tag_scan(s->tags, &ts);
     s->ntags = ts.ntags;

@@ -13,6 +13,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -64,6 +65,7 @@ struct intake_thread {
     size_t bufsize;
     char *bufs;
     char *scratch; /* events are unescaped in place: parse a copy, ship the original */
+    struct md_parse_opts popts; /* the statsd stage's, with lazy_tags */
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     double now;
@@ -182,7 +184,7 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         memcpy(t->scratch, line, len);
         text = t->scratch;
     }
-    switch (md_parse_line(text, len, md_statsd_parse_opts(t->sd), &msg)) {
+    switch (md_parse_line(text, len, &t->popts, &msg)) {
     case MD_MSG_ERROR:
         st->errors[msg.error]++;
         return;
@@ -203,14 +205,11 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         put_line(t, REC_LINE, line, len, 0, NULL, 0); /* rare: the aggregator parses it */
         return;
     }
-    struct md_point pt;
     uint64_t key;
-    if (!md_statsd_enrich(t->sd, m, &pt))
+    if (md_statsd_fast_key(t->sd, &t->keyer, m, &key) != 0)
         return;
-    if (md_keyer_key(&t->keyer, &pt, &key) != 0) {
-        st->errors[MD_PERR_TOO_MANY_TAGS]++;
-        return;
-    }
+    struct md_point pt = {.type = (int)m->type, .value = m->value, .sample_rate = m->sample_rate,
+                          .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0};
     uint64_t mh = m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0;
     put_line(t, REC_FAST, line, len, key, &pt, mh);
 }
@@ -485,7 +484,11 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol, const char *hostn
     struct stat st;
     if (fstat(fd, &st) == 0)
         t->inode = (unsigned long)st.st_ino;
-    struct timeval tv = {0, 100 * 1000}; /* how often a blocked thread checks for stop */
+    /* Intake threads block in recvmmsg; SO_RCVTIMEO bounds how long before they see a stop. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    struct timeval tv = {0, 100 * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct md_str tags[MD_CTX_MAX_TAGS];
     size_t nt = cfg->tags.n < MD_CTX_MAX_TAGS ? cfg->tags.n : MD_CTX_MAX_TAGS;
@@ -496,6 +499,8 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol, const char *hostn
         md_keyer_init(&t->keyer, hostname, tags, (uint32_t)nt) != 0 ||
         !(t->sd = md_statsd_new(cfg, NULL)))
         return -ENOMEM;
+    t->popts = *md_statsd_parse_opts(t->sd);
+    t->popts.lazy_tags = true;
     return 0;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "statsd.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ struct md_statsd {
     char *const *block;   /* statsd_metric_blocklist names */
     size_t nblock;
     struct md_str *dtags; /* dogstatsd_tags */
+    uint64_t *dhash;      /* and their hashes */
     uint32_t ndtags;
     struct md_mapper *mapper; /* dogstatsd_mapper_profiles, NULL when none */
     bool etsy;                /* sanitise names as etsy statsd does */
@@ -67,13 +69,16 @@ struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
     s->nblock = cfg->statsd_metric_blocklist.n;
     s->ndtags = (uint32_t)cfg->dogstatsd_tags.n;
     s->dtags = calloc(s->ndtags ? s->ndtags : 1, sizeof *s->dtags);
-    if (!s->dtags) {
-        free(s);
+    s->dhash = calloc(s->ndtags ? s->ndtags : 1, sizeof *s->dhash);
+    if (!s->dtags || !s->dhash) {
+        md_statsd_free(s);
         return NULL;
     }
-    for (uint32_t i = 0; i < s->ndtags; i++)
+    for (uint32_t i = 0; i < s->ndtags; i++) {
         s->dtags[i] = (struct md_str){cfg->dogstatsd_tags.v[i],
                                       (uint32_t)strlen(cfg->dogstatsd_tags.v[i])};
+        s->dhash[i] = md_hash(s->dtags[i].p, s->dtags[i].len);
+    }
     return s;
 }
 
@@ -83,6 +88,7 @@ void md_statsd_free(struct md_statsd *s)
         return;
     md_mapper_free(s->mapper);
     free(s->dtags);
+    free(s->dhash);
     free(s);
 }
 
@@ -129,6 +135,60 @@ static struct md_str with_namespace(struct md_statsd *s, struct md_str name)
     return (struct md_str){s->namebuf, (uint32_t)(s->ns_len + name.len)};
 }
 
+/* The name a sample ends up with: etsy sanitising, mapper, namespace. */
+static struct md_str final_name(struct md_statsd *s, const struct md_sample *m,
+                                struct md_mapper_result *mapped)
+{
+    struct md_str name = m->name;
+    if (s->etsy && name.len <= sizeof s->etsybuf)
+        name.len = (uint32_t)md_etsy_sanitize(name.p, name.len, s->etsybuf), name.p = s->etsybuf;
+    mapped->ntags = 0;
+    if (s->mapper && md_mapper_map(s->mapper, name.p, name.len, mapped) == 1)
+        name = mapped->name;
+    else
+        mapped->ntags = 0;
+    return with_namespace(s, name);
+}
+
+int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const struct md_sample *m,
+                       uint64_t *key)
+{
+    struct md_mapper_result mapped;
+    struct md_str name = final_name(s, m, &mapped);
+    if (s->nblock && blocked(s, name)) {
+        s->st.blocked++;
+        return 1;
+    }
+    struct md_tagsum ts;
+    md_tagsum_init(&ts);
+    struct md_tag_iter it;
+    struct md_str t, host = m->host;
+    bool has_host = (m->flags & MD_SAMPLE_HAS_HOST) != 0;
+    int rc = 0, kind;
+    md_tag_iter_init(&it, m->tags);
+    while ((kind = md_tag_iter_next_host(&it, &t))) {
+        if (kind == 1) {
+            rc |= md_tagsum_add(&ts, t.p, t.len);
+        } else {
+            host = t; /* last host: wins */
+            has_host = true;
+        }
+    }
+    for (uint32_t i = 0; i < s->ndtags; i++)
+        rc |= md_tagsum_add_hash(&ts, s->dhash[i]);
+    for (uint32_t i = 0; i < mapped.ntags; i++)
+        rc |= md_tagsum_add(&ts, mapped.tags[i].p, mapped.tags[i].len);
+    for (uint32_t i = 0; i < k->ngtags; i++)
+        rc |= md_tagsum_add_hash(&ts, k->ghash[i]);
+    if (rc) {
+        s->st.errors[MD_PERR_TOO_MANY_TAGS]++;
+        return -E2BIG;
+    }
+    uint64_t hh = has_host ? md_host_hash(host.p, host.len) : k->host_hash;
+    *key = md_ctx_key_final(&name, hh, &ts);
+    return 0;
+}
+
 bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)
 {
     *p = (struct md_point){
@@ -140,15 +200,8 @@ bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_
         .timestamp = (m->flags & MD_SAMPLE_HAS_TS) ? m->timestamp : 0,
         .member = m->values,
     };
-    struct md_str name = m->name;
-    if (s->etsy && name.len <= sizeof s->etsybuf)
-        name.len = (uint32_t)md_etsy_sanitize(name.p, name.len, s->etsybuf), name.p = s->etsybuf;
-    struct md_mapper_result mapped = {0};
-    if (s->mapper && md_mapper_map(s->mapper, name.p, name.len, &mapped) == 1)
-        name = mapped.name;
-    else
-        mapped.ntags = 0;
-    p->name = with_namespace(s, name);
+    struct md_mapper_result mapped;
+    p->name = final_name(s, m, &mapped);
     if (blocked(s, p->name)) {
         s->st.blocked++;
         return false;

@@ -44,6 +44,15 @@ void md_statsd_line(struct md_statsd *s, char *line, size_t len, double now);
  * call). False when the blocklist drops it or it has too many tags.
  */
 bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p);
+/*
+ * The intake's hot path: the context key of a sample, enrichment included,
+ * in one pass over its tags and without building the point; works on a
+ * sample parsed with lazy_tags (it picks up host: itself). 0, 1 when the
+ * blocklist drops it, -E2BIG on too many tags (counted).
+ */
+struct md_keyer;
+int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const struct md_sample *m,
+                       uint64_t *key);
 const struct md_parse_opts *md_statsd_parse_opts(const struct md_statsd *s);
 
 #endif

@@ -48,6 +48,8 @@ struct md_parse_opts {
     bool etsy;                    /* statsd_mode: etsy (signed gauges are deltas). The
                                      grammar is the same; the parser only flags
                                      MD_SAMPLE_SIGNED and the aggregator applies it. */
+    bool lazy_tags;               /* skip the tag scan: host, ntags, pod_uid and card are
+                                     left unset; the caller walks the tags (hot path) */
 };
 
 struct md_msg {

@@ -77,6 +77,9 @@ struct md_tag_iter {
 };
 void md_tag_iter_init(struct md_tag_iter *it, struct md_str tags);
 bool md_tag_iter_next(struct md_tag_iter *it, struct md_str *tag);
+/* Like md_tag_iter_next but also stops at host: tags: returns 1 for a tag,
+ * 2 for a host (tag = the host name), 0 at the end. */
+int md_tag_iter_next_host(struct md_tag_iter *it, struct md_str *tag);
 
 /* --- events and service checks ------------------------------------------ */
 
