@@ -847,11 +847,9 @@ static int cfg_mapping(struct cfg_run *r, const struct md_ynode *n, const char *
                           "unknown key (expected match, match_type, name, tags)");
         if (rc)
             return rc;
-        if (strcmp(key, "match_type") == 0 && strcmp(m->match_type, "wildcard") != 0)
-            return cfg_fail(r, line, kpath, "%s",
-                            strcmp(m->match_type, "regex") == 0
-                                ? "regex is not supported yet; use wildcard"
-                                : "expected wildcard");
+        if (strcmp(key, "match_type") == 0 && strcmp(m->match_type, "wildcard") != 0 &&
+            strcmp(m->match_type, "regex") != 0)
+            return cfg_fail(r, line, kpath, "expected wildcard or regex");
     }
     int line = n->line;
     if (!m->match)
@@ -860,7 +858,8 @@ static int cfg_mapping(struct cfg_run *r, const struct md_ynode *n, const char *
         return cfg_fail(r, line, path, "name is required");
     if (!m->match_type && !(m->match_type = strdup("wildcard")))
         return cfg_oom(r);
-    const char *why = cfg_check_wildcard(m->match);
+    /* Regular expressions are compiled (and rejected) by the mapper itself. */
+    const char *why = strcmp(m->match_type, "regex") == 0 ? NULL : cfg_check_wildcard(m->match);
     if (why) {
         snprintf(kpath, sizeof kpath, "%.150s.match", path);
         return cfg_fail(r, line, kpath, "%s: %s", why, cfg_quote(m->match, q, sizeof q));

@@ -525,6 +525,12 @@ struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hos
             n = MAX_THREADS - 1;
         const char *host = cfg->dogstatsd_non_local_traffic ? "0.0.0.0" : cfg->bind_host;
         bool eol = list_has(&cfg->dogstatsd_eol_required, "udp");
+        /* SO_REUSEPORT would let a second agent share the port and silently take
+         * half the traffic: a plain bind first makes "already in use" an error. */
+        int probe = md_intake_udp_socket(host, cfg->dogstatsd_port, 0, 0, err, errlen);
+        if (probe < 0)
+            goto fail;
+        close(probe);
         for (unsigned i = 0; i < n; i++) {
             int fd = md_intake_udp_socket(host, cfg->dogstatsd_port, cfg->dogstatsd_so_rcvbuf, 1,
                                           err, errlen);

@@ -95,5 +95,19 @@ else
     fail "missing-file" "stderr does not name the file: $(head -c 300 "$work/err")"
 fi
 
+# Broken collector files: configcheck validates conf.d too and names
+# FILE:LINE: KEY. Each case folder holds one broken <collector>.d/ file.
+for dir in "$root"/tests/fixtures/confd-bad/*/; do
+    name="confd-bad/$(basename "$dir")"
+    if "$bin" configcheck -c "$root/tests/fixtures/config/good-empty.yaml" \
+        --set "confd_path=$dir" >/dev/null 2>"$work/err"; then
+        fail "$name" "exit 0"
+    elif grep -qE "$(basename "$dir")/+[a-z_]+\.d/conf\.yaml(\.default)?:[0-9]+: " "$work/err"; then
+        ok "$name"
+    else
+        fail "$name" "no FILE:LINE: KEY in: $(head -c 300 "$work/err")"
+    fi
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

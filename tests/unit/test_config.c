@@ -582,9 +582,10 @@ static void test_mapper_profiles(void **state)
     check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match:", "letters");
     snprintf(y, sizeof y, "%s      - match: \"p.*\"\n", head);
     check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0]: name is required", NULL);
-    snprintf(y, sizeof y, "%s      - match: p.*\n        name: x\n        match_type: regex\n",
+    snprintf(y, sizeof y, "%s      - match: p.*\n        name: x\n        match_type: glob\n",
              head);
-    check_file_error(y, "%s:7: dogstatsd_mapper_profiles[0].mappings[0].match_type:", "regex");
+    check_file_error(y, "%s:7: dogstatsd_mapper_profiles[0].mappings[0].match_type:",
+                     "wildcard or regex");
     snprintf(y, sizeof y, "%s      - match: p.*\n        name: x\n        tags: [a]\n", head);
     check_file_error(y, "%s:7: dogstatsd_mapper_profiles[0].mappings[0].tags:", NULL);
     snprintf(y, sizeof y, "%s      - match: p.*\n        nam: x\n", head);
