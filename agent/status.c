@@ -56,7 +56,20 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
                       (unsigned long long)s->errors[i]);
         first = false;
     }
-    md_buf_printf(b, "}},\"aggregator\":{\"contexts\":%llu,\"contexts_created\":%llu,"
+    md_buf_puts(b, "},\"threads\":[");
+    struct md_statsd_stats ts;
+    uint64_t full;
+    for (unsigned i = 0; md_pipeline_thread_stats(d->pipe, i, &ts, &full); i++) {
+        uint64_t errs = 0;
+        for (int k = 0; k < MD_PERR_COUNT; k++)
+            errs += ts.errors[k];
+        md_buf_printf(b, "%s{\"packets\":%llu,\"bytes\":%llu,\"metrics\":%llu,"
+                         "\"parse_errors\":%llu,\"ring_full_drops\":%llu}",
+                      i ? "," : "", (unsigned long long)ts.packets, (unsigned long long)ts.bytes,
+                      (unsigned long long)ts.metrics, (unsigned long long)errs,
+                      (unsigned long long)full);
+    }
+    md_buf_printf(b, "]},\"aggregator\":{\"contexts\":%llu,\"contexts_created\":%llu,"
                      "\"contexts_expired\":%llu,\"context_limit_drops\":%llu,"
                      "\"nonfinite_drops\":%llu,\"frames\":%llu,\"series_flushed\":%llu,"
                      "\"last_flush\":%.0f},",

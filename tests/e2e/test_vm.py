@@ -7,11 +7,14 @@ ships zlib-compressed JSON; the series are read back from VictoriaMetrics'
 host and tags.
 """
 import math
+import os
 import signal
+import socket
+import stat
 import sys
 import time
 
-from harness import Meterd, VictoriaMetrics, run_tests, wait_until
+from harness import Meterd, VictoriaMetrics, meterd_bin, run_tests, wait_until
 
 HOST = "e2e-host"
 
@@ -118,6 +121,30 @@ def test_every_type_packed_sampled_timestamped_host_override(d):
     expect_series(vm, "p.nohost", {"region": "eu"}, w, 6)
 
 
+def test_unix_socket_intake(d):
+    path = os.path.join(d, "dsd.sock")
+    vm, m = start(d, dogstatsd_socket=path, dogstatsd_socket_mode="0620")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o620, oct(os.stat(path).st_mode)
+    w = avoid_window_edge()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(b"uds.count:3|c|#via:uds\nuds.gauge:1.5|g", path)
+    s.close()
+    m.wait_received(1)
+    expect_series(vm, "uds.count", {"via": "uds", "host": HOST}, w, 0.3)
+    expect_series(vm, "uds.gauge", {"host": HOST}, w, 1.5)
+    m.stop()
+    assert not os.path.exists(path), "socket file left behind"
+
+
+def test_second_agent_on_same_port_refused(d):
+    vm, m = start(d)
+    import subprocess
+    r = subprocess.run([meterd_bin(), "run", "--set", "dogstatsd_port=%d" % m.statsd_port,
+                        "--set", "status_port=0", "--set", "confd_path=" + d],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "in use" in r.stderr, (r.returncode, r.stderr[-300:])
+
+
 def test_sigterm_flushes_open_window(d):
     vm, m = start(d)
     w = avoid_window_edge(margin=3)
@@ -141,5 +168,6 @@ def test_health_and_status_endpoints(d):
 if __name__ == "__main__":
     sys.exit(run_tests([test_counter_gauge_timer_exact_readback,
                         test_every_type_packed_sampled_timestamped_host_override,
+                        test_unix_socket_intake, test_second_agent_on_same_port_refused,
                         test_sigterm_flushes_open_window,
                         test_health_and_status_endpoints]))
