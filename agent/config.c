@@ -164,15 +164,16 @@ static const struct cfg_key cfg_keys[] = {
     {"dogstatsd_pipeline_count", CT_INT, O_INT(dogstatsd_pipeline_count), "0", 0, 64, NULL, 0,
      NULL, NULL, NULL, {"DD_DOGSTATSD_PIPELINE_COUNT"}, NULL,
      "Intake threads (SO_REUSEPORT sockets); 0 = one per core."},
-    {"dogstatsd_ring_size", CT_INT, O_INT(dogstatsd_ring_size), "65536", 1024, 16777216, NULL,
+    {"dogstatsd_ring_size", CT_INT, O_INT(dogstatsd_ring_size), "16384", 1024, 16777216, NULL,
      CF_POW2, NULL, NULL, NULL, {0}, NULL,
-     "Records per intake ring (a power of two). Bigger absorbs longer bursts and\n"
-     "costs memory."},
+     "Records per intake ring (a power of two; ~64 bytes each). Bursts are\n"
+     "absorbed by the socket buffer (dogstatsd_so_rcvbuf) more cheaply."},
     {"dogstatsd_ring_full_policy", CT_ENUM, O_ENUM(dogstatsd_ring_full_policy,
                                                    enum md_ring_policy),
-     "drop", NOLIM, cfg_ring_policies, 0, NULL, NULL, NULL, {0}, NULL,
-     "What an intake thread does when its ring is full: drop (count and move on)\n"
-     "or block (wait; the socket buffer fills instead)."},
+     "block", NOLIM, cfg_ring_policies, 0, NULL, NULL, NULL, {0}, NULL,
+     "What an intake thread does when its ring is full: block (stop reading, so\n"
+     "the socket buffer takes the burst; overflow there is counted as kernel\n"
+     "drops) or drop (count ring_full_drops and keep reading)."},
     {"dogstatsd_context_limit", CT_INT, O_INT(dogstatsd_context_limit), "0", 0, INT_MAX, NULL, 0,
      NULL, NULL, NULL, {0}, NULL,
      "Most distinct contexts (name + tags + host) per window; 0 = unlimited."},

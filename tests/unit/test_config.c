@@ -119,8 +119,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.dogstatsd_buffer_size, 8192);
     assert_int_equal(c.dogstatsd_so_rcvbuf, 0);
     assert_int_equal(c.dogstatsd_pipeline_count, 0);
-    assert_int_equal(c.dogstatsd_ring_size, 65536);
-    assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_DROP);
+    assert_int_equal(c.dogstatsd_ring_size, 16384);
+    assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_BLOCK);
     assert_int_equal(c.dogstatsd_context_limit, 0);
     assert_int_equal(c.dogstatsd_eol_required.n, 0);
     assert_int_equal(c.dogstatsd_tags.n, 0);
@@ -190,7 +190,7 @@ static void test_each_type(void **state)
             "dogstatsd_socket_mode: 0600\n"
             "dogstatsd_buffer_size: \"65536\"\n"
             "dogstatsd_ring_size: 1024\n"
-            "dogstatsd_ring_full_policy: block\n"
+            "dogstatsd_ring_full_policy: drop\n"
             "dogstatsd_eol_required: udp uds\n"
             "dogstatsd_origin_detection_client: TRUE\n"
             "dogstatsd_no_aggregation_pipeline: off\n"
@@ -218,7 +218,7 @@ static void test_each_type(void **state)
     assert_int_equal(c.dogstatsd_socket_mode, 0600);
     assert_int_equal(c.dogstatsd_buffer_size, 65536);
     assert_int_equal(c.dogstatsd_ring_size, 1024);
-    assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_BLOCK);
+    assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_DROP);
     assert_int_equal(c.dogstatsd_eol_required.n, 2);
     assert_string_equal(c.dogstatsd_eol_required.v[1], "uds");
     assert_true(c.dogstatsd_origin_detection_client);
