@@ -62,6 +62,8 @@ struct md_agg {
     struct md_entry *tab;
     uint32_t cap, n;
     int64_t next_seal; /* start of the oldest unsealed window; 0 before the first point */
+    double wc_now;     /* the intake stamps a whole batch with one time: */
+    int64_t wc_w;      /* its window, computed once */
     struct md_frame pending;
     struct md_agg_stats st;
     struct md_ctx_scratch sc;      /* for events and checks */
@@ -500,7 +502,11 @@ static void etsy_add(struct md_ctx *c, struct md_slot *s, const struct md_fast *
 /* Fold a value into context c for the window of `now`. */
 static void ctx_add(struct md_agg *a, struct md_ctx *c, const struct md_fast *v)
 {
-    int64_t w = window_of(a, v->now);
+    if (v->now != a->wc_now) {
+        a->wc_now = v->now;
+        a->wc_w = window_of(a, v->now);
+    }
+    int64_t w = a->wc_w;
     if (a->next_seal == 0)
         a->next_seal = w;
     if (w < a->next_seal)

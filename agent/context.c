@@ -114,6 +114,12 @@ uint64_t md_ctx_key_final(const struct md_str *name, uint64_t host_hash, const s
     return XXH3_64bits_withSeed(name->p, name->len, SEED_NAME) + host_hash + t->sum;
 }
 
+uint64_t md_raw_hash(struct md_str name, struct md_str tags)
+{
+    uint64_t h = XXH3_64bits_withSeed(tags.p, tags.len, XXH3_64bits(name.p, name.len));
+    return h ? h : 1;
+}
+
 int md_ctx_key(const struct md_str *name, const struct md_str *tags, uint32_t ntags,
                const struct md_str *host, struct md_ctx_scratch *sc, uint64_t *key)
 {

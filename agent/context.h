@@ -52,6 +52,9 @@ int md_tagsum_add(struct md_tagsum *t, const char *p, size_t n);
 int md_tagsum_add_hash(struct md_tagsum *t, uint64_t h);
 uint64_t md_host_hash(const char *p, size_t n);
 uint64_t md_ctx_key_final(const struct md_str *name, uint64_t host_hash, const struct md_tagsum *t);
+/* Hash of a line's name and tags field as sent (not canonical): the key of
+ * the intake's key cache. Never 0. */
+uint64_t md_raw_hash(struct md_str name, struct md_str tags);
 
 struct md_point;
 struct md_keyer {

@@ -116,7 +116,7 @@ static double wall_now(void)
  * or stop). Waking it for every small batch would cost two context
  * switches per datagram when intake and aggregation share a core.
  */
-#define AGG_NAP_NS (5 * 1000 * 1000)
+#define AGG_NAP_NS (50 * 1000 * 1000)
 
 static void agg_wake(struct md_pipeline *p)
 {
@@ -148,26 +148,19 @@ static struct rec *reserve(struct intake_thread *t, uint32_t n)
     }
 }
 
-static void put_line(struct intake_thread *t, int kind, const char *line, size_t len,
-                     uint64_t key, const struct md_point *pt, uint64_t member_hash)
+/* The record of a line: its copy, and for REC_FAST what the aggregator adds. */
+static struct rec *put_line(struct intake_thread *t, int kind, const char *line, size_t len)
 {
     if (len > UINT16_MAX)
-        return;
+        return NULL;
     struct rec *r = reserve(t, (uint32_t)len);
     if (!r)
-        return;
+        return NULL;
     r->kind = (uint8_t)kind;
     r->len = (uint16_t)len;
     r->now = t->now;
-    if (pt) {
-        r->type = (uint8_t)pt->type;
-        r->key = key;
-        r->value = pt->value;
-        r->rate = pt->sample_rate;
-        r->member_hash = member_hash;
-        r->flags = pt->signed_value ? REC_SIGNED : 0;
-    }
     memcpy(r->data, line, len);
+    return r;
 }
 
 static void intake_line(void *ud, char *line, size_t len, enum md_parse_error err)
@@ -190,11 +183,11 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         return;
     case MD_MSG_EVENT:
         st->events++;
-        put_line(t, REC_LINE, line, len, 0, NULL, 0);
+        put_line(t, REC_LINE, line, len);
         return;
     case MD_MSG_SERVICE_CHECK:
         st->service_checks++;
-        put_line(t, REC_LINE, line, len, 0, NULL, 0);
+        put_line(t, REC_LINE, line, len);
         return;
     case MD_MSG_METRIC:
         break;
@@ -202,16 +195,21 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
     const struct md_sample *m = &msg.u.metric;
     st->metrics += m->type == MD_SET ? 1 : m->nvalues;
     if (m->nvalues > 1 || (m->flags & MD_SAMPLE_HAS_TS)) {
-        put_line(t, REC_LINE, line, len, 0, NULL, 0); /* rare: the aggregator parses it */
+        put_line(t, REC_LINE, line, len); /* rare: the aggregator parses it */
         return;
     }
     uint64_t key;
     if (md_statsd_fast_key(t->sd, &t->keyer, m, &key) != 0)
         return;
-    struct md_point pt = {.type = (int)m->type, .value = m->value, .sample_rate = m->sample_rate,
-                          .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0};
-    uint64_t mh = m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0;
-    put_line(t, REC_FAST, line, len, key, &pt, mh);
+    struct rec *r = put_line(t, REC_FAST, line, len);
+    if (!r)
+        return;
+    r->type = (uint8_t)m->type;
+    r->flags = (m->flags & MD_SAMPLE_SIGNED) ? REC_SIGNED : 0;
+    r->key = key;
+    r->value = m->value;
+    r->rate = m->sample_rate;
+    r->member_hash = m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0;
 }
 
 static void publish_stats(struct intake_thread *t)

@@ -14,7 +14,29 @@
 
 #define NS_MAX 256
 
+/*
+ * The intake's key cache: a line's name and tags bytes as sent -> its
+ * context key. Clients send the same few lines over and over; a hit skips
+ * the tag walk, a hash per tag, the mapper and the namespace. A set is four
+ * entries in one cache line, filled first-in first-out: a direct-mapped
+ * table missed a fifth of the lookups with 1000 contexts sent round-robin
+ * (lines sharing a slot evict each other forever), two ways still 8 %, four
+ * ways under 1 %. Keyed by a 64-bit hash of the raw bytes, as the
+ * aggregator's table is keyed by a 64-bit hash of the canonical context: a
+ * false hit takes a 64-bit collision. Only md_statsd_fast_key (one intake
+ * thread) touches it: 128 KiB per intake thread.
+ */
+#define KCACHE_SETS 2048
+#define KCACHE_WAYS 4
+struct kc_entry {
+    uint64_t raw, key;
+};
+struct kc_set {
+    _Alignas(64) struct kc_entry e[KCACHE_WAYS];
+};
+
 struct md_statsd {
+    struct kc_set kcache[KCACHE_SETS];
     struct md_agg *agg;
     struct md_parse_opts popts;
     char ns[NS_MAX]; /* "namespace." */
@@ -37,9 +59,12 @@ struct md_statsd {
 
 struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
 {
-    struct md_statsd *s = calloc(1, sizeof *s);
+    /* aligned: the key cache's sets are cache lines */
+    size_t size = (sizeof(struct md_statsd) + 63) & ~(size_t)63;
+    struct md_statsd *s = aligned_alloc(64, size);
     if (!s)
         return NULL;
+    memset(s, 0, size);
     s->agg = agg;
     s->popts.origin_detection_client = cfg->dogstatsd_origin_detection_client;
     s->popts.no_aggregation_pipeline = cfg->dogstatsd_no_aggregation_pipeline;
@@ -150,8 +175,8 @@ static struct md_str final_name(struct md_statsd *s, const struct md_sample *m,
     return with_namespace(s, name);
 }
 
-int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const struct md_sample *m,
-                       uint64_t *key)
+static int fast_key_slow(struct md_statsd *s, const struct md_keyer *k, const struct md_sample *m,
+                         uint64_t *key)
 {
     struct md_mapper_result mapped;
     struct md_str name = final_name(s, m, &mapped);
@@ -187,6 +212,26 @@ int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const stru
     uint64_t hh = has_host ? md_host_hash(host.p, host.len) : k->host_hash;
     *key = md_ctx_key_final(&name, hh, &ts);
     return 0;
+}
+
+int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const struct md_sample *m,
+                       uint64_t *key)
+{
+    /* The key depends on the name and the tags field only (host: is a tag
+     * there, in lazy mode), plus configuration fixed for s's life. */
+    uint64_t raw = md_raw_hash(m->name, m->tags);
+    struct kc_set *set = &s->kcache[raw & (KCACHE_SETS - 1)];
+    for (int i = 0; i < KCACHE_WAYS; i++)
+        if (set->e[i].raw == raw) {
+            *key = set->e[i].key;
+            return 0;
+        }
+    int rc = fast_key_slow(s, k, m, key);
+    if (rc == 0) {
+        memmove(&set->e[1], &set->e[0], (KCACHE_WAYS - 1) * sizeof set->e[0]);
+        set->e[0] = (struct kc_entry){raw, *key};
+    }
+    return rc;
 }
 
 bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)

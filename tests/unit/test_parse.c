@@ -576,6 +576,80 @@ static void test_many_tags(void **st)
     assert_int_equal(k, 10000);
 }
 
+/*
+ * Lines of every length around the 16/64-byte edges of the parser's SSE2
+ * separator index, each in a heap block of exactly its size (ASan catches a
+ * load past either end), with separators in the name, the value, the type and
+ * the tags at every offset. This file also builds with MD_PARSE_NO_SIMD
+ * (test_parse_scalar), so both paths must agree with these expectations.
+ */
+static void parse_exact(const char *s, size_t len, struct md_msg *m, enum md_msg_kind want)
+{
+    char *b = malloc(len);
+    assert_non_null(b);
+    memcpy(b, s, len);
+    enum md_msg_kind k = md_parse_line(b, len, &dflt, m);
+    if (k != want)
+        fail_msg("'%.*s' (%zu bytes): kind %d, want %d (error %s)", (int)len, s, len, k, want,
+                 md_parse_error_name(k == MD_MSG_ERROR ? m->error : MD_PERR_NONE));
+    free(b);
+}
+
+static void test_separator_index_edges(void **st)
+{
+    char line[256];
+    struct md_msg m;
+    for (int n = 1; n <= 70; n++) {       /* name length */
+        for (int t = 0; t <= 70; t++) {   /* tags length (0: no tags field) */
+            int len = 0;
+            memset(line, 'n', (size_t)n);
+            len = n;
+            len += sprintf(line + len, ":%s|c", (n + t) % 3 ? "1" : "1:2");
+            if (t) {
+                line[len++] = '|';
+                line[len++] = '#';
+                for (int i = 0; i < t; i++)
+                    line[len++] = (i % 4 == 3) ? ',' : (i % 4 == 1 ? ':' : 'a');
+            }
+            parse_exact(line, (size_t)len, &m, MD_MSG_METRIC);
+            assert_int_equal(m.u.metric.name.len, n);
+            assert_int_equal(m.u.metric.nvalues, (n + t) % 3 ? 1 : 2);
+            assert_int_equal(m.u.metric.type, MD_COUNTER);
+            assert_int_equal(m.u.metric.tags.len, t);
+            /* a '|' inside the name: no colon before the first pipe */
+            if (n >= 2) {
+                line[n / 2] = '|';
+                parse_exact(line, (size_t)len, &m, MD_MSG_ERROR);
+                assert_int_equal(m.error, MD_PERR_NO_COLON);
+            }
+            if (n >= 3) { /* a colon inside the name ends it: "nn" is no number */
+                line[n / 2] = ':';
+                parse_exact(line, (size_t)len, &m, MD_MSG_ERROR);
+                assert_int_equal(m.error, MD_PERR_BAD_VALUE);
+            }
+        }
+    }
+    /* the last byte of a 16-, 64- and 65-byte line is the only pipe's neighbour */
+    for (int len = 14; len <= 66; len++) {
+        memset(line, 'x', (size_t)len);
+        line[len - 3] = ':';
+        line[len - 2] = '5';
+        line[len - 1] = '|';
+        parse_exact(line, (size_t)len, &m, MD_MSG_ERROR);
+        assert_int_equal(m.error, MD_PERR_BAD_TYPE);
+        line[len - 1] = 'g';
+        parse_exact(line, (size_t)len, &m, MD_MSG_ERROR);
+        assert_int_equal(m.error, MD_PERR_NO_PIPE);
+        line[len - 2] = '|';
+        line[len - 3] = '7';
+        line[len - 4] = ':';
+        parse_exact(line, (size_t)len, &m, MD_MSG_METRIC);
+        assert_int_equal(m.u.metric.type, MD_GAUGE);
+        assert_true(m.u.metric.value == 7);
+        assert_int_equal(m.u.metric.name.len, len - 4);
+    }
+}
+
 static void test_error_names(void **st)
 {
     assert_string_equal(md_parse_error_name(MD_PERR_NO_PIPE), "no_type_separator");
@@ -607,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_colon_flood),
         cmocka_unit_test(test_many_tags),
+        cmocka_unit_test(test_separator_index_edges),
         cmocka_unit_test(test_error_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
