@@ -40,10 +40,10 @@ struct md_ctx {
     double last_seen;
     double last_counter; /* time of the last counter sample, for zero-fill */
     bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
-    bool dead;
     bool has_gauge;      /* etsy: gauges persist and take deltas */
     int first_type;
     double gauge;
+    int64_t sealed_to;   /* windows before this are sealed (see the seal section) */
     uint16_t name_len, host_len, ntags;
     struct md_slot slot[NSLOT];
     /* uint16_t tag_lens[ntags]; then name, host and tag bytes */
@@ -65,6 +65,13 @@ struct md_agg {
     double wc_now;     /* the intake stamps a whole batch with one time: */
     int64_t wc_w;      /* its window, computed once */
     struct md_frame pending;
+    /* the seal in progress (md_agg_seal_begin .. md_agg_seal_take) */
+    bool sealing;
+    int64_t seal_from, seal_to;
+    double seal_now;
+    uint32_t seal_cursor;
+    int seal_windows;
+    struct md_frame sealed;
     struct md_agg_stats st;
     struct md_ctx_scratch sc;      /* for events and checks */
     struct md_str tagv[MD_CTX_MAX_TAGS];
@@ -169,6 +176,7 @@ static int tab_grow(struct md_agg *a)
     free(a->tab);
     a->tab = tab;
     a->cap = cap;
+    a->seal_cursor = 0; /* a seal in progress rescans; sealed contexts are skipped */
     return 0;
 }
 
@@ -243,6 +251,7 @@ void md_agg_free(struct md_agg *a)
     free(a->tab);
     md_keyer_free(&a->keyer);
     md_frame_free(&a->pending);
+    md_frame_free(&a->sealed);
     free(a);
 }
 
@@ -469,6 +478,7 @@ static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
                                a->keyer.sc.ntags);
     if (!c)
         return NULL;
+    c->sealed_to = a->next_seal; /* it holds nothing older */
     e->key = key;
     e->c = c;
     a->n++;
@@ -499,9 +509,13 @@ static void etsy_add(struct md_ctx *c, struct md_slot *s, const struct md_fast *
     slot_add(s, v);
 }
 
+static void seal_ctx(struct md_agg *a, struct md_ctx *c);
+
 /* Fold a value into context c for the window of `now`. */
 static void ctx_add(struct md_agg *a, struct md_ctx *c, const struct md_fast *v)
 {
+    if (a->sealing && c->sealed_to < a->seal_to)
+        seal_ctx(a, c); /* seal what it held before this sample changes it */
     if (v->now != a->wc_now) {
         a->wc_now = v->now;
         a->wc_w = window_of(a, v->now);
@@ -667,44 +681,91 @@ static bool ctx_expired(const struct md_agg *a, const struct md_ctx *c, double n
     return now >= c->last_seen + a->o.context_expiry_seconds;
 }
 
-int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out)
+/*
+ * Sealing is incremental so that a flush of many contexts never holds the
+ * aggregator for long (the pipeline drains its rings between steps, so
+ * intake keeps moving). md_agg_seal_begin fixes the windows [from, to) to
+ * seal and moves next_seal to `to` at once: from then on every new sample
+ * lands in `to` or later. Each step seals the next contexts of the table.
+ * A context touched by a sample before the scan reached it is sealed right
+ * then (ctx_add), so every context is sealed as it was when the seal
+ * began, exactly as an all-at-once seal would. c->sealed_to marks contexts
+ * done: a table grow restarts the scan and skips them. Expired contexts
+ * are removed when the scan ends.
+ */
+static void seal_ctx(struct md_agg *a, struct md_ctx *c)
+{
+    ctx_seal(a, c, a->seal_from, a->seal_to, &a->sealed);
+    c->sealed_to = a->seal_to;
+}
+
+bool md_agg_seal_begin(struct md_agg *a, double now, bool all)
 {
     uint32_t iv = a->o.interval;
     int64_t to = all ? window_of(a, now) + iv : window_of(a, now - a->o.grace);
     int64_t from = a->next_seal ? a->next_seal : to;
     /* The pending frame (timestamped points, events, checks, late spills) is the base. */
-    *out = a->pending;
-    out->start = from;
-    out->interval = iv;
+    a->sealed = a->pending;
+    a->sealed.start = from;
+    a->sealed.interval = iv;
     md_frame_init(&a->pending, 0, iv);
+    a->seal_windows = 0;
     if (to <= from)
-        return 0;
+        return false;
     /* After a long stall only the windows a counter could still zero-fill matter. */
     if (to - from > (int64_t)a->o.expiry_seconds + iv)
         from = to - ((int64_t)a->o.expiry_seconds / iv + 1) * iv;
-    size_t ndead = 0;
-    for (uint32_t i = 0; i < a->cap; i++) {
+    a->sealing = true;
+    a->seal_from = from;
+    a->seal_to = to;
+    a->seal_now = now;
+    a->seal_cursor = 0;
+    a->seal_windows = (int)((to - from) / iv);
+    a->next_seal = to;
+    return true;
+}
+
+static void remove_expired(struct md_agg *a, double now)
+{
+    for (uint32_t i = 0; i < a->cap;) {
         struct md_ctx *c = a->tab[i].c;
-        if (!c)
-            continue;
-        ctx_seal(a, c, from, to, out);
-        c->dead = ctx_expired(a, c, now);
-        ndead += c->dead;
-    }
-    /* Removal is a second pass: backward shifts would disturb the scan above. */
-    for (uint32_t i = 0; i < a->cap && ndead;) {
-        struct md_ctx *c = a->tab[i].c;
-        if (c && c->dead) {
+        if (c && ctx_expired(a, c, now)) {
             tab_remove(a, &a->tab[i]);
             ctx_free(c);
             a->st.contexts_expired++;
-            ndead--;
             continue; /* a shifted entry may now sit at i */
         }
         i++;
     }
     a->st.contexts_live = a->n;
-    int sealed = (int)((to - from) / iv);
-    a->next_seal = to;
-    return sealed;
+}
+
+bool md_agg_seal_step(struct md_agg *a, uint32_t budget)
+{
+    if (!a->sealing)
+        return true;
+    while (a->seal_cursor < a->cap && budget--) {
+        struct md_ctx *c = a->tab[a->seal_cursor++].c;
+        if (c && c->sealed_to < a->seal_to)
+            seal_ctx(a, c);
+    }
+    if (a->seal_cursor < a->cap)
+        return false;
+    remove_expired(a, a->seal_now);
+    a->sealing = false;
+    return true;
+}
+
+int md_agg_seal_take(struct md_agg *a, struct md_frame *out)
+{
+    *out = a->sealed;
+    md_frame_init(&a->sealed, 0, a->o.interval);
+    return a->seal_windows;
+}
+
+int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out)
+{
+    md_agg_seal_begin(a, now, all);
+    md_agg_seal_step(a, UINT32_MAX);
+    return md_agg_seal_take(a, out);
 }

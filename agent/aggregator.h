@@ -77,6 +77,18 @@ void md_agg_add_check(struct md_agg *a, const struct md_service_check *c, double
  * Returns the number of windows sealed.
  */
 int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out);
+/*
+ * The same in steps, so that the caller can take new samples between them
+ * (md_agg_flush must not be called while such a seal is in progress):
+ * begin fixes the windows to seal (false: none; take still returns the
+ * pending events and points); each step seals up to `budget` table slots
+ * and returns true once all are done; take then hands over the frame and
+ * returns the number of windows sealed. Samples added meanwhile go to later
+ * windows, and the frame is what an all-at-once seal at `now` would give.
+ */
+bool md_agg_seal_begin(struct md_agg *a, double now, bool all);
+bool md_agg_seal_step(struct md_agg *a, uint32_t budget);
+int md_agg_seal_take(struct md_agg *a, struct md_frame *out);
 const struct md_agg_stats *md_agg_stats(const struct md_agg *a);
 
 /* An aggregator set up from the configuration (agg_config.c). -EINVAL on bad histogram settings. */

@@ -88,6 +88,8 @@ struct md_pipeline {
     struct md_ring main_ring;   /* loop -> aggregator: points */
     struct md_ring frame_ring;  /* aggregator -> loop: frames */
     _Atomic int flush_req;      /* 1 = due windows, 2 = all */
+    int want_flush;             /* aggregator thread: a request not begun yet */
+    bool seal_busy, seal_all;   /* aggregator thread: a seal in progress */
     _Atomic int intake_stop, agg_stop;
     _Atomic int agg_sleeping;
     _Atomic int agg_paused;     /* tests stall the consumer with this */
@@ -324,18 +326,49 @@ static size_t drain(struct md_pipeline *p, struct md_ring *ring)
     return n;
 }
 
-static void push_frame(struct md_pipeline *p, bool all)
+/* Hand the sealed frame to the loop. */
+static void push_frame(struct md_pipeline *p)
 {
     struct md_frame *f = malloc(sizeof *f);
-    if (!f)
+    if (!f) {
+        struct md_frame lost;
+        md_agg_seal_take(p->agg, &lost);
+        md_frame_free(&lost);
         return;
-    md_agg_flush(p->agg, wall_now(), all, f);
+    }
+    md_agg_seal_take(p->agg, f);
     struct md_frame **slot;
     while (!(slot = md_ring_reserve(&p->frame_ring, sizeof f)))
         sched_yield(); /* the loop is behind on frames: wait, never drop a window */
     *slot = f;
     md_ring_publish(&p->frame_ring);
     uv_async_send(&p->async);
+}
+
+/*
+ * Flush requests become incremental seals: SEAL_STEP table slots at a time
+ * (about a millisecond), with the rings drained between steps, so that
+ * sealing 100k contexts never leaves intake waiting on full rings while
+ * the socket buffers overflow. A request that comes during a seal waits for
+ * it; "all" (stop, tests) seals in one go.
+ */
+#define SEAL_STEP 2048
+
+static void seal_work(struct md_pipeline *p)
+{
+    int req = atomic_exchange(&p->flush_req, 0);
+    if (req > p->want_flush)
+        p->want_flush = req;
+    if (!p->seal_busy && p->want_flush) {
+        p->seal_all = p->want_flush == 2;
+        p->want_flush = 0;
+        md_agg_seal_begin(p->agg, wall_now(), p->seal_all);
+        p->seal_busy = true;
+    }
+    if (p->seal_busy && md_agg_seal_step(p->agg, p->seal_all ? UINT32_MAX : SEAL_STEP)) {
+        push_frame(p);
+        p->seal_busy = false;
+    }
 }
 
 static void publish_agg_stats(struct md_pipeline *p)
@@ -377,16 +410,17 @@ static void *agg_main(void *arg)
         for (unsigned i = 0; i < p->nthreads; i++)
             n += drain(p, &p->threads[i]->ring);
         n += drain(p, &p->main_ring);
-        int req = atomic_exchange(&p->flush_req, 0);
-        if (req)
-            push_frame(p, req == 2);
+        seal_work(p);
         publish_agg_stats(p);
-        if (atomic_load(&p->agg_stop) && n == 0 && rings_empty(p))
+        bool idle = n == 0 && !p->seal_busy && !p->want_flush;
+        if (atomic_load(&p->agg_stop) && idle && rings_empty(p))
             break;
-        if (n == 0 && !req)
+        if (idle)
             agg_sleep(p);
     }
-    push_frame(p, true);
+    md_agg_seal_begin(p->agg, wall_now(), true);
+    md_agg_seal_step(p->agg, UINT32_MAX);
+    push_frame(p);
     publish_agg_stats(p);
     return NULL;
 }

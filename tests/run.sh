@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # meterd's whole test suite, the README's test command and what CI runs.
 # Installs missing Debian packages, builds (warnings are errors), runs the
-# cmocka unit tests, runs them again under ASan+UBSan, then the protocol
-# corpus, the config-error tests and the end-to-end tests (which start and
-# stop their own VictoriaMetrics and meterd on loopback). Prints every
+# cmocka unit tests, then the protocol corpus, the config-error tests and
+# the end-to-end tests (which start and stop their own VictoriaMetrics and
+# meterd on loopback), the unit tests again under ASan+UBSan, the parser's
+# fuzz target (seed replay and 60 s of fuzzing), and the threaded tests
+# under TSan. Prints every
 # test's result and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +80,9 @@ else
     echo "asan build failed"
     add 0 1
 fi
+
+# The parser's libFuzzer target: seed replay on both parser paths, then a minute of fuzzing.
+summarised fuzz bash tests/fuzz/run.sh
 
 # ThreadSanitizer: the tests whose code crosses threads (rings, intake, aggregator).
 if TARGETS="tests/unit/test_ring tests/unit/test_pipeline" build build-tsan -Db_sanitize=thread -Db_lundef=false; then

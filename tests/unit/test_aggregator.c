@@ -23,6 +23,11 @@ static struct md_str S(const char *s)
     return (struct md_str){s, (uint32_t)strlen(s)};
 }
 
+static int strcmp_p(const char **a, const char **b)
+{
+    return strcmp(*a, *b);
+}
+
 static struct md_agg *agg_default(void)
 {
     struct md_agg_opts o = {.interval = 10, .grace = 1, .expiry_seconds = 300,
@@ -271,6 +276,122 @@ static void test_many_contexts_survive_growth_and_removal(void **st)
     md_agg_free(a);
 }
 
+/* The frame's series as sorted "name|host|tags|type|ts|value" lines. */
+static char **frame_lines(const struct md_frame *f)
+{
+    char **v = calloc(f->nseries + 1, sizeof *v);
+    for (size_t i = 0; i < f->nseries; i++) {
+        const struct md_series *x = &f->series[i];
+        char buf[512];
+        int n = snprintf(buf, sizeof buf, "%s|%s|", x->name, x->key->host);
+        for (uint32_t t = 0; t < x->key->ntags; t++)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, "%s,", x->key->tags[t]);
+        snprintf(buf + n, sizeof buf - (size_t)n, "|%d|%lld|%.17g", (int)x->type,
+                 (long long)x->timestamp, x->value);
+        v[i] = strdup(buf);
+    }
+    qsort(v, f->nseries, sizeof *v, (int (*)(const void *, const void *))strcmp_p);
+    return v;
+}
+
+static void assert_same_frames(const struct md_frame *a, const struct md_frame *b)
+{
+    assert_int_equal(a->nseries, b->nseries);
+    char **la = frame_lines(a), **lb = frame_lines(b);
+    for (size_t i = 0; i < a->nseries; i++) {
+        if (strcmp(la[i], lb[i]) != 0)
+            fail_msg("series %zu differs: %s vs %s", i, la[i], lb[i]);
+        free(la[i]);
+        free(lb[i]);
+    }
+    free(la);
+    free(lb);
+}
+
+/* Window 1's samples: every third old counter again, gauges, and new contexts. */
+static void window1_sample(struct md_agg *a, int i)
+{
+    char name[32];
+    static const char *tags[] = {"env:prod", "shard:x"};
+    if (i < 3000) {
+        snprintf(name, sizeof name, "c%d", i);
+        if (i % 3 == 0)
+            add(a, name, MD_COUNTER, 2, 1, tags, 2, T0 + 12);
+        else if (i % 3 == 1)
+            add(a, "g", MD_GAUGE, 7, 1, tags, 1, T0 + 12); /* last value: same in any order */
+        else
+            add(a, "h", MD_HISTOGRAM, i, 0.5, NULL, 0, T0 + 12);
+    } else {
+        snprintf(name, sizeof name, "n%d", i);
+        add(a, name, MD_COUNTER, 1, 1, NULL, 0, T0 + 12);
+        if (i % 6 == 0) { /* and a z* counter woken before the scan reaches it */
+            snprintf(name, sizeof name, "z%d", (i / 6) % 1000);
+            add(a, name, MD_COUNTER, 5, 1, NULL, 0, T0 + 12);
+        }
+    }
+}
+
+/*
+ * A seal in steps, with samples for the next window (some touching contexts
+ * the scan has not reached, some new ones growing the table mid-seal),
+ * must give the frames an all-at-once seal gives.
+ */
+static void test_incremental_seal_matches_all_at_once(void **st)
+{
+    struct md_agg *ref = agg_default(), *inc = agg_default();
+    static const char *tags[] = {"env:prod", "shard:x"};
+    char name[32];
+    struct md_frame fr, fi;
+    for (int k = 0; k < 2; k++) {
+        struct md_agg *a = k ? inc : ref;
+        /* z*: counters of the window before, idle in the sealed one: zero-filled there */
+        for (int i = 0; i < 1000; i++) {
+            snprintf(name, sizeof name, "z%d", i);
+            add(a, name, MD_COUNTER, 1, 1, NULL, 0, T0 - 9);
+        }
+        assert_int_equal(md_agg_flush(a, T0 + 1, false, &fr), 1);
+        assert_int_equal(fr.nseries, 1000);
+        md_frame_free(&fr);
+        for (int i = 0; i < 3000; i++) {
+            snprintf(name, sizeof name, "c%d", i);
+            add(a, name, MD_COUNTER, i, 1, tags, 2, T0 + 1);
+            add(a, "h", MD_HISTOGRAM, i, 1, NULL, 0, T0 + 2);
+        }
+    }
+    const int n1 = 9000; /* 3000 old contexts touched, 6000 new: the table grows */
+    assert_int_equal(md_agg_flush(ref, T0 + 11, false, &fr), 1);
+    for (int i = 0; i < n1; i++)
+        window1_sample(ref, i);
+
+    assert_true(md_agg_seal_begin(inc, T0 + 11, false));
+    int next = n1 - 1, steps = 0; /* from the end: touch contexts before the scan reaches them */
+    while (!md_agg_seal_step(inc, 37)) {
+        for (int j = 0; j < 30 && next >= 0; j++)
+            window1_sample(inc, next--);
+        steps++;
+    }
+    assert_true(steps > 100);
+    while (next >= 0)
+        window1_sample(inc, next--);
+    assert_int_equal(md_agg_seal_take(inc, &fi), 1);
+    /* c0..c2999, z0..z999 at 0, h: max median avg count 95percentile */
+    assert_int_equal(fr.nseries, 3000 + 1000 + 5);
+    assert_same_frames(&fr, &fi);
+    md_frame_free(&fr);
+    md_frame_free(&fi);
+
+    /* The next window: zero-filled counters, the new contexts, the gauge, h again. */
+    assert_int_equal(md_agg_flush(ref, T0 + 21, false, &fr), 1);
+    assert_int_equal(md_agg_flush(inc, T0 + 21, false, &fi), 1);
+    assert_int_equal(fr.nseries, 3000 + 1000 + 6000 + 1 + 5);
+    assert_same_frames(&fr, &fi);
+    md_frame_free(&fr);
+    md_frame_free(&fi);
+    assert_int_equal(md_agg_stats(ref)->contexts_live, md_agg_stats(inc)->contexts_live);
+    md_agg_free(ref);
+    md_agg_free(inc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_flushes_open_window),
         cmocka_unit_test(test_context_limit_and_nonfinite),
         cmocka_unit_test(test_many_contexts_survive_growth_and_removal),
+        cmocka_unit_test(test_incremental_seal_matches_all_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
