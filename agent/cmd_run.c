@@ -110,6 +110,8 @@ static void flush_work(uv_work_t *w)
             tail = &(*tail)->next;
         }
     }
+    /* The frame is encoded: give its memory back before compressing. */
+    md_frame_free(&j->frame);
     for (struct md_payload *p = j->payloads; p; p = p->next) {
         void *z;
         size_t zlen;

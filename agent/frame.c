@@ -103,6 +103,18 @@ static void *grow(void **arr, size_t *cap, size_t n, size_t elem)
     return (char *)p + n * elem;
 }
 
+int md_frame_reserve(struct md_frame *f, size_t n)
+{
+    if (n <= f->series_cap)
+        return 0;
+    void *p = realloc(f->series, n * sizeof *f->series);
+    if (!p)
+        return -ENOMEM;
+    f->series = p;
+    f->series_cap = n;
+    return 0;
+}
+
 const struct md_series_key *md_frame_key(struct md_frame *f, const char *host, size_t host_len,
                                          const struct md_str *tags, uint32_t ntags)
 {

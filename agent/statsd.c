@@ -37,6 +37,7 @@ struct kc_set {
 
 struct md_statsd {
     struct kc_set kcache[KCACHE_SETS];
+    void *alloc; /* what to free */
     struct md_agg *agg;
     struct md_parse_opts popts;
     char ns[NS_MAX]; /* "namespace." */
@@ -59,12 +60,14 @@ struct md_statsd {
 
 struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
 {
-    /* aligned: the key cache's sets are cache lines */
-    size_t size = (sizeof(struct md_statsd) + 63) & ~(size_t)63;
-    struct md_statsd *s = aligned_alloc(64, size);
-    if (!s)
+    /* Aligned (the key cache's sets are cache lines) and from calloc: a
+     * block this large comes zeroed from mmap, so the pages of the cache
+     * and of the name buffers cost memory only once they are used. */
+    void *base = calloc(1, sizeof(struct md_statsd) + 64);
+    if (!base)
         return NULL;
-    memset(s, 0, size);
+    struct md_statsd *s = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+    s->alloc = base;
     s->agg = agg;
     s->popts.origin_detection_client = cfg->dogstatsd_origin_detection_client;
     s->popts.no_aggregation_pipeline = cfg->dogstatsd_no_aggregation_pipeline;
@@ -76,7 +79,7 @@ struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
                                   MD_MAPPER_CACHE_DEFAULT, err, sizeof err);
         if (!s->mapper) {
             md_error("dogstatsd_mapper_profiles: %s", err);
-            free(s);
+            free(s->alloc);
             return NULL;
         }
     }
@@ -114,7 +117,7 @@ void md_statsd_free(struct md_statsd *s)
     md_mapper_free(s->mapper);
     free(s->dtags);
     free(s->dhash);
-    free(s);
+    free(s->alloc);
 }
 
 const struct md_statsd_stats *md_statsd_stats(const struct md_statsd *s)

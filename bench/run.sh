@@ -444,16 +444,26 @@ sec_rss() {
     [ -n "${R[meterd.held_k20]:-}" ] && rate=$(awk -v h="${R[meterd.held_k20]}" -v r="$RSS_RATE" 'BEGIN { h = h / 4; printf "%.0f", (h < r ? h : r) }')
     R[meterd.rss_rate]=$rate
     for n in $RSS_CONTEXTS; do
-        md_start || return 1
+        md_start "flush_interval: $FLUSH_INTERVAL" || return 1
         h0=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
         CONTEXTS=$n measure meterd --rate "$rate" --per-datagram 20 --count $((n * RSS_SENDS)) --duration 60 || return 1
         h=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
         R[meterd.rss_contexts_live_$n]=$(md_metric meterd_aggregator_contexts)
+        # Then through a flush that ships them all (sealed frame, encoded and
+        # compressed payloads): the peak an operator actually sees.
+        local i f f0
+        f0=$(md_metric meterd_flush_series_total)
+        for ((i = 0; i < 100; i++)); do   # counters zero-fill: the next window holds all n
+            f=$(md_metric meterd_flush_series_total)
+            [ "${f:-0}" -ge $((${f0:-0} + n)) ] && break
+            sleep 0.2
+        done
+        R[meterd.rss_flush_kb_$n]=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
         md_stop
         R[meterd.rss_kb_$n]=$h
         R[meterd.rss_idle_kb]=$h0
         R[meterd.rss_loss_$n]=$LOSS
-        log "  meterd rss contexts=$n hwm=${h}kB (idle ${h0}kB) loss=$LOSS"
+        log "  meterd rss contexts=$n hwm=${h}kB through a flush ${R[meterd.rss_flush_kb_$n]}kB (idle ${h0}kB) loss=$LOSS"
         if [ -n "$prev_n" ]; then
             R[meterd.bytes_per_context_${prev_n}_$n]=$(calc "($h - $prev_h) * 1024 / ($n - $prev_n)")
         fi
@@ -592,10 +602,10 @@ report() {
     done
     echo "  sender alone: $(show sender.max_dgram_rate_1t) datagrams/s with 1 thread, $(show sender.max_dgram_rate_2t) with 2 (all on cpu $SENDER_CPU)"
     echo
-    echo "3. meterd peak RSS (VmHWM) vs contexts (counters, each sent $RSS_SENDS times${R[meterd.rss_rate]:+ at $(fmt_rate "${R[meterd.rss_rate]}")/s}, 20/datagram)"
+    echo "3. meterd peak RSS (VmHWM) vs contexts (counters, each sent $RSS_SENDS times${R[meterd.rss_rate]:+ at $(fmt_rate "${R[meterd.rss_rate]}")/s}, 20/datagram, flush_interval $FLUSH_INTERVAL s)"
     if [ -z "${R[meterd.rss_idle_kb]:-}" ]; then unavail_row; else
         echo "  idle: ${R[meterd.rss_idle_kb]} kB"
-        for n in $RSS_CONTEXTS; do echo "  $n contexts: $(show meterd.rss_kb_$n) kB (loss $(show meterd.rss_loss_$n), meterd_aggregator_contexts $(show meterd.rss_contexts_live_$n))"; done
+        for n in $RSS_CONTEXTS; do echo "  $n contexts: $(show meterd.rss_kb_$n) kB after the sends, $(show meterd.rss_flush_kb_$n) kB through a flush of them all (loss $(show meterd.rss_loss_$n), meterd_aggregator_contexts $(show meterd.rss_contexts_live_$n))"; done
         for k in "${!R[@]}"; do [[ $k == meterd.bytes_per_context_* ]] && echo "  growth ${k#meterd.bytes_per_context_}: ${R[$k]} B/context"; done | sort
     fi
     echo

@@ -86,6 +86,8 @@ struct md_frame {
 
 void md_frame_init(struct md_frame *f, int64_t start, uint32_t interval);
 void md_frame_free(struct md_frame *f);
+/* Room for n series in all (a seal knows roughly how many: no doubling slack). */
+int md_frame_reserve(struct md_frame *f, size_t n);
 /* Copy a key (host + tags) into the frame's arena. */
 const struct md_series_key *md_frame_key(struct md_frame *f, const char *host, size_t host_len,
                                          const struct md_str *tags, uint32_t ntags);
