@@ -444,7 +444,7 @@ sec_rss() {
     [ -n "${R[meterd.held_k20]:-}" ] && rate=$(awk -v h="${R[meterd.held_k20]}" -v r="$RSS_RATE" 'BEGIN { h = h / 4; printf "%.0f", (h < r ? h : r) }')
     R[meterd.rss_rate]=$rate
     for n in $RSS_CONTEXTS; do
-        md_start "flush_interval: $FLUSH_INTERVAL" || return 1
+        md_start || return 1
         h0=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
         CONTEXTS=$n measure meterd --rate "$rate" --per-datagram 20 --count $((n * RSS_SENDS)) --duration 60 || return 1
         h=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
@@ -453,7 +453,7 @@ sec_rss() {
         # compressed payloads): the peak an operator actually sees.
         local i f f0
         f0=$(md_metric meterd_flush_series_total)
-        for ((i = 0; i < 100; i++)); do   # counters zero-fill: the next window holds all n
+        for ((i = 0; i < 100; i++)); do   # <= 20 s; counters zero-fill: the next window holds all n
             f=$(md_metric meterd_flush_series_total)
             [ "${f:-0}" -ge $((${f0:-0} + n)) ] && break
             sleep 0.2
@@ -602,7 +602,7 @@ report() {
     done
     echo "  sender alone: $(show sender.max_dgram_rate_1t) datagrams/s with 1 thread, $(show sender.max_dgram_rate_2t) with 2 (all on cpu $SENDER_CPU)"
     echo
-    echo "3. meterd peak RSS (VmHWM) vs contexts (counters, each sent $RSS_SENDS times${R[meterd.rss_rate]:+ at $(fmt_rate "${R[meterd.rss_rate]}")/s}, 20/datagram, flush_interval $FLUSH_INTERVAL s)"
+    echo "3. meterd peak RSS (VmHWM) vs contexts (counters, each sent $RSS_SENDS times${R[meterd.rss_rate]:+ at $(fmt_rate "${R[meterd.rss_rate]}")/s}, 20/datagram)"
     if [ -z "${R[meterd.rss_idle_kb]:-}" ]; then unavail_row; else
         echo "  idle: ${R[meterd.rss_idle_kb]} kB"
         for n in $RSS_CONTEXTS; do echo "  $n contexts: $(show meterd.rss_kb_$n) kB after the sends, $(show meterd.rss_flush_kb_$n) kB through a flush of them all (loss $(show meterd.rss_loss_$n), meterd_aggregator_contexts $(show meterd.rss_contexts_live_$n))"; done
