@@ -92,36 +92,66 @@ static void add_header(struct md_payload *p, const char *h)
         p->headers[p->nheaders++] = strdup(h);
 }
 
-/* Thread pool: encode with every sink, then compress. Touches only the job. */
+static void compress_payload(struct md_payload *p)
+{
+    void *z;
+    size_t zlen;
+    if (!p->compress || !p->url || md_deflate(p->body, p->len, 6, &z, &zlen) != 0)
+        return;
+    free(p->body);
+    p->body = z;
+    p->len = zlen;
+    add_header(p, "Content-Encoding: deflate");
+}
+
+/* Encode one slice of the frame with every sink and compress what it gave. */
+static struct md_payload **encode_slice(struct flush_job *j, const struct md_frame *view,
+                                        struct md_payload **tail)
+{
+    for (size_t i = 0; i < j->d->nsinks; i++) {
+        struct md_sink *s = &j->d->sinks[i];
+        if (s->ops->encode(s->state, view, tail) != 0)
+            md_warn("sink %s: could not encode the frame", s->ops->name);
+        for (; *tail; tail = &(*tail)->next) {
+            (*tail)->sink = s->ops->name;
+            if (s->ops->transport == MD_TRANSPORT_STDOUT)
+                (*tail)->url = NULL;
+            compress_payload(*tail);
+        }
+    }
+    return tail;
+}
+
+/*
+ * Thread pool: encode with every sink, then compress. Touches only the job.
+ * The series go through the sinks ENCODE_SLICE at a time, each slice's
+ * payloads compressed before the next is encoded, so the uncompressed text
+ * of a big window never exists all at once (100k series are ~19 MB of
+ * JSON). Events, checks and sketches go with the first slice.
+ */
+#define ENCODE_SLICE 8192
+
 static void flush_work(uv_work_t *w)
 {
     struct flush_job *j = w->data;
     /* Encoding 100k contexts must not take the core from the intake threads. */
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     struct md_payload **tail = &j->payloads;
-    for (size_t i = 0; i < j->d->nsinks; i++) {
-        struct md_sink *s = &j->d->sinks[i];
-        if (s->ops->encode(s->state, &j->frame, tail) != 0)
-            md_warn("sink %s: could not encode the frame", s->ops->name);
-        while (*tail) {
-            (*tail)->sink = s->ops->name;
-            if (s->ops->transport == MD_TRANSPORT_STDOUT)
-                (*tail)->url = NULL;
-            tail = &(*tail)->next;
+    const struct md_frame *f = &j->frame;
+    size_t off = 0;
+    do {
+        struct md_frame view = *f;
+        view.series = f->series + off;
+        view.nseries = f->nseries - off < ENCODE_SLICE ? f->nseries - off : ENCODE_SLICE;
+        view.window_series = f->nseries;
+        if (off) {
+            view.nevents = view.nchecks = view.nsketches = 0;
+            view.continued = true;
         }
-    }
-    /* The frame is encoded: give its memory back before compressing. */
+        tail = encode_slice(j, &view, tail);
+        off += view.nseries;
+    } while (off < f->nseries);
     md_frame_free(&j->frame);
-    for (struct md_payload *p = j->payloads; p; p = p->next) {
-        void *z;
-        size_t zlen;
-        if (!p->compress || !p->url || md_deflate(p->body, p->len, 6, &z, &zlen) != 0)
-            continue;
-        free(p->body);
-        p->body = z;
-        p->len = zlen;
-        add_header(p, "Content-Encoding: deflate");
-    }
 }
 
 /* Loop thread: hand payloads to stdout or the forwarder. */

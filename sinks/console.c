@@ -100,10 +100,13 @@ static int console_encode(void *state, const struct md_frame *f, struct md_paylo
 {
     struct md_buf b;
     md_buf_init(&b);
-    md_buf_puts(&b, "=== ");
-    console_time(&b, f->start);
-    md_buf_printf(&b, " interval=%us series=%zu sketches=%zu events=%zu checks=%zu\n", f->interval,
-                  f->nseries, f->nsketches, f->nevents, f->nchecks);
+    if (!f->continued) { /* one header per window, however many slices it comes in */
+        md_buf_puts(&b, "=== ");
+        console_time(&b, f->start);
+        md_buf_printf(&b, " interval=%us series=%zu sketches=%zu events=%zu checks=%zu\n",
+                      f->interval, f->window_series > f->nseries ? f->window_series : f->nseries,
+                      f->nsketches, f->nevents, f->nchecks);
+    }
     for (size_t i = 0; i < f->nseries; i++)
         console_series(&b, &f->series[i]);
     for (size_t i = 0; i < f->nevents; i++)

@@ -11,6 +11,7 @@
 #define METERD_FRAME_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "meterd/sample.h"
@@ -82,6 +83,11 @@ struct md_frame {
     struct md_check_out *checks;
     size_t nchecks, checks_cap;
     struct md_arena arena;
+    /* Set on the views a sink is handed when a big window is encoded in
+     * slices: every series of the window, and whether an earlier slice of
+     * the same window came before this one. */
+    size_t window_series;
+    bool continued;
 };
 
 void md_frame_init(struct md_frame *f, int64_t start, uint32_t interval);
