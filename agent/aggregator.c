@@ -22,11 +22,11 @@
 
 #define NSLOT 2
 
+/* 16 bytes: two per context, so every byte counts at 100k contexts. */
 struct md_slot {
-    int64_t wstart; /* 0 = empty */
-    int type;       /* type of the window's first sample */
-    bool sketch;    /* a distribution held as a DDSketch (else as a histogram) */
-    double aux;     /* etsy: timer count (sum of 1/rate) */
+    uint32_t wstart; /* window start, epoch seconds (fits until 2106); 0 = empty */
+    uint8_t type;    /* type of the window's first sample */
+    bool sketch;     /* a distribution held as a DDSketch (else as a histogram) */
     union {
         double v;
         struct md_hist *h;
@@ -35,15 +35,21 @@ struct md_slot {
     } u;
 };
 
+/* What only statsd_mode: etsy needs, allocated with a context's first etsy sample. */
+struct md_ctx_etsy {
+    double gauge;         /* gauges persist and take deltas */
+    bool has_gauge;
+    int first_type;       /* type + 1; 0 = unset */
+    double count[NSLOT];  /* timer count per slot (sum of 1/rate) */
+};
+
 struct md_ctx {
     uint64_t key;
     double last_seen;
     double last_counter; /* time of the last counter sample, for zero-fill */
-    bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
-    bool has_gauge;      /* etsy: gauges persist and take deltas */
-    int first_type;
-    double gauge;
     int64_t sealed_to;   /* windows before this are sealed (see the seal section) */
+    struct md_ctx_etsy *etsy;
+    bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
     uint16_t name_len, host_len, ntags;
     struct md_slot slot[NSLOT];
     /* uint16_t tag_lens[ntags]; then name, host and tag bytes */
@@ -154,6 +160,7 @@ static void ctx_free(struct md_ctx *c)
 {
     for (int i = 0; i < NSLOT; i++)
         slot_clear(&c->slot[i]);
+    free(c->etsy);
     free(c);
 }
 
@@ -307,10 +314,14 @@ static void slot_emit_etsy(struct md_agg *a, struct md_ctx *c, struct md_slot *s
     case MD_SET:
         md_etsy_set_flush((double)md_hset_count(s->u.set), f, name, c->name_len, k, s->wstart, iv);
         break;
-    default:
-        md_etsy_timer_flush(s->u.h, s->aux, a->o.thresholds, a->o.nthresholds, f, name,
-                            c->name_len, k, s->wstart, iv);
+    default: {
+        double *count = c->etsy ? &c->etsy->count[s - c->slot] : NULL;
+        md_etsy_timer_flush(s->u.h, count ? *count : 0, a->o.thresholds, a->o.nthresholds, f,
+                            name, c->name_len, k, s->wstart, iv);
+        if (count)
+            *count = 0; /* the slot is cleared next */
         break;
+    }
     }
 }
 
@@ -320,13 +331,15 @@ static void idle_emit_etsy(struct md_agg *a, struct md_ctx *c, int64_t w,
 {
     uint32_t iv = a->o.interval;
     struct md_hist empty = {0};
-    switch (c->first_type - 1) {
+    if (!c->etsy)
+        return;
+    switch (c->etsy->first_type - 1) {
     case MD_COUNTER:
     case MD_MONOTONIC_COUNT:
         md_etsy_counter_flush(0, f, ctx_name(c), c->name_len, k, w, iv);
         break;
     case MD_GAUGE:
-        md_etsy_gauge_flush(c->gauge, f, ctx_name(c), c->name_len, k, w, iv);
+        md_etsy_gauge_flush(c->etsy->gauge, f, ctx_name(c), c->name_len, k, w, iv);
         break;
     case MD_SET:
         break;
@@ -390,8 +403,10 @@ static int64_t window_of(const struct md_agg *a, double t)
 
 static bool slot_init(const struct md_agg *a, struct md_slot *s, int type, int64_t w)
 {
-    s->wstart = w;
-    s->type = type;
+    if (w <= 0 || w > (int64_t)UINT32_MAX)
+        return false; /* a clock before 1970 or after 2106 */
+    s->wstart = (uint32_t)w;
+    s->type = (uint8_t)type;
     if (type == MD_SET) {
         s->u.set = calloc(1, sizeof *s->u.set);
     } else if (type == MD_DISTRIBUTION && a->o.dist_sketch && !a->o.etsy) {
@@ -492,17 +507,20 @@ static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
 /* etsy: signed gauges are deltas on the last value; timers count 1/rate. */
 static void etsy_add(struct md_ctx *c, struct md_slot *s, const struct md_fast *v)
 {
-    if (!c->first_type)
-        c->first_type = s->type + 1; /* +1: 0 means unset */
+    if (!c->etsy && !(c->etsy = calloc(1, sizeof *c->etsy)))
+        return;
+    struct md_ctx_etsy *e = c->etsy;
+    if (!e->first_type)
+        e->first_type = s->type + 1; /* +1: 0 means unset */
     if (s->type == MD_GAUGE) {
-        c->gauge = md_etsy_gauge_apply(c->has_gauge, c->gauge, v->value, v->signed_value);
-        c->has_gauge = true;
-        s->u.v = c->gauge;
+        e->gauge = md_etsy_gauge_apply(e->has_gauge, e->gauge, v->value, v->signed_value);
+        e->has_gauge = true;
+        s->u.v = e->gauge;
         return;
     }
     if (s->type == MD_TIMER || s->type == MD_HISTOGRAM || s->type == MD_DISTRIBUTION) {
         double rate = (v->rate > 0 && v->rate <= 1) ? v->rate : 1;
-        s->aux += 1 / rate;
+        e->count[s - c->slot] += 1 / rate;
         md_hist_add(s->u.h, v->value, 1);
         return;
     }
