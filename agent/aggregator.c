@@ -76,6 +76,7 @@ struct md_agg {
     int64_t seal_from, seal_to;
     double seal_now;
     uint32_t seal_cursor;
+    uint32_t seal_expired; /* contexts the scan found expired (see remove_expired) */
     int seal_windows;
     struct md_frame sealed;
     struct md_agg_stats st;
@@ -738,6 +739,7 @@ bool md_agg_seal_begin(struct md_agg *a, double now, bool all)
     a->seal_to = to;
     a->seal_now = now;
     a->seal_cursor = 0;
+    a->seal_expired = 0;
     a->seal_windows = (int)((to - from) / iv);
     a->next_seal = to;
     /* One series per live context is the common case: size for it once
@@ -746,18 +748,26 @@ bool md_agg_seal_begin(struct md_agg *a, double now, bool all)
     return true;
 }
 
+/*
+ * Removal is a pass of its own (backward shifts would disturb the scan),
+ * and only while the scan's count of expired contexts is not used up:
+ * usually none expired and the table is not walked twice. A context
+ * counted but touched since is no longer expired; it is re-checked here.
+ */
 static void remove_expired(struct md_agg *a, double now)
 {
-    for (uint32_t i = 0; i < a->cap;) {
+    for (uint32_t i = 0; i < a->cap && a->seal_expired;) {
         struct md_ctx *c = a->tab[i].c;
         if (c && ctx_expired(a, c, now)) {
             tab_remove(a, &a->tab[i]);
             ctx_free(c);
             a->st.contexts_expired++;
+            a->seal_expired--;
             continue; /* a shifted entry may now sit at i */
         }
         i++;
     }
+    a->seal_expired = 0;
     a->st.contexts_live = a->n;
 }
 
@@ -767,8 +777,10 @@ bool md_agg_seal_step(struct md_agg *a, uint32_t budget)
         return true;
     while (a->seal_cursor < a->cap && budget--) {
         struct md_ctx *c = a->tab[a->seal_cursor++].c;
-        if (c && c->sealed_to < a->seal_to)
+        if (c && c->sealed_to < a->seal_to) {
             seal_ctx(a, c);
+            a->seal_expired += ctx_expired(a, c, a->seal_now);
+        }
     }
     if (a->seal_cursor < a->cap)
         return false;

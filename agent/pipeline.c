@@ -418,9 +418,8 @@ static void *agg_main(void *arg)
         if (idle)
             agg_sleep(p);
     }
-    md_agg_seal_begin(p->agg, wall_now(), true);
-    md_agg_seal_step(p->agg, UINT32_MAX);
-    push_frame(p);
+    p->want_flush = 2; /* the last frame: every open window */
+    seal_work(p);
     publish_agg_stats(p);
     return NULL;
 }
