@@ -19,7 +19,7 @@ add() { PASS=$((PASS + $1)); FAIL=$((FAIL + $2)); }
 build() { # dir, extra meson args...; $TARGETS limits what ninja builds
     local dir=$1; shift
     if [ ! -f "$dir/build.ninja" ]; then
-        meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+        meson setup "$dir" -Dwerror=true -Dtests=enabled "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
     fi
     # shellcheck disable=SC2086
     ninja -C "$dir" ${TARGETS:-} >"$dir.ninja.log" 2>&1 || { tail -50 "$dir.ninja.log"; return 1; }
@@ -65,6 +65,7 @@ if build build-test; then
     export METERD_BIN=$ROOT/build-test/meterd
     [ -f tests/corpus/run_corpus.py ] && summarised corpus python3 tests/corpus/run_corpus.py "$METERD_BIN"
     [ -f tests/e2e/test_config_errors.sh ] && summarised config-errors bash tests/e2e/test_config_errors.sh "$METERD_BIN"
+    summarised "e2e quickstart" bash tests/e2e/test_quickstart.sh
     for t in tests/e2e/test_*.py; do
         summarised "e2e $(basename "$t" .py)" python3 "$t"
     done

@@ -2,7 +2,7 @@
  * collector.h: the interface every host or container collector implements.
  *
  * A collector is a name, a table of its conf.d keys and three functions.
- * The runner (agent/collect.c) reads the YAML files of conf.d/<name>.d/ against the
+ * The runner (agent/collect/collect.c) reads the YAML files of conf.d/<name>.d/ against the
  * key table, calls configure once per instance, then calls collect on a
  * libuv timer at the instance's interval. collect runs on a libuv worker
  * thread (a hung statvfs must not stall the loop), never twice at once for

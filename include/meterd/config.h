@@ -4,7 +4,7 @@
  * One struct, filled from defaults, then conf.d/meterd.yaml, then
  * METERD_<KEY> / DD_<KEY> environment variables, then --set key=value
  * (last wins). Every key is declared once in the schema table of
- * agent/config.c, which drives parsing, validation, the environment
+ * agent/config/config.c, which drives parsing, validation, the environment
  * overlay, defaults and `meterd configcheck`. Names follow datadog.yaml.
  */
 #ifndef METERD_CONFIG_H

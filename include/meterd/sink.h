@@ -5,7 +5,7 @@
  * type and headers they go out with. It does no I/O, no compression and no
  * retries; the flusher compresses and the forwarder sends, for every sink
  * alike. Adding a backend format is one file in sinks/ plus one line in the
- * registry (agent/sink_registry.c).
+ * registry (agent/forward/sink_registry.c).
  */
 #ifndef METERD_SINK_H
 #define METERD_SINK_H

@@ -22,7 +22,7 @@
 #include <sys/sysinfo.h>
 #include <time.h>
 
-#include "../../collectors/host.h"
+#include "host.h"
 #include "test_collectors_common.h"
 
 /* dt between the t0 and t1 captures, from the uptime fixtures */

@@ -5,7 +5,7 @@
  * test/graphite_tests.js) and the etsy fields of the shared protocol corpus.
  * Expected numbers are worked out here from the inputs with etsy's
  * definitions (sort, take the first/last round(|pct|/100*n), population
- * std ...), independently of agent/etsy.c, so a wrong formula fails.
+ * std ...), independently of agent/aggregate/etsy.c, so a wrong formula fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>

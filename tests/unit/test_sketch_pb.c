@@ -25,7 +25,7 @@
 #include "buf.h"
 #include "ddsketch.h"
 #include "meterd/frame.h"
-#include "../../sinks/sketch_pb.h"
+#include "sketch_pb.h"
 
 /* ---- a tiny protobuf reader ---- */
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "yaml.h"
+#include "yaml_tree.h"
 
 static struct md_ynode *load_ok(const char *text)
 {

@@ -1,6 +1,6 @@
 /*
  * status.c: what the status endpoints say (see status.h). The HTTP part is
- * agent/httpd.c; this file only renders state. It never prints the API key
+ * agent/http/httpd.c; this file only renders state. It never prints the API key
  * or the payload headers.
  */
 #include "status.h"

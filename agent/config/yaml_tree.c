@@ -1,5 +1,6 @@
 /*
- * yaml.c: load a YAML document into the small line-numbered tree of yaml.h.
+ * yaml_tree.c: load a YAML document into the small line-numbered tree of
+ * yaml_tree.h.
  *
  * Config and conf.d validation must say "FILE:LINE: KEY: reason", which
  * needs line numbers long after libyaml has moved on, so the whole document
@@ -8,8 +9,9 @@
  * and that would make errors harder to point at (anchors, aliases, complex
  * keys, several documents, duplicate keys) is refused with a clear message.
  */
-#define MD_YAML_WANT_LIBYAML 1
-#include <yaml.h> /* agent/yaml.h, which pulls in libyaml's yaml.h after it */
+#include "yaml_tree.h"
+
+#include <yaml.h>
 
 #include <errno.h>
 #include <stdarg.h>

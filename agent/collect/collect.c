@@ -26,7 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "yaml.h"
+#include "yaml_tree.h"
 
 /* One emitted sample, recorded by the worker: arena bytes "name\0tag\0tag\0". */
 struct rec {

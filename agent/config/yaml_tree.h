@@ -1,12 +1,12 @@
 /*
- * yaml.h: YAML files as a small tree that remembers line numbers.
+ * yaml_tree.h: YAML files as a small tree that remembers line numbers.
  *
  * libyaml gives events with marks; config and conf.d validation need to
  * walk a document and name "FILE:LINE: KEY" on any error, so both load the
  * file into this tree first and validate it against their schema tables.
  */
-#ifndef METERD_YAML_H
-#define METERD_YAML_H
+#ifndef METERD_YAML_TREE_H
+#define METERD_YAML_TREE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,14 +40,4 @@ void md_ynode_free(struct md_ynode *n);
 /* Value of `key` in a map, or NULL. */
 const struct md_ynode *md_ymap_get(const struct md_ynode *map, const char *key);
 
-#endif /* METERD_YAML_H */
-
-/*
- * agent/ is on the include path, so `#include <yaml.h>` finds this file
- * before libyaml's. yaml.c defines MD_YAML_WANT_LIBYAML and includes
- * <yaml.h> through the search path; #include_next then reaches libyaml's
- * header in the directories after agent/.
- */
-#if defined(MD_YAML_WANT_LIBYAML) && !defined(YAML_H)
-#include_next <yaml.h>
-#endif
+#endif /* METERD_YAML_TREE_H */

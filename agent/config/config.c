@@ -14,7 +14,7 @@
  */
 #include "meterd/config.h"
 
-#include "yaml.h"
+#include "yaml_tree.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1097,7 +1097,7 @@ void md_config_write_template(FILE *out)
           "## Datadog names listed with @env are accepted too, METERD_ wins over DD_.\n"
           "## In the environment, lists are space separated or a JSON array.\n"
           "## A key written with no value keeps its default.\n"
-          "## This file is generated from the schema table in agent/config.c\n"
+          "## This file is generated from the schema table in agent/config/config.c\n"
           "## (`meterd configcheck --template`); a unit test keeps them in sync.\n",
           out);
     for (size_t i = 0; i < CFG_NKEYS; i++) {
