@@ -68,12 +68,8 @@ static int dd_create(const struct md_config *cfg, void **state, const char **err
         b.p[--b.len] = '\0';
     st->base = md_buf_steal(&b, NULL);
     st->api_key = strdup(nz(cfg->api_key));
-    char hn[256] = "";
-    if (cfg->hostname && cfg->hostname[0])
-        snprintf(hn, sizeof hn, "%s", cfg->hostname);
-    else if (gethostname(hn, sizeof hn - 1) != 0)
-        hn[0] = '\0';
-    st->host = strdup(hn);
+    /* The daemon resolved the host name (agent/util/hostname.c) into cfg->hostname. */
+    st->host = strdup(nz(cfg->hostname));
     st->limit = DD_MAX_UNCOMPRESSED;
     if (!st->base || !st->api_key || !st->host) {
         free(st->base);

@@ -18,6 +18,7 @@
 #include "aggregator.h"
 #include "buf.h"
 #include "cmd.h"
+#include "hostname.h"
 #include "daemon.h"
 #include "statsd.h"
 
@@ -118,10 +119,9 @@ int md_cmd_aggregate(int argc, char **argv)
     if (interval > 0)
         cfg.flush_interval = interval;
     char host[256] = "";
-    if (cfg.hostname && cfg.hostname[0])
-        snprintf(host, sizeof host, "%s", cfg.hostname);
-    else if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "localhost");
+    struct md_hostname hn;
+    (void)md_hostname_resolve(&cfg, &hn); /* a debugging run goes on with the OS name */
+    snprintf(host, sizeof host, "%s", hn.name);
     struct md_agg *agg;
     if (md_agg_from_config(&cfg, host, &agg) != 0) {
         fprintf(stderr, "meterd: bad histogram settings\n");

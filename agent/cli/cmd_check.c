@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "hostname.h"
 #include "collect.h"
 #include "meterd/config.h"
 
@@ -147,10 +148,9 @@ static int run_check(const struct check_args *a, struct md_config *cfg)
     char err[512] = "", host[256] = "";
     struct check_out o = {.json = a->json};
     md_buf_init(&o.b);
-    if (cfg->hostname && *cfg->hostname)
-        snprintf(host, sizeof host, "%s", cfg->hostname);
-    else if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "localhost");
+    struct md_hostname hn;
+    (void)md_hostname_resolve(cfg, &hn); /* a debugging run goes on with the OS name */
+    snprintf(host, sizeof host, "%s", hn.name);
     o.host = host;
     const char *confd = a->confd ? a->confd : (cfg->confd_path && *cfg->confd_path ? cfg->confd_path : NULL);
     struct md_collect_opts opts = {.only = a->name, .observe = check_point, .observe_ud = &o};

@@ -31,6 +31,8 @@
 #include "pipeline.h"
 #include "log.h"
 #include "status.h"
+#include "probe.h"
+#include "hostname.h"
 
 
 static double wall_now(void)
@@ -274,14 +276,29 @@ struct md_point_sink md_daemon_point_sink(struct md_daemon *d)
 
 /* --- lifecycle ---------------------------------------------------------- */
 
-static int resolve_hostname(struct md_daemon *d)
+/*
+ * The host name every metric carries, decided once (agent/util/hostname.c).
+ * It is written back into the config so the sinks see the same name.
+ */
+static int resolve_hostname(struct md_daemon *d, char *err, size_t errlen)
 {
-    if (d->cfg.hostname && d->cfg.hostname[0]) {
-        snprintf(d->hostname, sizeof d->hostname, "%s", d->cfg.hostname);
-        return 0;
+    struct md_hostname h;
+    if (md_hostname_resolve(&d->cfg, &h) != 0) {
+        snprintf(err, errlen, "cannot tell the host's name (%s): set hostname (DD_HOSTNAME) or "
+                 "hostname_file, or mount the Docker socket", h.detail);
+        return -ENOENT;
     }
-    if (gethostname(d->hostname, sizeof d->hostname - 1) != 0)
-        snprintf(d->hostname, sizeof d->hostname, "localhost");
+    if (h.detail[0])
+        md_info("host name: skipped %s", h.detail);
+    char *name = strdup(h.name);
+    if (!name) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    free(d->cfg.hostname);
+    d->cfg.hostname = name;
+    snprintf(d->hostname, sizeof d->hostname, "%s", h.name);
+    d->hostname_source = h.source;
     return 0;
 }
 
@@ -323,6 +340,8 @@ void md_daemon_maybe_done(struct md_daemon *d)
     if (d->closed)
         return;
     d->closed = true;
+    md_probe_free(d->probe); /* it said "stopping" on /ready until now */
+    d->probe = NULL;
     uv_close((uv_handle_t *)&d->sigint, close_cb);
     uv_close((uv_handle_t *)&d->sigterm, close_cb);
     uv_close((uv_handle_t *)&d->sighup, close_cb);
@@ -348,7 +367,8 @@ void md_daemon_stop(struct md_daemon *d)
 static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
-    resolve_hostname(d);
+    if (resolve_hostname(d, err, errlen) != 0)
+        return -ENOENT;
     d->grace = d->cfg.flush_interval >= 4 ? 1.0 : d->cfg.flush_interval / 4.0;
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
@@ -372,6 +392,8 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         if (!d->status)
             return -EINVAL;
     }
+    if (d->cfg.health_port > 0 && !(d->probe = md_probe_new(d, err, errlen)))
+        return -EINVAL;
     uv_timer_init(d->loop, &d->flush_timer);
     d->flush_timer.data = d;
     arm_flush_timer(d);
@@ -383,8 +405,9 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         uv_signal_start(sigs[i], on_signal, nums[i]);
     }
     d->started = wall_now();
-    md_info("meterd %s running as host '%s', window %d s", METERD_VERSION, d->hostname,
-            d->cfg.flush_interval);
+    d->ready = true;
+    md_info("meterd %s running as host '%s' (from %s), window %d s", METERD_VERSION, d->hostname,
+            d->hostname_source, d->cfg.flush_interval);
     return 0;
 }
 
@@ -478,6 +501,7 @@ int md_daemon_teardown(struct md_daemon *d)
     sinks_destroy(d);
     if (d->status)
         md_status_free(d->status);
+    md_probe_free(d->probe); /* after a failed start */
     md_config_free(&d->cfg);
     uv_loop_close(d->loop);
     return 0;

@@ -131,7 +131,24 @@ static const struct cfg_key cfg_keys[] = {
      "Metrics intake URL (http:// or https://); overrides site when set. Point it\n"
      "at any backend that speaks the Datadog series API (e.g. VictoriaMetrics)."},
     {"hostname", CT_STRING, O_STR(hostname), "", NOLIM, NULL, 0, NULL, NULL, NULL,
-     {"DD_HOSTNAME"}, NULL, "Host name sent with every metric; empty = the system host name."},
+     {"DD_HOSTNAME"}, NULL,
+     "Host name sent with every metric. Empty = resolved as the Datadog agent does:\n"
+     "hostname_file, then the Docker Engine's name (GET /info on DOCKER_HOST or\n"
+     "/var/run/docker.sock), kubernetes_kubelet_nodename, the ECS container\n"
+     "instance, then the OS host name unless it is this container's own id.\n"
+     "`meterd hostname` prints the result and where it came from."},
+    {"hostname_file", CT_STRING, O_STR(hostname_file), "", NOLIM, NULL, 0, NULL, NULL, NULL,
+     {"DD_HOSTNAME_FILE"}, NULL,
+     "A file whose first line is the host name (e.g. /etc/hostname of the host,\n"
+     "mounted into the container)."},
+    {"kubernetes_kubelet_nodename", CT_STRING, O_STR(kubernetes_kubelet_nodename), "", NOLIM,
+     NULL, 0, cfg_check_host, NULL, NULL, {"DD_KUBERNETES_KUBELET_NODENAME"}, NULL,
+     "The Kubernetes node name (set from spec.nodeName with the downward API);\n"
+     "used as the host name after the Docker Engine's."},
+    {"ecs_agent_url", CT_STRING, O_STR(ecs_agent_url), "http://127.0.0.1:51678", NOLIM, NULL, 0,
+     cfg_check_url, NULL, NULL, {"DD_ECS_AGENT_URL"}, NULL,
+     "The ECS agent's introspection API; asked for the container instance (the\n"
+     "host name) only when running as an ECS task."},
     {"tags", CT_STRLIST, O_LIST(tags), "", NOLIM, NULL, 0, NULL, NULL, NULL, {"DD_TAGS"}, NULL,
      "Tags (\"key:value\") added to every metric."},
     {"sinks", CT_STRLIST, O_LIST(sinks), "", NOLIM, cfg_sink_names, 0, NULL, NULL, NULL, {0}, NULL,
@@ -259,6 +276,11 @@ static const struct cfg_key cfg_keys[] = {
      "Address of the status server (/health, /status, /metrics)."},
     {"status_port", CT_INT, O_INT(status_port), "5555", 0, 65535, NULL, 0, NULL, NULL, NULL, {0},
      NULL, "TCP port of the status server; 0 = off."},
+    {"health_port", CT_INT, O_INT(health_port), "0", 0, 65535, NULL, 0, NULL, NULL, NULL,
+     {"DD_HEALTH_PORT"}, NULL,
+     "TCP port serving /live and /ready on all interfaces, for kubelet and ECS\n"
+     "probes; 0 = off. /ready answers 200 once the config is loaded and the\n"
+     "intake listens. Nothing else is served there: /status stays on status_port."},
     {"log_level", CT_STRING, O_STR(log_level), "info", NOLIM, cfg_log_levels, 0, NULL, NULL, NULL,
      {"DD_LOG_LEVEL"}, NULL,
      "trace, debug, info, warn (warning), error, critical or off."},

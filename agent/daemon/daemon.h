@@ -21,6 +21,7 @@ struct md_pipeline;
 struct md_forwarder;
 struct md_collect_runner;
 struct md_status;
+struct md_probe;
 
 #define MD_CLI_MAX_SETS 256
 
@@ -50,9 +51,12 @@ struct md_daemon {
     struct md_forwarder *fwd;
     struct md_collect_runner *collect;
     struct md_status *status;
+    struct md_probe *probe;     /* health_port: /live, /ready */
+    const char *hostname_source; /* which resolver step named the host */
     uv_timer_t flush_timer;
     uv_signal_t sigint, sigterm, sighup;
     int flushes_in_pool;
+    bool ready; /* config loaded and intake listening: what /ready reports */
     bool stopping, fwd_shutdown, fwd_done, closed;
     double started, last_flush;
     uint64_t frames, series_flushed, reloads, reload_errors;

@@ -37,6 +37,8 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
     const struct md_agg_stats *a = &ps.agg;
     md_buf_printf(b, "{\"version\":\"%s\",\"hostname\":", METERD_VERSION);
     md_json_cstr(b, d->hostname);
+    md_buf_puts(b, ",\"hostname_source\":");
+    md_json_cstr(b, d->hostname_source ? d->hostname_source : "");
     md_buf_printf(b, ",\"pid\":%d,\"uptime_s\":%.1f,\"flush_interval\":%d,", (int)getpid(),
                   now_s() - d->started, d->cfg.flush_interval);
     md_buf_printf(b, "\"dogstatsd\":{\"packets\":%llu,\"bytes\":%llu,\"metrics\":%llu,"
@@ -146,8 +148,9 @@ static void handle(void *ud, const struct md_httpd_req *req, struct md_httpd_res
     struct md_status *st = ud;
     const char *p = req->path;
     if (!strcmp(p, "/health") || !strcmp(p, "/live") || !strcmp(p, "/ready")) {
-        md_buf_puts(&resp->body, st->d->stopping ? "stopping\n" : "ok\n");
-        resp->status = st->d->stopping ? 503 : 200;
+        bool up = st->d->ready && !st->d->stopping;
+        md_buf_puts(&resp->body, up ? "ok\n" : st->d->stopping ? "stopping\n" : "starting\n");
+        resp->status = up ? 200 : 503;
     } else if (!strcmp(p, "/status")) {
         resp->content_type = "application/json";
         status_json(st->d, &resp->body);

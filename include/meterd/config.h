@@ -46,7 +46,10 @@ struct md_config {
     char *api_key;              /* secret: never log; see md_config_redact() */
     char *site;                 /* datadoghq.com */
     char *dd_url;               /* overrides site when set */
-    char *hostname;             /* "" = gethostname() at start */
+    char *hostname;             /* "" = resolved at start (agent/util/hostname.c) */
+    char *hostname_file;        /* file whose first line is the host name */
+    char *kubernetes_kubelet_nodename; /* spec.nodeName, from the downward API */
+    char *ecs_agent_url;        /* ECS agent introspection API, for the host name */
     struct md_strlist tags;     /* added to everything */
     struct md_strlist sinks;    /* empty = console when no api_key/dd_url, else datadog */
 
@@ -90,6 +93,7 @@ struct md_config {
     /* status and logs */
     char *status_host;          /* 127.0.0.1 */
     int status_port;            /* 5555; 0 = off */
+    int health_port;            /* /live and /ready on all interfaces; 0 = off */
     char *log_level;            /* info */
 
     /* host collectors */
