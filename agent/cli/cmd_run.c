@@ -438,8 +438,11 @@ int md_cli_parse(int argc, char **argv, struct md_cli *cli)
             return 2;
         }
     }
+    /* The source tree's file, else the installed one (package, image). */
     if (!cli->file && access("conf.d/meterd.yaml", R_OK) == 0)
         cli->file = "conf.d/meterd.yaml";
+    else if (!cli->file && access("/etc/meterd/meterd.yaml", R_OK) == 0)
+        cli->file = "/etc/meterd/meterd.yaml";
     return 0;
 }
 

@@ -295,8 +295,9 @@ static const struct cfg_key cfg_keys[] = {
      "container that has it, else /sys."},
     {"confd_path", CT_STRING, O_STR(confd_path), "", NOLIM, NULL, 0, NULL, NULL, NULL,
      {"DD_CONFD_PATH"}, NULL,
-     "Folder of the collector configs (<name>.d/conf.yaml). Empty = the folder\n"
-     "holding this file."},
+     "Folder of the collector configs (<name>.d/conf.yaml). Empty = conf.d/ next\n"
+     "to this file when there is one (/etc/meterd/conf.d), else the folder holding\n"
+     "this file."},
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -1342,6 +1343,14 @@ static int cfg_resolve(struct cfg_run *r, const char *file)
         char *dir = !file ? strdup("conf.d")
                     : !slash ? strdup(".")
                     : strndup(file, slash == file ? 1 : (size_t)(slash - file));
+        char *sub = NULL;
+        /* Installed layout, as datadog.yaml's: /etc/meterd/meterd.yaml + /etc/meterd/conf.d/. */
+        if (dir && file && asprintf(&sub, "%s/conf.d", dir) > 0 && cfg_is_dir(sub)) {
+            free(dir);
+            dir = sub;
+        } else {
+            free(sub);
+        }
         if (!dir)
             return cfg_oom(r);
         free(c->confd_path);

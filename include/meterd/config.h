@@ -121,8 +121,9 @@ void md_config_defaults(struct md_config *c);
  * Messages never contain the api_key. A key written with no value keeps
  * its default. After loading, procfs_path / sysfs_path / confd_path are
  * never empty: "" means auto (HOST_PROC or /host/proc in a container, else
- * /proc; likewise HOST_SYS, /host/sys, /sys; confd_path = the folder of
- * the config file, or "conf.d" without one).
+ * /proc; likewise HOST_SYS, /host/sys, /sys; confd_path = <folder of the
+ * config file>/conf.d when that exists, else the folder of the config
+ * file, or "conf.d" without one).
  */
 int md_config_load(struct md_config *c, const char *file, char *const *sets, size_t nsets,
                    char *err, size_t errlen);
