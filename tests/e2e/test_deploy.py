@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+import deploy_manifests
 from deploy_docker import Dockerd
 from harness import ROOT, VictoriaMetrics, free_port, free_udp_tcp_port, http_get, run_tests, wait_until
 
@@ -159,7 +160,9 @@ def main():
         DOCKER.meterd_image()
         DOCKER.busybox_image()
         print("image ready in %.0fs" % (time.time() - t0), flush=True)
+        deploy_manifests.DOCKER = DOCKER
         tests = [test_readme_docker_run, test_container_id_is_never_the_host_name]
+        tests += deploy_manifests.TESTS
         return run_tests(tests)
     finally:
         DOCKER.stop()
