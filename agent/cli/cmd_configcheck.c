@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "collect.h"
+#include "daemon.h"
 #include "meterd/config.h"
 
 static void configcheck_usage(FILE *out)
@@ -92,8 +93,8 @@ int md_cmd_configcheck(int argc, char **argv)
     }
 
     /* The same default file as `meterd run`, so this checks what the daemon would load. */
-    if (!file && access("conf.d/meterd.yaml", R_OK) == 0)
-        file = "conf.d/meterd.yaml";
+    if (!file)
+        file = md_cli_default_file();
     struct md_config cfg;
     char err[1024];
     if (md_config_load(&cfg, file, sets, nsets, err, sizeof err) < 0) {

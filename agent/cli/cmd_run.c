@@ -416,6 +416,16 @@ static void usage(void)
     fprintf(stderr, "usage: meterd run [-c FILE] [--set key=value ...]\n");
 }
 
+/* The source tree's file, else the installed one (package, image), else none. */
+const char *md_cli_default_file(void)
+{
+    if (access("conf.d/meterd.yaml", R_OK) == 0)
+        return "conf.d/meterd.yaml";
+    if (access("/etc/meterd/meterd.yaml", R_OK) == 0)
+        return "/etc/meterd/meterd.yaml";
+    return NULL;
+}
+
 /* -c FILE and --set key=value, shared by the commands that load the config. */
 int md_cli_parse(int argc, char **argv, struct md_cli *cli)
 {
@@ -438,11 +448,8 @@ int md_cli_parse(int argc, char **argv, struct md_cli *cli)
             return 2;
         }
     }
-    /* The source tree's file, else the installed one (package, image). */
-    if (!cli->file && access("conf.d/meterd.yaml", R_OK) == 0)
-        cli->file = "conf.d/meterd.yaml";
-    else if (!cli->file && access("/etc/meterd/meterd.yaml", R_OK) == 0)
-        cli->file = "/etc/meterd/meterd.yaml";
+    if (!cli->file)
+        cli->file = md_cli_default_file();
     return 0;
 }
 

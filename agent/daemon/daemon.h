@@ -32,6 +32,8 @@ struct md_cli {
     size_t nsets;
 };
 int md_cli_parse(int argc, char **argv, struct md_cli *cli);
+/* The config file used without -c: conf.d/meterd.yaml, else /etc/meterd/meterd.yaml, else NULL. */
+const char *md_cli_default_file(void);
 int md_cli_load(const struct md_cli *cli, struct md_config *cfg, char *err, size_t errlen);
 
 struct md_sink {
