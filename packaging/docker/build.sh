@@ -18,7 +18,7 @@ version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -1)
 # METERD_BASE_TAR=FILE keeps the mmdebstrap output between runs (tests use it).
 base_tar=${METERD_BASE_TAR:-}
 if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1 &&
-   ! docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
+   ! timeout 60 docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
     if [ -z "$base_tar" ] || [ ! -s "$base_tar" ]; then
         command -v mmdebstrap >/dev/null || { echo "build.sh: needs mmdebstrap (apt-get install mmdebstrap)" >&2; exit 1; }
         tmp=$(mktemp -d)
