@@ -68,7 +68,7 @@ def build_deb(d):
 
 def test_package_installs_and_configcheck_passes(d):
     deb = build_deb(d)
-    root = fresh_root(d)
+    root = fresh_root(STATE["work"])  # outlives this test: the unit test below uses it
     shutil.copy(deb, os.path.join(root, "tmp"))
     chroot(root, "apt-get", "update", "-qq")
     chroot(root, "apt-get", "install", "-y", "-qq", "/tmp/" + os.path.basename(deb))
@@ -117,11 +117,8 @@ def main():
     if os.geteuid() != 0:
         print("SKIP: needs root for chroot\n0 passed, 1 failed")
         return 1
-    with tempfile.TemporaryDirectory(prefix="meterd-pkg-") as keep:
-        # The root lives across both tests; run_tests gives each its own temp dir.
-        global fresh_root
-        inner = fresh_root
-        fresh_root = lambda d: inner(keep)
+    with tempfile.TemporaryDirectory(prefix="meterd-pkg-") as work:
+        STATE["work"] = work
         return run_tests([test_package_installs_and_configcheck_passes,
                           test_systemd_unit_verifies_and_is_hardened])
 
