@@ -95,7 +95,15 @@ class Dockerd:
                     self.p.kill()
                     self.p.wait(10)
             self.log.close()
+            self.unmount_leftovers()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def unmount_leftovers(self):
+        """dockerd leaves its netns mount (exec/netns/default) behind; the folder can't go without this."""
+        with open("/proc/self/mounts") as f:
+            mine = [l.split()[1] for l in f if l.split()[1].startswith(self.dir + "/")]
+        for m in sorted(mine, key=len, reverse=True):
+            subprocess.run(["umount", m], capture_output=True, timeout=30)
 
     def meterd_image(self):
         """meterd:latest on this daemon: loaded from the cache, else built and cached."""
