@@ -16,7 +16,13 @@
 
 #include <cmocka.h>
 
+#include "datadog.h"
+#include "histogram.h"
 #include "meterd/config.h"
+#include "meterd/sink.h"
+
+/* The Datadog sink's own keys, as loaded into c. */
+#define DD(c) ((const struct md_datadog_conf *)md_config_sink_conf(&(c), md_sink_lookup("datadog")))
 
 extern char **environ;
 
@@ -105,9 +111,9 @@ static void test_defaults(void **state)
     (void)state;
     struct md_config c;
     md_config_defaults(&c);
-    assert_string_equal(c.api_key, "");
-    assert_string_equal(c.site, "datadoghq.com");
-    assert_string_equal(c.dd_url, "");
+    assert_string_equal(DD(c)->api_key, "");
+    assert_string_equal(DD(c)->site, "datadoghq.com");
+    assert_string_equal(DD(c)->dd_url, "");
     assert_string_equal(c.hostname, "");
     assert_int_equal(c.tags.n, 0);
     assert_int_equal(c.sinks.n, 0);
@@ -122,7 +128,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.dogstatsd_ring_size, 16384);
     assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_BLOCK);
     assert_int_equal(c.dogstatsd_context_limit, 0);
-    assert_int_equal(c.dogstatsd_eol_required.n, 0);
+    assert_int_equal(c.dogstatsd_eol_required, 0);
     assert_int_equal(c.dogstatsd_tags.n, 0);
     assert_false(c.dogstatsd_origin_detection_client);
     assert_true(c.dogstatsd_no_aggregation_pipeline);
@@ -133,17 +139,13 @@ static void test_defaults(void **state)
     assert_int_equal(c.statsd_metric_blocklist.n, 0);
     assert_int_equal(c.statsd_mode, MD_MODE_DOGSTATSD);
     assert_int_equal(c.percent_threshold.n, 1);
-    assert_string_equal(c.percent_threshold.v[0], "90");
-    assert_int_equal(c.n_mapper_profiles, 0);
-    assert_null(c.dogstatsd_mapper_profiles);
+    assert_true(c.percent_threshold.v[0] == 90);
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 0);
+    assert_null(c.dogstatsd_mapper_profiles.v);
     assert_int_equal(c.flush_interval, 10);
-    assert_int_equal(c.histogram_aggregates.n, 4);
-    assert_string_equal(c.histogram_aggregates.v[0], "max");
-    assert_string_equal(c.histogram_aggregates.v[1], "median");
-    assert_string_equal(c.histogram_aggregates.v[2], "avg");
-    assert_string_equal(c.histogram_aggregates.v[3], "count");
+    assert_int_equal(c.histogram_aggregates, MD_HAGG_MAX | MD_HAGG_MEDIAN | MD_HAGG_AVG | MD_HAGG_COUNT);
     assert_int_equal(c.histogram_percentiles.n, 1);
-    assert_string_equal(c.histogram_percentiles.v[0], "0.95");
+    assert_true(c.histogram_percentiles.v[0] == 0.95);
     assert_int_equal(c.forwarder_timeout, 20);
     assert_false(c.skip_ssl_validation);
     assert_string_equal(c.status_host, "127.0.0.1");
@@ -169,7 +171,7 @@ static void test_empty_file_and_no_file(void **state)
     md_config_free(&a);
     md_config_free(&b);
     load_ok(&a, "# nothing but comments\n\n", NULL, 0);
-    assert_string_equal(a.site, "datadoghq.com");
+    assert_string_equal(DD(a)->site, "datadoghq.com");
     md_config_free(&a);
 }
 
@@ -204,9 +206,9 @@ static void test_each_type(void **state)
             "confd_path: /etc/meterd/conf.d\n"
             "status_port:\n", /* no value: keeps the default */
             NULL, 0);
-    assert_string_equal(c.api_key, "0123456789abcdef0123456789abcdef");
-    assert_string_equal(c.site, "datadoghq.eu");
-    assert_string_equal(c.dd_url, "https://vm.example:8428/datadog");
+    assert_string_equal(DD(c)->api_key, "0123456789abcdef0123456789abcdef");
+    assert_string_equal(DD(c)->site, "datadoghq.eu");
+    assert_string_equal(DD(c)->dd_url, "https://vm.example:8428/datadog");
     assert_string_equal(c.hostname, "web-1");
     assert_int_equal(c.tags.n, 2);
     assert_string_equal(c.tags.v[1], "team:core");
@@ -219,21 +221,19 @@ static void test_each_type(void **state)
     assert_int_equal(c.dogstatsd_buffer_size, 65536);
     assert_int_equal(c.dogstatsd_ring_size, 1024);
     assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_DROP);
-    assert_int_equal(c.dogstatsd_eol_required.n, 2);
-    assert_string_equal(c.dogstatsd_eol_required.v[1], "uds");
+    assert_int_equal(c.dogstatsd_eol_required, MD_EOL_UDP | MD_EOL_UDS);
     assert_true(c.dogstatsd_origin_detection_client);
     assert_false(c.dogstatsd_no_aggregation_pipeline);
     assert_int_equal(c.statsd_metric_namespace_blocklist.n, 2);
     assert_string_equal(c.statsd_metric_namespace_blocklist.v[0], "a.");
     assert_int_equal(c.statsd_mode, MD_MODE_ETSY);
     assert_int_equal(c.percent_threshold.n, 2);
-    assert_string_equal(c.percent_threshold.v[1], "99.9");
-    assert_int_equal(c.histogram_aggregates.n, 2);
-    assert_string_equal(c.histogram_aggregates.v[0], "max");
+    assert_true(c.percent_threshold.v[1] == 99.9);
+    assert_int_equal(c.histogram_aggregates, MD_HAGG_MAX | MD_HAGG_SUM);
     assert_int_equal(c.histogram_percentiles.n, 3);
-    assert_string_equal(c.histogram_percentiles.v[0], "0.5");
-    assert_string_equal(c.histogram_percentiles.v[1], "0.99");
-    assert_string_equal(c.histogram_percentiles.v[2], "0.999");
+    assert_true(c.histogram_percentiles.v[0] == 0.5);
+    assert_true(c.histogram_percentiles.v[1] == 0.99);
+    assert_true(c.histogram_percentiles.v[2] == 0.999);
     assert_string_equal(c.log_level, "warning");
     assert_string_equal(c.procfs_path, "/host/proc");
     assert_string_equal(c.confd_path, "/etc/meterd/conf.d");
@@ -255,7 +255,7 @@ static void test_env_precedence(void **state)
     setenv("DD_SITE", "datadoghq.eu", 1);
     load_ok(&c, file, NULL, 0);
     assert_int_equal(c.dogstatsd_port, 9001); /* env beats file */
-    assert_string_equal(c.site, "datadoghq.eu");
+    assert_string_equal(DD(c)->site, "datadoghq.eu");
     assert_string_equal(c.hostname, "file-host");
     md_config_free(&c);
 
@@ -279,11 +279,11 @@ static void test_env_precedence(void **state)
     /* DD_DD_URL wins over DD_URL. */
     setenv("DD_URL", "http://url.example", 1);
     load_ok(&c, NULL, NULL, 0);
-    assert_string_equal(c.dd_url, "http://url.example");
+    assert_string_equal(DD(c)->dd_url, "http://url.example");
     md_config_free(&c);
     setenv("DD_DD_URL", "http://dd-url.example", 1);
     load_ok(&c, NULL, NULL, 0);
-    assert_string_equal(c.dd_url, "http://dd-url.example");
+    assert_string_equal(DD(c)->dd_url, "http://dd-url.example");
     md_config_free(&c);
 }
 
@@ -299,9 +299,8 @@ static void test_env_lists(void **state)
     assert_string_equal(c.tags.v[0], "env:prod");
     assert_string_equal(c.tags.v[1], "team:core");
     assert_int_equal(c.histogram_percentiles.n, 2);
-    assert_string_equal(c.histogram_percentiles.v[1], "0.99");
-    assert_int_equal(c.histogram_aggregates.n, 2);
-    assert_string_equal(c.histogram_aggregates.v[1], "min");
+    assert_true(c.histogram_percentiles.v[1] == 0.99);
+    assert_int_equal(c.histogram_aggregates, MD_HAGG_MAX | MD_HAGG_MIN);
     md_config_free(&c);
 }
 
@@ -323,7 +322,7 @@ static void test_dd_names(void **state)
         {"DD_DOGSTATSD_SOCKET", "/tmp/s", "dogstatsd_socket: \"/tmp/s\""},
         {"DD_LOG_LEVEL", "debug", "log_level: \"debug\""},
         {"DD_HISTOGRAM_AGGREGATES", "sum", "histogram_aggregates: [\"sum\"]"},
-        {"DD_HISTOGRAM_PERCENTILES", "0.75", "histogram_percentiles: [\"0.75\"]"},
+        {"DD_HISTOGRAM_PERCENTILES", "0.75", "histogram_percentiles: [0.75]"},
         {"DD_DOGSTATSD_TAGS", "x:y", "dogstatsd_tags: [\"x:y\"]"},
         {"DD_STATSD_METRIC_NAMESPACE", "app.", "statsd_metric_namespace: \"app.\""},
         {"DD_PROCFS_PATH", "/p", "procfs_path: \"/p\""},
@@ -362,8 +361,8 @@ static void test_set(void **state)
     assert_int_equal(c.tags.n, 2);
     assert_int_equal(c.statsd_metric_namespace_blocklist.n, 1);
     assert_int_equal(c.flush_interval, 30);
-    assert_int_equal(c.n_mapper_profiles, 1);
-    assert_string_equal(c.dogstatsd_mapper_profiles[0].mappings[0].tags.v[0], "k:$1");
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 1);
+    assert_string_equal(c.dogstatsd_mapper_profiles.v[0].mappings[0].tags.v[0], "k:$1");
     md_config_free(&c);
 }
 
@@ -550,19 +549,19 @@ static void test_mapper_profiles(void **state)
             "    prefix: e.\n"
             "    mappings: []\n",
             NULL, 0);
-    assert_int_equal(c.n_mapper_profiles, 2);
-    const struct md_mapper_profile *p = &c.dogstatsd_mapper_profiles[0];
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 2);
+    const struct md_mapper_profile *p = &c.dogstatsd_mapper_profiles.v[0];
     assert_string_equal(p->name, "airflow");
     assert_string_equal(p->prefix, "airflow.");
     assert_int_equal(p->nmappings, 2);
     assert_string_equal(p->mappings[0].match, "airflow.job.duration_sec.*.*");
-    assert_string_equal(p->mappings[0].match_type, "wildcard"); /* the default */
+    assert_int_equal(p->mappings[0].match_type, MD_MATCH_WILDCARD); /* the default */
     assert_string_equal(p->mappings[0].name, "airflow.job.duration");
     assert_int_equal(p->mappings[0].tags.n, 2);
     assert_string_equal(p->mappings[0].tags.v[0], "job_type:$1");
     assert_string_equal(p->mappings[0].tags.v[1], "job_name:$2");
     assert_int_equal(p->mappings[1].tags.n, 0);
-    assert_int_equal(c.dogstatsd_mapper_profiles[1].nmappings, 0);
+    assert_int_equal(c.dogstatsd_mapper_profiles.v[1].nmappings, 0);
 
     /* The dump reloads to the same profiles. */
     char *d = dump(&c);
@@ -579,27 +578,28 @@ static void test_mapper_profiles(void **state)
     snprintf(y, sizeof y, "%s      - match: \"p.**\"\n        name: x\n", head);
     check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match:", "**");
     snprintf(y, sizeof y, "%s      - match: \"p.a b\"\n        name: x\n", head);
-    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match:", "letters");
+    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match:", "may only contain");
     snprintf(y, sizeof y, "%s      - match: \"p.*\"\n", head);
-    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0]: name is required", NULL);
+    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].name: name is required",
+                     NULL);
     snprintf(y, sizeof y, "%s      - match: p.*\n        name: x\n        match_type: glob\n",
              head);
     check_file_error(y, "%s:7: dogstatsd_mapper_profiles[0].mappings[0].match_type:",
-                     "wildcard or regex");
+                     "must be `wildcard` or `regex`");
     snprintf(y, sizeof y, "%s      - match: p.*\n        name: x\n        tags: [a]\n", head);
     check_file_error(y, "%s:7: dogstatsd_mapper_profiles[0].mappings[0].tags:", NULL);
     snprintf(y, sizeof y, "%s      - match: p.*\n        nam: x\n", head);
     check_file_error(y, "%s:6: dogstatsd_mapper_profiles[0].mappings[0].nam: unknown key", NULL);
     check_file_error("dogstatsd_mapper_profiles:\n  - name: p\n    mappings: []\n",
-                     "%s:2: dogstatsd_mapper_profiles[0]: prefix is required", NULL);
+                     "%s:2: dogstatsd_mapper_profiles[0]: missing prefix for profile p", NULL);
     check_file_error("dogstatsd_mapper_profiles: {a: 1}\n",
                      "%s:1: dogstatsd_mapper_profiles: expected a list", NULL);
 
     setenv("DD_DOGSTATSD_MAPPER_PROFILES", "[{\"name\":\"e\",\"prefix\":\"e.\",\"mappings\":[]}]",
            1);
     load_ok(&c, NULL, NULL, 0);
-    assert_int_equal(c.n_mapper_profiles, 1);
-    assert_string_equal(c.dogstatsd_mapper_profiles[0].name, "e");
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 1);
+    assert_string_equal(c.dogstatsd_mapper_profiles.v[0].name, "e");
     md_config_free(&c);
 }
 
@@ -615,7 +615,7 @@ static void test_dump_round_trip(void **state)
     char *d1 = dump(&c);
     md_config_free(&c);
     load_ok(&c, d1, NULL, 0);
-    assert_string_equal(c.site, "we\"ird");
+    assert_string_equal(DD(c)->site, "we\"ird");
     assert_int_equal(c.dogstatsd_socket_mode, 0640);
     char *d2 = dump(&c);
     /* Same apart from the config_file comment line. */
