@@ -10,23 +10,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config_int.h"
-
-/*
- * Unknown keys stop the load. This is the one place that decides; to make
- * them warnings (as the Datadog agent does), return 0 after logging.
- */
-static int cfg_unknown_key(struct md_opt_ctx *x, int line, const char *name, const char *hint)
-{
-    if (hint)
-        return md_opt_fail(x, line, name, "unknown key (did you mean %s?)", hint);
-    return md_opt_fail(x, line, name, "unknown key");
-}
 
 size_t md_config_sections(const struct md_config *c, struct md_config_section *out, size_t max)
 {
@@ -74,7 +64,11 @@ static int cfg_unknown(struct md_opt_ctx *x, const struct md_config *c, int line
             }
         }
     }
-    return cfg_unknown_key(x, line, name, hint && best <= 3 && best < strlen(name) ? hint : NULL);
+    char detail[96];
+    if (!hint || best > 3 || best >= strlen(name))
+        return md_opt_unknown(x, line, name, NULL);
+    snprintf(detail, sizeof detail, "(did you mean %s?)", hint);
+    return md_opt_unknown(x, line, name, detail);
 }
 
 /* Zero c, give every sink kind with keys its struct, apply every default. */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -112,6 +113,16 @@ int md_opt_fail(struct md_opt_ctx *x, int line, const char *path, const char *fm
         snprintf(x->err, x->errlen, "%s: %s", where, reason);
     opt_scrub(x);
     return -EINVAL;
+}
+
+/*
+ * Unknown keys stop the load. This is the one place that decides, for the
+ * main file and conf.d alike; to make them warnings (as the Datadog agent
+ * does), log the same text and return 0.
+ */
+int md_opt_unknown(struct md_opt_ctx *x, int line, const char *name, const char *detail)
+{
+    return md_opt_fail(x, line, name, "unknown key%s%s", detail ? " " : "", detail ? detail : "");
 }
 
 int md_opt_oom(struct md_opt_ctx *x)
@@ -268,7 +279,10 @@ static int opt_set_int(struct md_opt_ctx *x, const struct md_opt *k, void *base,
     }
     if ((k->flags & MD_OPT_F_POW2) && (v & (v - 1)))
         return md_opt_fail(x, line, k->name, "%lld is not a power of two", v);
-    *(int *)opt_field(base, k) = (int)v;
+    if (k->flags & MD_OPT_F_I64)
+        *(int64_t *)opt_field(base, k) = v;
+    else
+        *(int *)opt_field(base, k) = (int)v;
     return 0;
 }
 

@@ -34,6 +34,8 @@ struct md_opt_ctx {
 int md_opt_fail(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int md_opt_oom(struct md_opt_ctx *x);
+/* An unknown key ("unknown key DETAIL"): the one place that decides whether it is fatal. */
+int md_opt_unknown(struct md_opt_ctx *x, int line, const char *name, const char *detail);
 
 /* Apply a YAML value to k's field in base. A null node (`key:` alone) keeps the value. */
 int md_opt_set_node(struct md_opt_ctx *x, const struct md_opt *k, void *base,

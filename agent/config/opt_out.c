@@ -3,6 +3,7 @@
  * and the shipped template. Secrets and URL credentials are hidden here,
  * the one place every printed value passes through.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,7 +69,10 @@ void md_opt_put_value(FILE *out, const struct md_opt *k, const void *base)
         break;
     case MD_OPT_INT:
     case MD_OPT_DURATION:
-        fprintf(out, (k->flags & MD_OPT_F_OCTAL) ? "\"0%o\"" : "%d", *(const int *)f);
+        if (k->flags & MD_OPT_F_I64)
+            fprintf(out, "%lld", (long long)*(const int64_t *)f);
+        else
+            fprintf(out, (k->flags & MD_OPT_F_OCTAL) ? "\"0%o\"" : "%d", *(const int *)f);
         break;
     case MD_OPT_ENUM:
         fputs(k->choices[*(const int *)f], out);

@@ -50,6 +50,7 @@ enum md_opt_type {
 enum {
     MD_OPT_F_POW2 = 1u << 0,  /* int: must be a power of two */
     MD_OPT_F_OCTAL = 1u << 1, /* int: written in octal ("0660") */
+    MD_OPT_F_I64 = 1u << 2,   /* int: the field is an int64_t, not an int */
 };
 
 struct md_opt;

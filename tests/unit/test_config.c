@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "datadog.h"
 #include "histogram.h"
+#include "module_opts.h"
 #include "meterd/config.h"
 #include "meterd/sink.h"
 
@@ -705,6 +707,153 @@ static void test_shipped_template(void **state)
     md_config_free(&d);
 }
 
+/* Values that `meterd run` refused while the loader took them: now refused at load. */
+static void test_checked_at_load(void **state)
+{
+    (void)state;
+    struct md_config c;
+    char *v6[] = {"status_host=::1"};
+    load_ok(&c, NULL, v6, 1);
+    assert_string_equal(c.status_host, "::1");
+    md_config_free(&c);
+    /* the status server binds an address literal: a name would fail only at start */
+    check_file_error("status_host: localhost\n", "%s:1: status_host: expected an IP address",
+                     NULL);
+    /* the histogram keeps at most 16 percentiles */
+    check_file_error("histogram_percentiles: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08,"
+                     " 0.09, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.17]\n",
+                     "%s:1: histogram_percentiles: at most 16 items", NULL);
+    /* a mapper regex is compiled as the mapper anchors it */
+    check_file_error("dogstatsd_mapper_profiles:\n  - name: p\n    prefix: p.\n    mappings:\n"
+                     "      - match: \"p.(\"\n        match_type: regex\n        name: x\n",
+                     "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match: invalid match",
+                     "cannot compile regex");
+}
+
+/* etsy's thresholds: non-zero numbers in [-100, 100], negatives included. */
+static void test_percent_threshold(void **state)
+{
+    (void)state;
+    struct md_config c;
+    load_ok(&c, "percent_threshold: [90, 95.5, -10]\n", NULL, 0);
+    assert_int_equal(c.percent_threshold.n, 3);
+    assert_true(c.percent_threshold.v[2] == -10);
+    md_config_free(&c);
+    const char *bad[] = {"abc", "0", "101", "-100.5", "90x", "nan", "inf"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[64];
+        snprintf(yaml, sizeof yaml, "percent_threshold: [\"%s\"]\n", bad[i]);
+        check_file_error(yaml, "%s:1: percent_threshold[0]:", NULL);
+    }
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    struct md_config c;
+    load_ok(&c, "flush_interval: 1m\nforwarder_timeout: \"30s\"\n"
+                "dogstatsd_expiry_seconds: 1h\n", NULL, 0);
+    assert_int_equal(c.flush_interval, 60);
+    assert_int_equal(c.forwarder_timeout, 30);
+    assert_int_equal(c.dogstatsd_expiry_seconds, 3600);
+    assert_dump_has(&c, "flush_interval: 60");
+    md_config_free(&c);
+    check_file_error("flush_interval: 2h\n", "%s:1: flush_interval: 7200 is out of range", NULL);
+    check_file_error("flush_interval: 10ms\n", "%s:1: flush_interval: expected a duration", NULL);
+}
+
+/* dd_url and the errors about it never show its user:password or query string. */
+static void test_url_redacted(void **state)
+{
+    (void)state;
+    char buf[256];
+    assert_string_equal(md_url_redact("https://u:hunter2@vm.example:8428/dd?token=abc#f", buf,
+                                      sizeof buf),
+                        "https://***@vm.example:8428/dd?***");
+    assert_string_equal(md_url_redact("http://a@b@host/x", buf, sizeof buf), "http://***@host/x");
+    assert_string_equal(md_url_redact("http://host:1/p", buf, sizeof buf), "http://host:1/p");
+    struct md_config c;
+    load_ok(&c, "dd_url: \"https://u:hunter2@vm.example/dd?token=abc\"\n", NULL, 0);
+    char *d = dump(&c);
+    assert_null(strstr(d, "hunter2"));
+    assert_null(strstr(d, "token=abc"));
+    assert_non_null(strstr(d, "dd_url: \"https://***@vm.example/dd?***\""));
+    free(d);
+    md_config_free(&c);
+    char err[512];
+    const char *path = write_conf("dd_url: \"https://u:hunter2@vm example/\"\n");
+    assert_int_equal(md_config_load(&c, path, NULL, 0, err, sizeof err), -EINVAL);
+    md_config_free(&c);
+    assert_non_null(strstr(err, "dd_url: expected a URL without spaces"));
+    assert_null(strstr(err, "hunter2"));
+}
+
+/* The sinks that run decide whether distributions are kept as sketches. */
+static void test_sinks_decide_sketches(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *set[3];
+        const char *sinks;
+        bool sketch;
+    } cases[] = {
+        {{"api_key=0123456789abcdef"}, "datadog", true},
+        {{"api_key=0123456789abcdef", "dd_url=http://127.0.0.1:8428/datadog"}, "datadog", false},
+        {{"dd_url=https://app.datadoghq.eu", "api_key=0123456789abcdef"}, "datadog", true},
+        {{"dd_url=http://127.0.0.1:8428/datadog", "distribution_output=sketch"}, "datadog", true},
+        {{"api_key=0123456789abcdef", "distribution_output=series"}, "datadog", false},
+        {{"distribution_output=sketch"}, "console", false}, /* console prints series */
+        {{"api_key=0123456789abcdef", "sinks=console"}, "console", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct md_config c;
+        size_t n = 0;
+        while (n < 3 && cases[i].set[n])
+            n++;
+        load_ok(&c, NULL, (char *const *)cases[i].set, n);
+        const struct md_sink_ops *ops[4];
+        assert_int_equal(md_config_sinks(&c, ops, 4), 1);
+        assert_string_equal(ops[0]->name, cases[i].sinks);
+        struct md_str tags[MD_CTX_MAX_TAGS];
+        struct md_agg_opts o;
+        md_config_agg_opts(&c, "h", tags, &o);
+        if (o.dist_sketch != cases[i].sketch)
+            fail_msg("case %zu: dist_sketch %d", i, o.dist_sketch);
+        md_config_free(&c);
+    }
+}
+
+/* `sinks` accepts exactly the registered sinks. */
+static void test_sink_names_match_registry(void **state)
+{
+    (void)state;
+    for (size_t i = 0; md_sink_at(i); i++) {
+        struct md_config c;
+        char set[64];
+        char *sets[] = {set};
+        snprintf(set, sizeof set, "sinks=%s", md_sink_at(i)->name);
+        load_ok(&c, NULL, sets, 1);
+        md_config_free(&c);
+    }
+}
+
+static void test_default_file(void **state)
+{
+    (void)state;
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(tmpdir), 0);
+    assert_null(md_config_default_file());
+    assert_int_equal(mkdir("conf.d", 0755), 0);
+    FILE *f = fopen("conf.d/meterd.yaml", "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_string_equal(md_config_default_file(), MD_CONFIG_DEFAULT_FILE);
+    unlink("conf.d/meterd.yaml");
+    rmdir("conf.d");
+    assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/md_config_XXXXXX");
@@ -721,6 +870,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_and_set_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_key_never_echoed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checked_at_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_percent_threshold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_url_redacted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks_decide_sketches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_names_match_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mapper_profiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),
