@@ -112,9 +112,10 @@ struct md_collect_runner *md_collect_new(uv_loop_t *loop, const char *confd_path
     return md_collect_new_opts(loop, confd_path, procfs, sysfs, out, NULL, err, errlen);
 }
 
-int md_collect_validate(const char *confd_path, char *err, size_t errlen)
+int md_collect_validate(const char *confd_path, const char *procfs, const char *sysfs, char *err,
+                        size_t errlen)
 {
-    struct md_collect_runner *r = md_collect_new(NULL, confd_path, NULL, NULL, NULL, err, errlen);
+    struct md_collect_runner *r = md_collect_new(NULL, confd_path, procfs, sysfs, NULL, err, errlen);
     if (!r)
         return -EINVAL;
     md_collect_free(r);

@@ -50,7 +50,7 @@ static void test_confd_bad(void **st)
         if (r || strncmp(err, want, strlen(want)) != 0)
             fail_msg("case %s: got '%s', want prefix '%s'", bad_cases[i].dir, err, want);
         err[0] = '\0';
-        assert_int_equal(md_collect_validate(dir, err, sizeof err), -EINVAL);
+        assert_int_equal(md_collect_validate(dir, NULL, NULL, err, sizeof err), -EINVAL);
         assert_int_equal(strncmp(err, want, strlen(want)), 0);
     }
 }
@@ -190,7 +190,7 @@ static void test_confd_good(void **st)
     md_collect_free(r);
 
     /* the disabled cpu instance is not run */
-    assert_int_equal(md_collect_validate(dir, err, sizeof err), 0);
+    assert_int_equal(md_collect_validate(dir, NULL, NULL, err, sizeof err), 0);
     /* no folder at all: every default_on collector once */
     r = md_collect_new(NULL, "/tmp/md-no-such-confd", NULL, NULL, NULL, err, sizeof err);
     assert_non_null(r);
