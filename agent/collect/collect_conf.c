@@ -59,7 +59,8 @@ static struct md_opt conf_key_opt(const struct md_key_decl *k)
         o.off = offsetof(struct conf_value, i);
         break;
     case MD_KEY_STRING:
-        o.type = MD_OPT_STRING;
+    case MD_KEY_REGEX:
+        o.type = k->type == MD_KEY_REGEX ? MD_OPT_REGEX : MD_OPT_STRING;
         o.off = offsetof(struct conf_value, s);
         break;
     case MD_KEY_STRLIST:
@@ -72,7 +73,7 @@ static struct md_opt conf_key_opt(const struct md_key_decl *k)
 
 static void conf_value_free(const struct md_key_decl *k, union md_key_value *v)
 {
-    if (k->type == MD_KEY_STRING) {
+    if (k->type == MD_KEY_STRING || k->type == MD_KEY_REGEX) {
         free((char *)v->s);
     } else if (k->type == MD_KEY_STRLIST) {
         for (size_t j = 0; j < v->list.n; j++)
@@ -99,7 +100,7 @@ static int conf_key_set(struct md_opt_ctx *x, const struct md_key_decl *k,
         v->b = cv.b;
     else if (k->type == MD_KEY_INT)
         v->i = cv.i;
-    else if (k->type == MD_KEY_STRING)
+    else if (k->type == MD_KEY_STRING || k->type == MD_KEY_REGEX)
         v->s = cv.s;
     else {
         v->list.v = (const char *const *)cv.l.v;

@@ -32,7 +32,7 @@ static const struct {
     {"tags_not_list", "/memory.d/conf.yaml:3: tags: expected a list of strings"},
     {"instances_missing", "/load.d/conf.yaml:1: instances: missing"},
     {"instances_empty", "/load.d/conf.yaml:2: instances: expected a list of at least one instance"},
-    {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: invalid regular expression"},
+    {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: not a valid regular expression"},
     {"list_item", "/network.d/conf.yaml:5: excluded_interfaces[1]: expected a single value"},
     {"int_range", "/disk.d/conf.yaml:3: min_disk_size: -5 is out of range (0.."},
     {"top_level", "/uptime.d/conf.yaml:4: logs: unknown top-level key"},
