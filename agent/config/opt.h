@@ -65,6 +65,13 @@ const char *md_opt_node_kind(const struct md_ynode *n);
 /* s quoted, printable and bounded, for an error message. */
 const char *md_opt_quote(const char *s, char *buf, size_t len);
 
+/* The list types (STRLIST, FLAGS, NUMLIST), from a sequence or a space-separated string. */
+int md_opt_set_list(struct md_opt_ctx *x, const struct md_opt *k, void *base,
+                    const struct md_ynode *n, int line);
+/* Index of v among choices (case-insensitive), -1 when absent; "a, b, c" for errors. */
+int md_opt_choice_index(const char *const *ch, const char *v);
+void md_opt_choices_text(const char *const *ch, char *buf, size_t len);
+
 int md_strlist_push(struct md_strlist *l, char *s); /* takes s, frees it on failure */
 void md_strlist_free(struct md_strlist *l);
 
