@@ -340,7 +340,8 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
     resolve_hostname(d);
-    d->grace = d->cfg.flush_interval >= 4 ? 1.0 : d->cfg.flush_interval / 4.0;
+    md_config_pipeline_opts(&d->cfg, d->hostname, &d->popts);
+    d->grace = d->popts.agg.grace; /* the flush timer waits as long as the aggregator does */
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
     struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
@@ -350,7 +351,6 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
-    md_config_pipeline_opts(&d->cfg, d->hostname, &d->popts);
     d->pipe = md_pipeline_new(&d->popts, err, errlen);
     if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
         return -EINVAL;
