@@ -19,6 +19,12 @@ void md_config_dump(const struct md_config *c, FILE *out)
     fputs("# config_file: ", out);
     md_opt_put_str(out, c->config_file ? c->config_file : "");
     fputc('\n', out);
+    const struct md_sink_ops *run[MD_CONFIG_MAX_SINK_KINDS];
+    size_t nrun = md_config_sinks(c, run, MD_CONFIG_MAX_SINK_KINDS);
+    fputs("# sinks that will run:", out);
+    for (size_t i = 0; i < nrun; i++)
+        fprintf(out, " %s", run[i]->name);
+    fputc('\n', out);
     for (size_t i = 0; i < n; i++) {
         for (const struct md_opt *k = s[i].keys; k->name; k++) {
             fputs(k->name, out);

@@ -814,6 +814,10 @@ static void test_sinks_decide_sketches(void **state)
         const struct md_sink_ops *ops[4];
         assert_int_equal(md_config_sinks(&c, ops, 4), 1);
         assert_string_equal(ops[0]->name, cases[i].sinks);
+        char *d = dump(&c), want[96];
+        snprintf(want, sizeof want, "\n# sinks that will run: %s\n", cases[i].sinks);
+        assert_non_null(strstr(d, want));
+        free(d);
         struct md_str tags[MD_CTX_MAX_TAGS];
         struct md_agg_opts o;
         md_config_agg_opts(&c, "h", tags, &o);
