@@ -161,53 +161,50 @@ oom:
     return NULL;
 }
 
-/* The common keys of one instance map, applied only when all of them are good. */
-static int conf_common(struct md_opt_ctx *x, struct inst *in, const struct md_ynode *map)
+/* The common keys, kept aside until the whole instance is good. */
+static void conf_common_apply(struct inst *in, struct conf_common *c)
 {
-    struct conf_common c = {.interval = (int)in->interval, .enabled = in->enabled};
-    for (size_t i = 0; i < map->n; i++) {
-        bool alias;
-        const struct md_opt *k = md_opt_find(conf_common_keys, map->keys[i], &alias);
-        int rc = k ? md_opt_set_node(x, k, &c, map->items[i], map->key_lines[i]) : 0;
-        if (rc) {
-            md_strlist_free(&c.tags);
-            return rc;
-        }
-    }
-    in->interval = (unsigned)c.interval;
-    in->enabled = c.enabled;
-    if (c.tags.n) {
-        in->tags = c.tags.v;
-        in->ntags = c.tags.n;
+    in->interval = (unsigned)c->interval;
+    in->enabled = c->enabled;
+    if (c->tags.n) {
+        in->tags = c->tags.v;
+        in->ntags = c->tags.n;
     } else {
-        free(c.tags.v);
+        free(c->tags.v);
     }
-    return 0;
 }
 
+/* One instance map, key by key in file order: common keys, then the collector's own. */
 static int conf_inst(struct md_opt_ctx *x, struct inst *in, const struct md_ynode *map)
 {
     if (map->type == MD_Y_NULL)
         return 0; /* "- {}" or a bare "-": all defaults */
     if (map->type != MD_Y_MAP)
         return md_opt_fail(x, map->line, "instances", "each instance must be a mapping");
+    struct conf_common c = {.interval = (int)in->interval, .enabled = in->enabled};
+    char detail[96];
+    snprintf(detail, sizeof detail, "for collector '%s'", in->ops->name);
     for (size_t i = 0; i < map->n; i++) {
         const char *key = map->keys[i];
+        int line = map->key_lines[i], rc;
         bool alias;
-        if (md_opt_find(conf_common_keys, key, &alias))
-            continue;
+        const struct md_opt *common = md_opt_find(conf_common_keys, key, &alias);
         size_t k = 0;
-        while (k < in->nvalues && strcmp(in->ops->keys[k].name, key) != 0)
+        while (!common && k < in->nvalues && strcmp(in->ops->keys[k].name, key) != 0)
             k++;
-        char detail[96];
-        snprintf(detail, sizeof detail, "for collector '%s'", in->ops->name);
-        int rc = k == in->nvalues ? md_opt_unknown(x, map->key_lines[i], key, detail)
-                 : conf_key_set(x, &in->ops->keys[k], map->items[i], map->key_lines[i],
-                                &in->values[k]);
-        if (rc)
+        if (common)
+            rc = md_opt_set_node(x, common, &c, map->items[i], line);
+        else if (k == in->nvalues)
+            rc = md_opt_unknown(x, line, key, detail);
+        else
+            rc = conf_key_set(x, &in->ops->keys[k], map->items[i], line, &in->values[k]);
+        if (rc) {
+            md_strlist_free(&c.tags);
             return rc;
+        }
     }
-    return conf_common(x, in, map);
+    conf_common_apply(in, &c);
+    return 0;
 }
 
 int md_collect_conf_add(struct md_collect_runner *r, struct inst *in)
