@@ -30,6 +30,7 @@
 #include "forwarder.h"
 #include "pipeline.h"
 #include "log.h"
+#include "module_opts.h"
 #include "status.h"
 #include "probe.h"
 #include "hostname.h"
@@ -46,29 +47,19 @@ static double wall_now(void)
 
 static int sinks_create(struct md_daemon *d, char *err, size_t errlen)
 {
-    const struct md_config *c = &d->cfg;
-    static char *const dflt_console[] = {"console"};
-    static char *const dflt_datadog[] = {"datadog"};
-    char *const *names = c->sinks.v;
-    size_t n = c->sinks.n;
-    if (n == 0) {
-        bool backend = (c->api_key && c->api_key[0]) || (c->dd_url && c->dd_url[0]);
-        names = backend ? dflt_datadog : dflt_console;
-        n = 1;
-    }
-    for (size_t i = 0; i < n && i < MD_MAX_SINKS; i++) {
-        const struct md_sink_ops *ops = md_sink_lookup(names[i]);
-        const char *why = NULL;
-        if (!ops) {
-            snprintf(err, errlen, "sinks: unknown sink '%s'", names[i]);
-            return -EINVAL;
+    const struct md_sink_ops *ops[MD_MAX_SINKS];
+    const struct md_sink_env env = {.hostname = d->hostname};
+    size_t n = md_config_sinks(&d->cfg, ops, MD_MAX_SINKS);
+    for (size_t i = 0; i < n; i++) {
+        char why[256] = "cannot start";
+        int rc = ops[i]->create(md_config_sink_conf(&d->cfg, ops[i]), &env,
+                                &d->sinks[d->nsinks].state, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "sinks: %s: %s", ops[i]->name, why);
+            return rc;
         }
-        if (ops->create(c, &d->sinks[d->nsinks].state, &why) != 0) {
-            snprintf(err, errlen, "sinks: %s: %s", names[i], why ? why : "cannot start");
-            return -EINVAL;
-        }
-        d->sinks[d->nsinks++].ops = ops;
-        md_info("sink %s ready", names[i]);
+        d->sinks[d->nsinks++].ops = ops[i];
+        md_info("sink %s ready", ops[i]->name);
     }
     return 0;
 }
@@ -276,10 +267,7 @@ struct md_point_sink md_daemon_point_sink(struct md_daemon *d)
 
 /* --- lifecycle ---------------------------------------------------------- */
 
-/*
- * The host name every metric carries, decided once (agent/util/hostname.c).
- * It is written back into the config so the sinks see the same name.
- */
+/* The host name every metric carries, decided once (agent/util/hostname.c). */
 static int resolve_hostname(struct md_daemon *d, char *err, size_t errlen)
 {
     struct md_hostname h;
@@ -290,13 +278,6 @@ static int resolve_hostname(struct md_daemon *d, char *err, size_t errlen)
     }
     if (h.detail[0])
         md_info("host name: skipped %s", h.detail);
-    char *name = strdup(h.name);
-    if (!name) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    free(d->cfg.hostname);
-    d->cfg.hostname = name;
     snprintf(d->hostname, sizeof d->hostname, "%s", h.name);
     d->hostname_source = h.source;
     return 0;
@@ -369,7 +350,8 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
     if (resolve_hostname(d, err, errlen) != 0)
         return -ENOENT;
-    d->grace = d->cfg.flush_interval >= 4 ? 1.0 : d->cfg.flush_interval / 4.0;
+    md_config_pipeline_opts(&d->cfg, d->hostname, &d->popts);
+    d->grace = d->popts.agg.grace; /* the flush timer waits as long as the aggregator does */
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
     struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
@@ -379,7 +361,7 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
-    d->pipe = md_pipeline_new(&d->cfg, d->hostname, err, errlen);
+    d->pipe = md_pipeline_new(&d->popts, err, errlen);
     if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
         return -EINVAL;
     struct md_point_sink ps = md_daemon_point_sink(d);
@@ -416,16 +398,6 @@ static void usage(void)
     fprintf(stderr, "usage: meterd run [-c FILE] [--set key=value ...]\n");
 }
 
-/* The source tree's file, else the installed one (package, image), else none. */
-const char *md_cli_default_file(void)
-{
-    if (access("conf.d/meterd.yaml", R_OK) == 0)
-        return "conf.d/meterd.yaml";
-    if (access("/etc/meterd/meterd.yaml", R_OK) == 0)
-        return "/etc/meterd/meterd.yaml";
-    return NULL;
-}
-
 /* -c FILE and --set key=value, shared by the commands that load the config. */
 int md_cli_parse(int argc, char **argv, struct md_cli *cli)
 {
@@ -449,7 +421,7 @@ int md_cli_parse(int argc, char **argv, struct md_cli *cli)
         }
     }
     if (!cli->file)
-        cli->file = md_cli_default_file();
+        cli->file = md_config_default_file();
     return 0;
 }
 

@@ -12,12 +12,12 @@
 
 #include "meterd/config.h"
 #include "meterd/sink.h"
+#include "pipeline.h"
 #include "point.h"
 
 #define MD_MAX_SINKS 8
 
 struct md_agg;
-struct md_pipeline;
 struct md_forwarder;
 struct md_collect_runner;
 struct md_status;
@@ -32,8 +32,6 @@ struct md_cli {
     size_t nsets;
 };
 int md_cli_parse(int argc, char **argv, struct md_cli *cli);
-/* The config file used without -c: conf.d/meterd.yaml, else /etc/meterd/meterd.yaml, else NULL. */
-const char *md_cli_default_file(void);
 int md_cli_load(const struct md_cli *cli, struct md_config *cfg, char *err, size_t errlen);
 
 struct md_sink {
@@ -47,6 +45,7 @@ struct md_daemon {
     struct md_config cfg;
     char hostname[256];
     double grace;
+    struct md_pipeline_opts popts; /* what pipe was built from; outlives it */
     struct md_pipeline *pipe;
     struct md_sink sinks[MD_MAX_SINKS];
     size_t nsinks;
