@@ -20,6 +20,7 @@
 struct md_agg;
 struct md_forwarder;
 struct md_collect_runner;
+struct md_ctrsvc;
 struct md_status;
 
 #define MD_CLI_MAX_SETS 256
@@ -50,6 +51,7 @@ struct md_daemon {
     size_t nsinks;
     struct md_forwarder *fwd;
     struct md_collect_runner *collect;
+    struct md_ctrsvc *ctr; /* container table + metadata clients; lives until teardown */
     struct md_status *status;
     uv_timer_t flush_timer;
     uv_signal_t sigint, sigterm, sighup;
