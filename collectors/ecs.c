@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "util/jsonp.h"
+#include "jsonp.h"
 
 struct md_ecs {
     struct md_fetcher *f;

@@ -15,7 +15,7 @@
 #include <uv.h>
 
 #include "containers.h"
-#include "http/uvfetch.h"
+#include "uvfetch.h"
 
 /* Apply one ${URI}/task document: number of containers recorded, or -EINVAL. */
 int md_ecs_apply_task(struct md_containers *s, const char *json, size_t len);

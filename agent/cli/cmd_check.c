@@ -18,7 +18,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "collect.h"
-#include "collect/ctrsvc.h"
+#include "ctrsvc.h"
 #include "meterd/config.h"
 
 struct check_out {

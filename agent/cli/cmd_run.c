@@ -25,7 +25,7 @@
 #include "aggregator.h"
 #include "cmd.h"
 #include "collect.h"
-#include "collect/ctrsvc.h"
+#include "ctrsvc.h"
 #include "compress.h"
 #include "daemon.h"
 #include "forwarder.h"

@@ -4,15 +4,15 @@
  * fetcher cancels their requests (their callbacks see `closing`), and the
  * table is freed last, once nothing can write to it.
  */
-#include "collect/ctrsvc.h"
+#include "ctrsvc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../collectors/containers.h"
-#include "../collectors/ecs.h"
-#include "collect/docker_api.h"
-#include "http/uvfetch.h"
+#include "containers.h"
+#include "ecs.h"
+#include "docker_api.h"
+#include "uvfetch.h"
 
 struct md_ctrsvc {
     struct md_containers *store;

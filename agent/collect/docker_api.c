@@ -6,7 +6,7 @@
  * results (start time, environment tags) are kept per id and re-applied at
  * every listing, so a container is inspected once in its life.
  */
-#include "collect/docker_api.h"
+#include "docker_api.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,9 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../collectors/containers.h"
+#include "containers.h"
 #include "log.h"
-#include "util/jsonp.h"
+#include "jsonp.h"
 
 #define DOCKER_MAX_TAGS 64
 #define EVENT_DEBOUNCE_MS 200

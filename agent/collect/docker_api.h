@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "http/uvfetch.h"
+#include "uvfetch.h"
 
 struct md_containers;
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "collect.h"
-#include "collect/ctrsvc.h"
+#include "ctrsvc.h"
 #include "daemon.h"
 #include "log.h"
 

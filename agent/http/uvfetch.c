@@ -3,7 +3,7 @@
  * socket/timer glue mirrors the forwarder's: uv_poll per curl socket, one
  * uv_timer for curl's timeouts, completion checked after every action.
  */
-#include "http/uvfetch.h"
+#include "uvfetch.h"
 
 #include <curl/curl.h>
 #include <errno.h>

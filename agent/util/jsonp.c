@@ -2,7 +2,7 @@
  * jsonp.c: the JSON reader (see jsonp.h). Recursive descent over the text,
  * depth-limited; \u escapes are decoded to UTF-8 (surrogate pairs joined).
  */
-#include "util/jsonp.h"
+#include "jsonp.h"
 
 #include <stdint.h>
 #include <stdlib.h>

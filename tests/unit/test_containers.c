@@ -22,9 +22,9 @@
 #include "../../collectors/cgroup.h"
 #include "../../collectors/containers.h"
 #include "../../collectors/ecs.h"
-#include "collect/docker_api.h"
+#include "docker_api.h"
 #include "meterd/collector.h"
-#include "util/jsonp.h"
+#include "jsonp.h"
 
 #define ID1 "d0c4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4"
 #define ID2 "7e1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
