@@ -25,6 +25,7 @@
 #include "aggregator.h"
 #include "cmd.h"
 #include "collect.h"
+#include "containers.h"
 #include "ctrsvc.h"
 #include "compress.h"
 #include "daemon.h"
@@ -353,12 +354,24 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
-    d->pipe = md_pipeline_new(&d->popts, err, errlen);
-    if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
-        return -EINVAL;
     if (!(d->ctr = md_ctrsvc_new(d->loop, &d->cfg, err, errlen)))
         return -EINVAL;
     md_ctrsvc_start(d->ctr);
+    d->pipe = md_pipeline_new(&d->popts, err, errlen);
+    if (!d->pipe)
+        return -EINVAL;
+    const struct md_config *c = &d->cfg;
+    if ((c->dogstatsd_origin_detection || c->dogstatsd_origin_detection_client) &&
+        md_pipeline_set_origin(d->pipe, md_ctrsvc_containers(d->ctr), c->procfs_path,
+                               c->dogstatsd_origin_detection,
+                               c->dogstatsd_origin_detection || c->dogstatsd_origin_detection_client,
+                               md_card_parse(c->dogstatsd_tag_cardinality,
+                                             strlen(c->dogstatsd_tag_cardinality))) != 0) {
+        snprintf(err, errlen, "dogstatsd: cannot set up origin detection");
+        return -EINVAL;
+    }
+    if (md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
+        return -EINVAL;
     struct md_point_sink ps = md_daemon_point_sink(d);
     struct md_collect_opts co = {.containers = md_ctrsvc_containers(d->ctr)};
     d->collect = md_collect_new_opts(d->loop, d->cfg.confd_path, d->cfg.procfs_path,
