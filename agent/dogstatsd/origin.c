@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "containers.h"
 
 #define ORIGIN_SETS 64
@@ -71,9 +73,7 @@ void md_origin_free(struct md_origin *o)
 
 static uint64_t hash(const char *p, size_t n, uint64_t seed)
 {
-    uint64_t h = 1469598103934665603ull ^ seed;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    uint64_t h = XXH3_64bits_withSeed(p, n, seed);
     return h ? h : 1;
 }
 
@@ -128,34 +128,39 @@ static struct oentry *by_id(struct md_origin *o, const char *id, size_t n, doubl
     return e;
 }
 
-/* The value of field `name` ("c:", "card:") after the first '|', or NULL. */
-static const char *field(const char *line, size_t len, const char *name, size_t *vlen)
+/* The fields origin detection looks at, found in one pass over the line. */
+struct fields {
+    const char *tags, *cid, *card; /* values (after "#", "c:", "card:"); NULL = absent */
+    size_t tags_n, cid_n, card_n;
+};
+
+static void scan(const char *line, size_t len, struct fields *f)
 {
-    size_t nn = strlen(name);
-    const char *end = line + len;
-    for (const char *p = memchr(line, '|', len); p; p = memchr(p + 1, '|', (size_t)(end - p - 1))) {
-        const char *f = p + 1;
-        if ((size_t)(end - f) >= nn && memcmp(f, name, nn) == 0) {
-            const char *v = f + nn, *e = memchr(v, '|', (size_t)(end - v));
-            *vlen = (size_t)((e ? e : end) - v);
-            return v;
-        }
-        if (p + 1 >= end)
-            break;
+    memset(f, 0, sizeof *f);
+    const char *end = line + len, *p = memchr(line, '|', len);
+    while (p) {
+        const char *v = p + 1, *e = memchr(v, '|', (size_t)(end - v));
+        size_t n = (size_t)((e ? e : end) - v);
+        if (n >= 1 && v[0] == '#' && !f->tags)
+            f->tags = v + 1, f->tags_n = n - 1;
+        else if (n >= 2 && v[0] == 'c' && v[1] == ':')
+            f->cid = v + 2, f->cid_n = n - 2;
+        else if (n >= 5 && memcmp(v, "card:", 5) == 0)
+            f->card = v + 5, f->card_n = n - 5;
+        p = e;
     }
-    return NULL;
 }
 
 /* Copy line into o->out with tags appended to its |# field (or a new one). */
-static char *rewrite(struct md_origin *o, const char *line, size_t len, const char *tags,
-                     size_t tlen, size_t *outlen)
+static char *rewrite(struct md_origin *o, const char *line, size_t len, const struct fields *f,
+                     const char *tags, size_t tlen, size_t *outlen)
 {
     if (len + tlen + 2 > o->outcap) {
         atomic_fetch_add_explicit(&o->st->too_long, 1, memory_order_relaxed);
         return NULL;
     }
-    size_t hl;
-    const char *h = field(line, len, "#", &hl);
+    const char *h = f->tags;
+    size_t hl = f->tags_n;
     size_t at = h ? (size_t)(h - line) + hl : len; /* end of the tag field, or of the line */
     char *w = o->out;
     memcpy(w, line, at);
@@ -179,27 +184,29 @@ char *md_origin_apply(struct md_origin *o, int pid, char *line, size_t len, doub
     *outlen = len;
     if (!o || (len >= 3 && memcmp(line, "_e{", 3) == 0) || (len >= 4 && memcmp(line, "_sc|", 4) == 0))
         return line;
+    struct fields f;
+    scan(line, len, &f);
     /* The kernel's word (the sender's pid) first; a client's |c: otherwise. */
     struct oentry *e = o->by_pid && pid > 0 ? by_pid(o, pid, now) : NULL;
-    size_t n;
-    const char *cid = o->by_field && (!e || !e->len[2]) ? field(line, len, "c:", &n) : NULL;
+    const char *cid = o->by_field && (!e || !e->len[2]) ? f.cid : NULL;
+    size_t n = f.cid_n;
     if (cid && n > 3 && memcmp(cid, "ci-", 3) == 0)
         cid += 3, n -= 3;
     if (cid && n && !(n > 3 && memcmp(cid, "in-", 3) == 0)) /* cgroup inodes: not resolved */
         e = by_id(o, cid, n, now);
+    if (!e)
+        return line; /* nothing says where it came from */
     int card = o->card;
-    const char *cv = field(line, len, "card:", &n);
-    if (cv) {
-        int c = md_card_parse(cv, n);
+    if (f.card) {
+        int c = md_card_parse(f.card, f.card_n);
         if (c >= 0)
             card = c;
     }
-    if (!e || !e->len[card]) {
-        if (e || pid > 0)
-            atomic_fetch_add_explicit(&o->st->no_container, 1, memory_order_relaxed);
+    if (!e->len[card]) {
+        atomic_fetch_add_explicit(&o->st->no_container, 1, memory_order_relaxed);
         return line;
     }
-    char *r = rewrite(o, line, len, e->tags[card], e->len[card], outlen);
+    char *r = rewrite(o, line, len, &f, e->tags[card], e->len[card], outlen);
     if (!r) {
         *outlen = len;
         return line;
