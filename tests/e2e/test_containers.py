@@ -298,7 +298,7 @@ def test_victoriametrics_read_back(d):
     try:
         victoriametrics_read_back(d)
     finally:
-        docker().docker("rm", "-f", "shipped", check=False)
+        docker().docker("rm", "-f", "shipped", "late", check=False)
 
 
 def victoriametrics_read_back(d):
@@ -309,7 +309,7 @@ def victoriametrics_read_back(d):
           "init_config:\ninstances:\n  - min_collection_interval: 1\n")
     m = Meterd(d, settings={"dd_url": vm.url + "/datadog", "api_key": "e2e-secret-key-1234",
                             "flush_interval": 1, "hostname": "e2e-containers",
-                            "container_discovery_interval": 1},
+                            "container_discovery_interval": 30},
                env={"DOCKER_HOST": dk.host})
 
     def shipped():
@@ -321,6 +321,13 @@ def victoriametrics_read_back(d):
     assert series[0]["metric"].get("image_name") == "local/busybox", series[0]["metric"]
     mem = vm.export('{__name__="container.memory.usage",container_id="%s",container_name="shipped"}' % cid)
     assert mem and mem[0]["values"][-1] > 0, mem
+    # Started after meterd: found through Docker's event stream, well before
+    # the 30 s discovery cadence would have come round.
+    late = dk.run("late", "exec sleep 3600")
+    t_late = time.time()
+    wait_until(lambda: vm.export('{__name__="container.memory.usage",container_id="%s",container_name="late"}'
+                                 % late), 15, "the late container in VictoriaMetrics", interval=0.3)
+    assert time.time() - t_late < 15
     # Gone: the series stop within a discovery + flush or two.
     dk.rm("shipped")
     removed = time.time() * 1000
