@@ -100,10 +100,8 @@ static void read_small(const char *dir, const char *name, char *out, size_t len)
     out[strcspn(out, "\n")] = '\0';
 }
 
-int md_cg_layout_parse(struct md_cg_layout *l, const char *mounts, const char *cg_root,
-                       const char *host_root)
+int md_cg_layout_parse(struct md_cg_layout *l, const char *mounts, const char *cg_root)
 {
-    (void)host_root;
     memset(l, 0, sizeof *l);
     snprintf(l->root, sizeof l->root, "%s", cg_root && *cg_root ? cg_root : "/sys/fs/cgroup");
     size_t rn = strlen(l->root);

@@ -34,12 +34,12 @@ struct md_cg_layout {
 };
 
 /*
- * Fill the layout from mounts text (the format of /proc/mounts); mount
- * points are prefixed with host_root ("" or "/host") when they do not
- * already lie under cg_root. -ENOENT when no cgroup mount is under cg_root.
+ * Fill the layout from mounts text (the format of /proc/mounts), keeping
+ * only cgroup mounts under cg_root. Without any (a fixture tree, a bind
+ * mount that does not show as cgroup), the directories under cg_root are
+ * probed instead. -ENOENT when neither finds a hierarchy.
  */
-int md_cg_layout_parse(struct md_cg_layout *l, const char *mounts, const char *cg_root,
-                       const char *host_root);
+int md_cg_layout_parse(struct md_cg_layout *l, const char *mounts, const char *cg_root);
 const char *md_cg_ctrl_name(enum md_cg_ctrl c);
 
 /* NaN = not known (file missing, controller off, "max"/unlimited). */

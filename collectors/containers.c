@@ -32,8 +32,6 @@ int md_card_parse(const char *s, size_t n)
     for (int i = 0; i < 3; i++)
         if (strlen(names[i]) == n && strncasecmp(s, names[i], n) == 0)
             return i;
-    if (n == 5 && strncasecmp(s, "orch", 4) == 0)
-        return MD_CARD_ORCHESTRATOR;
     return -1;
 }
 
@@ -335,7 +333,7 @@ struct md_containers *md_containers_new(const struct md_containers_opts *o, char
     s->nexc = o ? o->nexclude : 0;
     struct md_fbuf fb = {0};
     const char *mounts = md_procfs_read(&fb, s->procfs, "self/mounts") >= 0 ? fb.p : "";
-    md_cg_layout_parse(&s->layout, mounts, root, NULL); /* NONE is not fatal: no containers */
+    md_cg_layout_parse(&s->layout, mounts, root); /* NONE is not fatal: no containers */
     md_procfs_free(&fb);
     free(root);
     return s;

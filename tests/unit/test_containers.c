@@ -130,7 +130,7 @@ static void test_layout_from_mounts(void **st)
     (void)st;
     struct md_cg_layout l;
     /* this VM's hybrid mounts: v1 wins, cpu and cpuacct are separate mounts */
-    assert_int_equal(md_cg_layout_parse(&l, slurp("proc/mounts.t0.txt"), "/sys/fs/cgroup", NULL), 0);
+    assert_int_equal(md_cg_layout_parse(&l, slurp("proc/mounts.t0.txt"), "/sys/fs/cgroup"), 0);
     assert_int_equal(l.mode, MD_CG_V1);
     assert_string_equal(l.mount[MD_CGC_CPU], "/sys/fs/cgroup/cpu");
     assert_string_equal(l.mount[MD_CGC_CPUACCT], "/sys/fs/cgroup/cpuacct");
@@ -140,19 +140,19 @@ static void test_layout_from_mounts(void **st)
     const char *co = "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,cpu,cpuacct 0 0\n"
                      "cgroup /host/sys/fs/cgroup/memory cgroup rw,memory 0 0\n"
                      "cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n";
-    assert_int_equal(md_cg_layout_parse(&l, co, "/sys/fs/cgroup/", NULL), 0);
+    assert_int_equal(md_cg_layout_parse(&l, co, "/sys/fs/cgroup/"), 0);
     assert_string_equal(l.mount[MD_CGC_CPU], "/sys/fs/cgroup/cpu,cpuacct");
     assert_string_equal(l.mount[MD_CGC_CPUACCT], "/sys/fs/cgroup/cpu,cpuacct");
-    assert_int_equal(md_cg_layout_parse(&l, co, "/host/sys/fs/cgroup", NULL), 0);
+    assert_int_equal(md_cg_layout_parse(&l, co, "/host/sys/fs/cgroup"), 0);
     assert_string_equal(l.mount[MD_CGC_MEMORY], "/host/sys/fs/cgroup/memory");
     assert_string_equal(l.mount[MD_CGC_CPU], "");
     /* pure v2 */
     assert_int_equal(md_cg_layout_parse(&l, "cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n",
-                                        "/sys/fs/cgroup", NULL), 0);
+                                        "/sys/fs/cgroup"), 0);
     assert_int_equal(l.mode, MD_CG_V2);
     assert_string_equal(l.unified, "/sys/fs/cgroup");
     /* nothing: not an error the agent dies of, just no containers */
-    assert_int_equal(md_cg_layout_parse(&l, "proc /proc proc rw 0 0\n", "/nonexistent-root", NULL), -ENOENT);
+    assert_int_equal(md_cg_layout_parse(&l, "proc /proc proc rw 0 0\n", "/nonexistent-root"), -ENOENT);
 }
 
 static void test_parsers_edge_cases(void **st)
