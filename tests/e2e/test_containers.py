@@ -294,6 +294,47 @@ def origin_detection(d):
     m.stop()
 
 
+def test_kubernetes_pod_cgroup(d):
+    """A Kubernetes-shaped cgroup (kubepods/burstable/pod<uid>/<id>) made here, real
+    on this host's v1 controllers, with a real process in it: found, and tagged
+    with the pod uid from its path. Removed again on every exit path."""
+    import secrets
+    import signal
+    cid = secrets.token_hex(32)
+    uid = "5b0d6a1e-9c2f-4e3a-8b7d-1f2e3d4c5b6a"
+    rel = "kubepods/burstable/pod%s/%s" % (uid, cid)
+    dirs = ["/sys/fs/cgroup/%s/%s" % (c, rel) for c in ("memory", "cpu", "cpuacct", "pids")]
+    proc = None
+    try:
+        for x in dirs:
+            os.makedirs(x)
+        proc = subprocess.Popen(["sleep", "600"],
+                                stdin=subprocess.DEVNULL)
+        for x in dirs:
+            with open(os.path.join(x, "cgroup.procs"), "w") as f:
+                f.write(str(proc.pid))
+        pts, _, _ = check(d, "container", delay=1.0)
+        got = by_container(pts, cid)
+        assert got, "pod container not discovered"
+        tags = got["container.pid.count"]["tags"]
+        assert "pod_uid:" + uid in tags, tags
+        assert got["container.pid.count"]["value"] == 1, got["container.pid.count"]
+        # (memory stays near 0: v1 does not move a process's pages with it)
+        assert got["container.pid.thread_count"]["value"] == 1, got["container.pid.thread_count"]
+    finally:
+        if proc:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        for x in dirs:
+            # the pod<uid> and kubepods parents too, deepest first, only if we made them empty
+            for path in (x, os.path.dirname(x), os.path.dirname(os.path.dirname(x)),
+                         os.path.dirname(os.path.dirname(os.path.dirname(x)))):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    break
+
+
 def test_victoriametrics_read_back(d):
     try:
         victoriametrics_read_back(d)
@@ -341,7 +382,7 @@ def victoriametrics_read_back(d):
 if __name__ == "__main__":
     try:
         rc = run_tests([test_check_reports_real_containers, test_filters_and_docker_names,
-                        test_ecs_task_metadata, test_origin_detection,
+                        test_ecs_task_metadata, test_origin_detection, test_kubernetes_pod_cgroup,
                         test_victoriametrics_read_back])
     finally:
         for dk in _DOCKER:
