@@ -294,6 +294,28 @@ def origin_detection(d):
     m.stop()
 
 
+def test_memory_limit_and_oom(d):
+    """A 16 MiB limit and a subshell that reads 32 MiB into a variable: it hits
+    the limit and the kernel OOM-kills it (it volunteers with oom_score_adj),
+    the container lives on. container.memory.limit is the limit and
+    oom_events counts the hits (memory.failcnt on v1, as upstream reports)."""
+    dk = docker()
+    try:
+        cid = dk.run("oom", "(echo 1000 > /proc/self/oom_score_adj; x=$(yes | head -c 33554432)); "
+                     "exec sleep 3600", "--memory", "16m")
+        wait_until(lambda: int(cgroup_file("memory", cid, "memory.failcnt")) > 0, 20,
+                   "the oom container to hit its limit")
+        pts, _, _ = check(d, "container", delay=1.0)
+        failcnt = int(cgroup_file("memory", cid, "memory.failcnt"))
+        got = by_container(pts, cid)
+        assert got["container.memory.limit"]["value"] == 16 * MiB, got["container.memory.limit"]
+        oom = got["container.memory.oom_events"]["value"]
+        assert 0 < oom <= failcnt, (oom, failcnt)
+        assert got["container.memory.usage"]["value"] <= 16 * MiB
+    finally:
+        dk.docker("rm", "-f", "oom", check=False)
+
+
 def test_kubernetes_pod_cgroup(d):
     """A Kubernetes-shaped cgroup (kubepods/burstable/pod<uid>/<id>) made here, real
     on this host's v1 controllers, with a real process in it: found, and tagged
@@ -382,7 +404,8 @@ def victoriametrics_read_back(d):
 if __name__ == "__main__":
     try:
         rc = run_tests([test_check_reports_real_containers, test_filters_and_docker_names,
-                        test_ecs_task_metadata, test_origin_detection, test_kubernetes_pod_cgroup,
+                        test_ecs_task_metadata, test_origin_detection, test_memory_limit_and_oom,
+                        test_kubernetes_pod_cgroup,
                         test_victoriametrics_read_back])
     finally:
         for dk in _DOCKER:
