@@ -25,6 +25,8 @@
 #include "aggregator.h"
 #include "cmd.h"
 #include "collect.h"
+#include "containers.h"
+#include "ctrsvc.h"
 #include "compress.h"
 #include "daemon.h"
 #include "forwarder.h"
@@ -336,6 +338,7 @@ void md_daemon_stop(struct md_daemon *d)
     if (d->collect)
         md_collect_free(d->collect);
     d->collect = NULL;
+    md_ctrsvc_stop(d->ctr);
     uv_timer_stop(&d->flush_timer);
     uv_close((uv_handle_t *)&d->flush_timer, close_cb);
     /* Drains the sockets, seals every open window and hands the frames to on_frame. */
@@ -361,12 +364,28 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
+    if (!(d->ctr = md_ctrsvc_new(d->loop, &d->cfg, err, errlen)))
+        return -EINVAL;
+    md_ctrsvc_start(d->ctr);
     d->pipe = md_pipeline_new(&d->popts, err, errlen);
-    if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
+    if (!d->pipe)
+        return -EINVAL;
+    const struct md_config *c = &d->cfg;
+    if ((c->dogstatsd_origin_detection || c->dogstatsd_origin_detection_client) &&
+        md_pipeline_set_origin(d->pipe, md_ctrsvc_containers(d->ctr), c->procfs_path,
+                               c->dogstatsd_origin_detection,
+                               c->dogstatsd_origin_detection || c->dogstatsd_origin_detection_client,
+                               md_card_parse(c->dogstatsd_tag_cardinality,
+                                             strlen(c->dogstatsd_tag_cardinality))) != 0) {
+        snprintf(err, errlen, "dogstatsd: cannot set up origin detection");
+        return -EINVAL;
+    }
+    if (md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
         return -EINVAL;
     struct md_point_sink ps = md_daemon_point_sink(d);
-    d->collect = md_collect_new(d->loop, d->cfg.confd_path, d->cfg.procfs_path,
-                                d->cfg.sysfs_path, &ps, err, errlen);
+    struct md_collect_opts co = {.containers = md_ctrsvc_containers(d->ctr)};
+    d->collect = md_collect_new_opts(d->loop, d->cfg.confd_path, d->cfg.procfs_path,
+                                     d->cfg.sysfs_path, &ps, &co, err, errlen);
     if (!d->collect || md_collect_start(d->collect) != 0)
         return -EINVAL;
     if (d->cfg.status_port > 0) {
@@ -481,6 +500,7 @@ int md_daemon_teardown(struct md_daemon *d)
         md_pipeline_free(d->pipe);
     }
     sinks_destroy(d);
+    md_ctrsvc_free(d->ctr); /* after the loop: no collector run can still use the table */
     if (d->status)
         md_status_free(d->status);
     md_probe_free(d->probe); /* after a failed start */

@@ -29,7 +29,7 @@ static int configure_all(struct md_collect_runner *r, char *err, size_t errlen)
         struct inst *in = r->inst[i];
         if (!in->enabled)
             continue;
-        struct md_instance_conf c = {in->values, r->procfs, r->sysfs};
+        struct md_instance_conf c = {in->values, r->procfs, r->sysfs, r->containers};
         char cerr[256] = "";
         int rc = in->ops->configure ? in->ops->configure(&c, &in->state, cerr, sizeof cerr) : 0;
         if (rc < 0) {
@@ -68,6 +68,7 @@ struct md_collect_runner *md_collect_new_opts(uv_loop_t *loop, const char *confd
     if (opts) {
         r->observe = opts->observe;
         r->observe_ud = opts->observe_ud;
+        r->containers = opts->containers;
     }
     r->procfs = strdup(procfs && *procfs ? procfs : "/proc");
     r->sysfs = strdup(sysfs && *sysfs ? sysfs : "/sys");

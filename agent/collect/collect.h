@@ -40,6 +40,8 @@ struct md_collect_opts {
     /* Sees every point with the kind its collector emitted (meterd check prints "rate"). */
     void (*observe)(void *ud, const struct md_point *p, enum md_emit_kind kind);
     void *observe_ud;
+    /* Handed to container collectors (md_instance_conf.containers); not owned. */
+    struct md_containers *containers;
 };
 struct md_collect_runner *md_collect_new_opts(uv_loop_t *loop, const char *confd_path,
                                               const char *procfs, const char *sysfs,

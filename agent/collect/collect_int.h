@@ -69,6 +69,7 @@ struct md_collect_runner {
     void (*observe)(void *ud, const struct md_point *p, enum md_emit_kind kind);
     void *observe_ud;
     char *procfs, *sysfs;
+    struct md_containers *containers;
     struct inst **inst;
     size_t ninst;
     struct md_str *scratch; /* tag views of one point */

@@ -7,6 +7,8 @@
  * declare their own keys in their own files.
  */
 #include <limits.h>
+#include <regex.h>
+#include <string.h>
 
 #include "config_int.h"
 #include "histogram.h"
@@ -49,6 +51,25 @@ static const char *cfg_check_threshold(double v)
     return v != 0 && v >= -100 && v <= 100 ? NULL
                                            : "expected a non-zero number from -100 to 100 like 90";
 }
+
+/* A container_include / container_exclude item: "name:re", "image:re" or "kube_namespace:re". */
+static const char *cfg_check_ctr_filter(const char *v)
+{
+    static const char *const pre[] = {"name:", "image:", "kube_namespace:"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(pre[i]);
+        if (strncmp(v, pre[i], n) != 0)
+            continue;
+        regex_t re;
+        if (regcomp(&re, v + n, REG_EXTENDED | REG_NOSUB) != 0)
+            return "not a valid regular expression after the prefix";
+        regfree(&re);
+        return NULL;
+    }
+    return "expected name:<regex>, image:<regex> or kube_namespace:<regex>";
+}
+
+static const char *const cfg_cardinalities[] = {"low", "orchestrator", "high", NULL};
 
 const struct md_opt md_config_keys[] = {
     /* identity and output */
@@ -222,5 +243,44 @@ const struct md_opt md_config_keys[] = {
      "Folder of the collector configs (<name>.d/conf.yaml). Empty = conf.d/ next\n"
      "to this file when there is one (/etc/meterd/conf.d), else the folder holding\n"
      "this file."},
+
+    /* containers */
+    {"container_cgroup_root", MD_OPT_STRING, O_STR(container_cgroup_root), "", NOLIM, NULL, 0, NULL,
+     NULL, NULL, {"DD_CONTAINER_CGROUP_ROOT"}, "Containers",
+     "Where the host's cgroup tree is. Empty = /host/sys/fs/cgroup when it exists\n"
+     "(meterd in a container), else /sys/fs/cgroup. v1, v2 and hybrid layouts are\n"
+     "told apart from the mounts under it."},
+    {"container_discovery_interval", MD_OPT_DURATION, O_INT(container_discovery_interval), "30", 1,
+     3600, NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "How often the cgroup tree is walked and the Docker API listed (Docker events\n"
+     "make both happen sooner)."},
+    {"container_include", MD_OPT_STRLIST, O_LIST(container_include), "", NOLIM, NULL, 0,
+     cfg_check_ctr_filter, NULL, NULL, {"DD_CONTAINER_INCLUDE"}, NULL,
+     "Containers to report even when container_exclude matches them:\n"
+     "name:<regex>, image:<regex> or kube_namespace:<regex>."},
+    {"container_exclude", MD_OPT_STRLIST, O_LIST(container_exclude), "", NOLIM, NULL, 0,
+     cfg_check_ctr_filter, NULL, NULL, {"DD_CONTAINER_EXCLUDE"}, NULL,
+     "Containers not to report (same syntax), e.g. [\"name:^meterd$\"]."},
+    {"docker_host", MD_OPT_STRING, O_STR(docker_host), "", NOLIM, NULL, 0, NULL, NULL, NULL,
+     {"DOCKER_HOST"}, NULL,
+     "Docker Engine API endpoint (unix:///path or tcp://host:port) for container\n"
+     "names, images and labels. Empty = $DOCKER_HOST, else unix:///var/run/docker.sock."},
+    {"docker_labels_as_tags", MD_OPT_STRLIST, O_LIST(docker_labels_as_tags), "", NOLIM, NULL,
+     MD_OPT_F_MAP, NULL, NULL, NULL, {"DD_DOCKER_LABELS_AS_TAGS"}, NULL,
+     "Container labels to send as tags: a mapping label: tag_name (or a list of\n"
+     "\"label:tag_name\")."},
+    {"docker_env_as_tags", MD_OPT_STRLIST, O_LIST(docker_env_as_tags), "", NOLIM, NULL,
+     MD_OPT_F_MAP, NULL, NULL, NULL, {"DD_DOCKER_ENV_AS_TAGS"}, NULL,
+     "Container environment variables to send as tags: VARIABLE: tag_name."},
+    {"dogstatsd_origin_detection", MD_OPT_BOOL, O_BOOL(dogstatsd_origin_detection), "false", NOLIM,
+     NULL, 0, NULL, NULL, NULL, {"DD_DOGSTATSD_ORIGIN_DETECTION"}, NULL,
+     "Add the sending container's tags to DogStatsD metrics: found from the\n"
+     "sender's pid on the unix socket (needs the host's /proc and PID namespace),\n"
+     "or from the container id a client sends (|c:)."},
+    {"dogstatsd_tag_cardinality", MD_OPT_STRING, O_STR(dogstatsd_tag_cardinality), "low", NOLIM,
+     cfg_cardinalities, 0, NULL, NULL, NULL, {"DD_DOGSTATSD_TAG_CARDINALITY"}, NULL,
+     "Which container tags origin detection adds: low (image, namespace...),\n"
+     "orchestrator (+ pod, task) or high (+ container_id, container_name). A\n"
+     "client's |card: field overrides it per metric."},
     {NULL},
 };

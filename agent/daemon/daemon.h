@@ -20,6 +20,7 @@
 struct md_agg;
 struct md_forwarder;
 struct md_collect_runner;
+struct md_ctrsvc;
 struct md_status;
 struct md_probe;
 
@@ -51,6 +52,7 @@ struct md_daemon {
     size_t nsinks;
     struct md_forwarder *fwd;
     struct md_collect_runner *collect;
+    struct md_ctrsvc *ctr; /* container table + metadata clients; lives until teardown */
     struct md_status *status;
     struct md_probe *probe;     /* health_port: /live, /ready */
     const char *hostname_source; /* which resolver step named the host */

@@ -58,6 +58,11 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
                       (unsigned long long)s->errors[i]);
         first = false;
     }
+    uint64_t o[4];
+    md_pipeline_origin_stats(d->pipe, o);
+    md_buf_printf(b, "},\"origin\":{\"tagged\":%llu,\"no_container\":%llu,\"too_long\":%llu,"
+                     "\"lookups\":%llu", (unsigned long long)o[0], (unsigned long long)o[1],
+                  (unsigned long long)o[2], (unsigned long long)o[3]);
     md_buf_puts(b, "},\"threads\":[");
     struct md_statsd_stats ts;
     uint64_t full;
@@ -123,6 +128,13 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
     for (int i = 1; i < MD_PERR_COUNT; i++)
         md_buf_printf(b, "meterd_dogstatsd_parse_errors_total{reason=\"%s\"} %llu\n",
                       md_parse_error_name(i), (unsigned long long)s->errors[i]);
+    uint64_t o[4];
+    md_pipeline_origin_stats(d->pipe, o);
+    counter(b, "meterd_dogstatsd_origin_tagged", "Lines given their sender container's tags.", o[0]);
+    counter(b, "meterd_dogstatsd_origin_no_container",
+            "Lines from a sender in no known container (sent without container tags).", o[1]);
+    counter(b, "meterd_dogstatsd_origin_too_long",
+            "Lines too long to add container tags to (sent without them).", o[2]);
     md_buf_printf(b, "# TYPE meterd_aggregator_contexts gauge\nmeterd_aggregator_contexts %llu\n",
                   (unsigned long long)a->contexts_live);
     counter(b, "meterd_aggregator_context_limit_drops", "Samples dropped by dogstatsd_context_limit.",

@@ -31,6 +31,7 @@
 #include "daemon.h"
 #include "intake.h"
 #include "log.h"
+#include "origin.h"
 #include "ring.h"
 
 #define BATCH 64
@@ -69,6 +70,11 @@ struct intake_thread {
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     double now;
+    /* origin detection (NULL when off): the sender pid of the datagram being split */
+    struct md_origin *origin;
+    bool uds;
+    int pid;
+    char *cmsg; /* BATCH control buffers for SCM_CREDENTIALS */
     uint64_t ring_full, ring_waits;
     _Atomic uint64_t pub[STATS_N];
     _Atomic uint64_t pub_ring_full, pub_ring_waits;
@@ -96,6 +102,7 @@ struct md_pipeline {
     _Atomic uint32_t wake_seq;
     _Atomic uint64_t agg_pub[AGG_STATS_N];
     char *uds_path;
+    struct md_origin_stats origin_st;
     /* loop side */
     uv_async_t async;
     bool async_init;
@@ -173,6 +180,8 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         st->errors[err]++;
         return;
     }
+    if (t->origin) /* the sender's container tags become part of the line */
+        line = md_origin_apply(t->origin, t->pid, line, len, t->now, &len);
     struct md_msg msg;
     char *text = line;
     if (len >= 3 && memcmp(line, "_e{", 3) == 0) {
@@ -224,11 +233,30 @@ static void publish_stats(struct intake_thread *t)
 }
 
 /* One recvmmsg; returns datagrams read (0 on timeout or when empty). */
+#define CRED_SPACE CMSG_SPACE(sizeof(struct ucred))
+
+/* The sender pid the kernel attached to datagram i (SO_PASSCRED), 0 if none. */
+static int sender_pid(struct intake_thread *t, int i)
+{
+    struct msghdr *h = &t->msgs[i].msg_hdr;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cr;
+            memcpy(&cr, CMSG_DATA(c), sizeof cr);
+            return cr.pid;
+        }
+    return 0;
+}
+
 static int intake_batch(struct intake_thread *t, int flags)
 {
     for (int i = 0; i < BATCH; i++) {
         t->iov[i] = (struct iovec){t->bufs + (size_t)i * t->bufsize, t->bufsize};
         t->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &t->iov[i], .msg_iovlen = 1};
+        if (t->cmsg) {
+            t->msgs[i].msg_hdr.msg_control = t->cmsg + (size_t)i * CRED_SPACE;
+            t->msgs[i].msg_hdr.msg_controllen = CRED_SPACE;
+        }
     }
     int n = recvmmsg(t->fd, t->msgs, BATCH, flags, NULL);
     if (n <= 0)
@@ -239,6 +267,7 @@ static int intake_batch(struct intake_thread *t, int flags)
         bool trunc = (t->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > t->bufsize;
         md_statsd_stats_mut(t->sd)->packets++;
         md_statsd_stats_mut(t->sd)->bytes += len;
+        t->pid = t->cmsg ? sender_pid(t, i) : 0;
         md_split_datagram(t->iov[i].iov_base, len > t->bufsize ? t->bufsize : len, trunc,
                           t->eol_required, intake_line, t);
     }
@@ -559,6 +588,7 @@ struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err,
         int fd = md_intake_uds_socket(o->uds_path, o->uds_mode, o->so_rcvbuf, err, errlen);
         if (fd < 0 || add_thread(p, fd, o->eol_uds) != 0)
             goto fail;
+        p->threads[p->nthreads - 1]->uds = true;
         p->uds_path = strdup(o->uds_path);
         md_info("dogstatsd: listening on unix socket %s", o->uds_path);
     }
@@ -566,6 +596,35 @@ struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err,
 fail:
     md_pipeline_free(p);
     return NULL;
+}
+
+int md_pipeline_set_origin(struct md_pipeline *p, struct md_containers *store, const char *procfs,
+                           bool by_pid, bool by_field, int card)
+{
+    for (unsigned i = 0; i < p->nthreads; i++) {
+        struct intake_thread *t = p->threads[i];
+        bool pid = by_pid && t->uds;
+        if (!pid && !by_field)
+            continue;
+        t->origin = md_origin_new(store, procfs, pid, by_field, card, t->bufsize, &p->origin_st);
+        if (!t->origin)
+            return -ENOMEM;
+        if (!pid)
+            continue;
+        int one = 1;
+        if (setsockopt(t->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
+            !(t->cmsg = calloc(BATCH, CRED_SPACE)))
+            return -errno;
+    }
+    return 0;
+}
+
+void md_pipeline_origin_stats(struct md_pipeline *p, uint64_t out[4])
+{
+    out[0] = atomic_load(&p->origin_st.tagged);
+    out[1] = atomic_load(&p->origin_st.no_container);
+    out[2] = atomic_load(&p->origin_st.too_long);
+    out[3] = atomic_load(&p->origin_st.lookups);
 }
 
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud)
@@ -626,6 +685,8 @@ void md_pipeline_free(struct md_pipeline *p)
         md_statsd_free(t->sd);
         free(t->bufs);
         free(t->scratch);
+        free(t->cmsg);
+        md_origin_free(t->origin);
         free(t);
     }
     if (p->uds_path) {

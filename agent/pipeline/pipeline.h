@@ -48,6 +48,17 @@ struct md_pipeline_opts {
 
 /* o and the lists it borrows must outlive the pipeline. NULL with a reason in err. */
 struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err, size_t errlen);
+/*
+ * Origin detection (before md_pipeline_start): intake threads add the
+ * sender container's tags from `store`, by the sender's pid on the unix
+ * socket (by_pid) and/or a client's |c: field (by_field); card is the
+ * default cardinality (0 low, 1 orchestrator, 2 high). 0 or -errno.
+ */
+struct md_containers;
+int md_pipeline_set_origin(struct md_pipeline *p, struct md_containers *store, const char *procfs,
+                           bool by_pid, bool by_field, int card);
+/* tagged, no_container, too_long, lookups: see origin.h. */
+void md_pipeline_origin_stats(struct md_pipeline *p, uint64_t out[4]);
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud);
 /* Ask the aggregator to seal what is due (all open windows when `all`). */
 void md_pipeline_flush(struct md_pipeline *p, bool all);

@@ -177,20 +177,20 @@ static int hn_from_file(const char *path, char *out, size_t len)
     return 0;
 }
 
-/* The socket the docker CLI would use: DOCKER_HOST=unix://PATH, else the default. */
-static const char *hn_docker_socket(void)
+/* The engine the container collector talks to: docker_host (DOCKER_HOST), else the default. */
+static const char *hn_docker_socket(const struct md_config *c)
 {
-    const char *e = getenv("DOCKER_HOST");
+    const char *e = c->docker_host && *c->docker_host ? c->docker_host : getenv("DOCKER_HOST");
     if (e && strncmp(e, "unix://", 7) == 0)
         return e + 7;
     if (e && *e)
-        return NULL; /* tcp:// and ssh:// daemons are not the local engine we want */
+        return NULL; /* tcp:// and ssh:// daemons need not run on this host */
     return "/var/run/docker.sock";
 }
 
-static int hn_from_docker(char *out, size_t len)
+static int hn_from_docker(const struct md_config *c, char *out, size_t len)
 {
-    const char *sock = hn_docker_socket();
+    const char *sock = hn_docker_socket(c);
     if (!sock || access(sock, W_OK) != 0)
         return -ENOENT;
     struct md_buf b;
@@ -296,7 +296,7 @@ int md_hostname_resolve(const struct md_config *c, struct md_hostname *h)
         if (hn_take(h, rc ? -EIO : 0, cand, "hostname_file"))
             return 0;
     }
-    if (hn_take(h, hn_from_docker(cand, sizeof cand), cand, "docker"))
+    if (hn_take(h, hn_from_docker(c, cand, sizeof cand), cand, "docker"))
         return 0;
     if (c->kubernetes_kubelet_nodename && *c->kubernetes_kubelet_nodename &&
         hn_take(h, 0, c->kubernetes_kubelet_nodename, "kubernetes_kubelet_nodename"))

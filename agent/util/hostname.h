@@ -6,8 +6,8 @@
  * resolved the way the Datadog agent resolves it, first answer wins:
  *   1. hostname (DD_HOSTNAME)
  *   2. hostname_file (DD_HOSTNAME_FILE): the first line of that file
- *   3. the Docker Engine's own name (GET /info on DOCKER_HOST or
- *      /var/run/docker.sock), when the socket is there
+ *   3. the Docker Engine's own name (GET /info on docker_host / DOCKER_HOST
+ *      or /var/run/docker.sock), when the socket is there
  *   4. kubernetes_kubelet_nodename (DD_KUBERNETES_KUBELET_NODENAME, set from
  *      spec.nodeName by the DaemonSet)
  *   5. the ECS container instance, when running as an ECS task: the ECS

@@ -111,6 +111,17 @@ struct md_config {
     /* host collectors */
     char *procfs_path;          /* /proc, or /host/proc in a container */
     char *sysfs_path;           /* /sys */
+
+    /* containers */
+    char *container_cgroup_root;          /* "" = auto */
+    int container_discovery_interval;     /* seconds, 30 */
+    struct md_strlist container_include;  /* "name:re" ... */
+    struct md_strlist container_exclude;
+    char *docker_host;                    /* "" = $DOCKER_HOST or the default socket */
+    struct md_strlist docker_labels_as_tags; /* "label:tag" */
+    struct md_strlist docker_env_as_tags;    /* "VAR:tag" */
+    bool dogstatsd_origin_detection;
+    char *dogstatsd_tag_cardinality;      /* low, orchestrator, high */
 };
 
 enum { MD_EOL_UDP = 1u << 0, MD_EOL_UDS = 1u << 1 };

@@ -113,6 +113,11 @@ def test_readme_docker_run(d):
     assert abs(mem[0]["values"][-1] - total_mib) < 1, (mem[0]["values"], total_mib)
     wait_series(vm, "system.load.1", on_host)
     wait_series(vm, "system.cpu.user", on_host, timeout=40)  # a rate: needs two runs
+    # The busybox workload's own metrics, from its cgroups and named through the socket.
+    workload = lambda s: on_host(s) and s["metric"].get("container_name") == "workload"
+    mem = wait_series(vm, "container.memory.usage", workload, timeout=45)
+    assert 0 < mem[0]["values"][-1] < 256 << 20, mem[0]["values"]
+    wait_series(vm, "container.cpu.usage", workload, timeout=45)
 
     wait_until(lambda: health_status("meterd") == "healthy", 40, "docker health: healthy")
 

@@ -114,7 +114,7 @@ def test_host_metrics_to_vm(d):
     # interface into one series. The regex matches every name but "lo".
     write_conf(confd, "network", instance_conf(1, extra=LO_ONLY))
     # Collectors that run by default without a file are turned off: only the four above ship.
-    for name in ("disk", "io", "uptime", "processes", "file_handle", "self"):
+    for name in ("disk", "io", "uptime", "processes", "file_handle", "self", "container"):
         write_conf(confd, name, "init_config:\ninstances:\n  - enabled: false\n")
     vm, m = start(d, confd)
     st = m.status()["collectors"]

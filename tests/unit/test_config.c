@@ -206,6 +206,10 @@ static void test_each_type(void **state)
             "log_level: WARNING\n"
             "procfs_path: /host/proc\n"
             "confd_path: /etc/meterd/conf.d\n"
+            "container_exclude: [\"name:^pause$\", \"image:^k8s.gcr.io/\"]\n"
+            "docker_labels_as_tags:\n  com.example.team: team\n  tier: tier\n"
+            "dogstatsd_origin_detection: true\n"
+            "dogstatsd_tag_cardinality: Orchestrator\n"
             "status_port:\n", /* no value: keeps the default */
             NULL, 0);
     assert_string_equal(DD(c)->api_key, "0123456789abcdef0123456789abcdef");
@@ -240,6 +244,12 @@ static void test_each_type(void **state)
     assert_string_equal(c.procfs_path, "/host/proc");
     assert_string_equal(c.confd_path, "/etc/meterd/conf.d");
     assert_int_equal(c.status_port, 5555);
+    assert_int_equal(c.container_exclude.n, 2);
+    assert_string_equal(c.container_exclude.v[1], "image:^k8s.gcr.io/");
+    assert_int_equal(c.docker_labels_as_tags.n, 2); /* Datadog's mapping form */
+    assert_string_equal(c.docker_labels_as_tags.v[0], "com.example.team:team");
+    assert_true(c.dogstatsd_origin_detection);
+    assert_string_equal(c.dogstatsd_tag_cardinality, "orchestrator");
     md_config_free(&c);
 }
 
@@ -422,6 +432,14 @@ static void test_file_errors(void **state)
     check_file_error("tags: {a: b}\n", "%s:1: tags: expected a list", NULL);
     check_file_error("site: https://datadoghq.eu\n", "%s:1: site:", "not a URL");
     check_file_error("dd_url: ftp://x\n", "%s:1: dd_url:", "http");
+    check_file_error("container_exclude:\n  - name:^a$\n  - label:x\n", "%s:3: container_exclude[1]:",
+                     "name:<regex>");
+    check_file_error("container_include: [\"image:(\"]\n", "%s:1: container_include[0]:",
+                     "regular expression");
+    check_file_error("dogstatsd_tag_cardinality: all\n", "%s:1: dogstatsd_tag_cardinality:",
+                     "low, orchestrator, high");
+    check_file_error("docker_labels_as_tags:\n  team: [a]\n", "%s:2: docker_labels_as_tags:",
+                     "expected a string");
     check_file_error("statsd_metric_namespace_blocklist: [a]\n"
                      "statsd_metric_namespace_blacklist: [b]\n",
                      "%s:2: statsd_metric_namespace_blacklist:", "keep one");
