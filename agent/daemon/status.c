@@ -152,6 +152,10 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
                         f.dropped_invalid);
         }
     }
+    if (d->status && d->status->httpd)
+        counter(b, "meterd_status_idle_evictions",
+                "Status connections closed unanswered to make room for new ones.",
+                md_httpd_evicted(d->status->httpd));
     md_buf_puts(b, "# EOF\n");
 }
 

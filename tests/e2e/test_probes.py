@@ -88,6 +88,10 @@ def test_idle_connections_do_not_lock_out_health(d):
             except ConnectionResetError:
                 closed += 1
         assert closed >= 2, closed
+        # ... and counted.
+        metrics = http_get(m.status_url + "/metrics", timeout=3)[1]
+        ev = [l for l in metrics.splitlines() if l.startswith("meterd_status_idle_evictions_total ")]
+        assert ev and int(ev[0].split()[1]) >= 30, ev
     finally:
         for s in idle:
             s.close()
