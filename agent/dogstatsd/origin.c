@@ -4,7 +4,10 @@
  * sender costs one lookup per TTL, short enough that a container's name
  * arriving late from the Docker API, or a recycled pid, is picked up.
  * Unknown origins are cached too, so a process outside any container does
- * not read its cgroup file for every datagram.
+ * not read its cgroup file for every datagram; a container id the table
+ * does not know yet (it started after the last discovery) is retried
+ * sooner, and meanwhile its metrics carry at least container_id at high
+ * cardinality.
  */
 #include "origin.h"
 
@@ -19,6 +22,7 @@
 #define ORIGIN_SETS 64
 #define ORIGIN_WAYS 4
 #define ORIGIN_TTL 10.0
+#define ORIGIN_RETRY 1.0 /* a container the table does not know yet (just started) */
 #define ORIGIN_TAGS_MAX 768
 
 struct oentry {
@@ -78,13 +82,19 @@ static uint64_t hash(const char *p, size_t n, uint64_t seed)
 }
 
 /* Fill an entry for container `id` (NULL: no container). Lock taken inside the table. */
-static void fill(struct md_origin *o, struct oentry *e, const char *id, size_t idlen)
+static void fill(struct md_origin *o, struct oentry *e, const char *id, size_t idlen, double now)
 {
     for (int c = 0; c < 3; c++) {
         int n = id ? md_containers_tags_text(o->store, id, idlen, (enum md_card)c, e->tags[c],
                                              sizeof e->tags[c])
                    : 0;
         e->len[c] = n > 0 ? (uint16_t)strlen(e->tags[c]) : 0;
+    }
+    if (id && !e->len[2] && idlen <= MD_CID_MAX) {
+        e->len[2] = (uint16_t)snprintf(e->tags[2], sizeof e->tags[2], "container_id:%.*s",
+                                       (int)idlen, id);
+        e->expires = now + ORIGIN_RETRY;
+        md_containers_request_rescan(o->store);
     }
     atomic_fetch_add_explicit(&o->st->lookups, 1, memory_order_relaxed);
 }
@@ -114,7 +124,7 @@ static struct oentry *by_pid(struct md_origin *o, int pid, double now)
     if (fresh) {
         char id[MD_CID_MAX + 1];
         bool found = md_containers_id_of_pid(o->procfs, pid, id) == 0;
-        fill(o, e, found ? id : NULL, found ? strlen(id) : 0);
+        fill(o, e, found ? id : NULL, found ? strlen(id) : 0, now);
     }
     return e;
 }
@@ -124,7 +134,7 @@ static struct oentry *by_id(struct md_origin *o, const char *id, size_t n, doubl
     bool fresh;
     struct oentry *e = lookup(o, hash(id, n, 0x63), now, &fresh);
     if (fresh)
-        fill(o, e, n <= MD_CID_MAX ? id : NULL, n);
+        fill(o, e, n <= MD_CID_MAX ? id : NULL, n, now);
     return e;
 }
 

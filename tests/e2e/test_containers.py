@@ -270,19 +270,24 @@ def origin_detection(d):
                             "dogstatsd_tag_cardinality": "low",
                             "container_discovery_interval": 1},
                env={"DOCKER_HOST": dk.host})
-    # Inside the container: the kernel tells meterd the sender's pid.
-    dk.docker("exec", "app", "dsd_send", "unix", "/sock/dsd.sock",
-              "origin.uds.high:1|c|#src:uds|card:high", "origin.uds.low:1|c|#src:uds")
-    # From the host over UDP, naming the container with |c: (no pid there).
-    m.send("origin.udp:1|c|#src:udp|c:ci-%s|card:high" % cid, "origin.none:1|c|#src:host")
-
     def series(name):
         return vm.export('{__name__="%s"}' % name)
-    high = wait_until(lambda: series("origin.uds.high"), 20, "origin.uds.high in VictoriaMetrics",
-                      interval=0.3)[0]["metric"]
+
+    def send_until_named():
+        # Inside the container: the kernel tells meterd the sender's pid. Sent
+        # again until meterd has named the container (its first Docker listing
+        # and discovery may come after the first datagram).
+        dk.docker("exec", "app", "dsd_send", "unix", "/sock/dsd.sock",
+                  "origin.uds.high:1|c|#src:uds|card:high", "origin.uds.low:1|c|#src:uds")
+        return [s for s in series("origin.uds.high") if s["metric"].get("container_name")]
+    high = wait_until(send_until_named, 20, "origin.uds.high with container_name",
+                      interval=0.5)[0]["metric"]
+    # From the host over UDP, naming the container with |c: (no pid there).
+    m.send("origin.udp:1|c|#src:udp|c:ci-%s|card:high" % cid, "origin.none:1|c|#src:host")
     assert high.get("container_name") == "app" and high.get("container_id") == cid, high
     assert high.get("src") == "uds" and high.get("image_name") == "local/busybox", high
-    low = wait_until(lambda: series("origin.uds.low"), 20, "origin.uds.low", interval=0.3)[0]["metric"]
+    low = wait_until(lambda: [s for s in series("origin.uds.low") if "image_name" in s["metric"]], 20,
+                     "origin.uds.low with image tags", interval=0.3)[0]["metric"]
     assert low.get("image_name") == "local/busybox" and low.get("short_image") == "busybox", low
     assert "container_name" not in low and "container_id" not in low, low  # low cardinality
     udp = wait_until(lambda: series("origin.udp"), 20, "origin.udp", interval=0.3)[0]["metric"]

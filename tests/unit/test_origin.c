@@ -88,6 +88,8 @@ static void test_field_and_rewrite(void **s)
     assert_null(memmem(out, len, "task_arn:", 9));
     /* untouched: unknown container, cgroup inode form, no origin, events, service checks */
     expect(o, 0, "a:1|c|c:ffff", "a:1|c|c:ffff");
+    /* a container the table does not know yet: its id is still known, at high cardinality */
+    expect(o, 0, "a:1|c|c:eeee|card:high", "a:1|c|c:eeee|card:high|#container_id:eeee");
     expect(o, 0, "a:1|c|c:in-1234", "a:1|c|c:in-1234");
     expect(o, 0, "a:1|c|#x:y", "a:1|c|#x:y");
     expect(o, 0, "_e{1,1}:t|x|c:" ID1, "_e{1,1}:t|x|c:" ID1);
