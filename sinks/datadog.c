@@ -22,6 +22,7 @@
 #include "log.h"
 #include "meterd/config.h"
 #include "meterd/sink.h"
+#include "json_split.h"
 #include "sketch_pb.h"
 
 /* serializer_max_uncompressed_payload_size of the Datadog agent. */
@@ -475,10 +476,26 @@ static int dd_encode(void *state, const struct md_frame *f, struct md_payload **
     return rc;
 }
 
+/*
+ * A 413 answer: series and service-check bodies are one JSON array and are
+ * cut in two; event envelopes and sketch protobufs are not (both are small
+ * next to the limits), so such a payload is dropped and counted as too_big.
+ */
+static int dd_split(const char *body, size_t len, size_t nitems, struct md_buf *a, size_t *na,
+                    struct md_buf *b, size_t *nb)
+{
+    static const char series[] = "{\"series\":[";
+    bool is_series = len > sizeof series && memcmp(body, series, sizeof series - 1) == 0;
+    if (nitems < 2 || (!is_series && !(len && body[0] == '[')))
+        return -EINVAL;
+    return md_json_split_array(body, len, a, na, b, nb);
+}
+
 const struct md_sink_ops md_sink_datadog = {
     .name = "datadog",
     .transport = MD_TRANSPORT_HTTP,
     .create = dd_create,
     .encode = dd_encode,
     .destroy = dd_destroy,
+    .split = dd_split,
 };

@@ -345,6 +345,30 @@ void md_daemon_stop(struct md_daemon *d)
     md_daemon_maybe_done(d);
 }
 
+/* The forwarder's settings from the config; the spool only when some sink ships over HTTP. */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char *spool, size_t len)
+{
+    const struct md_config *c = &d->cfg;
+    bool http = false;
+    for (size_t i = 0; i < d->nsinks; i++)
+        http = http || d->sinks[i].ops->transport == MD_TRANSPORT_HTTP;
+    if (c->forwarder_storage_path && c->forwarder_storage_path[0])
+        snprintf(spool, len, "%s", c->forwarder_storage_path);
+    else
+        snprintf(spool, len, "%s/transactions_to_retry", c->run_path ? c->run_path : ".");
+    *fo = (struct md_fwd_opts){
+        .timeout_ms = (uint64_t)c->forwarder_timeout * 1000,
+        .max_concurrent = (unsigned)c->forwarder_num_workers,
+        .skip_ssl_validation = c->skip_ssl_validation,
+        .retry_queue_max_bytes = (size_t)c->forwarder_retry_queue_payloads_max_size,
+        .backoff_base_ms = (uint64_t)c->forwarder_backoff_base * 1000,
+        .backoff_max_ms = (uint64_t)c->forwarder_backoff_max * 1000,
+        .spool_path = http && c->forwarder_storage_max_size_in_bytes > 0 ? spool : NULL,
+        .spool_max_bytes = (uint64_t)c->forwarder_storage_max_size_in_bytes,
+        .secret = c->api_key,
+    };
+}
+
 static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
@@ -352,8 +376,9 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
     d->grace = d->cfg.flush_interval >= 4 ? 1.0 : d->cfg.flush_interval / 4.0;
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
-    struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
-                             .skip_ssl_validation = d->cfg.skip_ssl_validation};
+    struct md_fwd_opts fo;
+    char spool[4096];
+    md_daemon_fwd_opts(d, &fo, spool, sizeof spool);
     d->fwd = md_forwarder_new(d->loop, &fo);
     if (!d->fwd) {
         snprintf(err, errlen, "forwarder: cannot start (see log)");

@@ -252,6 +252,35 @@ static const struct cfg_key cfg_keys[] = {
     {"skip_ssl_validation", CT_BOOL, O_BOOL(skip_ssl_validation), "false", NOLIM, NULL, 0, NULL,
      NULL, NULL, {"DD_SKIP_SSL_VALIDATION"}, NULL,
      "Do not verify the backend's TLS certificate. Only for tests."},
+    {"forwarder_num_workers", CT_INT, O_INT(forwarder_num_workers), "4", 1, 64, NULL, 0, NULL,
+     NULL, NULL, {"DD_FORWARDER_NUM_WORKERS"}, NULL,
+     "Requests in flight at once, over all backends."},
+    {"forwarder_backoff_base", CT_INT, O_INT(forwarder_backoff_base), "2", 1, 3600, NULL, 0, NULL,
+     NULL, NULL, {"DD_FORWARDER_BACKOFF_BASE"}, NULL,
+     "Seconds: after n failures in a row a backend waits about base*2^n before the\n"
+     "next try, at most forwarder_backoff_max. A backend that does not answer at\n"
+     "all is also probed (HEAD) every base seconds, and used again at the first\n"
+     "answer."},
+    {"forwarder_backoff_max", CT_INT, O_INT(forwarder_backoff_max), "64", 1, 3600, NULL, 0, NULL,
+     NULL, NULL, {"DD_FORWARDER_BACKOFF_MAX"}, NULL, "Seconds: the longest wait between tries."},
+    {"forwarder_retry_queue_payloads_max_size", CT_INT,
+     O_INT(forwarder_retry_queue_payloads_max_size), "15728640", 65536, 1073741824, NULL, 0, NULL,
+     NULL, NULL, {"DD_FORWARDER_RETRY_QUEUE_PAYLOADS_MAX_SIZE"}, NULL,
+     "Bytes of (compressed) payloads waiting in memory for a failing backend; past\n"
+     "that the oldest go to the disk spool (or, without room there, are dropped\n"
+     "and counted)."},
+    {"run_path", CT_STRING, O_STR(run_path), "/var/lib/meterd", NOLIM, NULL, 0, NULL, NULL, NULL,
+     {"DD_RUN_PATH"}, NULL, "Folder for the agent's state (the disk spool by default)."},
+    {"forwarder_storage_path", CT_STRING, O_STR(forwarder_storage_path), "", NOLIM, NULL, 0, NULL,
+     NULL, NULL, {"DD_FORWARDER_STORAGE_PATH"}, NULL,
+     "Folder of the disk spool: payloads for a failing backend, kept across\n"
+     "restarts and crashes and sent oldest first when it answers again. Empty =\n"
+     "<run_path>/transactions_to_retry. One agent per folder."},
+    {"forwarder_storage_max_size_in_bytes", CT_INT, O_INT(forwarder_storage_max_size_in_bytes),
+     "104857600", 0, 2147483647, NULL, 0, NULL, NULL, NULL,
+     {"DD_FORWARDER_STORAGE_MAX_SIZE_IN_BYTES"}, NULL,
+     "Bound of the disk spool; when full, its oldest payloads are deleted (counted\n"
+     "as evicted). 0 turns the spool off."},
 
     /* status and logs */
     {"status_host", CT_STRING, O_STR(status_host), "127.0.0.1", NOLIM, NULL, 0, cfg_check_host,

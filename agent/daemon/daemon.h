@@ -64,6 +64,9 @@ void md_daemon_maybe_done(struct md_daemon *d);
 void md_daemon_reload(struct md_daemon *d);
 struct md_point_sink md_daemon_point_sink(struct md_daemon *d);
 int md_daemon_teardown(struct md_daemon *d);
+struct md_fwd_opts;
+/* Forwarder settings from d->cfg; spool is the buffer the spool path is written into. */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char *spool, size_t len);
 /* -c FILE / --set parsing shared by commands; returns 0, or the exit code. */
 int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg);
 

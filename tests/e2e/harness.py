@@ -155,6 +155,8 @@ class Meterd:
             os.makedirs(os.path.join(workdir, "conf.d"))
         if not any(k.startswith("confd_path=") for k in (settings or {})):
             argv += ["--set", "confd_path=" + os.path.join(workdir, "conf.d")]
+        if "run_path" not in (settings or {}):  # each test its own disk spool
+            argv += ["--set", "run_path=" + workdir]
         for k, v in (settings or {}).items():
             argv += ["--set", "%s=%s" % (k, v)]
         argv += args or []

@@ -288,7 +288,7 @@ static char *read_file(const char *path)
     return buf;
 }
 
-static void test_413_dropped_and_logged(void **st)
+static void test_413_single_item_dropped_and_logged(void **st)
 {
     int script[] = {413};
     /* The backend echoes the key back: the log must still not show it. */
@@ -319,7 +319,8 @@ static void test_413_dropped_and_logged(void **st)
     assert_null(strstr(log, "?x=1")); /* query strings can carry secrets too */
     struct md_fwd_stats t;
     md_forwarder_stats(f, "datadog", &t);
-    assert_int_equal(t.dropped_rejected, 1);
+    assert_int_equal(t.dropped_too_big, 1);
+    assert_int_equal(t.items_dropped, 1);
     assert_int_equal(t.payloads_sent, 0);
     assert_int_equal(t.retries, 0);
     assert_int_equal(t.last_status, 413);
@@ -476,7 +477,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sent_202),
         cmocka_unit_test(test_retry_503_then_202),
-        cmocka_unit_test(test_413_dropped_and_logged),
+        cmocka_unit_test(test_413_single_item_dropped_and_logged),
         cmocka_unit_test(test_queue_overflow_drops_oldest),
         cmocka_unit_test(test_connection_refused_retried),
         cmocka_unit_test(test_shutdown_waits_for_inflight),
