@@ -473,7 +473,10 @@ int md_forwarder_send(struct md_forwarder *f, struct md_payload *p)
         fwd_drop(f, it, FWD_R_INVALID);
         return -EINVAL;
     }
-    fwd_queue_push(f, it);
+    if (fwd_sink_backlogged(f, it->sink) && fwd_spool_item(f, it) == 0)
+        fwd_release_to_spool(f, it); /* behind the older ones on disk */
+    else
+        fwd_queue_push(f, it);
     fwd_dispatch(f);
     return 0;
 }

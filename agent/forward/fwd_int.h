@@ -132,6 +132,7 @@ void fwd_release_to_spool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_unspool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_refill(struct md_forwarder *f);
 void fwd_spool_waiting(struct md_forwarder *f);
+bool fwd_sink_backlogged(struct md_forwarder *f, struct fwd_sink *sk);
 
 /* fwd_curl.c */
 int fwd_curl_setup(struct md_forwarder *f);

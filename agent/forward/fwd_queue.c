@@ -136,29 +136,8 @@ struct fwd_item *fwd_queue_pop(struct md_forwarder *f)
     return it;
 }
 
-/*
- * Over its byte bound, the queue moves its oldest payloads to the spool
- * (or, with no room there, drops them). One payload always stays, however
- * large, so a payload bigger than the bound is still sent.
- */
-static void fwd_queue_trim(struct md_forwarder *f)
-{
-    while (f->qbytes > f->o.retry_queue_max_bytes && f->qcount > 1) {
-        struct fwd_item *it = fwd_queue_pop(f);
-        if (fwd_spool_item(f, it) == 0) {
-            fwd_release_to_spool(f, it);
-            continue;
-        }
-        fwd_log(f, FWD_R_QUEUE_FULL, MD_LOG_WARN,
-                "forwarder: retry queue full (%zu bytes max) and no spool room: dropping the "
-                "oldest %s payload (%zu bytes, %zu items)",
-                f->o.retry_queue_max_bytes, it->sink->name, it->p->len, it->p->nitems);
-        fwd_drop(f, it, FWD_R_QUEUE_FULL);
-    }
-}
-
 /* Insert in sequence order (new payloads go last; retried and reloaded ones go back in place). */
-void fwd_queue_push(struct md_forwarder *f, struct fwd_item *it)
+static void fwd_queue_insert(struct md_forwarder *f, struct fwd_item *it)
 {
     if (!f->qtail || f->qtail->seq <= it->seq) {
         it->next = NULL;
@@ -176,6 +155,66 @@ void fwd_queue_push(struct md_forwarder *f, struct fwd_item *it)
     }
     f->qbytes += it->p->len;
     f->qcount++;
+}
+
+/* Unlink the newest payload. */
+static struct fwd_item *fwd_queue_pop_tail(struct md_forwarder *f)
+{
+    struct fwd_item **pp = &f->qhead, *prev = NULL;
+    if (!*pp)
+        return NULL;
+    while ((*pp)->next) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    struct fwd_item *it = *pp;
+    *pp = NULL;
+    f->qtail = prev;
+    f->qbytes -= it->p->len;
+    f->qcount--;
+    return it;
+}
+
+/*
+ * Over its byte bound, the queue moves its newest payloads to the spool:
+ * then for every sink all it holds in memory is older than all it has on
+ * disk, so sending memory first and refilling from the spool keeps the
+ * order. Without the spool (off, full, failing) the oldest payload is
+ * dropped instead, as the Datadog agent does. One payload always stays,
+ * however large, so a payload bigger than the bound is still sent.
+ */
+static void fwd_queue_trim(struct md_forwarder *f)
+{
+    while (f->qbytes > f->o.retry_queue_max_bytes && f->qcount > 1) {
+        struct fwd_item *it = fwd_queue_pop_tail(f);
+        if (fwd_spool_item(f, it) == 0) {
+            fwd_release_to_spool(f, it);
+            continue;
+        }
+        fwd_queue_insert(f, it); /* back in its place; the oldest goes */
+        it = fwd_queue_pop(f);
+        fwd_log(f, FWD_R_QUEUE_FULL, MD_LOG_WARN,
+                "forwarder: retry queue full (%zu bytes max) and no spool room: dropping the "
+                "oldest %s payload (%zu bytes, %zu items)",
+                f->o.retry_queue_max_bytes, it->sink->name, it->p->len, it->p->nitems);
+        fwd_drop(f, it, FWD_R_QUEUE_FULL);
+    }
+}
+
+static bool fwd_same_sink(void *ud, const char *sink)
+{
+    return strcmp(((const struct fwd_sink *)ud)->name, sink) == 0;
+}
+
+/* Has the sink payloads on disk only? Then a new one must queue behind them, on disk. */
+bool fwd_sink_backlogged(struct md_forwarder *f, struct fwd_sink *sk)
+{
+    return f->spool && md_spool_oldest(f->spool, fwd_same_sink, sk) != NULL;
+}
+
+void fwd_queue_push(struct md_forwarder *f, struct fwd_item *it)
+{
+    fwd_queue_insert(f, it);
     fwd_queue_trim(f);
 }
 
