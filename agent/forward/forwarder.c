@@ -246,14 +246,14 @@ static void fwd_probe_start(struct md_forwarder *f, struct fwd_sink *sk)
 {
     struct md_payload *p = calloc(1, sizeof *p);
     struct fwd_item *it = NULL;
-    if (p && (p->url = strdup(sk->probe_url)))
+    if (p && (p->url = strdup(sk->probe_url))) {
+        p->sink = sk->name;
         it = fwd_item_new(f, p, 0);
+    }
     if (!it) {
         md_payload_free(p);
         return;
     }
-    p->sink = sk->name;
-    it->sink = sk;
     it->probe = true;
     if (fwd_start(f, it) != 0) {
         fwd_item_free(it);
@@ -459,6 +459,7 @@ int md_forwarder_send(struct md_forwarder *f, struct md_payload *p)
         md_payload_free(p);
         return -ENOMEM;
     }
+    FWD_COUNT(f, it->sink, payloads_in, 1);
     if (f->state != FWD_RUNNING) {
         if (fwd_spool_item(f, it) == 0) {
             fwd_release_to_spool(f, it);

@@ -85,6 +85,7 @@ size_t md_forwarder_pending(const struct md_forwarder *f);
  * (bad URL or curl setup). items_* count series (or checks, events) inside.
  */
 struct md_fwd_stats {
+    uint64_t payloads_in;               /* handed to md_forwarder_send */
     uint64_t payloads_sent, bytes_sent; /* bytes: request bodies as sent (compressed) */
     uint64_t items_sent, items_dropped;
     uint64_t errors;                    /* failed attempts of any kind */

@@ -104,13 +104,13 @@ void fwd_resp_for_log(const struct fwd_item *it, char *out, size_t len)
 void fwd_stats_json(struct md_buf *b, const struct md_fwd_stats *s)
 {
     md_buf_printf(b,
-                  "\"payloads_sent\":%" PRIu64 ",\"bytes_sent\":%" PRIu64 ",\"items_sent\":%" PRIu64
+                  "\"payloads_in\":%" PRIu64 ",\"payloads_sent\":%" PRIu64 ",\"bytes_sent\":%" PRIu64 ",\"items_sent\":%" PRIu64
                   ",\"items_dropped\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"retries\":%" PRIu64
                   ",\"splits\":%" PRIu64 ",\"probes\":%" PRIu64 ",\"spooled\":%" PRIu64
                   ",\"dropped\":{\"rejected\":%" PRIu64 ",\"too_big\":%" PRIu64
                   ",\"queue_full\":%" PRIu64 ",\"shutdown\":%" PRIu64 ",\"invalid\":%" PRIu64 "},"
                   "\"last_status\":%d,\"last_success\":%lld,\"last_attempt\":%lld",
-                  s->payloads_sent, s->bytes_sent, s->items_sent, s->items_dropped, s->errors,
+                  s->payloads_in, s->payloads_sent, s->bytes_sent, s->items_sent, s->items_dropped, s->errors,
                   s->retries, s->splits, s->probes, s->spooled, s->dropped_rejected,
                   s->dropped_too_big, s->dropped_queue_full, s->dropped_shutdown,
                   s->dropped_invalid, s->last_status, (long long)s->last_success,

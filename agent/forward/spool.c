@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -42,6 +43,8 @@ struct md_spool {
     size_t n, cap;
     struct md_spool_stats st;
     bool warned_full;
+    time_t evict_logged; /* last eviction log line */
+    uint64_t evicted_unlogged;
 };
 
 /* ------------------------------------------------------------- index */
@@ -423,15 +426,24 @@ static int spool_write_file(struct md_spool *s, const struct md_spool_entry *e, 
     return 0;
 }
 
-/* Evict the oldest file not loaded in memory; false when there is none. */
+/* Evict the oldest file not loaded in memory; false when there is none. Logged once a minute. */
 static bool spool_evict_oldest(struct md_spool *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (!s->v[i].loaded) {
-            s->st.evicted++;
-            spool_drop_at(s, i);
-            return true;
+        if (s->v[i].loaded)
+            continue;
+        s->st.evicted++;
+        s->evicted_unlogged++;
+        spool_drop_at(s, i);
+        time_t now = time(NULL);
+        if (!s->evict_logged || now - s->evict_logged >= 60) {
+            md_warn("spool: %s is full: deleted the oldest %" PRIu64 " payload(s) to make room "
+                    "(counted as evicted; %" PRIu64 " so far)",
+                    s->dir, s->evicted_unlogged, s->st.evicted);
+            s->evict_logged = now;
+            s->evicted_unlogged = 0;
         }
+        return true;
     }
     return false;
 }
