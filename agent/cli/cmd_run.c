@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "forwarder.h"
 #include "pipeline.h"
+#include "prometheus_rw.h"
 #include "log.h"
 #include "status.h"
 
@@ -345,10 +346,17 @@ void md_daemon_stop(struct md_daemon *d)
     md_daemon_maybe_done(d);
 }
 
-/* The forwarder's settings from the config; the spool only when some sink ships over HTTP. */
-void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char *spool, size_t len)
+/*
+ * The forwarder's settings from the config; the spool only when some sink
+ * ships over HTTP. The strings go into spool[] and auth[], which must live
+ * until md_forwarder_new has copied them.
+ */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char *spool, size_t len,
+                        char *auth, size_t auth_len)
 {
     const struct md_config *c = &d->cfg;
+    if (md_prw_auth_header(c, auth, auth_len) != 0)
+        auth[0] = '\0';
     bool http = false;
     for (size_t i = 0; i < d->nsinks; i++)
         http = http || d->sinks[i].ops->transport == MD_TRANSPORT_HTTP;
@@ -365,7 +373,7 @@ void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char 
         .backoff_max_ms = (uint64_t)c->forwarder_backoff_max * 1000,
         .spool_path = http && c->forwarder_storage_max_size_in_bytes > 0 ? spool : NULL,
         .spool_max_bytes = (uint64_t)c->forwarder_storage_max_size_in_bytes,
-        .secret = c->api_key,
+        .secrets = {c->api_key, auth},
     };
 }
 
@@ -377,9 +385,10 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
     struct md_fwd_opts fo;
-    char spool[4096];
-    md_daemon_fwd_opts(d, &fo, spool, sizeof spool);
+    char spool[4096], auth[2048];
+    md_daemon_fwd_opts(d, &fo, spool, sizeof spool, auth, sizeof auth);
     d->fwd = md_forwarder_new(d->loop, &fo);
+    explicit_bzero(auth, sizeof auth);
     if (!d->fwd) {
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;

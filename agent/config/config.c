@@ -94,7 +94,7 @@ _Static_assert(sizeof(enum md_statsd_mode) == sizeof(int), "enum fields are writ
 _Static_assert(sizeof(enum md_dist_output) == sizeof(int), "enum fields are written as int");
 
 /* Sinks that exist today; keep in step with the sink registry. */
-static const char *const cfg_sink_names[] = {"console", "datadog", NULL};
+static const char *const cfg_sink_names[] = {"console", "datadog", "prometheus_rw", NULL};
 static const char *const cfg_ring_policies[] = {"drop", "block", NULL};
 static const char *const cfg_statsd_modes[] = {"dogstatsd", "etsy", NULL};
 static const char *const cfg_dist_outputs[] = {"auto", "sketch", "series", NULL};
@@ -135,8 +135,22 @@ static const struct cfg_key cfg_keys[] = {
     {"tags", CT_STRLIST, O_LIST(tags), "", NOLIM, NULL, 0, NULL, NULL, NULL, {"DD_TAGS"}, NULL,
      "Tags (\"key:value\") added to every metric."},
     {"sinks", CT_STRLIST, O_LIST(sinks), "", NOLIM, cfg_sink_names, 0, NULL, NULL, NULL, {0}, NULL,
-     "Where flushed windows go: console, datadog. Empty = datadog when api_key\n"
-     "or dd_url is set, else console (prints each window; no backend needed)."},
+     "Where flushed windows go: console, datadog, prometheus_rw. Empty = datadog\n"
+     "when api_key or dd_url is set, else console (prints each window; no backend\n"
+     "needed)."},
+    {"prometheus_remote_write_url", CT_STRING, O_STR(prometheus_remote_write_url), "", NOLIM,
+     NULL, 0, cfg_check_url, NULL, NULL, {0}, NULL,
+     "Where the prometheus_rw sink POSTs (remote write 1.0, snappy protobuf), e.g.\n"
+     "http://prometheus:9090/api/v1/write or http://victoria:8428/api/v1/write."},
+    {"prometheus_remote_write_username", CT_STRING, O_STR(prometheus_remote_write_username), "",
+     NOLIM, NULL, 0, NULL, NULL, NULL, {0}, NULL, "Basic auth user for prometheus_rw."},
+    {"prometheus_remote_write_password", CT_SECRET, O_STR(prometheus_remote_write_password), "",
+     NOLIM, NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "Basic auth password for prometheus_rw; never logged or written to disk."},
+    {"prometheus_remote_write_bearer_token", CT_SECRET,
+     O_STR(prometheus_remote_write_bearer_token), "", NOLIM, NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "Bearer token for prometheus_rw (wins over basic auth); never logged or\n"
+     "written to disk."},
 
     /* dogstatsd intake */
     {"dogstatsd_port", CT_INT, O_INT(dogstatsd_port), "8125", 0, 65535, NULL, 0, NULL, NULL, NULL,

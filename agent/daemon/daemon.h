@@ -65,8 +65,9 @@ void md_daemon_reload(struct md_daemon *d);
 struct md_point_sink md_daemon_point_sink(struct md_daemon *d);
 int md_daemon_teardown(struct md_daemon *d);
 struct md_fwd_opts;
-/* Forwarder settings from d->cfg; spool is the buffer the spool path is written into. */
-void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char *spool, size_t len);
+/* Forwarder settings from d->cfg; spool and auth are buffers its strings are written into. */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char *spool, size_t len,
+                        char *auth, size_t auth_len);
 /* -c FILE / --set parsing shared by commands; returns 0, or the exit code. */
 int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg);
 

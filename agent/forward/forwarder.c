@@ -327,9 +327,9 @@ static void fwd_release(struct md_forwarder *f)
     md_spool_close(f->spool);
     for (size_t i = 0; i < f->nsinks; i++)
         free(f->sinks[i].probe_url);
-    if (f->secret) {
-        explicit_bzero(f->secret, strlen(f->secret));
-        free(f->secret);
+    for (size_t i = 0; i < f->nsecrets; i++) {
+        explicit_bzero(f->secrets[i], strlen(f->secrets[i]));
+        free(f->secrets[i]);
     }
     free(f);
     curl_global_cleanup();
@@ -393,8 +393,9 @@ static void fwd_spool_open(struct md_forwarder *f)
         return;
     char err[512];
     uint64_t max_seq = 0;
-    f->spool = md_spool_open(f->o.spool_path, f->o.spool_max_bytes, f->secrets,
-                             f->secret ? 1 : 0, &max_seq, err, sizeof err);
+    f->spool = md_spool_open(f->o.spool_path, f->o.spool_max_bytes,
+                             (const char *const *)f->secrets, f->nsecrets, &max_seq, err,
+                             sizeof err);
     if (!f->spool)
         md_warn("forwarder: disk spool off: %s; payloads for a failing backend are kept in "
                 "memory only",
@@ -417,11 +418,11 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
     if (o)
         f->o = *o;
     fwd_defaults(&f->o);
-    if (o && o->secret && o->secret[0]) {
-        f->secret = strdup(o->secret);
-        f->secrets[0] = f->secret;
+    for (size_t i = 0; o && i < MD_FWD_MAX_SECRETS; i++) {
+        if (o->secrets[i] && o->secrets[i][0] && (f->secrets[f->nsecrets] = strdup(o->secrets[i])))
+            f->nsecrets++;
+        f->o.secrets[i] = NULL; /* the caller's copies may not outlive us */
     }
-    f->o.secret = NULL; /* the caller's copy may not outlive us */
     f->o.spool_path = NULL;
     f->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)f ^ 0x9e3779b97f4a7c15ull;
     if (!f->rng)

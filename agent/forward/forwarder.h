@@ -29,6 +29,8 @@
 #include "buf.h"
 #include "meterd/sink.h"
 
+#define MD_FWD_MAX_SECRETS 4
+
 struct md_fwd_opts {
     uint64_t timeout_ms;          /* per request; 0 = 20000 (forwarder_timeout) */
     unsigned max_concurrent;      /* requests in flight; 0 = 4 */
@@ -38,7 +40,7 @@ struct md_fwd_opts {
     uint64_t backoff_max_ms;      /* 0 = 64000 (forwarder_backoff_max) */
     const char *spool_path;       /* NULL or "" = no disk spool */
     uint64_t spool_max_bytes;     /* 0 = 100 MiB */
-    const char *secret;           /* header value never written to disk (the API key) */
+    const char *secrets[MD_FWD_MAX_SECRETS]; /* header values never written to disk (API key, auth) */
 };
 
 struct md_forwarder;

@@ -97,8 +97,8 @@ struct md_forwarder {
     size_t nsinks;
     struct md_fwd_stats total;
     struct md_spool *spool; /* NULL when off */
-    char *secret;           /* copy of opts.secret, the one the spool keeps off the disk */
-    const char *secrets[1];
+    char *secrets[MD_FWD_MAX_SECRETS]; /* copies of opts.secrets, kept off the disk by the spool */
+    size_t nsecrets;
     uint64_t spool_retry_at; /* loop time: no spool writes before it after a failure */
     struct fwd_ratelog logs[FWD_R_COUNT];
     uint64_t rng, seq;

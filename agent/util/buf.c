@@ -104,8 +104,7 @@ char *md_buf_steal(struct md_buf *b, size_t *len)
     return p;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t md_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t len;
@@ -137,7 +136,7 @@ size_t md_json_str(struct md_buf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
-            size_t l = utf8_len((const unsigned char *)s + i, n - i);
+            size_t l = md_utf8_len((const unsigned char *)s + i, n - i);
             if (l) {
                 i += l - 1;
                 continue;

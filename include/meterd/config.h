@@ -49,6 +49,10 @@ struct md_config {
     char *hostname;             /* "" = gethostname() at start */
     struct md_strlist tags;     /* added to everything */
     struct md_strlist sinks;    /* empty = console when no api_key/dd_url, else datadog */
+    char *prometheus_remote_write_url;
+    char *prometheus_remote_write_username;
+    char *prometheus_remote_write_password;     /* secret */
+    char *prometheus_remote_write_bearer_token; /* secret */
 
     /* dogstatsd intake */
     int dogstatsd_port;         /* 8125; 0 = disabled */

@@ -96,7 +96,7 @@ static struct md_fwd_opts spool_opts(const char *dir)
 {
     struct md_fwd_opts o = fast;
     o.spool_path = dir;
-    o.secret = API_KEY;
+    o.secrets[0] = API_KEY;
     return o;
 }
 
