@@ -155,6 +155,10 @@ static void fwd_too_large(struct md_forwarder *f, struct fwd_item *it)
         fwd_log(f, FWD_R_SPLIT, MD_LOG_INFO,
                 "forwarder: %s: HTTP 413 for %zu bytes (%zu items): sending it as two halves",
                 sk->name, len, items);
+        if (it->spooled) { /* the halves take the original's place on disk */
+            fwd_spool_item(f, ia);
+            fwd_spool_item(f, ib);
+        }
         fwd_unspool(f, it);
         fwd_item_free(it);
         fwd_queue_push(f, ia);
@@ -499,6 +503,7 @@ int md_forwarder_shutdown(struct md_forwarder *f, uint64_t timeout_ms, md_forwar
 /* Spool one payload at exit, or drop it; true when spooled. */
 static bool fwd_spool_or_drop(struct md_forwarder *f, struct fwd_item *it)
 {
+    f->spool_retry_at = 0; /* last chance: no pause after an earlier failure */
     if (fwd_spool_item(f, it) == 0) {
         fwd_release_to_spool(f, it);
         return true;
@@ -510,7 +515,6 @@ static bool fwd_spool_or_drop(struct md_forwarder *f, struct fwd_item *it)
 size_t md_forwarder_spool_pending(struct md_forwarder *f)
 {
     size_t spooled = 0, dropped = 0;
-    f->spool_retry_at = 0; /* last chance: try every payload */
     while (f->inflight) {
         struct fwd_item *it = f->inflight;
         fwd_abort(f, it);

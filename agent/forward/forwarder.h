@@ -104,6 +104,13 @@ struct md_fwd_stats {
 /* sink NULL = totals over all sinks. Returns -ENOENT for an unknown sink. */
 int md_forwarder_stats(const struct md_forwarder *f, const char *sink, struct md_fwd_stats *out);
 
+/*
+ * OpenMetrics lines for /metrics: meterd_forwarder_* counters (payloads and
+ * items sent, errors, retries, splits, probes, spooled, dropped{reason}) and
+ * meterd_spool_* (files, bytes, evicted, corrupt, write errors).
+ */
+void md_forwarder_metrics(const struct md_forwarder *f, struct md_buf *b);
+
 /* {"payloads_sent":..,...,"queue_bytes":..,"sinks":{"datadog":{...}}}: no URL, no header. */
 void md_forwarder_status_json(const struct md_forwarder *f, struct md_buf *b);
 

@@ -142,3 +142,51 @@ void md_forwarder_status_json(const struct md_forwarder *f, struct md_buf *b)
     }
     md_buf_puts(b, "}}");
 }
+
+static void fwd_metric(struct md_buf *b, const char *name, const char *help, const char *type,
+                       uint64_t v)
+{
+    md_buf_printf(b, "# TYPE %s %s\n# HELP %s %s\n%s%s %" PRIu64 "\n", name, type, name, help, name,
+                  strcmp(type, "counter") == 0 ? "_total" : "", v);
+}
+
+void md_forwarder_metrics(const struct md_forwarder *f, struct md_buf *b)
+{
+    const struct md_fwd_stats *t = &f->total;
+    fwd_metric(b, "meterd_forwarder_payloads_sent", "Payloads accepted by backends.", "counter",
+               t->payloads_sent);
+    fwd_metric(b, "meterd_forwarder_items_sent", "Series, checks and events in them.", "counter",
+               t->items_sent);
+    fwd_metric(b, "meterd_forwarder_errors", "Failed send attempts.", "counter", t->errors);
+    fwd_metric(b, "meterd_forwarder_retries", "Payloads queued again after a failure.", "counter",
+               t->retries);
+    fwd_metric(b, "meterd_forwarder_splits", "Payloads cut in two after a 413.", "counter",
+               t->splits);
+    fwd_metric(b, "meterd_forwarder_spooled", "Payloads written to the disk spool.", "counter",
+               t->spooled);
+    md_buf_puts(b, "# TYPE meterd_forwarder_dropped counter\n"
+                   "# HELP meterd_forwarder_dropped Payloads given up on, by reason.\n");
+    const struct { const char *r; uint64_t v; } d[] = {
+        {"rejected", t->dropped_rejected}, {"too_big", t->dropped_too_big},
+        {"queue_full", t->dropped_queue_full}, {"shutdown", t->dropped_shutdown},
+        {"invalid", t->dropped_invalid},
+    };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+        md_buf_printf(b, "meterd_forwarder_dropped_total{reason=\"%s\"} %" PRIu64 "\n", d[i].r,
+                      d[i].v);
+    fwd_metric(b, "meterd_forwarder_items_dropped", "Series, checks and events in dropped payloads.",
+               "counter", t->items_dropped);
+    fwd_metric(b, "meterd_forwarder_queue_bytes", "Payload bytes waiting in memory.", "gauge",
+               f->qbytes);
+    if (!f->spool)
+        return;
+    struct md_spool_stats s;
+    md_spool_stats(f->spool, &s);
+    fwd_metric(b, "meterd_spool_files", "Payloads in the disk spool.", "gauge", s.files);
+    fwd_metric(b, "meterd_spool_bytes", "Bytes in the disk spool.", "gauge", s.bytes);
+    fwd_metric(b, "meterd_spool_evicted", "Spooled payloads deleted to make room (lost).", "counter",
+               s.evicted);
+    fwd_metric(b, "meterd_spool_corrupt", "Unreadable spool files deleted.", "counter", s.corrupt);
+    fwd_metric(b, "meterd_spool_write_errors", "Spool writes that failed (disk full, I/O).",
+               "counter", s.write_errors);
+}

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from harness import Meterd, VictoriaMetrics, run_tests, wait_until
+from harness import Meterd, VictoriaMetrics, http_get, run_tests, wait_until
 
 HOST = "e2e-host"
 
@@ -167,6 +167,9 @@ def test_disk_full_spool_keeps_running(d):
         assert used <= 256 * 1024, used
         out = m.proc.output()
         assert out.count("is full: deleted the oldest") <= 2, "eviction log not rate-limited"
+        metrics = http_get(m.status_url + "/metrics")[1]
+        ev = [l for l in metrics.splitlines() if l.startswith("meterd_spool_evicted_total ")]
+        assert ev and int(ev[0].split()[1]) >= sp["evicted"], ev
         m.stop()
     finally:
         subprocess.run(["umount", "-l", mnt])
