@@ -87,7 +87,7 @@ size_t md_forwarder_pending(const struct md_forwarder *f);
  * (bad URL or curl setup). items_* count series (or checks, events) inside.
  */
 struct md_fwd_stats {
-    uint64_t payloads_in;               /* handed to md_forwarder_send */
+    uint64_t payloads_in, items_in;     /* handed to md_forwarder_send */
     uint64_t payloads_sent, bytes_sent; /* bytes: request bodies as sent (compressed) */
     uint64_t items_sent, items_dropped;
     uint64_t errors;                    /* failed attempts of any kind */
@@ -110,6 +110,18 @@ int md_forwarder_stats(const struct md_forwarder *f, const char *sink, struct md
  * meterd_spool_* (files, bytes, evicted, corrupt, write errors).
  */
 void md_forwarder_metrics(const struct md_forwarder *f, struct md_buf *b);
+
+/*
+ * Where every item (series, check, event) handed over is now. The identity
+ * in_ + recovered == sent + dropped + evicted + corrupt + queued + inflight
+ * + on_disk holds at every moment (recovered: found in the spool at start;
+ * on_disk: in spool files with no copy in memory); balanced says it does.
+ */
+struct md_fwd_ledger {
+    uint64_t in_, recovered, sent, dropped, evicted, corrupt, queued, inflight, on_disk;
+    bool balanced;
+};
+void md_forwarder_ledger(const struct md_forwarder *f, struct md_fwd_ledger *out);
 
 /* {"payloads_sent":..,...,"queue_bytes":..,"sinks":{"datadog":{...}}}: no URL, no header. */
 void md_forwarder_status_json(const struct md_forwarder *f, struct md_buf *b);

@@ -129,6 +129,15 @@ void md_forwarder_status_json(const struct md_forwarder *f, struct md_buf *b)
         md_spool_status_json(f->spool, b);
     else
         md_buf_puts(b, "null");
+    struct md_fwd_ledger l;
+    md_forwarder_ledger(f, &l);
+    md_buf_printf(b,
+                  ",\"ledger\":{\"items_in\":%" PRIu64 ",\"recovered\":%" PRIu64 ",\"sent\":%" PRIu64
+                  ",\"dropped\":%" PRIu64 ",\"evicted\":%" PRIu64 ",\"corrupt\":%" PRIu64
+                  ",\"queued\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"on_disk\":%" PRIu64
+                  ",\"balanced\":%s}",
+                  l.in_, l.recovered, l.sent, l.dropped, l.evicted, l.corrupt, l.queued, l.inflight,
+                  l.on_disk, l.balanced ? "true" : "false");
     md_buf_puts(b, ",\"sinks\":{");
     for (size_t i = 0; i < f->nsinks; i++) {
         const struct fwd_sink *sk = &f->sinks[i];

@@ -1,9 +1,10 @@
 /*
  * spool.c: payloads on disk while a backend is failing (see spool.h).
  *
- * One file per payload, named by its sequence number and sink
- * ("00000000000001048576-datadog.spl"), so the index is rebuilt at start
- * from the directory listing alone and "oldest first" is the name order.
+ * One file per payload, named by its sequence number, sink and item count
+ * ("00000000000001048576-datadog-812.spl"), so the index (and the item
+ * counts the delivery ledger needs) is rebuilt at start from the directory
+ * listing alone, and "oldest first" is the name order.
  * A file holds a small header (magic, sink, URL, headers with secrets
  * replaced by placeholders, item count), the body as sent (compressed) and
  * a CRC-32 of all that. Files are written with write, fsync, rename and a
@@ -84,12 +85,13 @@ static int spool_insert(struct md_spool *s, const struct md_spool_entry *e)
     s->n++;
     s->st.files++;
     s->st.bytes += e->bytes;
+    s->st.items += e->items;
     return 0;
 }
 
 static void spool_name(const struct md_spool_entry *e, char *out, size_t len)
 {
-    snprintf(out, len, "%020" PRIu64 "-%s.spl", e->seq, e->sink);
+    snprintf(out, len, "%020" PRIu64 "-%s-%" PRIu64 ".spl", e->seq, e->sink, e->items);
 }
 
 /* Delete entry i's file and forget it. */
@@ -101,12 +103,14 @@ static void spool_drop_at(struct md_spool *s, size_t i)
         md_warn("spool: cannot delete %s/%s: %s", s->dir, name, strerror(errno));
     s->st.files--;
     s->st.bytes -= s->v[i].bytes;
+    s->st.items -= s->v[i].items;
     memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof *s->v);
     s->n--;
 }
 
 /* ------------------------------------------------------------- open */
 
+/* "<seq: 20 digits>-<sink>-<items>.spl" */
 static bool spool_parse_name(const char *name, struct md_spool_entry *e)
 {
     char *end;
@@ -114,13 +118,16 @@ static bool spool_parse_name(const char *name, struct md_spool_entry *e)
     unsigned long long seq = strtoull(name, &end, 10);
     if (errno || end != name + 20 || *end != '-')
         return false;
-    const char *sink = end + 1;
-    size_t sl = strlen(sink);
-    if (sl <= 4 || strcmp(sink + sl - 4, ".spl") != 0 || sl - 4 >= sizeof e->sink)
+    const char *sink = end + 1, *dash = strrchr(sink, '-');
+    if (!dash || (size_t)(dash - sink) >= sizeof e->sink || dash == sink)
+        return false;
+    unsigned long long items = strtoull(dash + 1, &end, 10);
+    if (errno || end == dash + 1 || strcmp(end, ".spl") != 0)
         return false;
     memset(e, 0, sizeof *e);
     e->seq = seq;
-    memcpy(e->sink, sink, sl - 4);
+    e->items = items;
+    memcpy(e->sink, sink, (size_t)(dash - sink));
     return true;
 }
 
@@ -205,6 +212,7 @@ struct md_spool *md_spool_open(const char *dir, uint64_t max_bytes, const char *
         snprintf(err, errlen, "cannot list %s: %s", dir, strerror(errno));
         goto fail;
     }
+    s->st.recovered_items = s->st.items;
     if (s->n)
         md_info("spool: %zu payload(s), %" PRIu64 " bytes waiting in %s", s->n, s->st.bytes, dir);
     return s;
@@ -433,6 +441,7 @@ static bool spool_evict_oldest(struct md_spool *s)
         if (s->v[i].loaded)
             continue;
         s->st.evicted++;
+        s->st.evicted_items += s->v[i].items;
         s->evicted_unlogged++;
         spool_drop_at(s, i);
         time_t now = time(NULL);
@@ -461,7 +470,7 @@ int md_spool_put(struct md_spool *s, uint64_t seq, const struct md_payload *p)
 {
     if (spool_get(s, seq))
         return -EEXIST;
-    struct md_spool_entry e = {.seq = seq, .loaded = true};
+    struct md_spool_entry e = {.seq = seq, .items = p->nitems, .loaded = true};
     snprintf(e.sink, sizeof e.sink, "%s", p->sink ? p->sink : "unknown");
     struct md_buf b;
     md_buf_init(&b);
@@ -529,6 +538,7 @@ int md_spool_load(struct md_spool *s, uint64_t seq, struct md_payload **out)
         spool_name(&s->v[i], name, sizeof name);
         md_warn("spool: %s/%s is torn or corrupt: skipped and deleted", s->dir, name);
         s->st.corrupt++;
+        s->st.corrupt_items += s->v[i].items;
         spool_drop_at(s, i);
         return rc;
     }
@@ -583,4 +593,13 @@ void md_spool_status_json(const struct md_spool *s, struct md_buf *b)
                   ",\"evicted\":%" PRIu64 ",\"corrupt\":%" PRIu64 ",\"write_errors\":%" PRIu64 "}",
                   t->files, t->bytes, t->max_bytes, t->written, t->replayed, t->removed, t->evicted,
                   t->corrupt, t->write_errors);
+}
+
+uint64_t md_spool_items_on_disk_only(const struct md_spool *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->v[i].loaded)
+            n += s->v[i].items;
+    return n;
 }

@@ -28,6 +28,7 @@ struct md_spool;
 struct md_spool_entry {
     uint64_t seq;   /* the payload's place in sending order */
     uint64_t bytes; /* file size */
+    uint64_t items; /* series (checks, events) inside, from the file name */
     char sink[32];
     bool loaded; /* a copy is in memory (queued or in flight) */
 };
@@ -38,6 +39,9 @@ struct md_spool_stats {
     uint64_t evicted;      /* files deleted to make room: their payloads are lost */
     uint64_t corrupt;                /* unreadable files deleted */
     uint64_t write_errors;           /* ENOSPC, EIO...: the payload stayed in memory only */
+    uint64_t items;                  /* in all files */
+    uint64_t recovered_items;        /* in the files found at open (a previous run's) */
+    uint64_t evicted_items, corrupt_items;
 };
 
 /*
@@ -78,6 +82,8 @@ const struct md_spool_entry *md_spool_oldest(const struct md_spool *s,
                                              bool (*ok)(void *ud, const char *sink), void *ud);
 
 bool md_spool_has(const struct md_spool *s, uint64_t seq);
+/* Items in files whose payload is not in memory: held by the spool alone. */
+uint64_t md_spool_items_on_disk_only(const struct md_spool *s);
 void md_spool_stats(const struct md_spool *s, struct md_spool_stats *out);
 void md_spool_status_json(const struct md_spool *s, struct md_buf *b);
 

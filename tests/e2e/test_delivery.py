@@ -46,6 +46,13 @@ def spool_files(m):
     return m.status()["forwarder"]["spool"]["files"]
 
 
+def assert_ledger(m):
+    """Every item the forwarder was handed is sent, dropped, evicted, queued or on disk, once."""
+    led = m.status()["forwarder"]["ledger"]
+    assert led["balanced"], led
+    return led
+
+
 def test_outage_60s_exactly_once(d):
     vm = VictoriaMetrics(d)
     m = start_meterd(d, vm.url, flush_interval=2)
@@ -71,6 +78,8 @@ def test_outage_60s_exactly_once(d):
     assert got == sent and not dups, (got, sent, dups)
     assert recovered < 10, "took %.1f s after the backend came back" % recovered
     wait_until(lambda: spool_files(m) == 0, 10, "the spool to empty")
+    led = assert_ledger(m)
+    assert led["dropped"] == 0 and led["evicted"] == 0, led
     print("outage: %d counts, all delivered %.1f s after the restart" % (sent, recovered))
 
 
@@ -105,6 +114,8 @@ def test_sigkill_during_outage_then_restart(d):
     got, dups = total(vm, "kill.count", 2)
     assert got == sent and not dups, (got, sent, dups)
     wait_until(lambda: spool_files(m2) == 0, 10, "the spool to empty")
+    led = assert_ledger(m2)
+    assert led["recovered"] > 0 and led["dropped"] == 0, led
 
 
 def test_sigterm_with_backend_down_spools_then_delivers(d):
@@ -163,6 +174,8 @@ def test_disk_full_spool_keeps_running(d):
         sp = st["forwarder"]["spool"]
         assert sp["evicted"] > 0, sp
         assert m.proc.alive()
+        led = assert_ledger(m)
+        assert led["evicted"] > 0, led
         used = sum(os.path.getsize(os.path.join(mnt, "spool", f)) for f in os.listdir(os.path.join(mnt, "spool")))
         assert used <= 256 * 1024, used
         out = m.proc.output()

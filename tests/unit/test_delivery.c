@@ -92,6 +92,22 @@ static bool got_recs(void *ud)
     return (uint64_t)srv_nrecs(w->s) >= w->n;
 }
 
+/* The ledger identity: every item handed over is somewhere, counted once. */
+static struct md_fwd_ledger balanced(struct md_forwarder *f)
+{
+    struct md_fwd_ledger l;
+    md_forwarder_ledger(f, &l);
+    if (!l.balanced)
+        fail_msg("ledger: in %llu + recovered %llu != sent %llu + dropped %llu + evicted %llu + "
+                 "corrupt %llu + queued %llu + inflight %llu + on_disk %llu",
+                 (unsigned long long)l.in_, (unsigned long long)l.recovered,
+                 (unsigned long long)l.sent, (unsigned long long)l.dropped,
+                 (unsigned long long)l.evicted, (unsigned long long)l.corrupt,
+                 (unsigned long long)l.queued, (unsigned long long)l.inflight,
+                 (unsigned long long)l.on_disk);
+    return l;
+}
+
 static struct md_fwd_opts spool_opts(const char *dir)
 {
     struct md_fwd_opts o = fast;
@@ -114,6 +130,7 @@ static void test_spool_survives_restart(void **st)
     struct want w = {.f = f, .n = 3};
     assert_true(run_until(&loop, got_spooled, &w, 10)); /* on disk while the backend is down */
     assert_int_equal(count_files(d, ".spl"), 3);
+    balanced(f);
     md_forwarder_free(f); /* stands for the end of a run: nothing more is sent */
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(count_files(d, ".spl"), 3);
@@ -121,6 +138,7 @@ static void test_spool_survives_restart(void **st)
     int script[] = {202};
     struct srv *s = srv_start_on(port, script, 1, 202, 0, NULL, 0);
     f = md_forwarder_new(&loop, &o); /* the next run, same folder */
+    assert_int_equal(balanced(f).recovered, 3);
     w = (struct want){.f = f, .s = s, .n = 3};
     assert_true(run_until(&loop, got_recs, &w, 10));
     assert_true(run_until_idle(&loop, f, 5));
@@ -130,6 +148,7 @@ static void test_spool_survives_restart(void **st)
     }
     assert_int_equal(srv_nrecs(s), 3);
     assert_int_equal(count_files(d, ".spl"), 0);
+    assert_int_equal(balanced(f).sent, 3);
     finish(&loop, f);
     srv_stop(s);
     rmdir_all(d);
@@ -160,6 +179,7 @@ static void test_full_queue_spills_to_spool_without_loss(void **st)
     assert_int_equal(t.dropped_queue_full, 0);
     assert_int_equal(t.payloads_sent, 5);
     assert_true(t.spooled >= 2);
+    balanced(f);
     assert_string_equal(s->recs[0].body, bodies[0]); /* the 503 */
     for (int i = 0; i < 5; i++)
         assert_string_equal(s->recs[i + 1].body, bodies[i]); /* in order */
@@ -191,6 +211,7 @@ static void test_shutdown_with_backend_down_spools_at_once(void **st)
     md_forwarder_stats(f, NULL, &t);
     assert_int_equal(t.dropped_shutdown, 0);
     assert_int_equal(t.spooled, 2);
+    assert_int_equal(balanced(f).on_disk, 2);
     assert_int_equal(count_files(d, ".spl"), 2);
     md_forwarder_free(f);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -257,6 +278,7 @@ static void test_413_split_until_accepted(void **st)
     }
     for (int i = 0; i < 40; i++)
         assert_int_equal(seen[i], 1); /* each series exactly once */
+    assert_int_equal(balanced(f).sent, 40);
     finish(&loop, f);
     srv_stop(s);
 }
@@ -288,6 +310,47 @@ static void test_probe_finds_recovered_backend(void **st)
     srv_stop(s);
 }
 
+/* A long outage fills a small spool: the oldest go, counted, and the ledger adds up throughout. */
+static void test_outage_fills_spool_ledger_adds_up(void **st)
+{
+    char *d = tmpdir();
+    uv_loop_t loop;
+    struct md_fwd_opts o = spool_opts(d);
+    o.spool_max_bytes = 4000; /* five of these payloads */
+    int port = closed_port();
+    char body[601];
+    memset(body, 'z', 600);
+    body[600] = '\0';
+    uint64_t recovered = 0;
+    for (int run = 0; run < 2; run++) { /* a second run starts on what the first left */
+        uv_loop_init(&loop);
+        struct md_forwarder *f = md_forwarder_new(&loop, &o);
+        assert_int_equal(balanced(f).recovered, recovered);
+        for (int i = 0; i < 20; i++) {
+            struct md_payload *p = payload(port, body);
+            p->nitems = 7;
+            assert_int_equal(md_forwarder_send(f, p), 0);
+            uv_run(&loop, UV_RUN_NOWAIT);
+            balanced(f);
+        }
+        struct want w = {.f = f, .n = 1};
+        assert_true(run_until(&loop, got_errors, &w, 10));
+        balanced(f);
+        int done = 0;
+        assert_int_equal(md_forwarder_shutdown(f, 1000, on_done, &done), 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        struct md_fwd_ledger l = balanced(f);
+        assert_int_equal(l.in_, 140);
+        assert_int_equal(l.sent + l.queued + l.inflight, 0);
+        assert_true(l.evicted > 0);           /* the bound held: the oldest went */
+        assert_true(l.on_disk > 0 && l.on_disk <= 5 * 7);
+        recovered = l.on_disk;
+        md_forwarder_free(f);
+        assert_int_equal(uv_loop_close(&loop), 0);
+    }
+    rmdir_all(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_with_backend_down_spools_at_once),
         cmocka_unit_test(test_413_split_until_accepted),
         cmocka_unit_test(test_probe_finds_recovered_backend),
+        cmocka_unit_test(test_outage_fills_spool_ledger_adds_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

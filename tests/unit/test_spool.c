@@ -169,14 +169,14 @@ static void test_corrupt_and_torn_skipped(void **st)
     md_spool_close(s);
     char path[512];
     /* #1: one flipped byte; #2: cut short, as a torn write would leave it. */
-    snprintf(path, sizeof path, "%s/%020llu-datadog.spl", d, 1ull << 20);
+    snprintf(path, sizeof path, "%s/%020llu-datadog-1.spl", d, 1ull << 20);
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, "X", 1, 20), 1);
     close(fd);
-    snprintf(path, sizeof path, "%s/%020llu-datadog.spl", d, 2ull << 20);
+    snprintf(path, sizeof path, "%s/%020llu-datadog-1.spl", d, 2ull << 20);
     assert_int_equal(truncate(path, 30), 0);
-    snprintf(path, sizeof path, "%s/tmp-%020llu-datadog.spl", d, 4ull << 20);
+    snprintf(path, sizeof path, "%s/tmp-%020llu-datadog-1.spl", d, 4ull << 20);
     fd = open(path, O_WRONLY | O_CREAT, 0600); /* a write a crash interrupted */
     close(fd);
     s = open_ok(d, 1 << 20, NULL);
@@ -189,6 +189,8 @@ static void test_corrupt_and_torn_skipped(void **st)
     struct md_spool_stats t;
     md_spool_stats(s, &t);
     assert_int_equal(t.corrupt, 2);
+    assert_int_equal(t.corrupt_items, 2); /* item counts come from the names */
+    assert_int_equal(t.recovered_items, 3);
     assert_int_equal(t.files, 1);
     md_spool_close(s);
     rmdir_all(d);
