@@ -542,28 +542,6 @@ size_t md_forwarder_spool_pending(struct md_forwarder *f)
     return spooled;
 }
 
-void md_forwarder_ledger(const struct md_forwarder *f, struct md_fwd_ledger *l)
-{
-    memset(l, 0, sizeof *l);
-    l->in_ = f->total.items_in;
-    l->sent = f->total.items_sent;
-    l->dropped = f->total.items_dropped;
-    for (const struct fwd_item *it = f->qhead; it; it = it->next)
-        l->queued += it->p->nitems;
-    for (const struct fwd_item *it = f->inflight; it; it = it->next)
-        l->inflight += it->p->nitems; /* probes carry none */
-    if (f->spool) {
-        struct md_spool_stats s;
-        md_spool_stats(f->spool, &s);
-        l->recovered = s.recovered_items;
-        l->evicted = s.evicted_items;
-        l->corrupt = s.corrupt_items;
-        l->on_disk = md_spool_items_on_disk_only(f->spool);
-    }
-    l->balanced = l->in_ + l->recovered == l->sent + l->dropped + l->evicted + l->corrupt +
-                                               l->queued + l->inflight + l->on_disk;
-}
-
 size_t md_forwarder_pending(const struct md_forwarder *f)
 {
     return f->ninflight + f->qcount;

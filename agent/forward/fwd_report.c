@@ -2,8 +2,8 @@
  * fwd_report.c: what the forwarder tells people: log lines, at most one per
  * reason a minute with a count of the ones held back (a flood of failing
  * payloads once wrote thousands of identical lines), URLs and backend
- * answers cleaned of anything secret, and the counters as JSON for
- * /status. The API key never goes through here: URLs lose their userinfo
+ * answers cleaned of anything secret, the counters as JSON for /status
+ * and OpenMetrics for /metrics, and the ledger of where every item is. The API key never goes through here: URLs lose their userinfo
  * and query, and header values a backend echoes back are blanked.
  */
 #include <inttypes.h>
@@ -115,6 +115,28 @@ void fwd_stats_json(struct md_buf *b, const struct md_fwd_stats *s)
                   s->dropped_too_big, s->dropped_queue_full, s->dropped_shutdown,
                   s->dropped_invalid, s->last_status, (long long)s->last_success,
                   (long long)s->last_attempt);
+}
+
+void md_forwarder_ledger(const struct md_forwarder *f, struct md_fwd_ledger *l)
+{
+    memset(l, 0, sizeof *l);
+    l->in_ = f->total.items_in;
+    l->sent = f->total.items_sent;
+    l->dropped = f->total.items_dropped;
+    for (const struct fwd_item *it = f->qhead; it; it = it->next)
+        l->queued += it->p->nitems;
+    for (const struct fwd_item *it = f->inflight; it; it = it->next)
+        l->inflight += it->p->nitems; /* probes carry none */
+    if (f->spool) {
+        struct md_spool_stats s;
+        md_spool_stats(f->spool, &s);
+        l->recovered = s.recovered_items;
+        l->evicted = s.evicted_items;
+        l->corrupt = s.corrupt_items;
+        l->on_disk = md_spool_items_on_disk_only(f->spool);
+    }
+    l->balanced = l->in_ + l->recovered == l->sent + l->dropped + l->evicted + l->corrupt +
+                                               l->queued + l->inflight + l->on_disk;
 }
 
 void md_forwarder_status_json(const struct md_forwarder *f, struct md_buf *b)
