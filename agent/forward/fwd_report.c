@@ -3,8 +3,9 @@
  * reason a minute with a count of the ones held back (a flood of failing
  * payloads once wrote thousands of identical lines), URLs and backend
  * answers cleaned of anything secret, the counters as JSON for /status
- * and OpenMetrics for /metrics, and the ledger of where every item is. The API key never goes through here: URLs lose their userinfo
- * and query, and header values a backend echoes back are blanked.
+ * and OpenMetrics for /metrics, and the ledger of where every item is.
+ * The API key never goes through here: URLs lose their userinfo and
+ * query, and header values a backend echoes back are blanked.
  */
 #include <inttypes.h>
 #include <stdarg.h>
