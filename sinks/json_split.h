@@ -19,4 +19,8 @@
 int md_json_split_array(const char *body, size_t len, struct md_buf *a, size_t *na,
                         struct md_buf *b, size_t *nb);
 
+/* The Datadog sink's split (sink.h): series and service-check bodies only. */
+int md_json_split_datadog(const char *body, size_t len, size_t nitems, struct md_buf *a,
+                          size_t *na, struct md_buf *b, size_t *nb);
+
 #endif

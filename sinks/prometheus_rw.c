@@ -36,12 +36,12 @@
 #include <snappy-c.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "log.h"
-#include "meterd/config.h"
 #include "meterd/sink.h"
 
 #define PRW_MAX_BODY (4u * 1024 * 1024) /* uncompressed protobuf per request */
@@ -57,15 +57,17 @@ struct prw_label {
     unsigned order; /* insertion order: the later of two equal names wins */
 };
 
-int md_prw_auth_header(const struct md_config *cfg, char *out, size_t len)
+int md_prw_auth_header(const struct md_prw_conf *c, char *out, size_t len)
 {
     out[0] = '\0';
-    if (cfg->prometheus_remote_write_bearer_token && cfg->prometheus_remote_write_bearer_token[0]) {
-        int n = snprintf(out, len, "Bearer %s", cfg->prometheus_remote_write_bearer_token);
+    if (!c)
+        return 0;
+    if (c->prometheus_remote_write_bearer_token && c->prometheus_remote_write_bearer_token[0]) {
+        int n = snprintf(out, len, "Bearer %s", c->prometheus_remote_write_bearer_token);
         return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
     }
-    const char *u = cfg->prometheus_remote_write_username ? cfg->prometheus_remote_write_username : "";
-    const char *p = cfg->prometheus_remote_write_password ? cfg->prometheus_remote_write_password : "";
+    const char *u = c->prometheus_remote_write_username ? c->prometheus_remote_write_username : "";
+    const char *p = c->prometheus_remote_write_password ? c->prometheus_remote_write_password : "";
     if (!u[0] && !p[0])
         return 0;
     char plain[1024];
@@ -78,21 +80,51 @@ int md_prw_auth_header(const struct md_config *cfg, char *out, size_t len)
     return 0;
 }
 
-static int prw_create(const struct md_config *cfg, void **state, const char **err)
+/* ---- keys ---- */
+
+#define PRW_OFF(m) MD_OPT_OFF(struct md_prw_conf, m, char *)
+
+static const struct md_opt prw_keys[] = {
+    {"prometheus_remote_write_url", MD_OPT_URL, PRW_OFF(prometheus_remote_write_url), "", 0, 0,
+     NULL, 0, NULL, NULL, NULL, {0}, "Prometheus remote write sink",
+     "Where the prometheus_rw sink POSTs (remote write 1.0, snappy protobuf), e.g.\n"
+     "http://prometheus:9090/api/v1/write or http://victoria:8428/api/v1/write.\n"
+     "Setting it asks for the sink when `sinks` is empty."},
+    {"prometheus_remote_write_username", MD_OPT_STRING, PRW_OFF(prometheus_remote_write_username),
+     "", 0, 0, NULL, 0, NULL, NULL, NULL, {0}, NULL, "Basic auth user for prometheus_rw."},
+    {"prometheus_remote_write_password", MD_OPT_SECRET, PRW_OFF(prometheus_remote_write_password),
+     "", 0, 0, NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "Basic auth password for prometheus_rw; never logged or written to disk."},
+    {"prometheus_remote_write_bearer_token", MD_OPT_SECRET,
+     PRW_OFF(prometheus_remote_write_bearer_token), "", 0, 0, NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "Bearer token for prometheus_rw (wins over basic auth); never logged or\n"
+     "written to disk."},
+    {NULL},
+};
+
+static bool prw_wanted(const void *conf)
 {
-    if (!cfg->prometheus_remote_write_url || !cfg->prometheus_remote_write_url[0]) {
-        *err = "prometheus_remote_write_url is not set";
+    const struct md_prw_conf *c = conf;
+    return c->prometheus_remote_write_url && c->prometheus_remote_write_url[0];
+}
+
+static int prw_create(const void *conf, const struct md_sink_env *env, void **state, char *err,
+                      size_t errlen)
+{
+    const struct md_prw_conf *c = conf;
+    if (!c || !prw_wanted(c)) {
+        snprintf(err, errlen, "prometheus_remote_write_url is not set");
         return -EINVAL;
     }
     struct prw_state *st = calloc(1, sizeof *st);
     char auth[2048];
-    if (!st || md_prw_auth_header(cfg, auth, sizeof auth) != 0 ||
-        !(st->url = strdup(cfg->prometheus_remote_write_url)) || !(st->auth = strdup(auth))) {
+    if (!st || md_prw_auth_header(c, auth, sizeof auth) != 0 ||
+        !(st->url = strdup(c->prometheus_remote_write_url)) || !(st->auth = strdup(auth))) {
         if (st)
             free(st->url);
         free(st);
         explicit_bzero(auth, sizeof auth);
-        *err = "out of memory or credentials too long";
+        snprintf(err, errlen, "out of memory or credentials too long");
         return -ENOMEM;
     }
     explicit_bzero(auth, sizeof auth);
@@ -340,6 +372,9 @@ static int prw_encode(void *state, const struct md_frame *f, struct md_payload *
 const struct md_sink_ops md_sink_prometheus_rw = {
     .name = "prometheus_rw",
     .transport = MD_TRANSPORT_HTTP,
+    .keys = prw_keys,
+    .conf_size = sizeof(struct md_prw_conf),
+    .wanted = prw_wanted,
     .create = prw_create,
     .encode = prw_encode,
     .destroy = prw_destroy,

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "meterd/config.h"
 #include "meterd/frame.h"
 #include "meterd/sink.h"
 #include "prometheus_rw.h"
@@ -124,14 +123,16 @@ static const struct md_series_key *key(struct md_frame *f, const char *host, con
 
 static void test_names_labels_values(void **state)
 {
-    struct md_config cfg = {.prometheus_remote_write_url = "http://127.0.0.1:9090/api/v1/write",
-                            .prometheus_remote_write_username = "u",
-                            .prometheus_remote_write_password = "p@ss"};
+    struct md_prw_conf cfg = {.prometheus_remote_write_url = "http://127.0.0.1:9090/api/v1/write",
+                              .prometheus_remote_write_username = "u",
+                              .prometheus_remote_write_password = "p@ss"};
     const struct md_sink_ops *ops = md_sink_lookup("prometheus_rw");
     assert_non_null(ops);
     void *st;
-    const char *err = NULL;
-    assert_int_equal(ops->create(&cfg, &st, &err), 0);
+    char err[128];
+    const struct md_sink_env env = {.hostname = "agent-host"};
+    assert_int_equal(ops->create(&cfg, &env, &st, err, sizeof err), 0);
+    assert_true(ops->wanted(&cfg)); /* a URL asks for the sink */
     struct md_frame f;
     md_frame_init(&f, T0, 10);
     const char *tags[] = {"Weird-Key:Val/ue:x", "__meta:x", "9lives:cat", "bare", "empty:",
@@ -175,7 +176,7 @@ static void test_names_labels_values(void **state)
 static void test_auth_choices(void **state)
 {
     char h[256];
-    struct md_config c = {0};
+    struct md_prw_conf c = {0};
     assert_int_equal(md_prw_auth_header(&c, h, sizeof h), 0);
     assert_string_equal(h, "");
     c.prometheus_remote_write_username = "user";
@@ -186,11 +187,12 @@ static void test_auth_choices(void **state)
     c.prometheus_remote_write_bearer_token = "";
     assert_int_equal(md_prw_auth_header(&c, h, sizeof h), 0);
     assert_string_equal(h, "Basic dXNlcjpwdw==");
-    struct md_config none = {0};
+    struct md_prw_conf none = {0};
     const struct md_sink_ops *ops = md_sink_lookup("prometheus_rw");
     void *st;
-    const char *err = NULL;
-    assert_int_not_equal(ops->create(&none, &st, &err), 0); /* no URL */
+    char err[128];
+    assert_false(ops->wanted(&none));
+    assert_int_not_equal(ops->create(&none, NULL, &st, err, sizeof err), 0); /* no URL */
     assert_non_null(strstr(err, "prometheus_remote_write_url"));
 }
 
