@@ -338,26 +338,42 @@ void md_daemon_stop(struct md_daemon *d)
     md_daemon_maybe_done(d);
 }
 
+/* The user:password of a URL ("" when it has none): kept off the spool's disk. */
+static void url_userinfo(const char *url, char *out, size_t len)
+{
+    out[0] = '\0';
+    const char *h = url ? strstr(url, "://") : NULL;
+    if (!h)
+        return;
+    h += 3;
+    const char *at = memchr(h, '@', strcspn(h, "/?#"));
+    if (at)
+        snprintf(out, len, "%.*s", (int)(at - h), h);
+}
+
 /*
  * The forwarder's settings from the config; the spool only when some sink
- * ships over HTTP. The strings go into spool[] and auth[], which must live
- * until md_forwarder_new has copied them.
+ * ships over HTTP. Secrets the spool must keep off the disk: the API key,
+ * the remote write Authorization value and credentials inside either URL.
  */
-void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char *spool, size_t len,
-                        char *auth, size_t auth_len)
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struct md_fwd_strings *s)
 {
     const struct md_config *c = &d->cfg;
-    if (md_prw_auth_header(md_config_sink_conf(c, md_sink_lookup("prometheus_rw")), auth,
-                           auth_len) != 0)
-        auth[0] = '\0';
+    const struct md_prw_conf *prw = md_config_sink_conf(c, md_sink_lookup("prometheus_rw"));
     const struct md_datadog_conf *dd = md_config_sink_conf(c, md_sink_lookup("datadog"));
+    if (md_prw_auth_header(prw, s->auth, sizeof s->auth) != 0)
+        s->auth[0] = '\0';
+    url_userinfo(dd ? dd->dd_url : NULL, s->userinfo[0], sizeof s->userinfo[0]);
+    url_userinfo(prw ? prw->prometheus_remote_write_url : NULL, s->userinfo[1],
+                 sizeof s->userinfo[1]);
     bool http = false;
     for (size_t i = 0; i < d->nsinks; i++)
         http = http || d->sinks[i].ops->transport == MD_TRANSPORT_HTTP;
     if (c->forwarder_storage_path && c->forwarder_storage_path[0])
-        snprintf(spool, len, "%s", c->forwarder_storage_path);
+        snprintf(s->spool, sizeof s->spool, "%s", c->forwarder_storage_path);
     else
-        snprintf(spool, len, "%s/transactions_to_retry", c->run_path ? c->run_path : ".");
+        snprintf(s->spool, sizeof s->spool, "%s/transactions_to_retry",
+                 c->run_path ? c->run_path : ".");
     *fo = (struct md_fwd_opts){
         .timeout_ms = (uint64_t)c->forwarder_timeout * 1000,
         .max_concurrent = (unsigned)c->forwarder_num_workers,
@@ -365,9 +381,9 @@ void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, char 
         .retry_queue_max_bytes = (size_t)c->forwarder_retry_queue_payloads_max_size,
         .backoff_base_ms = (uint64_t)c->forwarder_backoff_base * 1000,
         .backoff_max_ms = (uint64_t)c->forwarder_backoff_max * 1000,
-        .spool_path = http && c->forwarder_storage_max_size_in_bytes > 0 ? spool : NULL,
+        .spool_path = http && c->forwarder_storage_max_size_in_bytes > 0 ? s->spool : NULL,
         .spool_max_bytes = (uint64_t)c->forwarder_storage_max_size_in_bytes,
-        .secrets = {dd ? dd->api_key : NULL, auth},
+        .secrets = {dd ? dd->api_key : NULL, s->auth, s->userinfo[0], s->userinfo[1]},
     };
 }
 
@@ -380,10 +396,10 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
     struct md_fwd_opts fo;
-    char spool[4096], auth[2048];
-    md_daemon_fwd_opts(d, &fo, spool, sizeof spool, auth, sizeof auth);
+    struct md_fwd_strings fs;
+    md_daemon_fwd_opts(d, &fo, &fs);
     d->fwd = md_forwarder_new(d->loop, &fo);
-    explicit_bzero(auth, sizeof auth);
+    explicit_bzero(&fs, sizeof fs);
     if (!d->fwd) {
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;

@@ -243,7 +243,7 @@ static void spool_put_str(struct md_buf *b, const char *v)
     md_buf_add(b, v ? v : "", n);
 }
 
-/* A header with every secret replaced by its placeholder. */
+/* A header (or URL) with every secret replaced by its placeholder. */
 static void spool_put_header(const struct md_spool *s, struct md_buf *b, const char *h)
 {
     struct md_buf t;
@@ -275,7 +275,7 @@ static void spool_encode(const struct md_spool *s, const struct md_payload *p, s
 {
     md_buf_add(b, SPOOL_MAGIC, 8);
     spool_put_str(b, p->sink);
-    spool_put_str(b, p->url);
+    spool_put_header(s, b, p->url ? p->url : ""); /* a URL may hold user:password */
     bool has_ct = false;
     for (unsigned i = 0; i < p->nheaders; i++)
         has_ct = has_ct || (p->headers[i] && strncasecmp(p->headers[i], "Content-Type:", 13) == 0);

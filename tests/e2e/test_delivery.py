@@ -149,7 +149,9 @@ def test_repeated_sigkill_restarts_cleanly(d):
 
 def test_sigterm_with_backend_down_spools_then_delivers(d):
     vm = VictoriaMetrics(d)
-    m = start_meterd(d, vm.url, flush_interval=2)
+    # credentials in the URL too (VictoriaMetrics without -httpAuth ignores them)
+    vm_url = vm.url.replace("http://", "http://spooluser:spoolpass99@")
+    m = start_meterd(d, vm_url, flush_interval=2)
     vm.stop()
     for _ in range(10):
         m.send("term.count:1|c")
@@ -166,10 +168,11 @@ def test_sigterm_with_backend_down_spools_then_delivers(d):
     spool = os.path.join(d, "transactions_to_retry")
     files = [f for f in os.listdir(spool) if f.endswith(".spl")]
     assert files, "no spool files after SIGTERM"
-    for f in files:  # the API key is not written to disk
-        assert b"e2e-secret-key-1234" not in open(os.path.join(spool, f), "rb").read()
+    for f in files:  # neither the API key nor the URL's password is written to disk
+        data = open(os.path.join(spool, f), "rb").read()
+        assert b"e2e-secret-key-1234" not in data and b"spoolpass99" not in data
     vm.restart()
-    start_meterd(d, vm.url, flush_interval=2)
+    start_meterd(d, vm_url, flush_interval=2)
     wait_until(lambda: total(vm, "term.count", 2)[0] >= 10, 20, "the counts spooled at exit")
     time.sleep(1)
     got, dups = total(vm, "term.count", 2)

@@ -22,8 +22,9 @@
 #include "spool.h"
 
 #define KEY "spoolsecretkey0123456789abcdef"
+#define USERINFO "user:urlsecretpw"
 
-static const char *const secrets[] = {KEY};
+static const char *const secrets[] = {KEY, USERINFO};
 
 static char *tmpdir(void)
 {
@@ -52,7 +53,7 @@ static void rmdir_all(char *d)
 static struct md_payload *mk(const char *body, size_t items)
 {
     struct md_payload *p = calloc(1, sizeof *p);
-    p->url = strdup("http://127.0.0.1:1/datadog/api/v1/series");
+    p->url = strdup("http://" USERINFO "@127.0.0.1:1/datadog/api/v1/series");
     p->body = strdup(body);
     p->len = strlen(body);
     p->content_type = "application/json";
@@ -88,7 +89,7 @@ static struct md_spool *open_ok(const char *d, uint64_t max, uint64_t *max_seq)
 {
     char err[256];
     uint64_t dummy;
-    struct md_spool *s = md_spool_open(d, max, secrets, 1, max_seq ? max_seq : &dummy, err,
+    struct md_spool *s = md_spool_open(d, max, secrets, 2, max_seq ? max_seq : &dummy, err,
                                        sizeof err);
     if (!s)
         fail_msg("open: %s", err);
@@ -103,6 +104,7 @@ static void test_round_trip_and_secret(void **st)
     assert_int_equal(md_spool_put(s, 1u << 20, p), 0);
     assert_int_equal(md_spool_put(s, 1u << 20, p), -EEXIST);
     assert_false(dir_contains(d, KEY)); /* the API key never reaches the disk */
+    assert_false(dir_contains(d, "urlsecretpw")); /* nor credentials in the URL */
     assert_true(dir_contains(d, "series"));
     md_spool_unload(s, 1u << 20);
     struct md_payload *q = NULL;
@@ -202,7 +204,16 @@ static void test_oldest_evicted_at_bound(void **st)
     char body[1001];
     memset(body, 'x', 1000);
     body[1000] = '\0';
-    struct md_spool *s = open_ok(d, 3600, NULL); /* three files of ~1.2 KB */
+    struct md_spool *s = open_ok(d, 1 << 20, NULL);
+    struct md_payload *p0 = mk(body, 1);
+    assert_int_equal(md_spool_put(s, 1ull << 40, p0), 0);
+    md_payload_free(p0);
+    struct md_spool_stats t0;
+    md_spool_stats(s, &t0);
+    uint64_t bound = t0.bytes * 3 + t0.bytes / 2; /* room for three files */
+    md_spool_remove(s, 1ull << 40);
+    md_spool_close(s);
+    s = open_ok(d, bound, NULL);
     for (int i = 1; i <= 5; i++) {
         struct md_payload *p = mk(body, 1);
         assert_int_equal(md_spool_put(s, (uint64_t)i << 20, p), 0);
@@ -213,7 +224,7 @@ static void test_oldest_evicted_at_bound(void **st)
     md_spool_stats(s, &t);
     assert_int_equal(t.evicted, 2);
     assert_int_equal(t.files, 3);
-    assert_true(t.bytes <= 3600);
+    assert_true(t.bytes <= bound);
     assert_false(md_spool_has(s, 1ull << 20));
     assert_false(md_spool_has(s, 2ull << 20));
     assert_true(md_spool_has(s, 3ull << 20));
