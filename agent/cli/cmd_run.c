@@ -31,6 +31,8 @@
 #include "daemon.h"
 #include "forwarder.h"
 #include "pipeline.h"
+#include "datadog.h"
+#include "prometheus_rw.h"
 #include "log.h"
 #include "module_opts.h"
 #include "status.h"
@@ -348,6 +350,55 @@ void md_daemon_stop(struct md_daemon *d)
     md_daemon_maybe_done(d);
 }
 
+/* The user:password of a URL ("" when it has none): kept off the spool's disk. */
+static void url_userinfo(const char *url, char *out, size_t len)
+{
+    out[0] = '\0';
+    const char *h = url ? strstr(url, "://") : NULL;
+    if (!h)
+        return;
+    h += 3;
+    const char *at = memchr(h, '@', strcspn(h, "/?#"));
+    if (at)
+        snprintf(out, len, "%.*s", (int)(at - h), h);
+}
+
+/*
+ * The forwarder's settings from the config; the spool only when some sink
+ * ships over HTTP. Secrets the spool must keep off the disk: the API key,
+ * the remote write Authorization value and credentials inside either URL.
+ */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struct md_fwd_strings *s)
+{
+    const struct md_config *c = &d->cfg;
+    const struct md_prw_conf *prw = md_config_sink_conf(c, md_sink_lookup("prometheus_rw"));
+    const struct md_datadog_conf *dd = md_config_sink_conf(c, md_sink_lookup("datadog"));
+    if (md_prw_auth_header(prw, s->auth, sizeof s->auth) != 0)
+        s->auth[0] = '\0';
+    url_userinfo(dd ? dd->dd_url : NULL, s->userinfo[0], sizeof s->userinfo[0]);
+    url_userinfo(prw ? prw->prometheus_remote_write_url : NULL, s->userinfo[1],
+                 sizeof s->userinfo[1]);
+    bool http = false;
+    for (size_t i = 0; i < d->nsinks; i++)
+        http = http || d->sinks[i].ops->transport == MD_TRANSPORT_HTTP;
+    if (c->forwarder_storage_path && c->forwarder_storage_path[0])
+        snprintf(s->spool, sizeof s->spool, "%s", c->forwarder_storage_path);
+    else
+        snprintf(s->spool, sizeof s->spool, "%s/transactions_to_retry",
+                 c->run_path ? c->run_path : ".");
+    *fo = (struct md_fwd_opts){
+        .timeout_ms = (uint64_t)c->forwarder_timeout * 1000,
+        .max_concurrent = (unsigned)c->forwarder_num_workers,
+        .skip_ssl_validation = c->skip_ssl_validation,
+        .retry_queue_max_bytes = (size_t)c->forwarder_retry_queue_payloads_max_size,
+        .backoff_base_ms = (uint64_t)c->forwarder_backoff_base * 1000,
+        .backoff_max_ms = (uint64_t)c->forwarder_backoff_max * 1000,
+        .spool_path = http && c->forwarder_storage_max_size_in_bytes > 0 ? s->spool : NULL,
+        .spool_max_bytes = (uint64_t)c->forwarder_storage_max_size_in_bytes,
+        .secrets = {dd ? dd->api_key : NULL, s->auth, s->userinfo[0], s->userinfo[1]},
+    };
+}
+
 static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
@@ -357,9 +408,11 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
     d->grace = d->popts.agg.grace; /* the flush timer waits as long as the aggregator does */
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
-    struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
-                             .skip_ssl_validation = d->cfg.skip_ssl_validation};
+    struct md_fwd_opts fo;
+    struct md_fwd_strings fs;
+    md_daemon_fwd_opts(d, &fo, &fs);
     d->fwd = md_forwarder_new(d->loop, &fo);
+    explicit_bzero(&fs, sizeof fs);
     if (!d->fwd) {
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;

@@ -28,7 +28,7 @@ _Static_assert(sizeof(enum md_statsd_mode) == sizeof(int), "enum fields are writ
 _Static_assert(MD_NUMLIST_MAX <= MD_HIST_MAX_PERCENTILES, "percentiles fit the histogram");
 
 /* Sinks that exist today; keep in step with the sink registry (a unit test checks). */
-static const char *const cfg_sink_names[] = {"console", "datadog", NULL};
+static const char *const cfg_sink_names[] = {"console", "datadog", "prometheus_rw", NULL};
 static const char *const cfg_ring_policies[] = {"drop", "block", NULL};
 static const char *const cfg_statsd_modes[] = {"dogstatsd", "etsy", NULL};
 /* Bit i is MD_EOL_* in the order of this list. */
@@ -95,8 +95,9 @@ const struct md_opt md_config_keys[] = {
     {"tags", MD_OPT_STRLIST, O_LIST(tags), "", NOLIM, NULL, 0, NULL, NULL, NULL, {"DD_TAGS"}, NULL,
      "Tags (\"key:value\") added to every metric."},
     {"sinks", MD_OPT_STRLIST, O_LIST(sinks), "", NOLIM, cfg_sink_names, 0, NULL, NULL, NULL, {0}, NULL,
-     "Where flushed windows go: console, datadog. Empty = datadog when api_key\n"
-     "or dd_url is set (see the Datadog sink's keys below), else console (prints\n"
+     "Where flushed windows go: console, datadog, prometheus_rw. Empty = every\n"
+     "sink whose keys are set (datadog: api_key or dd_url; prometheus_rw:\n"
+     "prometheus_remote_write_url; see their keys below), else console (prints\n"
      "each window; no backend needed)."},
 
     /* dogstatsd intake */
@@ -213,6 +214,34 @@ const struct md_opt md_config_keys[] = {
     {"skip_ssl_validation", MD_OPT_BOOL, O_BOOL(skip_ssl_validation), "false", NOLIM, NULL, 0, NULL,
      NULL, NULL, {"DD_SKIP_SSL_VALIDATION"}, NULL,
      "Do not verify the backend's TLS certificate. Only for tests."},
+    {"forwarder_num_workers", MD_OPT_INT, O_INT(forwarder_num_workers), "4", 1, 64, NULL, 0, NULL,
+     NULL, NULL, {"DD_FORWARDER_NUM_WORKERS"}, NULL,
+     "Requests in flight at once, over all backends."},
+    {"forwarder_backoff_base", MD_OPT_DURATION, O_INT(forwarder_backoff_base), "2", 1, 3600, NULL,
+     0, NULL, NULL, NULL, {"DD_FORWARDER_BACKOFF_BASE"}, NULL,
+     "After n failures in a row a backend waits about base*2^n before the next\n"
+     "try, at most forwarder_backoff_max. A backend that does not answer at all is\n"
+     "also probed (HEAD) every base, and used again at the first answer."},
+    {"forwarder_backoff_max", MD_OPT_DURATION, O_INT(forwarder_backoff_max), "64", 1, 3600, NULL, 0,
+     NULL, NULL, NULL, {"DD_FORWARDER_BACKOFF_MAX"}, NULL, "The longest wait between tries."},
+    {"forwarder_retry_queue_payloads_max_size", MD_OPT_INT,
+     O_INT(forwarder_retry_queue_payloads_max_size), "15728640", 65536, 1073741824, NULL, 0, NULL,
+     NULL, NULL, {"DD_FORWARDER_RETRY_QUEUE_PAYLOADS_MAX_SIZE"}, NULL,
+     "Bytes of (compressed) payloads waiting in memory for a failing backend; past\n"
+     "that the newest go to the disk spool (or, without room there, the oldest are\n"
+     "dropped and counted)."},
+    {"run_path", MD_OPT_STRING, O_STR(run_path), "/var/lib/meterd", NOLIM, NULL, 0, NULL, NULL,
+     NULL, {"DD_RUN_PATH"}, NULL, "Folder for the agent's state (the disk spool by default)."},
+    {"forwarder_storage_path", MD_OPT_STRING, O_STR(forwarder_storage_path), "", NOLIM, NULL, 0,
+     NULL, NULL, NULL, {"DD_FORWARDER_STORAGE_PATH"}, NULL,
+     "Folder of the disk spool: payloads for a failing backend, kept across\n"
+     "restarts and crashes and sent oldest first when it answers again. Empty =\n"
+     "<run_path>/transactions_to_retry. One agent per folder."},
+    {"forwarder_storage_max_size_in_bytes", MD_OPT_INT, O_INT(forwarder_storage_max_size_in_bytes),
+     "104857600", 0, 2147483647, NULL, 0, NULL, NULL, NULL,
+     {"DD_FORWARDER_STORAGE_MAX_SIZE_IN_BYTES"}, NULL,
+     "Bound of the disk spool; when full, its oldest payloads are deleted (counted\n"
+     "as evicted). 0 turns the spool off."},
 
     /* status and logs */
     {"status_host", MD_OPT_IP, O_STR(status_host), "127.0.0.1", NOLIM, NULL, 0, NULL,

@@ -71,6 +71,15 @@ void md_daemon_maybe_done(struct md_daemon *d);
 void md_daemon_reload(struct md_daemon *d);
 struct md_point_sink md_daemon_point_sink(struct md_daemon *d);
 int md_daemon_teardown(struct md_daemon *d);
+struct md_fwd_opts;
+/* Where md_daemon_fwd_opts writes the forwarder's strings; must outlive md_forwarder_new. */
+struct md_fwd_strings {
+    char spool[4096];
+    char auth[2048];       /* the remote write Authorization value */
+    char userinfo[2][512]; /* user:password inside dd_url and the remote write URL */
+};
+/* Forwarder settings from d->cfg (the daemon calls it, then md_forwarder_new). */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struct md_fwd_strings *s);
 /* -c FILE / --set parsing shared by commands; returns 0, or the exit code. */
 int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg);
 

@@ -141,17 +141,8 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
             a->context_limit_drops);
     counter(b, "meterd_aggregator_nonfinite_drops", "NaN/Inf values refused.", a->nonfinite_drops);
     counter(b, "meterd_flush_series", "Series points flushed.", d->series_flushed);
-    if (d->fwd) {
-        struct md_fwd_stats f;
-        if (md_forwarder_stats(d->fwd, NULL, &f) == 0) {
-            counter(b, "meterd_forwarder_payloads_sent", "Payloads accepted by backends.",
-                    f.payloads_sent);
-            counter(b, "meterd_forwarder_errors", "Failed send attempts.", f.errors);
-            counter(b, "meterd_forwarder_dropped", "Payloads given up on.",
-                    f.dropped_rejected + f.dropped_queue_full + f.dropped_shutdown +
-                        f.dropped_invalid);
-        }
-    }
+    if (d->fwd)
+        md_forwarder_metrics(d->fwd, b);
     if (d->status && d->status->httpd)
         counter(b, "meterd_status_idle_evictions",
                 "Status connections closed unanswered to make room for new ones.",

@@ -96,6 +96,22 @@ int md_intake_udp_socket(const char *host, int port, int rcvbuf, int reuseport, 
     return fd;
 }
 
+/*
+ * Whether something is bound to the datagram socket at sa. Only
+ * ECONNREFUSED (nobody bound) or ENOENT proves the file stale; any other
+ * failure, such as EACCES for a socket we may not write to, counts as live.
+ */
+static bool intake_uds_is_live(const struct sockaddr_un *sa)
+{
+    int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return false;
+    bool live = connect(probe, (const struct sockaddr *)sa, sizeof *sa) == 0 ||
+                (errno != ECONNREFUSED && errno != ENOENT);
+    close(probe);
+    return live;
+}
+
 int md_intake_uds_socket(const char *path, int mode, int rcvbuf, char *err, size_t errlen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -109,10 +125,21 @@ int md_intake_uds_socket(const char *path, int mode, int rcvbuf, char *err, size
         return -errno;
     if (rcvbuf > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    /* A stale socket file from a previous run would make bind fail. */
+    /*
+     * A stale socket file from a previous run would make bind fail, but a
+     * live one belongs to another agent: deleting it would silently take
+     * that agent's traffic. Connecting tells the two apart (a stale file
+     * refuses with ECONNREFUSED).
+     */
     struct stat st;
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        if (intake_uds_is_live(&sa)) {
+            snprintf(err, errlen, "dogstatsd_socket: %s is in use by another process", path);
+            close(fd);
+            return -EADDRINUSE;
+        }
         unlink(path);
+    }
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || chmod(path, (mode_t)mode) != 0) {
         int rc = -errno;
         snprintf(err, errlen, "dogstatsd_socket: bind %s: %s", path, strerror(-rc));

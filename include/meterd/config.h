@@ -101,6 +101,13 @@ struct md_config {
     /* forwarder */
     int forwarder_timeout;      /* seconds, 20 */
     bool skip_ssl_validation;
+    int forwarder_num_workers;  /* requests in flight, 4 */
+    int forwarder_backoff_base; /* seconds, 2; also the probe interval */
+    int forwarder_backoff_max;  /* seconds, 64 */
+    int forwarder_retry_queue_payloads_max_size; /* bytes in memory, 15 MiB */
+    char *run_path;             /* /var/lib/meterd */
+    char *forwarder_storage_path; /* "" = <run_path>/transactions_to_retry */
+    int forwarder_storage_max_size_in_bytes; /* 100 MiB; 0 = no spool */
 
     /* status and logs */
     char *status_host;          /* 127.0.0.1: an address literal */
