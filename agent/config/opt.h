@@ -28,14 +28,23 @@ struct md_opt_ctx {
     size_t errlen;
     const char *secrets[MD_OPT_MAX_SECRETS]; /* texts never to appear in an error */
     size_t nsecrets;
+    struct md_strlist *notes; /* warnings go here when set, else to the log */
 };
 
 /* Write "WHERE: PATH: reason" (PATH may be NULL) into x->err; returns -EINVAL. */
 int md_opt_fail(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int md_opt_oom(struct md_opt_ctx *x);
-/* An unknown key ("unknown key DETAIL"): the one place that decides whether it is fatal. */
+/*
+ * An unknown key ("unknown key DETAIL"): the one place that decides whether
+ * it is fatal. In a file it is a warning (as in the Datadog agent, whose
+ * files carry keys of features meterd does not have); on --set, a typo on
+ * the command line, it stops the command. Returns 0 or -EINVAL.
+ */
 int md_opt_unknown(struct md_opt_ctx *x, int line, const char *name, const char *detail);
+/* A warning "WHERE: PATH: reason" into x->notes, or the log without them. */
+void md_opt_warn(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Apply a YAML value to k's field in base. A null node (`key:` alone) keeps the value. */
 int md_opt_set_node(struct md_opt_ctx *x, const struct md_opt *k, void *base,
