@@ -6,7 +6,7 @@ set -euo pipefail
 
 BUILD_PKGS="gcc meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
 libyaml-dev libxxhash-dev ca-certificates"
-TEST_PKGS="libcmocka-dev libjansson-dev victoria-metrics clang libclang-rt-14-dev mmdebstrap"
+TEST_PKGS="libcmocka-dev libjansson-dev victoria-metrics clang libclang-rt-14-dev mmdebstrap tinyproxy"
 # Tools that may come from outside Debian's packages (pyenv, nodesource...):
 # install the Debian package only when the command is missing.
 TEST_TOOLS="python3:python3 curl:curl node:nodejs npm:npm"

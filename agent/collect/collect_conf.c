@@ -428,11 +428,11 @@ size_t md_collect_confd_unclaimed(const char *confd, const char *skip,
         size_t len = strlen(e);
         const char *why = NULL;
         if (dir && ends_with(e, ".d") && !conf_is_collector(e, len - 2))
-            why = "meterd has no such check: not loaded";
+            why = "meterd has no such check";
         else if (!dir && conf_kind(e) && !(skip_base && strcmp(e, skip_base) == 0)) {
             len = strcspn(e, "."); /* "process_agent.yaml.default" is check process_agent */
             if (!conf_is_collector(e, len))
-                why = "meterd has no such check: not loaded";
+                why = "meterd has no such check";
         }
         if (why) {
             cb(ud, e, why);

@@ -138,7 +138,7 @@ static int cfg_apply_key(struct md_opt_ctx *x, struct md_config *c, const struct
         const char *why = md_config_ignored_why(name);
         if (!why)
             return cfg_unknown(x, c, line, name);
-        md_opt_warn(x, line, name, "not implemented, ignored (%s)", why);
+        md_opt_warn(x, line, name, "not implemented, ignored: %s", why);
         return 0;
     }
     if (alias && md_ymap_get(map, k->name))

@@ -20,10 +20,10 @@ static const char LOGS[] = "log collection is not part of meterd";
 static const char APM[] = "APM traces are not part of meterd";
 static const char PROC[] = "process and container live views are not part of meterd";
 static const char IPC[] = "meterd has no IPC API; its status server is status_host/status_port";
-static const char LOGF[] = "meterd logs to stderr in the agent's line format (journald, docker logs)";
+static const char LOGF[] = "meterd logs to stderr in the agent's line format, for journald or docker logs";
 static const char META[] = "host metadata collection is not implemented";
 static const char CLOUD[] = "cloud provider tags are not collected";
-static const char FWD[] = "meterd's forwarder has its own bounds (forwarder_timeout)";
+static const char FWD[] = "meterd's forwarder has fixed retry and queue bounds";
 static const char AUTODISC[] = "autodiscovery is not implemented: checks come from conf.d";
 static const char K8S[] = "Kubernetes and cluster-agent integration are not implemented";
 static const char CONT[] = "container tagging options are not implemented";
@@ -38,7 +38,7 @@ static const struct cfg_ignored cfg_ignored_keys[] = {
     {"logs_enabled", LOGS}, {"logs_config", LOGS}, {"log_enabled", LOGS},
     {"apm_config", APM}, {"apm_enabled", APM},
     {"process_config", PROC}, {"process_agent_enabled", PROC},
-    {"use_dogstatsd", "DogStatsD is meterd's core and always runs (dogstatsd_port: 0 turns UDP off)"},
+    {"use_dogstatsd", "DogStatsD is meterd's core and always runs; dogstatsd_port: 0 turns UDP off"},
     {"expvar_port", IPC}, {"cmd_port", IPC}, {"cmd_host", IPC}, {"ipc_address", IPC},
     {"GUI_port", IPC}, {"gui_port", IPC}, {"health_port", IPC}, {"agent_ipc", IPC},
     {"log_file", LOGF}, {"log_to_console", LOGF}, {"log_format_json", LOGF},

@@ -80,6 +80,7 @@ struct md_forwarder {
     struct fwd_sink sinks[FWD_MAX_SINKS];
     size_t nsinks;
     struct md_fwd_stats total;
+    char *proxy_http, *proxy_https, *no_proxy; /* owned copies of o's; may hold a password */
     uint64_t rng, seq;
     md_forwarder_done_cb done;
     void *done_ud;
@@ -94,6 +95,7 @@ struct md_forwarder {
     } while (0)
 
 static void fwd_dispatch(struct md_forwarder *f);
+static void fwd_set_proxy(struct md_forwarder *f, CURL *e, const char *url);
 static void fwd_check_info(struct md_forwarder *f);
 
 /* ---------------------------------------------------------------- helpers */
@@ -437,6 +439,7 @@ static int fwd_start(struct md_forwarder *f, struct fwd_item *it)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->o.timeout_ms);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, f->o.skip_ssl_validation ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, f->o.skip_ssl_validation ? 0L : 2L);
+    fwd_set_proxy(f, e, p->url);
     if (curl_multi_add_handle(f->multi, e) != CURLM_OK)
         goto fail;
     it->attempts++;
@@ -605,6 +608,9 @@ static void fwd_dispatch(struct md_forwarder *f)
 
 static void fwd_release(struct md_forwarder *f)
 {
+    free(f->proxy_http);
+    free(f->proxy_https);
+    free(f->no_proxy);
     free(f);
     curl_global_cleanup();
 }
@@ -657,6 +663,26 @@ static void fwd_teardown(struct md_forwarder *f)
     uv_close((uv_handle_t *)&f->deadline_timer, fwd_handle_closed);
 }
 
+/*
+ * The proxy for url, as the Datadog agent picks it: proxy.https for https://
+ * backends, proxy.http for http:// ones; none configured leaves libcurl's
+ * environment proxies in force. libcurl's proxy errors name the proxy host
+ * only, so the password in the URL never reaches a log line.
+ */
+static void fwd_set_proxy(struct md_forwarder *f, CURL *e, const char *url)
+{
+    const char *proxy = strncasecmp(url, "https:", 6) == 0 ? f->proxy_https : f->proxy_http;
+    if (proxy && *proxy)
+        curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+    if (f->no_proxy && *f->no_proxy)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, f->no_proxy);
+}
+
+static char *fwd_dup(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
 /* ------------------------------------------------------------ public API */
 
 struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts *o)
@@ -673,6 +699,17 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
     f->loop = loop;
     if (o)
         f->o = *o;
+    f->proxy_http = fwd_dup(f->o.proxy_http);
+    f->proxy_https = fwd_dup(f->o.proxy_https);
+    f->no_proxy = fwd_dup(f->o.no_proxy);
+    f->o.proxy_http = f->o.proxy_https = f->o.no_proxy = NULL; /* the caller's may go */
+    if (o && ((o->proxy_http && *o->proxy_http && !f->proxy_http) ||
+              (o->proxy_https && *o->proxy_https && !f->proxy_https) ||
+              (o->no_proxy && *o->no_proxy && !f->no_proxy))) {
+        md_error("forwarder: out of memory");
+        fwd_release(f);
+        return NULL;
+    }
     if (!f->o.timeout_ms)
         f->o.timeout_ms = FWD_DEF_TIMEOUT_MS;
     if (!f->o.max_concurrent)

@@ -29,6 +29,12 @@ struct md_fwd_opts {
     size_t retry_queue_max_bytes; /* payload bytes waiting to be sent; 0 = 15 MiB */
     uint64_t backoff_base_ms;     /* 0 = 2000 (forwarder_backoff_base) */
     uint64_t backoff_max_ms;      /* 0 = 64000 (forwarder_backoff_max) */
+    /*
+     * Proxies by the backend URL's scheme (proxy.http / proxy.https), and
+     * the hosts reached directly ("a,.b.com,10.0.0.1"). NULL or "": libcurl's
+     * own http_proxy / HTTPS_PROXY / NO_PROXY. Copied by md_forwarder_new.
+     */
+    const char *proxy_http, *proxy_https, *no_proxy;
 };
 
 struct md_forwarder;
