@@ -172,6 +172,8 @@ static const char *sec_run(const struct md_secret_backend *b, const struct md_bu
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
     posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
+    /* On a reload the daemon's sockets are open: the command gets none of them. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid = -1;
     int rc = ENOMEM;
     if (argv) {
