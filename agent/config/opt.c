@@ -129,7 +129,7 @@ void md_opt_warn(struct md_opt_ctx *x, int line, const char *path, const char *f
     va_start(ap, fmt);
     opt_vformat(x, msg, sizeof msg, line, path, fmt, ap);
     va_end(ap);
-    /* Warnings name keys, never values; a failed push only loses the note. */
+    /* Warnings name keys, never values; a note that cannot be kept is logged instead. */
     if (!x->notes || md_strlist_push(x->notes, strdup(msg)) != 0)
         md_warn("%s", msg);
 }

@@ -5,7 +5,8 @@
  * typed field a row points at, with one set of rules for every type, and
  * writes errors as "FILE:LINE: KEY: reason", "environment NAME: KEY:
  * reason" or "--set KEY: reason". Any known secret text is blanked out of
- * an error before it is returned. The main file, the sinks' keys and the
+ * an error before it is returned. Warnings (an unknown key in a file) use
+ * the same "WHERE: KEY: reason" and go to the caller's notes or the log. The main file, the sinks' keys and the
  * conf.d instances all go through here.
  */
 #ifndef METERD_OPT_H
