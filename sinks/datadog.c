@@ -89,10 +89,12 @@ static const struct md_opt dd_keys[] = {
      {"DD_API_KEY"}, "Datadog sink",
      "Datadog API key; needed only by the datadog sink. Never logged or printed in\n"
      "full: configcheck shows only its last 4 characters."},
-    {"site", MD_OPT_STRING, DD_OFF(site, char *), DD_DEFAULT_SITE, 0, 0, NULL, 0, dd_check_site,
+    {"site", MD_OPT_STRING, DD_OFF(site, char *), DD_DEFAULT_SITE, 0, 0, NULL, MD_OPT_F_DOMAIN,
+     dd_check_site,
      NULL, NULL, {"DD_SITE"}, NULL,
      "Datadog site to ship to: datadoghq.com, datadoghq.eu, us3.datadoghq.com,\n"
-     "us5.datadoghq.com, ap1.datadoghq.com or ddog-gov.com."},
+     "us5.datadoghq.com, ap1.datadoghq.com or ddog-gov.com. A leading https:// and a\n"
+     "trailing / are dropped."},
     {"dd_url", MD_OPT_URL, DD_OFF(dd_url, char *), "", 0, 0, NULL, 0, NULL, NULL, NULL,
      {"DD_DD_URL", "DD_URL"}, NULL,
      "Metrics intake URL (http:// or https://); overrides site when set. Point it\n"

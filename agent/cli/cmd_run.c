@@ -399,9 +399,28 @@ void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struc
     };
 }
 
+/* proxy.no_proxy as libcurl's NOPROXY text: "a,b,c". */
+static const char *join_no_proxy(const struct md_strlist *l, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < l->n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", l->v[i]);
+    return buf;
+}
+
+/* A check folder of the Datadog agent's conf.d that meterd has no collector for. */
+static void log_unclaimed(void *ud, const char *entry, const char *why)
+{
+    (void)ud;
+    md_info("conf.d: %s: not loaded, %s", entry, why);
+}
+
 static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
+    md_config_log_notes(&d->cfg);
+    md_collect_confd_unclaimed(d->cfg.confd_path, d->cfg.config_file, log_unclaimed, NULL);
     if (resolve_hostname(d, err, errlen) != 0)
         return -ENOENT;
     md_config_pipeline_opts(&d->cfg, d->hostname, &d->popts);
@@ -411,6 +430,10 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
     struct md_fwd_opts fo;
     struct md_fwd_strings fs;
     md_daemon_fwd_opts(d, &fo, &fs);
+    char no_proxy[2048];
+    fo.proxy_http = d->cfg.proxy_http;
+    fo.proxy_https = d->cfg.proxy_https;
+    fo.no_proxy = join_no_proxy(&d->cfg.proxy_no_proxy, no_proxy, sizeof no_proxy);
     d->fwd = md_forwarder_new(d->loop, &fo);
     explicit_bzero(&fs, sizeof fs);
     if (!d->fwd) {

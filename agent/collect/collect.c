@@ -12,6 +12,8 @@
  */
 #include "collect.h"
 #include "collect_int.h"
+#include "log.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -100,6 +102,8 @@ struct md_collect_runner *md_collect_new_opts(uv_loop_t *loop, const char *confd
     }
     if (configure_all(r, err, errlen) < 0)
         goto fail;
+    for (size_t i = 0; i < r->notes.n; i++) /* once per load: the files are read once */
+        md_warn("%s", r->notes.v[i]);
     return r;
 fail:
     md_collect_free(r);
@@ -390,6 +394,7 @@ static void runner_release(struct md_collect_runner *r)
     free(r->scratch);
     free(r->procfs);
     free(r->sysfs);
+    md_strlist_free(&r->notes);
     free(r);
 }
 
@@ -479,6 +484,11 @@ void md_collect_free(struct md_collect_runner *r)
 }
 
 /* ---- status ---------------------------------------------------------------- */
+
+const struct md_strlist *md_collect_notes(const struct md_collect_runner *r)
+{
+    return &r->notes;
+}
 
 size_t md_collect_ninstances(const struct md_collect_runner *r)
 {

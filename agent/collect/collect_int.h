@@ -76,6 +76,7 @@ struct md_collect_runner {
     size_t scratch_cap;
     bool closing;
     size_t pending; /* handles closing + runs in flight after md_collect_free */
+    struct md_strlist notes; /* warnings of the conf.d load, logged once by md_collect_new */
 };
 
 

@@ -94,6 +94,9 @@ const struct md_opt md_config_keys[] = {
      "host name) only when running as an ECS task."},
     {"tags", MD_OPT_STRLIST, O_LIST(tags), "", NOLIM, NULL, 0, NULL, NULL, NULL, {"DD_TAGS"}, NULL,
      "Tags (\"key:value\") added to every metric."},
+    {"env", MD_OPT_STRING, O_STR(env), "", NOLIM, NULL, 0, NULL, NULL, NULL, {"DD_ENV"}, NULL,
+     "Environment of this host (Datadog's env): adds the tag env:<value> to every\n"
+     "metric, unless tags already has an env: tag."},
     {"sinks", MD_OPT_STRLIST, O_LIST(sinks), "", NOLIM, cfg_sink_names, 0, NULL, NULL, NULL, {0}, NULL,
      "Where flushed windows go: console, datadog, prometheus_rw. Empty = every\n"
      "sink whose keys are set (datadog: api_key or dd_url; prometheus_rw:\n"
@@ -242,6 +245,31 @@ const struct md_opt md_config_keys[] = {
      {"DD_FORWARDER_STORAGE_MAX_SIZE_IN_BYTES"}, NULL,
      "Bound of the disk spool; when full, its oldest payloads are deleted (counted\n"
      "as evicted). 0 turns the spool off."},
+    {"proxy.http", MD_OPT_URL, O_STR(proxy_http), "", NOLIM, NULL, 0, NULL, NULL, NULL,
+     {"DD_PROXY_HTTP"}, NULL,
+     "Proxy for http:// backends, e.g. http://user:pass@proxy:3128 (the password is\n"
+     "never printed). Written as proxy: {http: ..., https: ..., no_proxy: [...]} as\n"
+     "in datadog.yaml. Unset = libcurl's http_proxy / HTTPS_PROXY / NO_PROXY."},
+    {"proxy.https", MD_OPT_URL, O_STR(proxy_https), "", NOLIM, NULL, 0, NULL, NULL, NULL,
+     {"DD_PROXY_HTTPS"}, NULL, "Proxy for https:// backends (the usual case: Datadog's intake)."},
+    {"proxy.no_proxy", MD_OPT_STRLIST, O_LIST(proxy_no_proxy), "", NOLIM, NULL, 0, NULL, NULL,
+     NULL, {"DD_PROXY_NO_PROXY", "DD_NO_PROXY"}, NULL,
+     "Hosts, domains (.example.com) and addresses reached without the proxy."},
+
+    /* secrets */
+    {"secret_backend_command", MD_OPT_STRING, O_STR(secret_backend_command), "", NOLIM, NULL, 0,
+     NULL, NULL, NULL, {0}, "Secrets",
+     "Executable that resolves ENC[handle] values, with the Datadog agent's protocol:\n"
+     "{\"version\": \"1.0\", \"secrets\": [handles]} on its stdin, {\"handle\": {\"value\":\n"
+     "..., \"error\": null}} on its stdout. It must not be writable by group or others.\n"
+     "Any string value in this file or the environment may be ENC[...]."},
+    {"secret_backend_arguments", MD_OPT_STRLIST, O_LIST(secret_backend_arguments), "", NOLIM,
+     NULL, 0, NULL, NULL, NULL, {0}, NULL, "Arguments of secret_backend_command."},
+    {"secret_backend_timeout", MD_OPT_DURATION, O_INT(secret_backend_timeout), "30", 1, 3600,
+     NULL, 0, NULL, NULL, NULL, {0}, NULL, "How long the command may run, in seconds."},
+    {"secret_backend_output_max_size", MD_OPT_INT, O_INT(secret_backend_output_max_size),
+     "1048576", 1024, 67108864, NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "Largest answer read from the command, in bytes."},
 
     /* status and logs */
     {"status_host", MD_OPT_IP, O_STR(status_host), "127.0.0.1", NOLIM, NULL, 0, NULL,

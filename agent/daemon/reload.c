@@ -56,6 +56,7 @@ void md_daemon_reload(struct md_daemon *d)
     }
     md_collect_free(d->collect);
     d->collect = r;
+    md_config_log_notes(&n);
     warn_restart_only(&d->cfg, &n);
     md_log_set_level(md_log_level_parse(n.log_level));
     d->reloads++;

@@ -326,6 +326,11 @@ void fwd_dispatch(struct md_forwarder *f)
         uv_timer_start(&f->deadline_timer, fwd_deadline_cb, 0, 0); /* outside curl's stack */
 }
 
+static char *fwd_dup(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
 static void fwd_release(struct md_forwarder *f)
 {
     md_spool_close(f->spool);
@@ -335,6 +340,9 @@ static void fwd_release(struct md_forwarder *f)
         explicit_bzero(f->secrets[i], strlen(f->secrets[i]));
         free(f->secrets[i]);
     }
+    free(f->proxy_http);
+    free(f->proxy_https);
+    free(f->no_proxy);
     free(f);
     curl_global_cleanup();
 }
@@ -428,6 +436,17 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
         f->o.secrets[i] = NULL; /* the caller's copies may not outlive us */
     }
     f->o.spool_path = NULL;
+    f->proxy_http = fwd_dup(f->o.proxy_http);
+    f->proxy_https = fwd_dup(f->o.proxy_https);
+    f->no_proxy = fwd_dup(f->o.no_proxy);
+    f->o.proxy_http = f->o.proxy_https = f->o.no_proxy = NULL; /* the caller's may go */
+    if (o && ((o->proxy_http && *o->proxy_http && !f->proxy_http) ||
+              (o->proxy_https && *o->proxy_https && !f->proxy_https) ||
+              (o->no_proxy && *o->no_proxy && !f->no_proxy))) {
+        md_error("forwarder: out of memory");
+        fwd_release(f);
+        return NULL;
+    }
     f->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)f ^ 0x9e3779b97f4a7c15ull;
     if (!f->rng)
         f->rng = 1;

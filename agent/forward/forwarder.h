@@ -41,6 +41,12 @@ struct md_fwd_opts {
     const char *spool_path;       /* NULL or "" = no disk spool */
     uint64_t spool_max_bytes;     /* 0 = 100 MiB */
     const char *secrets[MD_FWD_MAX_SECRETS]; /* header values never written to disk (API key, auth) */
+    /*
+     * Proxies by the backend URL's scheme (proxy.http / proxy.https), and
+     * the hosts reached directly ("a,.b.com,10.0.0.1"). NULL or "": libcurl's
+     * own http_proxy / HTTPS_PROXY / NO_PROXY. Copied by md_forwarder_new.
+     */
+    const char *proxy_http, *proxy_https, *no_proxy;
 };
 
 struct md_forwarder;

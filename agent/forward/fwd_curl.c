@@ -143,6 +143,21 @@ void fwd_inflight_unlink(struct md_forwarder *f, struct fwd_item *it)
 
 /* ------------------------------------------------------------- requests */
 
+/*
+ * The proxy for url, as the Datadog agent picks it: proxy.https for https://
+ * backends, proxy.http for http:// ones; none configured leaves libcurl's
+ * environment proxies in force. libcurl's proxy errors name the proxy host
+ * only, so the password in the URL never reaches a log line.
+ */
+void fwd_set_proxy(struct md_forwarder *f, CURL *e, const char *url)
+{
+    const char *proxy = strncasecmp(url, "https:", 6) == 0 ? f->proxy_https : f->proxy_http;
+    if (proxy && *proxy)
+        curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+    if (f->no_proxy && *f->no_proxy)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, f->no_proxy);
+}
+
 int fwd_start(struct md_forwarder *f, struct fwd_item *it)
 {
     struct md_payload *p = it->p;
@@ -179,6 +194,7 @@ int fwd_start(struct md_forwarder *f, struct fwd_item *it)
     it->resp_len = 0;
     curl_easy_setopt(e, CURLOPT_URL, p->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    fwd_set_proxy(f, e, p->url);
     if (it->probe) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {

@@ -99,6 +99,7 @@ struct md_forwarder {
     struct md_spool *spool; /* NULL when off */
     char *secrets[MD_FWD_MAX_SECRETS]; /* copies of opts.secrets, kept off the disk by the spool */
     size_t nsecrets;
+    char *proxy_http, *proxy_https, *no_proxy; /* owned copies of o's; may hold a password */
     uint64_t spool_retry_at; /* loop time: no spool writes before it after a failure */
     struct fwd_ratelog logs[FWD_R_COUNT];
     uint64_t rng, seq;
@@ -118,6 +119,9 @@ struct md_forwarder {
 void fwd_dispatch(struct md_forwarder *f);
 void fwd_finish(struct md_forwarder *f, struct fwd_item *it, CURLcode rc);
 void fwd_closed_one(struct md_forwarder *f);
+
+/* fwd_curl.c */
+void fwd_set_proxy(struct md_forwarder *f, CURL *e, const char *url);
 
 /* fwd_queue.c */
 struct fwd_sink *fwd_sink_get(struct md_forwarder *f, const char *name);

@@ -57,12 +57,16 @@ struct md_config {
     char *config_file;          /* path of meterd.yaml ("" when none) */
     char *confd_path;           /* conf.d folder; default: folder of config_file */
 
+    /* warnings of the load ("FILE:LINE: KEY: unknown key, ignored" ...), for the log */
+    struct md_strlist notes;
+
     /* identity and output */
     char *hostname;             /* "" = resolved at start (agent/util/hostname.c) */
     char *hostname_file;        /* file whose first line is the host name */
     char *kubernetes_kubelet_nodename; /* spec.nodeName, from the downward API */
     char *ecs_agent_url;        /* ECS agent introspection API, for the host name */
-    struct md_strlist tags;     /* added to everything */
+    char *env;                  /* Datadog's env: becomes the tag env:<value> */
+    struct md_strlist tags;     /* added to everything (env:<value> included) */
     struct md_strlist sinks;    /* empty = every sink its keys ask for, else console */
     /* each sink's own keys (api_key, dd_url ... for datadog), by registry index */
     void *sink_conf[MD_CONFIG_MAX_SINK_KINDS];
@@ -108,6 +112,15 @@ struct md_config {
     char *run_path;             /* /var/lib/meterd */
     char *forwarder_storage_path; /* "" = <run_path>/transactions_to_retry */
     int forwarder_storage_max_size_in_bytes; /* 100 MiB; 0 = no spool */
+    char *proxy_http;           /* proxy.http: for http:// backends, "" = none */
+    char *proxy_https;          /* proxy.https: for https:// backends */
+    struct md_strlist proxy_no_proxy; /* proxy.no_proxy: hosts reached directly */
+
+    /* ENC[handle] values: the agent's secret backend protocol (agent/config/secrets.c) */
+    char *secret_backend_command;
+    struct md_strlist secret_backend_arguments;
+    int secret_backend_timeout;       /* seconds */
+    int secret_backend_output_max_size; /* bytes */
 
     /* status and logs */
     char *status_host;          /* 127.0.0.1: an address literal */
@@ -160,6 +173,15 @@ void md_config_defaults(struct md_config *c);
 int md_config_load(struct md_config *c, const char *file, char *const *sets, size_t nsets,
                    char *err, size_t errlen);
 void md_config_free(struct md_config *c);
+
+/* Log the load's warnings (c->notes), one line each; the daemon does it once per load. */
+void md_config_log_notes(const struct md_config *c);
+
+/* Why a Datadog key meterd recognises has no effect; NULL when it is not one. */
+const char *md_config_ignored_why(const char *name);
+size_t md_config_ignored_count(void);
+/* The i-th recognised-but-ignored key and its reason; NULL past the end. */
+const char *md_config_ignored_at(size_t i, const char **why);
 
 /* Write the effective configuration as YAML; api_key shows its last 4 characters only. */
 void md_config_dump(const struct md_config *c, FILE *out);
