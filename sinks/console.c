@@ -64,6 +64,8 @@ static void console_series(struct md_buf *b, const struct md_series *s)
     console_time(b, s->timestamp);
     md_buf_putc(b, ' ');
     md_buf_puts(b, s->name ? s->name : "");
+    if (s->suffix)
+        md_buf_puts(b, s->suffix);
     console_tags(b, s->key);
     md_buf_printf(b, " host=%s %s ", console_host(s->key ? s->key->host : NULL),
                   md_series_type_name(s->type));

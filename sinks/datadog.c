@@ -233,7 +233,7 @@ static void dd_series_item(struct md_buf *b, const struct md_frame *f, const str
 {
     const char *device = NULL;
     md_buf_puts(b, "{\"metric\":");
-    md_json_cstr(b, nz(s->name));
+    md_json_cat(b, s->name, s->suffix);
     md_buf_puts(b, ",\"points\":[[");
     md_json_int(b, s->timestamp);
     md_buf_putc(b, ',');

@@ -6,19 +6,24 @@
  * slots, indexed by window number modulo 2: the window being filled and the
  * one waiting out its grace period. A sample that finds its slot still
  * holding an unsealed older window (the flush timer ran late) pushes that
- * window into the pending frame rather than losing it. Strings of a context
- * are copied once, when it is created, into one allocation with the context.
+ * window into the pending frame rather than losing it. A context holds its
+ * name (NUL-terminated, in one allocation with it) and a pointer to its
+ * interned host and tags (ident.h); frames borrow both, so an expired
+ * context is only freed once every frame handed out has been freed (the
+ * graveyard below).
  */
 #include "aggregator.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "context.h"
 #include "etsy.h"
 #include "hset.h"
+#include "ident.h"
 
 #define NSLOT 2
 
@@ -48,12 +53,15 @@ struct md_ctx {
     double last_seen;
     double last_counter; /* time of the last counter sample, for zero-fill */
     int64_t sealed_to;   /* windows before this are sealed (see the seal section) */
-    struct md_ctx_etsy *etsy;
+    union {
+        struct md_ctx_etsy *etsy;
+        struct md_ctx *next_dead; /* in the graveyard (etsy is freed by then) */
+    };
+    struct md_ident *id; /* host and tags */
     bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
-    uint16_t name_len, host_len, ntags;
+    uint16_t name_len;
     struct md_slot slot[NSLOT];
-    /* uint16_t tag_lens[ntags]; then name, host and tag bytes */
-    _Alignas(uint16_t) char blob[];
+    char name[];         /* NUL-terminated */
 };
 
 struct md_entry {
@@ -71,6 +79,12 @@ struct md_agg {
     double wc_now;     /* the intake stamps a whole batch with one time: */
     int64_t wc_w;      /* its window, computed once */
     struct md_frame pending;
+    struct md_ident_tab ids;
+    /* Expired contexts that frames handed out may still point into: freed
+     * when no frame is out (frames_out == frames_back). */
+    struct md_ctx *grave;
+    uint64_t frames_out;
+    _Atomic uint64_t frames_back;
     /* the seal in progress (md_agg_seal_begin .. md_agg_seal_take) */
     bool sealing;
     int64_t seal_from, seal_to;
@@ -84,60 +98,23 @@ struct md_agg {
     struct md_str tagv[MD_CTX_MAX_TAGS];
 };
 
-/* --- context strings ---------------------------------------------------- */
+/* --- contexts ----------------------------------------------------------- */
 
-static uint16_t *ctx_tag_lens(struct md_ctx *c)
+static struct md_ctx *ctx_new(struct md_agg *a, uint64_t key, const struct md_str *name,
+                              const struct md_str *host, const struct md_str *tags, uint32_t ntags)
 {
-    return (uint16_t *)c->blob;
-}
-
-static char *ctx_name(struct md_ctx *c)
-{
-    return c->blob + c->ntags * sizeof(uint16_t);
-}
-
-static char *ctx_host(struct md_ctx *c)
-{
-    return ctx_name(c) + c->name_len;
-}
-
-/* Fill tags[] with views of the context's tags. */
-static void ctx_tags(struct md_ctx *c, struct md_str *tags)
-{
-    const char *p = ctx_host(c) + c->host_len;
-    uint16_t *lens = ctx_tag_lens(c);
-    for (uint16_t i = 0; i < c->ntags; i++) {
-        tags[i] = (struct md_str){p, lens[i]};
-        p += lens[i];
-    }
-}
-
-static struct md_ctx *ctx_new(uint64_t key, const struct md_str *name, const struct md_str *host,
-                              const struct md_str *tags, uint32_t ntags)
-{
-    if (name->len > UINT16_MAX || host->len > UINT16_MAX)
+    if (name->len > UINT16_MAX)
         return NULL;
-    size_t bytes = ntags * sizeof(uint16_t) + name->len + host->len;
-    for (uint32_t i = 0; i < ntags; i++) {
-        if (tags[i].len > UINT16_MAX)
-            return NULL;
-        bytes += tags[i].len;
-    }
-    struct md_ctx *c = calloc(1, sizeof *c + bytes);
+    struct md_ctx *c = calloc(1, sizeof *c + name->len + 1);
     if (!c)
         return NULL;
+    if (!(c->id = md_ident_get(&a->ids, host, tags, ntags))) {
+        free(c);
+        return NULL;
+    }
     c->key = key;
     c->name_len = (uint16_t)name->len;
-    c->host_len = (uint16_t)host->len;
-    c->ntags = (uint16_t)ntags;
-    memcpy(ctx_name(c), name->p, name->len);
-    memcpy(ctx_host(c), host->p, host->len);
-    char *p = ctx_host(c) + host->len;
-    for (uint32_t i = 0; i < ntags; i++) {
-        ctx_tag_lens(c)[i] = (uint16_t)tags[i].len;
-        memcpy(p, tags[i].p, tags[i].len);
-        p += tags[i].len;
-    }
+    memcpy(c->name, name->p, name->len);
     return c;
 }
 
@@ -157,12 +134,46 @@ static void slot_clear(struct md_slot *s)
     memset(s, 0, sizeof *s);
 }
 
-static void ctx_free(struct md_ctx *c)
+static void ctx_free(struct md_agg *a, struct md_ctx *c)
 {
     for (int i = 0; i < NSLOT; i++)
         slot_clear(&c->slot[i]);
     free(c->etsy);
+    md_ident_put(&a->ids, c->id);
     free(c);
+}
+
+/* An expired context: its window state goes now, its strings once no frame is out. */
+static void ctx_retire(struct md_agg *a, struct md_ctx *c)
+{
+    for (int i = 0; i < NSLOT; i++)
+        slot_clear(&c->slot[i]);
+    free(c->etsy);
+    c->next_dead = a->grave;
+    a->grave = c;
+}
+
+static void bury(struct md_agg *a)
+{
+    while (a->grave) {
+        struct md_ctx *c = a->grave;
+        a->grave = c->next_dead;
+        md_ident_put(&a->ids, c->id);
+        free(c);
+    }
+}
+
+/* Frame release hook (any thread): one more frame is back. */
+static void frame_back(void *ud)
+{
+    struct md_agg *a = ud;
+    atomic_fetch_add_explicit(&a->frames_back, 1, memory_order_release);
+}
+
+uint64_t md_agg_frames_out(const struct md_agg *a)
+{
+    return a->frames_out - atomic_load_explicit(&((struct md_agg *)a)->frames_back,
+                                                memory_order_acquire);
 }
 
 /* --- table -------------------------------------------------------------- */
@@ -255,8 +266,10 @@ void md_agg_free(struct md_agg *a)
         return;
     for (uint32_t i = 0; i < a->cap; i++)
         if (a->tab[i].c)
-            ctx_free(a->tab[i].c);
+            ctx_free(a, a->tab[i].c);
     free(a->tab);
+    bury(a); /* the caller freed its frames first */
+    md_ident_tab_free(&a->ids);
     md_keyer_free(&a->keyer);
     md_frame_free(&a->pending);
     md_frame_free(&a->sealed);
@@ -270,17 +283,15 @@ const struct md_agg_stats *md_agg_stats(const struct md_agg *a)
 
 /* --- emitting ----------------------------------------------------------- */
 
-static const struct md_series_key *ctx_key(struct md_ctx *c, struct md_frame *f)
+static const struct md_series_key *ctx_key(struct md_ctx *c)
 {
-    struct md_str tags[MD_CTX_MAX_TAGS];
-    ctx_tags(c, tags);
-    return md_frame_key(f, ctx_host(c), c->host_len, tags, c->ntags);
+    return &c->id->k;
 }
 
 /* Append a slot's series for window start `w` to f. */
 /* A distribution as a sketch in the frame (bins copied: the sketch is reused). */
 static void dist_emit_sketch(const struct md_ddsketch *d, struct md_frame *f, const char *name,
-                             size_t name_len, const struct md_series_key *k, int64_t ts)
+                             const struct md_series_key *k, int64_t ts)
 {
     const int32_t *keys;
     const uint32_t *counts;
@@ -293,7 +304,7 @@ static void dist_emit_sketch(const struct md_ddsketch *d, struct md_frame *f, co
     memcpy(kc, keys, sizeof *kc * nb);
     memcpy(nc, counts, sizeof *nc * nb);
     *o = (struct md_sketch_series){
-        .name = md_arena_strndup(&f->arena, name, name_len), .key = k, .timestamp = ts,
+        .name = name, .key = k, .timestamp = ts,
         .count = (double)d->count, .min = d->min, .max = d->max, .sum = d->sum, .avg = d->avg,
         .bin_keys = kc, .bin_counts = nc, .nbins = nb};
 }
@@ -303,7 +314,7 @@ static void slot_emit_etsy(struct md_agg *a, struct md_ctx *c, struct md_slot *s
                            const struct md_series_key *k, struct md_frame *f)
 {
     uint32_t iv = a->o.interval;
-    const char *name = ctx_name(c);
+    const char *name = c->name;
     switch (s->type) {
     case MD_COUNTER:
     case MD_MONOTONIC_COUNT:
@@ -337,15 +348,15 @@ static void idle_emit_etsy(struct md_agg *a, struct md_ctx *c, int64_t w,
     switch (c->etsy->first_type - 1) {
     case MD_COUNTER:
     case MD_MONOTONIC_COUNT:
-        md_etsy_counter_flush(0, f, ctx_name(c), c->name_len, k, w, iv);
+        md_etsy_counter_flush(0, f, c->name, c->name_len, k, w, iv);
         break;
     case MD_GAUGE:
-        md_etsy_gauge_flush(c->etsy->gauge, f, ctx_name(c), c->name_len, k, w, iv);
+        md_etsy_gauge_flush(c->etsy->gauge, f, c->name, c->name_len, k, w, iv);
         break;
     case MD_SET:
         break;
     default:
-        md_etsy_timer_flush(&empty, 0, a->o.thresholds, a->o.nthresholds, f, ctx_name(c),
+        md_etsy_timer_flush(&empty, 0, a->o.thresholds, a->o.nthresholds, f, c->name,
                             c->name_len, k, w, iv);
     }
 }
@@ -354,34 +365,34 @@ static void slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
                       const struct md_series_key *k, struct md_frame *f)
 {
     uint32_t iv = a->o.interval;
-    const char *name = ctx_name(c);
+    const char *name = c->name;
     if (a->o.etsy) {
         slot_emit_etsy(a, c, s, k, f);
         return;
     }
     switch (s->type) {
     case MD_COUNTER:
-        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_RATE, iv, s->wstart, s->u.v / iv);
+        md_frame_add_ref(f, name, NULL, k, MD_SERIES_RATE, iv, s->wstart, s->u.v / iv);
         break;
     case MD_MONOTONIC_COUNT:
-        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_COUNT, iv, s->wstart, s->u.v);
+        md_frame_add_ref(f, name, NULL, k, MD_SERIES_COUNT, iv, s->wstart, s->u.v);
         break;
     case MD_GAUGE:
-        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_GAUGE, iv, s->wstart, s->u.v);
+        md_frame_add_ref(f, name, NULL, k, MD_SERIES_GAUGE, iv, s->wstart, s->u.v);
         break;
     case MD_SET:
-        md_frame_add(f, name, c->name_len, NULL, k, MD_SERIES_GAUGE, iv, s->wstart,
-                     (double)md_hset_count(s->u.set));
+        md_frame_add_ref(f, name, NULL, k, MD_SERIES_GAUGE, iv, s->wstart,
+                         (double)md_hset_count(s->u.set));
         break;
     case MD_TIMER:
     case MD_HISTOGRAM:
-        md_hist_flush(s->u.h, &a->o.hist, f, name, c->name_len, k, s->wstart, iv);
+        md_hist_flush(s->u.h, &a->o.hist, f, name, k, s->wstart, iv);
         break;
     case MD_DISTRIBUTION:
         if (s->sketch)
-            dist_emit_sketch(s->u.d, f, name, c->name_len, k, s->wstart);
+            dist_emit_sketch(s->u.d, f, name, k, s->wstart);
         else
-            md_hist_flush(s->u.h, &a->dist_hist, f, name, c->name_len, k, s->wstart, iv);
+            md_hist_flush(s->u.h, &a->dist_hist, f, name, k, s->wstart, iv);
         break;
     }
 }
@@ -389,7 +400,7 @@ static void slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
 /* Push a slot's window out into the pending frame (late flush). */
 static void slot_spill(struct md_agg *a, struct md_ctx *c, struct md_slot *s)
 {
-    slot_emit(a, c, s, ctx_key(c, &a->pending), &a->pending);
+    slot_emit(a, c, s, ctx_key(c), &a->pending);
     slot_clear(s);
     a->st.late_flushes++;
 }
@@ -490,7 +501,7 @@ static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
     }
     if (md_keyer_canonical(&a->keyer, p) != 0)
         return NULL;
-    struct md_ctx *c = ctx_new(key, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
+    struct md_ctx *c = ctx_new(a, key, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
                                a->keyer.sc.ntags);
     if (!c)
         return NULL;
@@ -677,15 +688,15 @@ static void ctx_seal(struct md_agg *a, struct md_ctx *c, int64_t from, int64_t t
                          w < c->last_counter + a->o.expiry_seconds;
         if (!has && !zero_fill)
             continue;
-        if (!k && !(k = ctx_key(c, f)))
-            return;
+        if (!k)
+            k = ctx_key(c);
         if (has) {
             slot_emit(a, c, s, k, f);
             slot_clear(s);
         } else if (a->o.etsy) {
             idle_emit_etsy(a, c, w, k, f);
         } else {
-            md_frame_add(f, ctx_name(c), c->name_len, NULL, k, MD_SERIES_RATE, iv, w, 0);
+            md_frame_add_ref(f, c->name, NULL, k, MD_SERIES_RATE, iv, w, 0);
         }
     }
 }
@@ -723,6 +734,8 @@ bool md_agg_seal_begin(struct md_agg *a, double now, bool all)
     uint32_t iv = a->o.interval;
     int64_t to = all ? window_of(a, now) + iv : window_of(a, now - a->o.grace);
     int64_t from = a->next_seal ? a->next_seal : to;
+    if (a->grave && md_agg_frames_out(a) == 0)
+        bury(a);
     /* The pending frame (timestamped points, events, checks, late spills) is the base. */
     a->sealed = a->pending;
     a->sealed.start = from;
@@ -742,9 +755,12 @@ bool md_agg_seal_begin(struct md_agg *a, double now, bool all)
     a->seal_expired = 0;
     a->seal_windows = (int)((to - from) / iv);
     a->next_seal = to;
-    /* One series per live context is the common case: size for it once
-     * instead of doubling (a 100k-context frame would carry 30 % slack). */
-    md_frame_reserve(&a->sealed, a->sealed.nseries + a->n);
+    /* All at once, one series per live context is the common case: size
+     * for it instead of doubling (a 100k-context frame would carry 30 %
+     * slack). A seal taken in parts (md_agg_seal_take_part) needs no more
+     * than a part. */
+    if (all)
+        md_frame_reserve(&a->sealed, a->sealed.nseries + a->n);
     return true;
 }
 
@@ -760,7 +776,7 @@ static void remove_expired(struct md_agg *a, double now)
         struct md_ctx *c = a->tab[i].c;
         if (c && ctx_expired(a, c, now)) {
             tab_remove(a, &a->tab[i]);
-            ctx_free(c);
+            ctx_retire(a, c);
             a->st.contexts_expired++;
             a->seal_expired--;
             continue; /* a shifted entry may now sit at i */
@@ -789,11 +805,31 @@ bool md_agg_seal_step(struct md_agg *a, uint32_t budget)
     return true;
 }
 
-int md_agg_seal_take(struct md_agg *a, struct md_frame *out)
+static void hand_out(struct md_agg *a, struct md_frame *out)
 {
     *out = a->sealed;
+    out->release = frame_back;
+    out->release_ud = a;
+    a->frames_out++;
+}
+
+int md_agg_seal_take(struct md_agg *a, struct md_frame *out)
+{
+    hand_out(a, out);
     md_frame_init(&a->sealed, 0, a->o.interval);
     return a->seal_windows;
+}
+
+size_t md_agg_seal_series(const struct md_agg *a)
+{
+    return a->sealed.nseries;
+}
+
+void md_agg_seal_take_part(struct md_agg *a, struct md_frame *out)
+{
+    hand_out(a, out);
+    md_frame_init(&a->sealed, out->start, a->o.interval);
+    a->sealed.continued = true;
 }
 
 int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out)

@@ -197,7 +197,7 @@ static void on_frame(void *ud, struct md_frame *f)
         return;
     }
     d->last_flush = wall_now();
-    d->frames++;
+    d->frames += !f->continued; /* a big window comes in parts */
     d->series_flushed += f->nseries;
     md_debug("flush: %zu series, %zu events, %zu checks", f->nseries, f->nevents, f->nchecks);
     j->frame = *f;

@@ -78,6 +78,7 @@ struct intake_thread {
 struct md_pipeline {
     struct md_config const *cfg;
     bool block_on_full;
+    bool inline_agg;            /* one intake thread that aggregates itself (see inline_main) */
     struct intake_thread *threads[MAX_THREADS];
     unsigned nthreads;
     /* aggregator thread */
@@ -90,6 +91,8 @@ struct md_pipeline {
     _Atomic int flush_req;      /* 1 = due windows, 2 = all */
     int want_flush;             /* aggregator thread: a request not begun yet */
     bool seal_busy, seal_all;   /* aggregator thread: a seal in progress */
+    bool seal_blocked;          /* ... waiting for the loop to free parts */
+    bool stopping;              /* aggregator thread: the last seal */
     _Atomic int intake_stop, agg_stop;
     _Atomic int agg_sleeping;
     _Atomic int agg_paused;     /* tests stall the consumer with this */
@@ -119,6 +122,7 @@ static double wall_now(void)
  * switches per datagram when intake and aggregation share a core.
  */
 #define AGG_NAP_NS (50 * 1000 * 1000)
+#define AGG_SEAL_NAP_NS (1000 * 1000) /* a seal waiting for the loop to free parts */
 
 static void agg_wake(struct md_pipeline *p)
 {
@@ -165,6 +169,15 @@ static struct rec *put_line(struct intake_thread *t, int kind, const char *line,
     return r;
 }
 
+/* A line the aggregator parses in full: events, checks, packed and |T values. */
+static void slow_line(struct intake_thread *t, char *line, size_t len)
+{
+    if (t->p->inline_agg)
+        md_statsd_line(t->p->agg_sd, line, len, t->now);
+    else
+        put_line(t, REC_LINE, line, len);
+}
+
 static void intake_line(void *ud, char *line, size_t len, enum md_parse_error err)
 {
     struct intake_thread *t = ud;
@@ -185,11 +198,11 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         return;
     case MD_MSG_EVENT:
         st->events++;
-        put_line(t, REC_LINE, line, len);
+        slow_line(t, line, len);
         return;
     case MD_MSG_SERVICE_CHECK:
         st->service_checks++;
-        put_line(t, REC_LINE, line, len);
+        slow_line(t, line, len);
         return;
     case MD_MSG_METRIC:
         break;
@@ -197,12 +210,20 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
     const struct md_sample *m = &msg.u.metric;
     st->metrics += m->type == MD_SET ? 1 : m->nvalues;
     if (m->nvalues > 1 || (m->flags & MD_SAMPLE_HAS_TS)) {
-        put_line(t, REC_LINE, line, len); /* rare: the aggregator parses it */
+        slow_line(t, line, len); /* rare: the aggregator parses it */
         return;
     }
     uint64_t key;
     if (md_statsd_fast_key(t->sd, &t->keyer, m, &key) != 0)
         return;
+    if (t->p->inline_agg) {
+        struct md_fast f = {.type = m->type, .value = m->value, .rate = m->sample_rate,
+                            .now = t->now, .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0,
+                            .member_hash = m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0};
+        if (md_agg_add_fast(t->p->agg, key, &f) == -ENOENT)
+            md_statsd_line(t->p->agg_sd, line, len, t->now); /* new context */
+        return;
+    }
     struct rec *r = put_line(t, REC_FAST, line, len);
     if (!r)
         return;
@@ -242,8 +263,10 @@ static int intake_batch(struct intake_thread *t, int flags)
         md_split_datagram(t->iov[i].iov_base, len > t->bufsize ? t->bufsize : len, trunc,
                           t->eol_required, intake_line, t);
     }
-    md_ring_publish(&t->ring);
     publish_stats(t);
+    if (t->p->inline_agg)
+        return n;
+    md_ring_publish(&t->ring);
     t->ring.head_cache = atomic_load_explicit(&t->ring.head, memory_order_acquire);
     if (t->ring.ptail - t->ring.head_cache > t->ring.size / 4)
         agg_wake(t->p); /* getting full: do not wait for the aggregator's nap to end */
@@ -326,17 +349,23 @@ static size_t drain(struct md_pipeline *p, struct md_ring *ring)
     return n;
 }
 
-/* Hand the sealed frame to the loop. */
-static void push_frame(struct md_pipeline *p)
+/* Hand the sealed frame (or the part of it sealed so far) to the loop. */
+static void push_frame(struct md_pipeline *p, bool part)
 {
     struct md_frame *f = malloc(sizeof *f);
     if (!f) {
         struct md_frame lost;
-        md_agg_seal_take(p->agg, &lost);
+        if (part)
+            md_agg_seal_take_part(p->agg, &lost);
+        else
+            md_agg_seal_take(p->agg, &lost);
         md_frame_free(&lost);
         return;
     }
-    md_agg_seal_take(p->agg, f);
+    if (part)
+        md_agg_seal_take_part(p->agg, f);
+    else
+        md_agg_seal_take(p->agg, f);
     struct md_frame **slot;
     while (!(slot = md_ring_reserve(&p->frame_ring, sizeof f)))
         sched_yield(); /* the loop is behind on frames: wait, never drop a window */
@@ -351,8 +380,16 @@ static void push_frame(struct md_pipeline *p)
  * sealing 100k contexts never leaves intake waiting on full rings while
  * the socket buffers overflow. A request that comes during a seal waits for
  * it; "all" (stop, tests) seals in one go.
+ *
+ * The series sealed go to the loop PART_SERIES at a time, and the seal
+ * waits (seal_blocked) while PARTS_OUT frames are still being encoded:
+ * the series of a big window then never all exist at once, which is most
+ * of what a flush adds to the agent's peak memory. Samples keep flowing
+ * meanwhile; only the seal waits.
  */
 #define SEAL_STEP 2048
+#define PART_SERIES 8192
+#define PARTS_OUT 2
 
 static void seal_work(struct md_pipeline *p)
 {
@@ -365,10 +402,32 @@ static void seal_work(struct md_pipeline *p)
         md_agg_seal_begin(p->agg, wall_now(), p->seal_all);
         p->seal_busy = true;
     }
-    if (p->seal_busy && md_agg_seal_step(p->agg, p->seal_all ? UINT32_MAX : SEAL_STEP)) {
-        push_frame(p);
+    if (!p->seal_busy)
+        return;
+    bool parts = !p->seal_all && !p->stopping;
+    p->seal_blocked = parts && md_agg_frames_out(p->agg) >= PARTS_OUT;
+    if (p->seal_blocked)
+        return;
+    if (md_agg_seal_step(p->agg, p->seal_all ? UINT32_MAX : SEAL_STEP)) {
+        push_frame(p, false);
         p->seal_busy = false;
+    } else if (parts && md_agg_seal_series(p->agg) >= PART_SERIES) {
+        push_frame(p, true);
     }
+}
+
+/*
+ * The last frames on stop: the seal in progress, then every open window.
+ * The loop is waiting for this thread, so nothing waits for it here and
+ * nothing is cut into parts.
+ */
+static void seal_last(struct md_pipeline *p)
+{
+    p->stopping = true;
+    while (p->seal_busy)
+        seal_work(p);
+    p->want_flush = 2;
+    seal_work(p);
 }
 
 static void publish_agg_stats(struct md_pipeline *p)
@@ -386,12 +445,12 @@ static bool rings_empty(struct md_pipeline *p)
     return md_ring_empty(&p->main_ring);
 }
 
-static void agg_sleep(struct md_pipeline *p)
+static void agg_sleep(struct md_pipeline *p, long ns)
 {
     atomic_store(&p->agg_sleeping, 1);
     uint32_t seq = atomic_load(&p->wake_seq);
     if (rings_empty(p) && !atomic_load(&p->flush_req) && !atomic_load(&p->agg_stop)) {
-        struct timespec ts = {0, AGG_NAP_NS};
+        struct timespec ts = {0, ns};
         syscall(SYS_futex, &p->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
     }
     atomic_store(&p->agg_sleeping, 0);
@@ -412,14 +471,53 @@ static void *agg_main(void *arg)
         n += drain(p, &p->main_ring);
         seal_work(p);
         publish_agg_stats(p);
-        bool idle = n == 0 && !p->seal_busy && !p->want_flush;
-        if (atomic_load(&p->agg_stop) && idle && rings_empty(p))
+        bool idle = n == 0 && (p->seal_blocked || (!p->seal_busy && !p->want_flush));
+        if (atomic_load(&p->agg_stop) && n == 0 && rings_empty(p))
             break;
         if (idle)
-            agg_sleep(p);
+            agg_sleep(p, p->seal_blocked ? AGG_SEAL_NAP_NS : AGG_NAP_NS);
     }
-    p->want_flush = 2; /* the last frame: every open window */
-    seal_work(p);
+    seal_last(p);
+    publish_agg_stats(p);
+    return NULL;
+}
+
+/*
+ * With one intake thread, that thread aggregates too (inline_agg): the
+ * aggregator thread would only take turns with it, on one core a context
+ * switch per batch, and when the other thread is descheduled the intake
+ * waits on a full ring while datagrams queue in the kernel. Inline, the one
+ * thread reads, parses and folds each batch, and between batches takes the
+ * loop's points and does one step of a seal in progress (reading without
+ * waiting until the seal is done, so a flush never holds the socket).
+ */
+static void *inline_main(void *arg)
+{
+    struct intake_thread *t = arg;
+    struct md_pipeline *p = t->p;
+    while (!atomic_load_explicit(&p->intake_stop, memory_order_relaxed)) {
+        if (atomic_load(&p->agg_paused)) {
+            struct timespec ts = {0, 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (p->seal_blocked) {
+            if (intake_batch(t, MSG_DONTWAIT) == 0) {
+                struct timespec ts = {0, AGG_SEAL_NAP_NS};
+                nanosleep(&ts, NULL);
+            }
+        } else {
+            intake_batch(t, p->seal_busy ? MSG_DONTWAIT : MSG_WAITFORONE);
+        }
+        drain(p, &p->main_ring);
+        seal_work(p);
+        publish_agg_stats(p);
+    }
+    while (intake_batch(t, MSG_DONTWAIT) > 0)
+        ;
+    while (drain(p, &p->main_ring))
+        ;
+    seal_last(p);
     publish_agg_stats(p);
     return NULL;
 }
@@ -535,6 +633,16 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol, const char *hostn
     return 0;
 }
 
+/* The cores this process may run on (a cpuset or taskset shrinks it). */
+static unsigned usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (unsigned)cores : 1;
+}
+
 struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hostname, char *err,
                                     size_t errlen)
 {
@@ -549,9 +657,8 @@ struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hos
         goto fail;
     }
     if (cfg->dogstatsd_port > 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
         unsigned n = cfg->dogstatsd_pipeline_count > 0 ? (unsigned)cfg->dogstatsd_pipeline_count
-                                                       : (unsigned)(cores > 0 ? cores : 1);
+                                                       : usable_cores();
         if (n > MAX_THREADS - 1)
             n = MAX_THREADS - 1;
         const char *host = cfg->dogstatsd_non_local_traffic ? "0.0.0.0" : cfg->bind_host;
@@ -580,6 +687,7 @@ struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hos
         p->uds_path = strdup(cfg->dogstatsd_socket);
         md_info("dogstatsd: listening on unix socket %s", cfg->dogstatsd_socket);
     }
+    p->inline_agg = p->nthreads == 1;
     return p;
 fail:
     md_pipeline_free(p);
@@ -594,11 +702,14 @@ int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, vo
         return -EINVAL;
     p->async.data = p;
     p->async_init = true;
-    if (pthread_create(&p->agg_tid, NULL, agg_main, p) != 0)
-        return -EAGAIN;
-    p->agg_started = true;
+    if (!p->inline_agg) {
+        if (pthread_create(&p->agg_tid, NULL, agg_main, p) != 0)
+            return -EAGAIN;
+        p->agg_started = true;
+    }
     for (unsigned i = 0; i < p->nthreads; i++) {
-        if (pthread_create(&p->threads[i]->tid, NULL, intake_main, p->threads[i]) != 0)
+        if (pthread_create(&p->threads[i]->tid, NULL, p->inline_agg ? inline_main : intake_main,
+                           p->threads[i]) != 0)
             return -EAGAIN;
         p->threads[i]->started = true;
     }

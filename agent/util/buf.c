@@ -104,12 +104,10 @@ char *md_buf_steal(struct md_buf *b, size_t *len)
     return p;
 }
 
-void md_json_str(struct md_buf *b, const char *s, size_t n)
+/* The escaped bytes of s, without quotes. */
+static void json_body(struct md_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (md_buf_reserve(b, n + 2) != 0)
-        return;
-    md_buf_putc(b, '"');
     size_t run = 0; /* bytes copied in one go between escapes */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -130,6 +128,23 @@ void md_json_str(struct md_buf *b, const char *s, size_t n)
         }
     }
     md_buf_add(b, s + run, n - run);
+}
+
+void md_json_str(struct md_buf *b, const char *s, size_t n)
+{
+    if (md_buf_reserve(b, n + 2) != 0)
+        return;
+    md_buf_putc(b, '"');
+    json_body(b, s, n);
+    md_buf_putc(b, '"');
+}
+
+void md_json_cat(struct md_buf *b, const char *s, const char *t)
+{
+    md_buf_putc(b, '"');
+    json_body(b, s ? s : "", s ? strlen(s) : 0);
+    if (t)
+        json_body(b, t, strlen(t));
     md_buf_putc(b, '"');
 }
 

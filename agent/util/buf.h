@@ -35,6 +35,7 @@ char *md_buf_steal(struct md_buf *b, size_t *len);
 /* JSON pieces. */
 void md_json_str(struct md_buf *b, const char *s, size_t n); /* quoted, escaped */
 void md_json_cstr(struct md_buf *b, const char *s);
+void md_json_cat(struct md_buf *b, const char *s, const char *t); /* s then t (or NULL), one string */
 void md_json_num(struct md_buf *b, double v); /* %.17g trimmed; null when not finite */
 void md_json_int(struct md_buf *b, int64_t v);
 

@@ -53,8 +53,10 @@ static void add(struct md_agg *a, const char *name, int type, double v, double r
 
 static const struct md_series *find(const struct md_frame *f, const char *name, int64_t ts)
 {
+    char full[256];
     for (size_t i = 0; i < f->nseries; i++)
-        if (strcmp(f->series[i].name, name) == 0 && f->series[i].timestamp == ts)
+        if (strcmp(md_series_full_name(&f->series[i], full, sizeof full), name) == 0 &&
+            f->series[i].timestamp == ts)
             return &f->series[i];
     return NULL;
 }
@@ -283,7 +285,9 @@ static char **frame_lines(const struct md_frame *f)
     for (size_t i = 0; i < f->nseries; i++) {
         const struct md_series *x = &f->series[i];
         char buf[512];
-        int n = snprintf(buf, sizeof buf, "%s|%s|", x->name, x->key->host);
+        char full[256];
+        int n = snprintf(buf, sizeof buf, "%s|%s|", md_series_full_name(x, full, sizeof full),
+                         x->key->host);
         for (uint32_t t = 0; t < x->key->ntags; t++)
             n += snprintf(buf + n, sizeof buf - (size_t)n, "%s,", x->key->tags[t]);
         snprintf(buf + n, sizeof buf - (size_t)n, "|%d|%lld|%.17g", (int)x->type,

@@ -146,7 +146,7 @@ static void test_stalled_consumer_drop_policy_counts_exactly(void **st)
     uv_loop_init(&loop);
     struct md_config cfg;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 1, 1024);
+    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 2, 1024);
     md_pipeline_pause(p, true);
     const int n = 5000;
     send_counters(cfg.dogstatsd_port, n);
@@ -169,7 +169,7 @@ static void test_stalled_consumer_block_policy_loses_nothing(void **st)
     uv_loop_init(&loop);
     struct md_config cfg;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "block", 1, 1024);
+    struct md_pipeline *p = start(&cfg, &loop, &s, "block", 2, 1024);
     md_pipeline_pause(p, true);
     const int n = 5000;
     send_counters(cfg.dogstatsd_port, n);
