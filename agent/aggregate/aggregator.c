@@ -48,21 +48,22 @@ struct md_ctx_etsy {
     double count[NSLOT];  /* timer count per slot (sum of 1/rate) */
 };
 
+/* 72 bytes before the name: with a short name a context is a 96-byte malloc chunk. */
 struct md_ctx {
-    uint64_t key;
     double last_seen;
     double last_counter; /* time of the last counter sample, for zero-fill */
-    int64_t sealed_to;   /* windows before this are sealed (see the seal section) */
     union {
         struct md_ctx_etsy *etsy;
         struct md_ctx *next_dead; /* in the graveyard (etsy is freed by then) */
     };
     struct md_ident *id; /* host and tags */
-    bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
+    uint32_t sealed_to;  /* windows before this are sealed (see the seal section) */
     uint16_t name_len;
+    bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
     struct md_slot slot[NSLOT];
     char name[];         /* NUL-terminated */
 };
+_Static_assert(sizeof(struct md_ctx) == 72, "a context grew: see the comment above");
 
 struct md_entry {
     uint64_t key;
@@ -100,7 +101,7 @@ struct md_agg {
 
 /* --- contexts ----------------------------------------------------------- */
 
-static struct md_ctx *ctx_new(struct md_agg *a, uint64_t key, const struct md_str *name,
+static struct md_ctx *ctx_new(struct md_agg *a, const struct md_str *name,
                               const struct md_str *host, const struct md_str *tags, uint32_t ntags)
 {
     if (name->len > UINT16_MAX)
@@ -112,7 +113,6 @@ static struct md_ctx *ctx_new(struct md_agg *a, uint64_t key, const struct md_st
         free(c);
         return NULL;
     }
-    c->key = key;
     c->name_len = (uint16_t)name->len;
     memcpy(c->name, name->p, name->len);
     return c;
@@ -501,18 +501,18 @@ static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
     }
     if (md_keyer_canonical(&a->keyer, p) != 0)
         return NULL;
-    struct md_ctx *c = ctx_new(a, key, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
+    struct md_ctx *c = ctx_new(a, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
                                a->keyer.sc.ntags);
     if (!c)
         return NULL;
-    c->sealed_to = a->next_seal; /* it holds nothing older */
+    c->sealed_to = (uint32_t)a->next_seal; /* it holds nothing older */
     e->key = key;
     e->c = c;
     a->n++;
     a->st.contexts_created++;
     a->st.contexts_live = a->n;
-    if (a->n * 10 > a->cap * 7)
-        tab_grow(a);
+    if (a->n * 5 > a->cap * 4)
+        tab_grow(a); /* at 80 %: linear probing over 64-bit hashes still finds a key in ~3 slots */
     return c;
 }
 
@@ -726,7 +726,7 @@ static bool ctx_expired(const struct md_agg *a, const struct md_ctx *c, double n
 static void seal_ctx(struct md_agg *a, struct md_ctx *c)
 {
     ctx_seal(a, c, a->seal_from, a->seal_to, &a->sealed);
-    c->sealed_to = a->seal_to;
+    c->sealed_to = (uint32_t)a->seal_to;
 }
 
 bool md_agg_seal_begin(struct md_agg *a, double now, bool all)

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -455,6 +456,11 @@ int md_cmd_run(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A flush encodes and compresses megabytes in pool threads and frees them
+     * at once. glibc would raise its mmap threshold after the first such free
+     * and serve the next ones from heaps whose touched pages stay resident; a
+     * fixed threshold keeps big buffers in mmaps that go back on free. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     d.loop = uv_default_loop();
     char err[1024] = "";
     if (daemon_start(&d, err, sizeof err) != 0) {

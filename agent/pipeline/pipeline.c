@@ -389,7 +389,7 @@ static void push_frame(struct md_pipeline *p, bool part)
  */
 #define SEAL_STEP 2048
 #define PART_SERIES 8192
-#define PARTS_OUT 2
+#define PARTS_OUT 1
 
 static void seal_work(struct md_pipeline *p)
 {
