@@ -217,13 +217,13 @@ build_tools() {
 
 # --- the bare receiver -------------------------------------------------------
 
-bare_start() {          # sets SRV_PID SRV_PORT SRV_OUT
+bare_start() {          # bare_start [--wait-all]; sets SRV_PID SRV_PORT SRV_OUT
     local ready i
     SEQ=$((SEQ + 1))
     ready=$TMP/bare.$SEQ.ready
     SRV_OUT=$TMP/bare.$SEQ.json
     "${PIN_SERVER[@]}" "$BARE" --port 0 --cpu "$SERVER_CPU" --rcvbuf "$RCVBUF" \
-        --ready-file "$ready" --duration 600 >"$SRV_OUT" 2>"$TMP/bare.$SEQ.err" &
+        --ready-file "$ready" --duration 600 "$@" >"$SRV_OUT" 2>"$TMP/bare.$SEQ.err" &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
     for ((i = 0; i < 250; i++)); do
@@ -361,7 +361,10 @@ md_stop() {
 measure() {
     local kind=$1 c0 t0 m0 m1 lg st0 st1
     shift
-    if [ "$kind" = bare ]; then bare_start || return 1; fi
+    case $kind in
+    bare) bare_start || return 1 ;;
+    batch) bare_start --wait-all || return 1 ;;
+    esac
     st0=$(udp_port_stats "$SRV_PORT")
     c0=$(cpu_of "$SRV_PID")
     t0=$(cpu_ticks_of "$SRV_PID")
@@ -369,7 +372,7 @@ measure() {
     lg=$(loadgen "$SRV_PORT" "$@")
     SENT=$(jget sent_metrics "$lg")
     RATE_SENT=$(jget rate "$lg")
-    if [ "$kind" = bare ]; then
+    if [ "$kind" != meterd ]; then
         bare_drain
         st1=$(udp_port_stats "$SRV_PORT")
         bare_stop
@@ -639,6 +642,7 @@ main() {
     if [ "${BENCH_SKIP_BARE:-0}" != 1 ]; then
         log "[bare] sender capacity, CPU, held rate"
         { sender_capacity && { ! want cpu || sec_cpu bare; } && { ! want held || sec_held bare; }; } || bare_ok=0
+        want cpu && { sec_cpu batch || log "  batching receiver: CPU measurement failed"; }
     else
         bare_ok=0
     fi
@@ -696,6 +700,8 @@ report() {
     local s n
     R[ratio.cpu_k20]=$(ratio "${R[meterd.cpu_per_M_k20]:-}" "${R[bare.cpu_per_M_k20]:-}")
     R[ratio.cpu_k1]=$(ratio "${R[meterd.cpu_per_M_k1]:-}" "${R[bare.cpu_per_M_k1]:-}")
+    R[ratio.cpu_k20_batch]=$(ratio "${R[meterd.cpu_per_M_k20]:-}" "${R[batch.cpu_per_M_k20]:-}")
+    R[ratio.cpu_k1_batch]=$(ratio "${R[meterd.cpu_per_M_k1]:-}" "${R[batch.cpu_per_M_k1]:-}")
     R[ratio.held_k1]=$(ratio "${R[meterd.held_k1]:-}" "${R[bare.held_k1]:-}")
     R[ratio.held_k20]=$(ratio "${R[meterd.held_k20]:-}" "${R[bare.held_k20]:-}")
 
@@ -707,11 +713,13 @@ report() {
     echo
     echo "1. server CPU-s per 1M metrics (median of $REPEAT x ${CPU_S}s, tagged lines, $CONTEXTS contexts; from $CPU_SOURCE)"
     printf '  %-8s %22s %22s\n' server "200k/s @20/datagram" "50k/s @1/datagram"
-    for s in bare meterd; do
+    for s in bare batch meterd; do
         if [ "$s" = meterd ] && [ -z "${R[meterd.cpu_per_M_k1]:-}" ]; then unavail_row; continue; fi
         printf '  %-8s %22s %22s\n' "$s" "$(show $s.cpu_per_M_k20)" "$(show $s.cpu_per_M_k1)"
     done
-    printf '  %-8s %22s %22s\n' ratio "${R[ratio.cpu_k20]:-—}" "${R[ratio.cpu_k1]:-—}"
+    printf '  %-8s %22s %22s\n' "ratio" "${R[ratio.cpu_k20]:-—}" "${R[ratio.cpu_k1]:-—}"
+    printf '  %-8s %22s %22s\n' "/batch" "${R[ratio.cpu_k20_batch]:-—}" "${R[ratio.cpu_k1_batch]:-—}"
+    echo "  (bare: recvmmsg MSG_WAITFORONE; batch: recvmmsg waiting for 64 datagrams, the better floor at 1/datagram; ratio = meterd / bare, /batch = meterd / batch)"
     echo
     echo "2. highest rate held with loss < $(calc "$LOSS_MAX * 100")% (${STEP_S}s steps: $RATES; 0 = flat out)"
     printf '  %-8s %26s %26s\n' server "@1/datagram" "@20/datagram"

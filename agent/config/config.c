@@ -158,9 +158,11 @@ static const struct cfg_key cfg_keys[] = {
     {"dogstatsd_buffer_size", CT_INT, O_INT(dogstatsd_buffer_size), "8192", 512, 1048576, NULL, 0,
      NULL, NULL, NULL, {"DD_DOGSTATSD_BUFFER_SIZE"}, NULL,
      "Largest datagram accepted, in bytes; longer ones are truncated and counted."},
-    {"dogstatsd_so_rcvbuf", CT_INT, O_INT(dogstatsd_so_rcvbuf), "0", 0, 1073741824, NULL, 0, NULL,
-     NULL, NULL, {"DD_DOGSTATSD_SO_RCVBUF"}, NULL,
-     "SO_RCVBUF of the intake sockets in bytes; 0 = the OS default."},
+    {"dogstatsd_so_rcvbuf", CT_INT, O_INT(dogstatsd_so_rcvbuf), "8388608", 0, 1073741824, NULL, 0,
+     NULL, NULL, NULL, {"DD_DOGSTATSD_SO_RCVBUF"}, NULL,
+     "SO_RCVBUF of the intake sockets in bytes: what holds datagrams while the intake is off "
+     "the CPU. Past net.core.rmem_max it needs CAP_NET_ADMIN (else a warning names the sysctl); "
+     "0 = the OS default (often 208 KiB)."},
     {"dogstatsd_pipeline_count", CT_INT, O_INT(dogstatsd_pipeline_count), "0", 0, 64, NULL, 0,
      NULL, NULL, NULL, {"DD_DOGSTATSD_PIPELINE_COUNT"}, NULL,
      "Intake threads (SO_REUSEPORT sockets); 0 = one per core."},
