@@ -206,8 +206,8 @@ int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, vo
         p->agg_started = true;
     }
     for (unsigned i = 0; i < p->nthreads; i++) {
-        if (pthread_create(&p->threads[i]->tid, NULL, p->inline_agg ? md_pipe_inline_main : md_pipe_intake_main,
-                           p->threads[i]) != 0)
+        void *(*body)(void *) = p->inline_agg ? md_pipe_inline_main : md_pipe_intake_main;
+        if (pthread_create(&p->threads[i]->tid, NULL, body, p->threads[i]) != 0)
             return -EAGAIN;
         p->threads[i]->started = true;
     }

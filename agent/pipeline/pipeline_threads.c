@@ -4,7 +4,7 @@
  *
  * Per metric, an intake thread does: split, parse, enrich, hash the context
  * key, then either fold the sample into the aggregator itself (a lone
- * intake thread, inline_main) or copy the line into its ring for the
+ * intake thread, md_pipe_inline_main) or copy the line into its ring for the
  * aggregator thread. No allocation, no lock, no syscall: the syscalls
  * (recvmmsg, clock_gettime via vDSO, the futex wake when the aggregator
  * sleeps) happen once per batch of up to 64 datagrams. The aggregator looks
@@ -155,8 +155,9 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         return;
     if (t->p->inline_agg) {
         struct md_fast f = {.type = m->type, .value = m->value, .rate = m->sample_rate,
-                            .now = t->now, .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0,
-                            .member_hash = m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0};
+                            .now = t->now, .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0};
+        if (m->type == MD_SET)
+            f.member_hash = md_hash(m->values.p, m->values.len);
         if (md_agg_add_fast(t->p->agg, key, &f) == -ENOENT)
             md_statsd_line(t->p->agg_sd, line, len, t->now); /* new context */
         return;
