@@ -165,7 +165,8 @@ static const struct cfg_key cfg_keys[] = {
      "0 = the OS default (often 208 KiB)."},
     {"dogstatsd_pipeline_count", CT_INT, O_INT(dogstatsd_pipeline_count), "0", 0, 64, NULL, 0,
      NULL, NULL, NULL, {"DD_DOGSTATSD_PIPELINE_COUNT"}, NULL,
-     "Intake threads (SO_REUSEPORT sockets); 0 = one per core."},
+     "Intake threads (SO_REUSEPORT sockets); 0 = one per core the process may run on.\n"
+     "With one, that thread also aggregates (no aggregator thread, no ring)."},
     {"dogstatsd_ring_size", CT_INT, O_INT(dogstatsd_ring_size), "16384", 1024, 16777216, NULL,
      CF_POW2, NULL, NULL, NULL, {0}, NULL,
      "Records per intake ring (a power of two; ~64 bytes each). Bursts are\n"
