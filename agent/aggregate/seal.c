@@ -301,6 +301,7 @@ size_t md_agg_seal_series(const struct md_agg *a)
 void md_agg_seal_take_part(struct md_agg *a, struct md_frame *out)
 {
     hand_out(a, out);
+    out->more_parts = true;
     md_frame_init(&a->sealed, out->start, a->o.interval);
     a->sealed.continued = true;
 }

@@ -93,6 +93,7 @@ struct md_frame {
      * the same window came before this one. */
     size_t window_series;
     bool continued;
+    bool more_parts; /* the aggregator sends the rest of this window in later frames */
     /* Called once by md_frame_free: the owner of borrowed strings learns
      * that this frame no longer points at them. */
     void (*release)(void *ud);

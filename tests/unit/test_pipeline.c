@@ -33,6 +33,7 @@ struct sums {
     double v[NCTX];
     int frames;
     int parts;      /* frames with `continued` set */
+    int more;       /* frames with `more_parts` set */
     double big[NBIG];
     double big_total;
 };
@@ -51,6 +52,7 @@ static void on_frame(void *ud, struct md_frame *f)
     }
     s->frames++;
     s->parts += f->continued;
+    s->more += f->more_parts;
     md_frame_free(f);
     free(f);
 }
@@ -258,6 +260,7 @@ static void parts_case(int threads)
     }
     assert_true(s->big_total == NBIG);
     assert_true(s->parts >= 2); /* 20000 series: three parts of at most 8192 */
+    assert_int_equal(s->more, s->parts); /* every part but the last says more follow */
     md_pipeline_stop(p);
     for (int i = 0; i < NBIG; i++)
         assert_true(s->big[i] == 1);
