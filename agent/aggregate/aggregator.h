@@ -31,7 +31,7 @@ struct md_agg_opts {
     struct md_hist_opts hist;
     uint32_t context_limit;    /* 0 = none */
     bool etsy;                 /* statsd_mode: etsy */
-    double thresholds[16];     /* etsy percent_threshold */
+    double thresholds[16];     /* etsy percent_threshold, at least one */
     size_t nthresholds;
     uint32_t hist_limit;       /* histogram_exact_samples (0 = unbounded) */
     bool dist_sketch;          /* distributions leave as sketches, else as series */
@@ -104,10 +104,5 @@ void md_agg_seal_take_part(struct md_agg *a, struct md_frame *out);
  */
 uint64_t md_agg_frames_out(const struct md_agg *a);
 const struct md_agg_stats *md_agg_stats(const struct md_agg *a);
-
-/* An aggregator set up from the configuration (agg_config.c). -EINVAL on bad histogram settings. */
-struct md_config;
-int md_agg_from_config(const struct md_config *c, const char *hostname, struct md_agg **out);
-bool md_agg_dist_as_sketch(const struct md_config *c);
 
 #endif

@@ -10,7 +10,7 @@
 #include "ddsketch.h"
 #include "meterd/frame.h"
 
-/* Which aggregates to emit (histogram_aggregates). */
+/* Which aggregates to emit (histogram_aggregates; the config lists them in this order). */
 enum {
     MD_HAGG_MAX = 1 << 0,
     MD_HAGG_MIN = 1 << 1,
@@ -28,10 +28,8 @@ struct md_hist_opts {
     unsigned npercentiles;
     char pct_suffix[MD_HIST_MAX_PERCENTILES][24]; /* ".95percentile": frames borrow these */
 };
-
-/* Parse histogram_aggregates / histogram_percentiles values into opts. */
-int md_hist_opts_parse(struct md_hist_opts *o, char *const *aggs, size_t naggs,
-                       char *const *pcts, size_t npcts);
+/* Fill pct_suffix from percentiles (the aggregator does, on its own copy of the options). */
+void md_hist_opts_suffixes(struct md_hist_opts *o);
 
 struct md_hist_sample {
     double value;

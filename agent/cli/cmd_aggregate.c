@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "daemon.h"
+#include "module_opts.h"
 #include "statsd.h"
 
 /* Turn the two characters \n into a newline, in place. */
@@ -123,22 +124,26 @@ int md_cmd_aggregate(int argc, char **argv)
         snprintf(host, sizeof host, "%s", cfg.hostname);
     else if (gethostname(host, sizeof host - 1) != 0)
         snprintf(host, sizeof host, "localhost");
-    struct md_agg *agg;
-    if (md_agg_from_config(&cfg, host, &agg) != 0) {
-        fprintf(stderr, "meterd: bad histogram settings\n");
+    struct md_str tagbuf[MD_CTX_MAX_TAGS];
+    struct md_agg_opts ao;
+    struct md_statsd_opts so;
+    md_config_agg_opts(&cfg, host, tagbuf, &ao);
+    md_config_statsd_opts(&cfg, &so);
+    struct md_agg *agg = md_agg_new(&ao);
+    struct md_statsd *sd = agg ? md_statsd_new(&so, agg) : NULL;
+    if (!sd) {
+        fprintf(stderr, "meterd: out of memory\n");
+        md_agg_free(agg);
         md_config_free(&cfg);
         return 1;
     }
-    struct md_statsd *sd = md_statsd_new(&cfg, agg);
     /* Every datagram lands in the window that starts now. */
     double now = (double)time(NULL);
     now -= (int64_t)now % cfg.flush_interval;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    bool eol = false;
-    for (size_t i = 0; i < cfg.dogstatsd_eol_required.n; i++)
-        eol |= strcmp(cfg.dogstatsd_eol_required.v[i], "udp") == 0;
+    bool eol = cfg.dogstatsd_eol_required & MD_EOL_UDP;
     while ((len = getline(&line, &cap, stdin)) > 0) {
         if (line[len - 1] == '\n')
             len--;

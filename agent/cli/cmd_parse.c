@@ -193,14 +193,6 @@ static void on_line(void *ud, char *line, size_t len, enum md_parse_error err)
     fwrite(b->p, 1, b->len, po->f);
 }
 
-static bool list_has(const struct md_strlist *l, const char *s)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return true;
-    return false;
-}
-
 /* The whole of stdin, as the datagram; bounded so a pipe cannot exhaust memory. */
 static char *read_stdin(size_t *len)
 {
@@ -274,7 +266,7 @@ int md_cmd_parse(int argc, char **argv)
         .no_aggregation_pipeline = cfg.dogstatsd_no_aggregation_pipeline,
         .etsy = cfg.statsd_mode == MD_MODE_ETSY,
     };
-    bool eol = list_has(&cfg.dogstatsd_eol_required, transport);
+    bool eol = cfg.dogstatsd_eol_required & (strcmp(transport, "udp") == 0 ? MD_EOL_UDP : MD_EOL_UDS);
     size_t cap = cfg.dogstatsd_buffer_size > 0 ? (size_t)cfg.dogstatsd_buffer_size : SIZE_MAX;
     md_config_free(&cfg);
 

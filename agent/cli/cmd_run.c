@@ -31,6 +31,7 @@
 #include "forwarder.h"
 #include "pipeline.h"
 #include "log.h"
+#include "module_opts.h"
 #include "status.h"
 
 
@@ -45,29 +46,19 @@ static double wall_now(void)
 
 static int sinks_create(struct md_daemon *d, char *err, size_t errlen)
 {
-    const struct md_config *c = &d->cfg;
-    static char *const dflt_console[] = {"console"};
-    static char *const dflt_datadog[] = {"datadog"};
-    char *const *names = c->sinks.v;
-    size_t n = c->sinks.n;
-    if (n == 0) {
-        bool backend = (c->api_key && c->api_key[0]) || (c->dd_url && c->dd_url[0]);
-        names = backend ? dflt_datadog : dflt_console;
-        n = 1;
-    }
-    for (size_t i = 0; i < n && i < MD_MAX_SINKS; i++) {
-        const struct md_sink_ops *ops = md_sink_lookup(names[i]);
-        const char *why = NULL;
-        if (!ops) {
-            snprintf(err, errlen, "sinks: unknown sink '%s'", names[i]);
-            return -EINVAL;
+    const struct md_sink_ops *ops[MD_MAX_SINKS];
+    const struct md_sink_env env = {.hostname = d->hostname};
+    size_t n = md_config_sinks(&d->cfg, ops, MD_MAX_SINKS);
+    for (size_t i = 0; i < n; i++) {
+        char why[256] = "cannot start";
+        int rc = ops[i]->create(md_config_sink_conf(&d->cfg, ops[i]), &env,
+                                &d->sinks[d->nsinks].state, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "sinks: %s: %s", ops[i]->name, why);
+            return rc;
         }
-        if (ops->create(c, &d->sinks[d->nsinks].state, &why) != 0) {
-            snprintf(err, errlen, "sinks: %s: %s", names[i], why ? why : "cannot start");
-            return -EINVAL;
-        }
-        d->sinks[d->nsinks++].ops = ops;
-        md_info("sink %s ready", names[i]);
+        d->sinks[d->nsinks++].ops = ops[i];
+        md_info("sink %s ready", ops[i]->name);
     }
     return 0;
 }
@@ -350,7 +341,8 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
     resolve_hostname(d);
-    d->grace = d->cfg.flush_interval >= 4 ? 1.0 : d->cfg.flush_interval / 4.0;
+    md_config_pipeline_opts(&d->cfg, d->hostname, &d->popts);
+    d->grace = d->popts.agg.grace; /* the flush timer waits as long as the aggregator does */
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
     struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
@@ -360,7 +352,7 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
-    d->pipe = md_pipeline_new(&d->cfg, d->hostname, err, errlen);
+    d->pipe = md_pipeline_new(&d->popts, err, errlen);
     if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
         return -EINVAL;
     struct md_point_sink ps = md_daemon_point_sink(d);
@@ -416,8 +408,8 @@ int md_cli_parse(int argc, char **argv, struct md_cli *cli)
             return 2;
         }
     }
-    if (!cli->file && access("conf.d/meterd.yaml", R_OK) == 0)
-        cli->file = "conf.d/meterd.yaml";
+    if (!cli->file)
+        cli->file = md_config_default_file();
     return 0;
 }
 

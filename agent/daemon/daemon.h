@@ -12,12 +12,12 @@
 
 #include "meterd/config.h"
 #include "meterd/sink.h"
+#include "pipeline.h"
 #include "point.h"
 
 #define MD_MAX_SINKS 8
 
 struct md_agg;
-struct md_pipeline;
 struct md_forwarder;
 struct md_collect_runner;
 struct md_status;
@@ -44,6 +44,7 @@ struct md_daemon {
     struct md_config cfg;
     char hostname[256];
     double grace;
+    struct md_pipeline_opts popts; /* what pipe was built from; outlives it */
     struct md_pipeline *pipe;
     struct md_sink sinks[MD_MAX_SINKS];
     size_t nsinks;

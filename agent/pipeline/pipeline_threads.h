@@ -71,7 +71,7 @@ struct intake_thread {
 };
 
 struct md_pipeline {
-    struct md_config const *cfg;
+    const struct md_pipeline_opts *o;
     bool block_on_full;
     bool inline_agg;            /* one intake thread that aggregates itself (see inline_main) */
     struct intake_thread *threads[MAX_THREADS];
