@@ -338,7 +338,7 @@ static size_t dd_series_item(struct md_buf *b, const struct md_frame *f, const s
     const char *device = NULL;
     size_t bad;
     md_buf_puts(b, "{\"metric\":");
-    bad = md_json_cstr(b, nz(s->name));
+    bad = md_json_cat(b, s->name, s->suffix);
     md_buf_puts(b, ",\"points\":[[");
     md_json_int(b, s->timestamp);
     md_buf_putc(b, ',');

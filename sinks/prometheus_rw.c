@@ -260,7 +260,9 @@ static void prw_series(struct prw_enc *e, const struct md_series *s)
     if (k && k->host && k->host[0])
         prw_add_label(e, "host", 4, false, k->host);
     size_t noff = e->scratch.len;
-    prw_sanitize(&e->scratch, s->name ? s->name : "", s->name ? strlen(s->name) : 0, true, false);
+    char full[512];
+    const char *name = md_series_full_name(s, full, sizeof full);
+    prw_sanitize(&e->scratch, name, strlen(name), true, false);
     size_t nlen = e->scratch.len - noff;
     prw_add_label(e, "__name__", 8, false, "");
     if (e->oom || e->scratch.oom)

@@ -41,7 +41,8 @@ static size_t unescape_newlines(char *s, size_t n)
 static int cmp_series(const void *x, const void *y)
 {
     const struct md_series *a = x, *b = y;
-    int c = strcmp(a->name, b->name);
+    char na[1024], nb[1024];
+    int c = strcmp(md_series_full_name(a, na, sizeof na), md_series_full_name(b, nb, sizeof nb));
     for (uint32_t i = 0; !c && i < a->key->ntags && i < b->key->ntags; i++)
         c = strcmp(a->key->tags[i], b->key->tags[i]);
     if (!c)
@@ -56,7 +57,7 @@ static void print_series(const struct md_series *s)
     struct md_buf b;
     md_buf_init(&b);
     md_buf_puts(&b, "{\"metric\":");
-    md_json_cstr(&b, s->name);
+    md_json_cat(&b, s->name, s->suffix);
     md_buf_printf(&b, ",\"type\":\"%s\",\"interval\":%u,\"value\":", md_series_type_name(s->type),
                   s->interval);
     md_json_num(&b, s->value);

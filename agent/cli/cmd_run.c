@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -194,7 +195,7 @@ static void on_frame(void *ud, struct md_frame *f)
         return;
     }
     d->last_flush = wall_now();
-    d->frames++;
+    d->frames += !f->continued; /* a big window comes in parts */
     d->series_flushed += f->nseries;
     md_debug("flush: %zu series, %zu events, %zu checks", f->nseries, f->nevents, f->nchecks);
     j->frame = *f;
@@ -555,6 +556,11 @@ int md_cmd_run(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A flush encodes and compresses megabytes in pool threads and frees them
+     * at once. glibc would raise its mmap threshold after the first such free
+     * and serve the next ones from heaps whose touched pages stay resident; a
+     * fixed threshold keeps big buffers in mmaps that go back on free. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     d.loop = uv_default_loop();
     char err[1024] = "";
     if (daemon_start(&d, err, sizeof err) != 0) {

@@ -123,12 +123,15 @@ const struct md_opt md_config_keys[] = {
     {"dogstatsd_buffer_size", MD_OPT_INT, O_INT(dogstatsd_buffer_size), "8192", 512, 1048576, NULL, 0,
      NULL, NULL, NULL, {"DD_DOGSTATSD_BUFFER_SIZE"}, NULL,
      "Largest datagram accepted, in bytes; longer ones are truncated and counted."},
-    {"dogstatsd_so_rcvbuf", MD_OPT_INT, O_INT(dogstatsd_so_rcvbuf), "0", 0, 1073741824, NULL, 0, NULL,
-     NULL, NULL, {"DD_DOGSTATSD_SO_RCVBUF"}, NULL,
-     "SO_RCVBUF of the intake sockets in bytes; 0 = the OS default."},
+    {"dogstatsd_so_rcvbuf", MD_OPT_INT, O_INT(dogstatsd_so_rcvbuf), "8388608", 0, 1073741824, NULL,
+     0, NULL, NULL, NULL, {"DD_DOGSTATSD_SO_RCVBUF"}, NULL,
+     "SO_RCVBUF of the intake sockets in bytes: what holds datagrams while the intake is off\n"
+     "the CPU. Past net.core.rmem_max it needs CAP_NET_ADMIN (else a warning names the\n"
+     "sysctl); 0 = the OS default (often 208 KiB)."},
     {"dogstatsd_pipeline_count", MD_OPT_INT, O_INT(dogstatsd_pipeline_count), "0", 0, 64, NULL, 0,
      NULL, NULL, NULL, {"DD_DOGSTATSD_PIPELINE_COUNT"}, NULL,
-     "Intake threads (SO_REUSEPORT sockets); 0 = one per core."},
+     "Intake threads (SO_REUSEPORT sockets); 0 = one per core the process may run on.\n"
+     "With one, that thread also aggregates (no aggregator thread, no ring)."},
     {"dogstatsd_ring_size", MD_OPT_INT, O_INT(dogstatsd_ring_size), "16384", 1024, 16777216, NULL,
      MD_OPT_F_POW2, NULL, NULL, NULL, {0}, NULL,
      "Records per intake ring (a power of two; ~64 bytes each). Bursts are\n"

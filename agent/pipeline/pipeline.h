@@ -11,6 +11,11 @@
  * touch contexts, so nothing on the path takes a lock. Sealed windows come
  * back to the libuv loop as frames through a third kind of ring and a
  * uv_async wake-up.
+ *
+ * With one intake thread (dogstatsd_pipeline_count: 1, or a process allowed
+ * on one core), that thread owns the aggregator itself and there is no
+ * aggregator thread: on a shared core the two would only take turns, and
+ * the intake would wait on a full ring while datagrams queue in the kernel.
  */
 #ifndef METERD_PIPELINE_H
 #define METERD_PIPELINE_H
@@ -41,7 +46,7 @@ struct md_pipeline_opts {
     bool eol_udp, eol_uds;        /* packets must end in a newline */
     int so_rcvbuf;                /* 0 = OS default */
     size_t buffer_size;           /* largest datagram */
-    unsigned threads;             /* UDP intake threads, 0 = one per core */
+    unsigned threads;             /* UDP intake threads, 0 = one per usable core; 1 aggregates inline */
     size_t ring_size;             /* records per intake ring, power of two */
     bool block_on_full;           /* a full ring stops its reader instead of dropping */
 };

@@ -125,13 +125,11 @@ size_t md_utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-size_t md_json_str(struct md_buf *b, const char *s, size_t n)
+/* The escaped bytes of s, without quotes; returns the bytes replaced by U+FFFD. */
+static size_t json_body(struct md_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t bad = 0;
-    if (md_buf_reserve(b, n + 2) != 0)
-        return 0;
-    md_buf_putc(b, '"');
     size_t run = 0; /* bytes copied in one go between escapes */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -164,6 +162,25 @@ size_t md_json_str(struct md_buf *b, const char *s, size_t n)
         }
     }
     md_buf_add(b, s + run, n - run);
+    return bad;
+}
+
+size_t md_json_str(struct md_buf *b, const char *s, size_t n)
+{
+    if (md_buf_reserve(b, n + 2) != 0)
+        return 0;
+    md_buf_putc(b, '"');
+    size_t bad = json_body(b, s, n);
+    md_buf_putc(b, '"');
+    return bad;
+}
+
+size_t md_json_cat(struct md_buf *b, const char *s, const char *t)
+{
+    md_buf_putc(b, '"');
+    size_t bad = json_body(b, s ? s : "", s ? strlen(s) : 0);
+    if (t)
+        bad += json_body(b, t, strlen(t));
     md_buf_putc(b, '"');
     return bad;
 }

@@ -42,6 +42,8 @@ size_t md_json_str(struct md_buf *b, const char *s, size_t n);
 size_t md_json_cstr(struct md_buf *b, const char *s);
 /* Length of the valid UTF-8 sequence starting at s (n bytes left), 0 when there is none. */
 size_t md_utf8_len(const unsigned char *s, size_t n);
+/* s then t (or NULL) as one string; returns the bytes replaced, as md_json_str. */
+size_t md_json_cat(struct md_buf *b, const char *s, const char *t);
 void md_json_num(struct md_buf *b, double v); /* %.17g trimmed; null when not finite */
 void md_json_int(struct md_buf *b, int64_t v);
 

@@ -79,7 +79,7 @@ struct md_config {
     int dogstatsd_socket_mode;  /* permissions of the socket file, 0660 */
     int dogstatsd_buffer_size;  /* 8192 */
     int dogstatsd_so_rcvbuf;    /* 0 = OS default */
-    int dogstatsd_pipeline_count; /* 0 = number of cores */
+    int dogstatsd_pipeline_count; /* 0 = number of usable cores */
     int dogstatsd_ring_size;    /* records per intake ring, power of two */
     enum md_ring_policy dogstatsd_ring_full_policy;
     int dogstatsd_context_limit; /* 0 = unlimited */

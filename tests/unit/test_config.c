@@ -125,7 +125,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.dogstatsd_socket, "");
     assert_int_equal(c.dogstatsd_socket_mode, 0660);
     assert_int_equal(c.dogstatsd_buffer_size, 8192);
-    assert_int_equal(c.dogstatsd_so_rcvbuf, 0);
+    assert_int_equal(c.dogstatsd_so_rcvbuf, 8388608);
     assert_int_equal(c.dogstatsd_pipeline_count, 0);
     assert_int_equal(c.dogstatsd_ring_size, 16384);
     assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_BLOCK);
