@@ -46,6 +46,8 @@ class Agent:
         argv = [meterd_bin(), "run", "-c", config,
                 "--set", "dogstatsd_port=%d" % self.statsd_port,
                 "--set", "status_port=%d" % self.status_port]
+        if "run_path" not in (sets or {}):  # its own disk spool, never another run's
+            argv += ["--set", "run_path=" + d]
         for k, v in (sets or {}).items():
             argv += ["--set", "%s=%s" % (k, v)]
         self.proc = Proc(argv, os.path.join(d, log), env=clean_env(env))
