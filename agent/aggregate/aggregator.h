@@ -36,6 +36,16 @@ struct md_agg_opts {
     bool dist_sketch;          /* distributions leave as sketches, else as series */
 };
 
+/*
+ * The grace period of a window `interval` seconds long: a second, or a
+ * quarter of the window when it is shorter than four seconds. Samples that
+ * arrive this late still land in their own window.
+ */
+static inline double md_agg_grace(int interval)
+{
+    return interval >= 4 ? 1.0 : interval / 4.0;
+}
+
 struct md_agg_stats {
     uint64_t points;
     uint64_t contexts_live;

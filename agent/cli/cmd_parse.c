@@ -15,9 +15,11 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "cmd.h"
 #include "meterd/config.h"
 #include "meterd/parse.h"
+#include "statsd.h"
 
 #define PARSE_STDIN_MAX (1u << 20)
 
@@ -30,12 +32,17 @@ struct parse_out {
     FILE *f;
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: meterd parse [--set key=value ...] [--transport udp|uds] DATAGRAM\n"
-                 "  DATAGRAM may hold newlines; '-' reads it from stdin.\n"
-                 "  Prints one JSON object per message (kind metric, event, service_check, error).\n");
-}
+static const char usage[] =
+    "usage: meterd parse [-c FILE] [--set key=value]... [--transport udp|uds] DATAGRAM\n"
+    "Show what the agent's intake makes of one datagram: one JSON object per message\n"
+    "(kind metric, event, service_check or error).\n"
+    "  DATAGRAM           may hold newlines; '-' reads it from stdin\n"
+    "  -c, --config FILE  config file (default: none: the defaults and the environment)\n"
+    "      --set K=V      override one key (dogstatsd_buffer_size, statsd_mode, ...)\n"
+    "      --transport T  udp (default) or uds: which dogstatsd_eol_required entry applies\n"
+    "  -h, --help         this help\n";
+
+enum { OPT_TRANSPORT = 0x200 };
 
 /* JSON has no NaN/Inf: print them as the strings the corpus uses. */
 static void json_double(struct md_buf *b, double v)
@@ -221,59 +228,64 @@ static char *read_stdin(size_t *len)
     return p;
 }
 
-int md_cmd_parse(int argc, char **argv)
+/* Options and the datagram argument. 0 to go on, else the exit code + 1. */
+static int parse_opts(int argc, char **argv, struct md_cli_config *cc, const char **transport,
+                      const char **dgram)
 {
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    size_t nsets = 0;
-    const char *transport = "udp", *dgram = NULL;
-    int rc = 2;
-    if (!sets)
-        return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            sets[nsets++] = argv[++i];
-        } else if (strncmp(a, "--set=", 6) == 0) {
-            sets[nsets++] = argv[i] + 6;
-        } else if (strcmp(a, "--transport") == 0 && i + 1 < argc) {
-            transport = argv[++i];
-        } else if (strncmp(a, "--transport=", 12) == 0) {
-            transport = a + 12;
-        } else if (strcmp(a, "--") == 0 && i + 1 < argc && !dgram && i + 2 == argc) {
-            dgram = argv[++i];
-        } else if ((a[0] == '-' && a[1] != 0) || dgram) {
-            fprintf(stderr, "meterd parse: unexpected argument '%s'\n", a);
-            usage(stderr);
-            goto out;
+    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS,
+                                         {"transport", required_argument, NULL, OPT_TRANSPORT},
+                                         {NULL, 0, NULL, 0}};
+    int ch, rc;
+    md_cli_begin();
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == MD_OPT_HELP)
+            return md_cli_usage(stdout, usage, 0) + 1;
+        if (ch == OPT_TRANSPORT) {
+            *transport = optarg;
+            if (strcmp(optarg, "udp") != 0 && strcmp(optarg, "uds") != 0) {
+                fprintf(stderr, "meterd parse: --transport %s: expected udp or uds\n", optarg);
+                return md_cli_usage(stderr, usage, 2) + 1;
+            }
+        } else if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET) {
+            if ((rc = md_cli_config_opt(cc, "parse", ch, optarg)))
+                return rc + 1;
         } else {
-            dgram = a;
+            return md_cli_usage(stderr, usage, 2) + 1;
         }
     }
-    if (!dgram || (strcmp(transport, "udp") != 0 && strcmp(transport, "uds") != 0)) {
-        if (dgram)
-            fprintf(stderr, "meterd parse: --transport must be udp or uds\n");
-        usage(stderr);
-        goto out;
+    if (optind != argc - 1) {
+        fprintf(stderr, "meterd parse: expected one DATAGRAM argument\n");
+        return md_cli_usage(stderr, usage, 2) + 1;
     }
+    *dgram = argv[optind];
+    return 0;
+}
 
+int md_cmd_parse(int argc, char **argv)
+{
+    struct md_cli_config cc = {0};
+    const char *transport = "udp", *dgram = NULL;
+    int rc = parse_opts(argc, argv, &cc, &transport, &dgram);
+    if (rc)
+        return rc - 1;
     struct md_config cfg;
-    char err[512];
-    /* md_config_load starts from the defaults itself (a prior
-     * md_config_defaults() would be overwritten without being freed). */
-    if (md_config_load(&cfg, NULL, sets, nsets, err, sizeof err) != 0) {
-        fprintf(stderr, "meterd parse: %s\n", err);
+    /* Only what -c and --set say: parse never picks up a config file by itself. */
+    struct md_reload_source src = {cc.file, cc.sets, cc.nsets};
+    char err[1024];
+    if (md_reload_load(&src, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "meterd parse: config error: %s\n", err);
         md_config_free(&cfg);
-        goto out;
+        return 1;
     }
-    struct md_parse_opts opts = {
-        .origin_detection_client = cfg.dogstatsd_origin_detection_client,
-        .no_aggregation_pipeline = cfg.dogstatsd_no_aggregation_pipeline,
-        .etsy = cfg.statsd_mode == MD_MODE_ETSY,
-    };
+    /* The parse options of the statsd stage, as every intake thread takes them. */
+    struct md_statsd *sd = md_statsd_new(&cfg, NULL);
+    if (!sd) {
+        fprintf(stderr, "meterd parse: cannot set up the statsd stage\n");
+        md_config_free(&cfg);
+        return 1;
+    }
+    struct md_parse_opts opts = *md_statsd_parse_opts(sd);
+    md_statsd_free(sd);
     bool eol = list_has(&cfg.dogstatsd_eol_required, transport);
     size_t cap = cfg.dogstatsd_buffer_size > 0 ? (size_t)cfg.dogstatsd_buffer_size : SIZE_MAX;
     md_config_free(&cfg);
@@ -288,8 +300,7 @@ int md_cmd_parse(int argc, char **argv)
     }
     if (!buf) {
         fprintf(stderr, "meterd parse: %s\n", strerror(ENOMEM));
-        rc = 1;
-        goto out;
+        return 1;
     }
     /* What a receive buffer of dogstatsd_buffer_size bytes would hold. */
     bool truncated = len > cap;
@@ -301,8 +312,5 @@ int md_cmd_parse(int argc, char **argv)
     md_split_datagram(buf, len, truncated, eol, on_line, &po);
     md_buf_free(&po.b);
     free(buf);
-    rc = fflush(stdout) == 0 ? 0 : 1;
-out:
-    free(sets);
-    return rc;
+    return fflush(stdout) == 0 ? 0 : 1;
 }

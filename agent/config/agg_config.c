@@ -29,7 +29,7 @@ int md_agg_from_config(const struct md_config *c, const char *hostname, struct m
 {
     struct md_agg_opts o = {
         .interval = (uint32_t)c->flush_interval,
-        .grace = c->flush_interval >= 4 ? 1.0 : c->flush_interval / 4.0,
+        .grace = md_agg_grace(c->flush_interval),
         .expiry_seconds = c->dogstatsd_expiry_seconds,
         .context_expiry_seconds = c->dogstatsd_context_expiry_seconds,
         .hostname = hostname,

@@ -1,7 +1,20 @@
 /*
- * daemon.h: the running agent's state, shared by cmd_run.c (lifecycle,
- * flushing), reload.c (SIGHUP) and status.c (the HTTP status endpoints).
- * Everything here is owned and touched by the loop thread only.
+ * daemon.h: the running agent and its lifecycle.
+ *
+ * One state machine owns the process:
+ *
+ *   STARTING ──► RUNNING ──SIGHUP──► RELOADING ──► RUNNING
+ *                   │
+ *                   └─SIGTERM/SIGINT──► DRAINING ──drained──► STOPPED
+ *                                          │
+ *                                          └─SIGTERM/SIGINT again──► STOPPED at once
+ *
+ * Signals only request a transition (md_daemon_request); the table in
+ * daemon.c decides. While draining, a SIGHUP is ignored with a log line (a
+ * reload would start collectors again and the loop would never end), and a
+ * second SIGTERM/SIGINT gives up on the drain: what the forwarder still
+ * holds is dropped and the process exits non-zero at once, as the Datadog
+ * agent does. Everything here is owned and touched by the loop thread only.
  */
 #ifndef METERD_DAEMON_H
 #define METERD_DAEMON_H
@@ -11,60 +24,58 @@
 #include <uv.h>
 
 #include "meterd/config.h"
-#include "meterd/sink.h"
-#include "point.h"
+#include "reload.h"
 
-#define MD_MAX_SINKS 8
-
-struct md_agg;
 struct md_pipeline;
 struct md_forwarder;
+struct md_flusher;
 struct md_collect_runner;
 struct md_status;
 
-#define MD_CLI_MAX_SETS 256
-
-/* What the command line said about the config; kept so SIGHUP re-applies it. */
-struct md_cli {
-    const char *file;
-    char *sets[MD_CLI_MAX_SETS];
-    size_t nsets;
+enum md_daemon_state {
+    MD_DAEMON_STARTING,
+    MD_DAEMON_RUNNING,
+    MD_DAEMON_RELOADING,
+    MD_DAEMON_DRAINING,
+    MD_DAEMON_STOPPED,
 };
-int md_cli_parse(int argc, char **argv, struct md_cli *cli);
-int md_cli_load(const struct md_cli *cli, struct md_config *cfg, char *err, size_t errlen);
 
-struct md_sink {
-    const struct md_sink_ops *ops;
-    void *state;
+enum md_daemon_request {
+    MD_REQ_RELOAD, /* SIGHUP */
+    MD_REQ_STOP,   /* SIGTERM, SIGINT */
+    MD_REQ_DRAINED, /* the flusher and the forwarder hold nothing more */
 };
 
 struct md_daemon {
     uv_loop_t *loop;
-    struct md_cli cli;
+    struct md_reload_source src;
     struct md_config cfg;
     char hostname[256];
-    double grace;
+    double grace; /* seconds after a window's end before it is sealed */
+    enum md_daemon_state state;
+    bool forced;  /* the drain was cut short */
     struct md_pipeline *pipe;
-    struct md_sink sinks[MD_MAX_SINKS];
-    size_t nsinks;
+    struct md_flusher *flush;
     struct md_forwarder *fwd;
     struct md_collect_runner *collect;
     struct md_status *status;
     uv_timer_t flush_timer;
     uv_signal_t sigint, sigterm, sighup;
-    int flushes_in_pool;
-    bool stopping, fwd_shutdown, fwd_done, closed;
-    double started, last_flush;
-    uint64_t frames, series_flushed, reloads, reload_errors;
+    bool fwd_shutdown, fwd_done, handles_closed;
+    double started;
+    uint64_t reloads, reload_errors;
     uint64_t tel_prev[8];
 };
 
-void md_daemon_stop(struct md_daemon *d);
-void md_daemon_maybe_done(struct md_daemon *d);
-void md_daemon_reload(struct md_daemon *d);
-struct md_point_sink md_daemon_point_sink(struct md_daemon *d);
-int md_daemon_teardown(struct md_daemon *d);
-/* -c FILE / --set parsing shared by commands; returns 0, or the exit code. */
-int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg);
+/* Load the config from src, run until stopped; returns the exit code. */
+int md_daemon_run(const struct md_reload_source *src);
+
+/* Ask for a transition; the state machine may refuse it (with a log line). */
+void md_daemon_request(struct md_daemon *d, enum md_daemon_request r);
+
+const char *md_daemon_state_name(enum md_daemon_state s);
+
+/* The host name points without a host: carry. */
+void md_daemon_hostname(const struct md_config *cfg, char *out, size_t len);
 
 #endif

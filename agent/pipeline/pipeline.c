@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "context.h"
-#include "daemon.h"
 #include "intake.h"
 #include "log.h"
 #include "ring.h"
@@ -57,7 +56,7 @@ struct intake_thread {
     struct md_pipeline *p;
     pthread_t tid;
     bool started;
-    int fd;
+    int fd;          /* -1: a feed, pushed by the caller (md_pipeline_feed) */
     bool eol_required;
     struct md_ring ring;
     struct md_statsd *sd;
@@ -95,7 +94,10 @@ struct md_pipeline {
     _Atomic int agg_paused;     /* tests stall the consumer with this */
     _Atomic uint32_t wake_seq;
     _Atomic uint64_t agg_pub[AGG_STATS_N];
+    uint64_t fast_misses, fast_mismatches; /* aggregator thread */
+    _Atomic uint64_t pub_fast_misses, pub_fast_mismatches;
     char *uds_path;
+    struct intake_thread *feed; /* md_pipeline_feed_open */
     /* loop side */
     uv_async_t async;
     bool async_init;
@@ -137,7 +139,8 @@ static struct rec *reserve(struct intake_thread *t, uint32_t n)
         struct rec *r = md_ring_reserve(&t->ring, (uint32_t)sizeof(struct rec) + n);
         if (r)
             return r;
-        if (!t->p->block_on_full || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed)) {
+        bool block = t->p->block_on_full || t->fd < 0; /* a feed's caller can wait */
+        if (!block || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed)) {
             t->ring_full++;
             return NULL;
         }
@@ -291,6 +294,23 @@ static void handle_point(struct md_pipeline *p, const struct rec *r)
     md_agg_add(p->agg, &pt, r->now);
 }
 
+/*
+ * The intake's key names no context: a new one, normally. The line is parsed
+ * again and aggregated by the slow path, which creates the context under
+ * the slow key. If that context existed already, the fast key disagreed
+ * with the slow one: counted, because every later sample of it would take
+ * this path too.
+ */
+static void fast_miss(struct md_pipeline *p, struct rec *r)
+{
+    const struct md_agg_stats *a = md_agg_stats(p->agg);
+    uint64_t points = a->points, created = a->contexts_created, limited = a->context_limit_drops;
+    md_statsd_line(p->agg_sd, r->data, r->len, r->now);
+    p->fast_misses++;
+    if (a->points > points && a->contexts_created == created && a->context_limit_drops == limited)
+        p->fast_mismatches++;
+}
+
 static void handle_rec(struct md_pipeline *p, struct rec *r)
 {
     switch (r->kind) {
@@ -299,7 +319,7 @@ static void handle_rec(struct md_pipeline *p, struct rec *r)
                             .member_hash = r->member_hash, .now = r->now,
                             .signed_value = (r->flags & REC_SIGNED) != 0};
         if (md_agg_add_fast(p->agg, r->key, &f) == -ENOENT)
-            md_statsd_line(p->agg_sd, r->data, r->len, r->now); /* new context */
+            fast_miss(p, r);
         break;
     }
     case REC_LINE:
@@ -376,6 +396,8 @@ static void publish_agg_stats(struct md_pipeline *p)
     const uint64_t *v = (const uint64_t *)md_agg_stats(p->agg);
     for (size_t i = 0; i < AGG_STATS_N; i++)
         atomic_store_explicit(&p->agg_pub[i], v[i], memory_order_relaxed);
+    atomic_store_explicit(&p->pub_fast_misses, p->fast_misses, memory_order_relaxed);
+    atomic_store_explicit(&p->pub_fast_mismatches, p->fast_mismatches, memory_order_relaxed);
 }
 
 static bool rings_empty(struct md_pipeline *p)
@@ -513,14 +535,15 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol, const char *hostn
     t->bufs = malloc(t->bufsize * BATCH);
     t->scratch = malloc(t->bufsize);
     struct stat st;
-    if (fstat(fd, &st) == 0)
+    if (fd >= 0 && fstat(fd, &st) == 0)
         t->inode = (unsigned long)st.st_ino;
     /* Intake threads block in recvmmsg; SO_RCVTIMEO bounds how long before they see a stop. */
-    int fl = fcntl(fd, F_GETFL);
+    int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
     if (fl >= 0)
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     struct timeval tv = {0, 100 * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     struct md_str tags[MD_CTX_MAX_TAGS];
     size_t nt = cfg->tags.n < MD_CTX_MAX_TAGS ? cfg->tags.n : MD_CTX_MAX_TAGS;
     for (size_t i = 0; i < nt; i++)
@@ -584,6 +607,30 @@ struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hos
 fail:
     md_pipeline_free(p);
     return NULL;
+}
+
+int md_pipeline_feed_open(struct md_pipeline *p, const struct md_config *cfg, bool eol_required,
+                          const char *hostname)
+{
+    if (p->feed || p->nthreads == MAX_THREADS)
+        return -EINVAL;
+    int rc = add_thread(p, -1, eol_required, hostname, cfg);
+    if (rc == 0)
+        p->feed = p->threads[p->nthreads - 1];
+    return rc;
+}
+
+void md_pipeline_feed(struct md_pipeline *p, char *buf, size_t len, bool truncated, double now)
+{
+    struct intake_thread *t = p->feed;
+    t->now = now;
+    md_statsd_stats_mut(t->sd)->packets++;
+    md_statsd_stats_mut(t->sd)->bytes += len;
+    md_split_datagram(buf, len > t->bufsize ? t->bufsize : len, truncated || len > t->bufsize,
+                      t->eol_required, intake_line, t);
+    md_ring_publish(&t->ring);
+    publish_stats(t);
+    agg_wake(p);
 }
 
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud)
@@ -725,6 +772,8 @@ void md_pipeline_stats(struct md_pipeline *p, struct md_pipeline_stats *out)
     uint64_t *a = (uint64_t *)&out->agg;
     for (size_t k = 0; k < AGG_STATS_N; k++)
         a[k] = atomic_load_explicit(&p->agg_pub[k], memory_order_relaxed);
+    out->fast_misses = atomic_load_explicit(&p->pub_fast_misses, memory_order_relaxed);
+    out->fast_mismatches = atomic_load_explicit(&p->pub_fast_mismatches, memory_order_relaxed);
     out->kernel_drops = kernel_drops(p);
     out->threads = p->nthreads;
 }
