@@ -202,7 +202,8 @@ def run_tests(tests):
                 print("ok %s (%.1fs)" % (t.__name__, time.time() - t0), flush=True)
             except Exception as e:
                 for p in _LIVE:
-                    p.log.flush()
+                    if not p.log.closed:
+                        p.log.flush()
                 failed += 1
                 print("FAIL %s: %s" % (t.__name__, e), flush=True)
                 traceback.print_exc(file=sys.stdout)
