@@ -8,8 +8,9 @@
  * running_handles pointer is always given, and a poll handle is stopped as
  * soon as curl says CURL_POLL_REMOVE and freed only in its close callback.
  *
- * Failures are classified as the Datadog agent does, with one difference
- * the brief asks for (404 is dropped, not retried). Each sink has its own
+ * Failures are classified as the Datadog agent does, with one difference:
+ * a 404 is dropped, not retried, since a wrong URL does not heal by
+ * itself and retrying it would only fill the queue. Each sink has its own
  * backoff state, so one failing backend does not hold back another: after a
  * retryable failure the sink is blocked for uniform(d/2, d), d = base*2^n
  * capped at max, and when the block ends a single probe request goes first;

@@ -22,7 +22,7 @@ struct md_strlist {
 
 struct md_mapper_mapping {
     char *match;      /* wildcard pattern */
-    char *match_type; /* "wildcard" (regex: issue follow-up) */
+    char *match_type; /* "wildcard" (default) or "regex" */
     char *name;       /* may use $1, $2 ... */
     struct md_strlist tags; /* "key:value" with $n allowed in values */
 };
