@@ -223,7 +223,7 @@ static int aggregate(struct md_config *cfg)
     if (uv_loop_init(&loop) != 0)
         return 1;
     struct md_pipeline *p = md_pipeline_new(cfg, host, err, sizeof err);
-    if (!p || md_pipeline_feed_open(p, cfg, udp_needs_eol(cfg), host) != 0 ||
+    if (!p || md_pipeline_feed_open(p, udp_needs_eol(cfg)) != 0 ||
         md_pipeline_start(p, &loop, on_frame, &fs) != 0) {
         fprintf(stderr, "meterd aggregate: %s\n", err[0] ? err : "cannot set up the pipeline");
         goto out;

@@ -1,10 +1,11 @@
 /*
  * cmd_parse.c: `meterd parse`, show what the agent makes of a datagram.
  *
- * It runs the intake's exact path (framing with the configured buffer size
- * and eol rule, then md_parse_line with the configured options) on one
- * datagram given on the command line, and prints one JSON object per
- * message. Operators use it to see why a client's metric goes missing; the
+ * It runs the daemon's path on one datagram given on the command line:
+ * framing with the configured buffer size and eol rule, the intake
+ * thread's parse (lazy tags) for the accept/reject verdict, then the
+ * aggregator's full parse, both with the statsd stage's options; it prints
+ * one JSON object per message. Operators use it to see why a client's metric goes missing; the
  * protocol corpus test (tests/corpus/run_corpus.py) uses it to check the
  * parser against the reference agent's behaviour.
  */
@@ -27,7 +28,9 @@ static const char *const mtype_names[MD_MTYPE_COUNT] = {"c", "g", "ms", "h", "s"
 static const char *const alert_names[] = {"info", "success", "warning", "error"};
 
 struct parse_out {
-    const struct md_parse_opts *opts;
+    const struct md_parse_opts *opts; /* the aggregator's (full) parse */
+    struct md_parse_opts intake;      /* the intake threads' (lazy tags) parse */
+    char *copy;                       /* the intake parses a copy: events unescape in place */
     struct md_buf b;
     FILE *f;
 };
@@ -185,10 +188,14 @@ static void on_line(void *ud, char *line, size_t len, enum md_parse_error err)
     struct parse_out *po = ud;
     struct md_buf *b = &po->b;
     md_buf_reset(b);
+    struct md_msg m;
+    /* First the intake thread's verdict, then what the aggregator reads. */
+    memcpy(po->copy, line, len);
+    if (err == MD_PERR_NONE && md_parse_line(po->copy, len, &po->intake, &m) == MD_MSG_ERROR)
+        err = m.error;
     if (err != MD_PERR_NONE) {
         print_error(b, err, line, len);
     } else {
-        struct md_msg m;
         switch (md_parse_line(line, len, po->opts, &m)) {
         case MD_MSG_METRIC: print_metric(b, &m.u.metric); break;
         case MD_MSG_EVENT: print_event(b, &m.u.event); break;
@@ -307,10 +314,17 @@ int md_cmd_parse(int argc, char **argv)
     if (truncated)
         len = cap;
 
-    struct parse_out po = {.opts = &opts, .f = stdout};
+    struct parse_out po = {.opts = &opts, .intake = opts, .copy = malloc(len + 1), .f = stdout};
+    po.intake.lazy_tags = true;
+    if (!po.copy) {
+        free(buf);
+        fprintf(stderr, "meterd parse: %s\n", strerror(ENOMEM));
+        return 1;
+    }
     md_buf_init(&po.b);
     md_split_datagram(buf, len, truncated, eol, on_line, &po);
     md_buf_free(&po.b);
+    free(po.copy);
     free(buf);
     return fflush(stdout) == 0 ? 0 : 1;
 }

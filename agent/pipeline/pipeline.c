@@ -98,6 +98,7 @@ struct md_pipeline {
     _Atomic uint64_t pub_fast_misses, pub_fast_mismatches;
     char *uds_path;
     struct intake_thread *feed; /* md_pipeline_feed_open */
+    const char *hostname;       /* borrowed, as cfg */
     /* loop side */
     uv_async_t async;
     bool async_init;
@@ -565,6 +566,7 @@ struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hos
     if (!p)
         return NULL;
     p->cfg = cfg;
+    p->hostname = hostname;
     p->block_on_full = cfg->dogstatsd_ring_full_policy == MD_RING_BLOCK;
     if (md_agg_from_config(cfg, hostname, &p->agg) != 0 || !(p->agg_sd = md_statsd_new(cfg, p->agg)) ||
         md_ring_init(&p->main_ring, 1 << 20) != 0 || md_ring_init(&p->frame_ring, 4096) != 0) {
@@ -609,12 +611,11 @@ fail:
     return NULL;
 }
 
-int md_pipeline_feed_open(struct md_pipeline *p, const struct md_config *cfg, bool eol_required,
-                          const char *hostname)
+int md_pipeline_feed_open(struct md_pipeline *p, bool eol_required)
 {
     if (p->feed || p->nthreads == MAX_THREADS)
         return -EINVAL;
-    int rc = add_thread(p, -1, eol_required, hostname, cfg);
+    int rc = add_thread(p, -1, eol_required, p->hostname, p->cfg);
     if (rc == 0)
         p->feed = p->threads[p->nthreads - 1];
     return rc;

@@ -29,6 +29,7 @@ struct md_pipeline;
 /* Frames handed to the loop; the callee owns the frame (md_frame_free + free). */
 typedef void (*md_frame_fn)(void *ud, struct md_frame *f);
 
+/* cfg and hostname are borrowed: they must outlive the pipeline. */
 struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hostname, char *err,
                                     size_t errlen);
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud);
@@ -41,8 +42,7 @@ void md_pipeline_flush(struct md_pipeline *p, bool all);
  * key cache, ring) on one datagram received at `now`; buf is modified. A
  * full ring makes the caller wait instead of dropping.
  */
-int md_pipeline_feed_open(struct md_pipeline *p, const struct md_config *cfg, bool eol_required,
-                          const char *hostname);
+int md_pipeline_feed_open(struct md_pipeline *p, bool eol_required);
 void md_pipeline_feed(struct md_pipeline *p, char *buf, size_t len, bool truncated, double now);
 /* A point from the loop thread (collectors, telemetry). */
 void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double now);
