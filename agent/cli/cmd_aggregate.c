@@ -143,7 +143,7 @@ static int parse_opts(int argc, char **argv, struct md_cli_config *cc, long *int
     md_cli_begin();
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0) + 1;
+            return md_cli_usage(stdout, usage, 0);
         if (ch == OPT_INTERVAL)
             rc = md_cli_long("aggregate", "--interval", optarg, 1, 3600, interval);
         else if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET)
@@ -151,14 +151,14 @@ static int parse_opts(int argc, char **argv, struct md_cli_config *cc, long *int
         else
             rc = md_cli_usage(stderr, usage, 2);
         if (rc)
-            return rc + 1;
+            return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "meterd aggregate: unexpected argument '%s' (datagrams come on stdin)\n",
                 argv[optind]);
-        return md_cli_usage(stderr, usage, 2) + 1;
+        return md_cli_usage(stderr, usage, 2);
     }
-    return 0;
+    return -1;
 }
 
 static bool udp_needs_eol(const struct md_config *cfg)
@@ -250,8 +250,8 @@ int md_cmd_aggregate(int argc, char **argv)
     struct md_config cfg;
     long interval = 0;
     int rc = parse_opts(argc, argv, &cc, &interval);
-    if (rc)
-        return rc - 1;
+    if (rc >= 0)
+        return rc;
     if ((rc = md_cli_load(&cc, "aggregate", &cfg)))
         return rc;
     if (interval > 0)

@@ -81,7 +81,7 @@ struct check_args {
     struct md_cli_config cc;
 };
 
-/* 0 to go on, else the exit code + 1. */
+/* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
     static const struct option opts[] = {
@@ -100,18 +100,18 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         case OPT_DELAY: rc = md_cli_seconds("check", "--delay", optarg, 0, 3600, &a->delay); break;
         case MD_OPT_CONFIG:
         case MD_OPT_SET: rc = md_cli_config_opt(&a->cc, "check", ch, optarg); break;
-        case MD_OPT_HELP: return md_cli_usage(stdout, usage, 0) + 1;
-        default: return md_cli_usage(stderr, usage, 2) + 1;
+        case MD_OPT_HELP: return md_cli_usage(stdout, usage, 0);
+        default: return md_cli_usage(stderr, usage, 2);
         }
         if (rc)
-            return rc + 1;
+            return rc;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "meterd check: expected one collector name\n");
-        return md_cli_usage(stderr, usage, 2) + 1;
+        return md_cli_usage(stderr, usage, 2);
     }
     a->name = argv[optind];
-    return 0;
+    return -1;
 }
 
 static void sleep_seconds(double s)
@@ -183,8 +183,8 @@ int md_cmd_check(int argc, char **argv)
 {
     struct check_args a = {.delay = 1.0};
     int rc = parse_args(argc, argv, &a);
-    if (rc)
-        return rc - 1;
+    if (rc >= 0)
+        return rc;
     struct md_config cfg;
     if (md_cli_load(&a.cc, "check", &cfg))
         return 2;

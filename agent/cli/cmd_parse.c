@@ -235,7 +235,7 @@ static char *read_stdin(size_t *len)
     return p;
 }
 
-/* Options and the datagram argument. 0 to go on, else the exit code + 1. */
+/* Options and the datagram argument: -1 to go on, else the exit code. */
 static int parse_opts(int argc, char **argv, struct md_cli_config *cc, const char **transport,
                       const char **dgram)
 {
@@ -246,26 +246,26 @@ static int parse_opts(int argc, char **argv, struct md_cli_config *cc, const cha
     md_cli_begin();
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0) + 1;
+            return md_cli_usage(stdout, usage, 0);
         if (ch == OPT_TRANSPORT) {
             *transport = optarg;
             if (strcmp(optarg, "udp") != 0 && strcmp(optarg, "uds") != 0) {
                 fprintf(stderr, "meterd parse: --transport %s: expected udp or uds\n", optarg);
-                return md_cli_usage(stderr, usage, 2) + 1;
+                return md_cli_usage(stderr, usage, 2);
             }
         } else if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET) {
             if ((rc = md_cli_config_opt(cc, "parse", ch, optarg)))
-                return rc + 1;
+                return rc;
         } else {
-            return md_cli_usage(stderr, usage, 2) + 1;
+            return md_cli_usage(stderr, usage, 2);
         }
     }
     if (optind != argc - 1) {
         fprintf(stderr, "meterd parse: expected one DATAGRAM argument\n");
-        return md_cli_usage(stderr, usage, 2) + 1;
+        return md_cli_usage(stderr, usage, 2);
     }
     *dgram = argv[optind];
-    return 0;
+    return -1;
 }
 
 int md_cmd_parse(int argc, char **argv)
@@ -273,8 +273,8 @@ int md_cmd_parse(int argc, char **argv)
     struct md_cli_config cc = {0};
     const char *transport = "udp", *dgram = NULL;
     int rc = parse_opts(argc, argv, &cc, &transport, &dgram);
-    if (rc)
-        return rc - 1;
+    if (rc >= 0)
+        return rc;
     struct md_config cfg;
     /* Only what -c and --set say: parse never picks up a config file by itself. */
     struct md_reload_source src = {cc.file, cc.sets, cc.nsets};

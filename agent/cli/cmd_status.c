@@ -66,7 +66,7 @@ static const char status_usage[] =
 
 enum { OPT_JSON = 0x200 };
 
-/* Options of status and health; *json stays NULL for health. 0 to go on, else the exit code + 1. */
+/* Options of status and health (json NULL: no --json). -1 to go on, else the exit code. */
 static int parse_opts(int argc, char **argv, const char *cmd, const char *usage,
                       struct md_cli_config *cc, bool *json)
 {
@@ -78,19 +78,19 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *usage,
     md_cli_begin();
     while ((ch = getopt_long(argc, argv, "c:h", json ? with_json : plain, NULL)) != -1) {
         if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0) + 1;
+            return md_cli_usage(stdout, usage, 0);
         if (ch == OPT_JSON && json)
             *json = true;
         else if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
-            return md_cli_usage(stderr, usage, 2) + 1;
+            return md_cli_usage(stderr, usage, 2);
         else if ((rc = md_cli_config_opt(cc, cmd, ch, optarg)))
-            return rc + 1;
+            return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "meterd %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return md_cli_usage(stderr, usage, 2) + 1;
+        return md_cli_usage(stderr, usage, 2);
     }
-    return 0;
+    return -1;
 }
 
 int md_cmd_health(int argc, char **argv)
@@ -98,8 +98,8 @@ int md_cmd_health(int argc, char **argv)
     struct md_cli_config cc = {0};
     struct md_config cfg;
     int rc = parse_opts(argc, argv, "health", health_usage, &cc, NULL);
-    if (rc)
-        return rc - 1;
+    if (rc >= 0)
+        return rc;
     if ((rc = md_cli_load(&cc, "health", &cfg)))
         return rc;
     struct md_buf b;
@@ -151,8 +151,8 @@ int md_cmd_status(int argc, char **argv)
     struct md_config cfg;
     bool json = false;
     int rc = parse_opts(argc, argv, "status", status_usage, &cc, &json);
-    if (rc)
-        return rc - 1;
+    if (rc >= 0)
+        return rc;
     if ((rc = md_cli_load(&cc, "status", &cfg)))
         return rc;
     struct md_buf b;
