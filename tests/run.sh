@@ -110,10 +110,10 @@ fi
 # The parser's libFuzzer target: seed replay on both parser paths, then a minute of fuzzing.
 summarised fuzz bash tests/fuzz/run.sh
 
-# ThreadSanitizer: the tests whose code crosses threads (rings, intake, aggregator).
-if TARGETS="tests/unit/test_ring tests/unit/test_pipeline" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+# ThreadSanitizer: the tests whose code crosses threads (rings, intake, feed, aggregator).
+if TARGETS="tests/unit/test_ring tests/unit/test_pipeline tests/unit/test_pipeline_feed" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-    for t in ring pipeline; do
+    for t in ring pipeline pipeline_feed; do
         cmocka "build-tsan/tests/unit/test_$t" tsan
     done
 else
