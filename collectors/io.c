@@ -24,7 +24,7 @@
 enum { K_DEVICE_EXCLUDE_RE };
 
 static const struct md_key_decl io_keys[] = {
-    {"device_exclude_re", MD_KEY_STRING, "", 0, 0, "POSIX extended regex of device names to skip"},
+    {"device_exclude_re", MD_KEY_REGEX, "", 0, 0, "POSIX extended regex of device names to skip"},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 

@@ -21,7 +21,7 @@ enum { K_EXCLUDED, K_EXCLUDED_RE };
 
 static const struct md_key_decl net_keys[] = {
     {"excluded_interfaces", MD_KEY_STRLIST, "", 0, 0, "interface names to skip"},
-    {"excluded_interface_re", MD_KEY_STRING, "", 0, 0, "POSIX extended regex of interface names to skip"},
+    {"excluded_interface_re", MD_KEY_REGEX, "", 0, 0, "POSIX extended regex of interface names to skip"},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 

@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "buf.h"
-#include "meterd/config.h"
 #include "meterd/sink.h"
 
-static int console_create(const struct md_config *cfg, void **state, const char **err)
+static int console_create(const void *conf, const struct md_sink_env *env, void **state,
+                          char *err, size_t errlen)
 {
     *state = NULL; /* stateless */
     return 0;

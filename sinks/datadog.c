@@ -16,17 +16,22 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "log.h"
-#include "meterd/config.h"
+#include "datadog.h"
 #include "meterd/sink.h"
 #include "sketch_pb.h"
 
 /* serializer_max_uncompressed_payload_size of the Datadog agent. */
 #define DD_MAX_UNCOMPRESSED 4194304u
 #define DD_DEFAULT_SITE "datadoghq.com"
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
 
 struct dd_state {
     char *base;    /* no trailing slash */
@@ -35,8 +40,6 @@ struct dd_state {
     size_t limit;  /* max uncompressed body bytes */
 };
 
-/* Lets tests exercise splitting with small frames; 0 restores the default. */
-int md_sink_datadog_set_limit(void *state, size_t max_uncompressed);
 int md_sink_datadog_set_limit(void *state, size_t max_uncompressed)
 {
     struct dd_state *st = state;
@@ -46,41 +49,96 @@ int md_sink_datadog_set_limit(void *state, size_t max_uncompressed)
     return 0;
 }
 
-static const char *nz(const char *s)
+/* ---- keys ---- */
+
+#define DD_OFF(m, ctype) MD_OPT_OFF(struct md_datadog_conf, m, ctype)
+
+static const char *const dd_dist_outputs[] = {"auto", "sketch", "series", NULL};
+
+_Static_assert(sizeof(enum md_dist_output) == sizeof(int), "enum fields are written as int");
+
+static const char *dd_check_site(const char *v)
 {
-    return s ? s : "";
+    if (strstr(v, "://") || strchr(v, '/'))
+        return "expected a domain like datadoghq.eu, not a URL";
+    for (const char *s = v; *s; s++)
+        if (*s <= ' ' || *s == 0x7f)
+            return "expected a domain without spaces";
+    return NULL;
 }
 
-static int dd_create(const struct md_config *cfg, void **state, const char **err)
+static const struct md_opt dd_keys[] = {
+    {"api_key", MD_OPT_SECRET, DD_OFF(api_key, char *), "", 0, 0, NULL, 0, NULL, NULL, NULL,
+     {"DD_API_KEY"}, "Datadog sink",
+     "Datadog API key; needed only by the datadog sink. Never logged or printed in\n"
+     "full: configcheck shows only its last 4 characters."},
+    {"site", MD_OPT_STRING, DD_OFF(site, char *), DD_DEFAULT_SITE, 0, 0, NULL, 0, dd_check_site,
+     NULL, NULL, {"DD_SITE"}, NULL,
+     "Datadog site to ship to: datadoghq.com, datadoghq.eu, us3.datadoghq.com,\n"
+     "us5.datadoghq.com, ap1.datadoghq.com or ddog-gov.com."},
+    {"dd_url", MD_OPT_URL, DD_OFF(dd_url, char *), "", 0, 0, NULL, 0, NULL, NULL, NULL,
+     {"DD_DD_URL", "DD_URL"}, NULL,
+     "Metrics intake URL (http:// or https://); overrides site when set. Point it\n"
+     "at any backend that speaks the Datadog series API (e.g. VictoriaMetrics).\n"
+     "Credentials and the query string are never printed."},
+    {"distribution_output", MD_OPT_ENUM, DD_OFF(distribution_output, enum md_dist_output),
+     "auto", 0, 0, dd_dist_outputs, 0, NULL, NULL, NULL, {0}, NULL,
+     "How distributions (|d) leave: sketch (DDSketch to /api/beta/sketches),\n"
+     "series (.avg .count .max .min .median .95percentile, for backends without\n"
+     "sketches) or auto (sketch for Datadog's own sites, series for any dd_url)."},
+    {NULL},
+};
+
+/* With an api_key or a dd_url, an empty `sinks` means this one. */
+static bool dd_wanted(const void *conf)
 {
+    const struct md_datadog_conf *c = conf;
+    return (c->api_key && c->api_key[0]) || (c->dd_url && c->dd_url[0]);
+}
+
+/*
+ * auto ships sketches only to Datadog's own intake (an api_key and no
+ * dd_url, or a dd_url on a Datadog domain); anything else that speaks the
+ * series API (VictoriaMetrics 1.79 ...) gets series.
+ */
+static bool dd_sketches(const void *conf)
+{
+    const struct md_datadog_conf *c = conf;
+    if (c->distribution_output != MD_DIST_AUTO)
+        return c->distribution_output == MD_DIST_SKETCH;
+    if (!c->api_key || !c->api_key[0])
+        return false;
+    const char *u = c->dd_url ? c->dd_url : "";
+    return !u[0] || strstr(u, ".datadoghq.") || strstr(u, "ddog-gov.com");
+}
+
+static int dd_create(const void *conf, const struct md_sink_env *env, void **state, char *err,
+                     size_t errlen)
+{
+    const struct md_datadog_conf *c = conf;
     struct dd_state *st = calloc(1, sizeof *st);
     if (!st) {
-        *err = "out of memory";
+        snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     struct md_buf b;
     md_buf_init(&b);
-    if (cfg->dd_url && cfg->dd_url[0])
-        md_buf_puts(&b, cfg->dd_url);
+    if (c->dd_url && c->dd_url[0])
+        md_buf_puts(&b, c->dd_url);
     else
-        md_buf_printf(&b, "https://api.%s", cfg->site && cfg->site[0] ? cfg->site : DD_DEFAULT_SITE);
+        md_buf_printf(&b, "https://api.%s", c->site && c->site[0] ? c->site : DD_DEFAULT_SITE);
     while (b.len && b.p[b.len - 1] == '/')
         b.p[--b.len] = '\0';
     st->base = md_buf_steal(&b, NULL);
-    st->api_key = strdup(nz(cfg->api_key));
-    char hn[256] = "";
-    if (cfg->hostname && cfg->hostname[0])
-        snprintf(hn, sizeof hn, "%s", cfg->hostname);
-    else if (gethostname(hn, sizeof hn - 1) != 0)
-        hn[0] = '\0';
-    st->host = strdup(hn);
+    st->api_key = strdup(nz(c->api_key));
+    st->host = strdup(env && env->hostname ? env->hostname : "");
     st->limit = DD_MAX_UNCOMPRESSED;
     if (!st->base || !st->api_key || !st->host) {
         free(st->base);
         free(st->api_key);
         free(st->host);
         free(st);
-        *err = "out of memory";
+        snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     *state = st;
@@ -469,7 +527,7 @@ static int dd_encode(void *state, const struct md_frame *f, struct md_payload **
         rc = dd_encode_checks(st, f, out);
     if (rc == 0)
         rc = dd_encode_events(st, f, out);
-    /* Distributions come as sketches only when distribution_output chose them. */
+    /* The frame holds sketches only when dd_sketches asked the aggregator for them. */
     if (rc == 0)
         rc = dd_encode_sketches(st, f, out);
     return rc;
@@ -478,6 +536,10 @@ static int dd_encode(void *state, const struct md_frame *f, struct md_payload **
 const struct md_sink_ops md_sink_datadog = {
     .name = "datadog",
     .transport = MD_TRANSPORT_HTTP,
+    .keys = dd_keys,
+    .conf_size = sizeof(struct md_datadog_conf),
+    .wanted = dd_wanted,
+    .sketches = dd_sketches,
     .create = dd_create,
     .encode = dd_encode,
     .destroy = dd_destroy,

@@ -239,9 +239,11 @@ struct md_agg *md_agg_new(const struct md_agg_opts *o)
     a->o.hostname = a->keyer.host.p;
     md_frame_init(&a->pending, 0, a->o.interval);
     /* As series, a distribution is an exact histogram with the agent's distribution summary. */
-    char *aggs[] = {"avg", "count", "max", "min", "median"};
-    char *pcts[] = {"0.95"};
-    md_hist_opts_parse(&a->dist_hist, aggs, 5, pcts, 1);
+    a->dist_hist = (struct md_hist_opts){
+        .aggregates = MD_HAGG_AVG | MD_HAGG_COUNT | MD_HAGG_MAX | MD_HAGG_MIN | MD_HAGG_MEDIAN,
+        .percentiles = {0.95},
+        .npercentiles = 1,
+    };
     if (tab_grow(a) != 0) {
         md_agg_free(a);
         return NULL;

@@ -30,21 +30,11 @@ struct md_agg_opts {
     struct md_hist_opts hist;
     uint32_t context_limit;    /* 0 = none */
     bool etsy;                 /* statsd_mode: etsy */
-    double thresholds[16];     /* etsy percent_threshold */
+    double thresholds[16];     /* etsy percent_threshold, at least one */
     size_t nthresholds;
     uint32_t hist_limit;       /* histogram_exact_samples (0 = unbounded) */
     bool dist_sketch;          /* distributions leave as sketches, else as series */
 };
-
-/*
- * The grace period of a window `interval` seconds long: a second, or a
- * quarter of the window when it is shorter than four seconds. Samples that
- * arrive this late still land in their own window.
- */
-static inline double md_agg_grace(int interval)
-{
-    return interval >= 4 ? 1.0 : interval / 4.0;
-}
 
 struct md_agg_stats {
     uint64_t points;
@@ -100,10 +90,5 @@ bool md_agg_seal_begin(struct md_agg *a, double now, bool all);
 bool md_agg_seal_step(struct md_agg *a, uint32_t budget);
 int md_agg_seal_take(struct md_agg *a, struct md_frame *out);
 const struct md_agg_stats *md_agg_stats(const struct md_agg *a);
-
-/* An aggregator set up from the configuration (agg_config.c). -EINVAL on bad histogram settings. */
-struct md_config;
-int md_agg_from_config(const struct md_config *c, const char *hostname, struct md_agg **out);
-bool md_agg_dist_as_sketch(const struct md_config *c);
 
 #endif

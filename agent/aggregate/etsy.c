@@ -19,35 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int md_etsy_thresholds_parse(char *const *strs, size_t n, double *out, size_t cap,
-                             char *err, size_t errlen)
-{
-    if (n == 0) {
-        if (cap == 0)
-            goto full;
-        out[0] = MD_ETSY_DEFAULT_THRESHOLD;
-        return 1;
-    }
-    if (n > cap)
-        goto full;
-    for (size_t i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        double p = strtod(strs[i], &end);
-        if (end == strs[i] || *end || errno || !isfinite(p) || p == 0 || p < -100 || p > 100) {
-            snprintf(err, errlen,
-                     "percent_threshold[%zu]: expected a non-zero number from -100 to 100, got \"%.32s\"",
-                     i, strs[i]);
-            return -EINVAL;
-        }
-        out[i] = p;
-    }
-    return (int)n;
-full:
-    snprintf(err, errlen, "percent_threshold: at most %zu thresholds", cap);
-    return -EINVAL;
-}
-
 /*
  * JavaScript prints a number in this range with the fewest digits that
  * read back as the same double, in plain decimal notation.

@@ -26,16 +26,6 @@
 #define MD_ETSY_DEFAULT_THRESHOLD 90.0
 
 /*
- * Parse percent_threshold strings ("90", "95.5", "-10") into out (up to cap).
- * Returns how many were stored, or -EINVAL with a reason in err when one is
- * not a finite, non-zero number in [-100, 100] or there are more than cap. n == 0
- * stores etsy's default, 90. 0 is refused too: etsy would emit an empty or
- * single-sample statistic under the odd name `lower_0`.
- */
-int md_etsy_thresholds_parse(char *const *strs, size_t n, double *out, size_t cap,
-                             char *err, size_t errlen);
-
-/*
  * The name part etsy derives from a threshold: the number as JavaScript
  * prints it, first '.' -> '_', first '-' -> "top" (90 -> "90",
  * 99.9 -> "99_9", -10 -> "top10"). Returns the length, or -ENOSPC.

@@ -20,32 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int md_hist_opts_parse(struct md_hist_opts *o, char *const *aggs, size_t naggs,
-                       char *const *pcts, size_t npcts)
-{
-    static const struct { const char *name; unsigned bit; } names[] = {
-        {"max", MD_HAGG_MAX}, {"min", MD_HAGG_MIN}, {"median", MD_HAGG_MEDIAN},
-        {"avg", MD_HAGG_AVG}, {"sum", MD_HAGG_SUM}, {"count", MD_HAGG_COUNT},
-    };
-    memset(o, 0, sizeof *o);
-    for (size_t i = 0; i < naggs; i++) {
-        size_t k = 0;
-        while (k < sizeof names / sizeof names[0] && strcmp(names[k].name, aggs[i]) != 0)
-            k++;
-        if (k == sizeof names / sizeof names[0])
-            return -EINVAL;
-        o->aggregates |= names[k].bit;
-    }
-    for (size_t i = 0; i < npcts; i++) {
-        char *end;
-        double p = strtod(pcts[i], &end);
-        if (*end || !(p > 0 && p < 1) || o->npercentiles == MD_HIST_MAX_PERCENTILES)
-            return -EINVAL;
-        o->percentiles[o->npercentiles++] = p;
-    }
-    return 0;
-}
-
 /* Move the exact samples into a sketch; false when memory is short. */
 static bool to_sketch(struct md_hist *h)
 {

@@ -10,7 +10,7 @@
 #include "ddsketch.h"
 #include "meterd/frame.h"
 
-/* Which aggregates to emit (histogram_aggregates). */
+/* Which aggregates to emit (histogram_aggregates; the config lists them in this order). */
 enum {
     MD_HAGG_MAX = 1 << 0,
     MD_HAGG_MIN = 1 << 1,
@@ -27,10 +27,6 @@ struct md_hist_opts {
     double percentiles[MD_HIST_MAX_PERCENTILES]; /* in (0,1) */
     unsigned npercentiles;
 };
-
-/* Parse histogram_aggregates / histogram_percentiles values into opts. */
-int md_hist_opts_parse(struct md_hist_opts *o, char *const *aggs, size_t naggs,
-                       char *const *pcts, size_t npcts);
 
 struct md_hist_sample {
     double value;

@@ -35,8 +35,8 @@ int md_cli_config_opt(struct md_cli_config *cc, const char *cmd, int ch, const c
 
 struct md_reload_source md_cli_source(struct md_cli_config *cc)
 {
-    if (!cc->file && access(MD_CLI_DEFAULT_CONFIG, R_OK) == 0)
-        cc->file = MD_CLI_DEFAULT_CONFIG;
+    if (!cc->file)
+        cc->file = md_config_default_file();
     return (struct md_reload_source){cc->file, cc->sets, cc->nsets};
 }
 

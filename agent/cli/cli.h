@@ -17,8 +17,6 @@
 #include "meterd/config.h"
 #include "reload.h"
 
-/* The file `run`, `configcheck` and the others read when -c is not given, if it exists. */
-#define MD_CLI_DEFAULT_CONFIG "conf.d/meterd.yaml"
 #define MD_CLI_MAX_SETS 256
 
 /* getopt codes of the shared options; a subcommand's own long-only options use others. */
@@ -43,7 +41,7 @@ void md_cli_begin(void);
  */
 int md_cli_config_opt(struct md_cli_config *cc, const char *cmd, int ch, const char *arg);
 
-/* The source the daemon and the one-shot commands load: cc plus the default file. */
+/* The source the daemon and the one-shot commands load: cc, or the default file without -c. */
 struct md_reload_source md_cli_source(struct md_cli_config *cc);
 
 /* Load the config; on error print "meterd CMD: config error: ..." and return 1. */

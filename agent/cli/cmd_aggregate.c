@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "flush.h"
 #include "log.h"
+#include "module_opts.h"
 #include "pipeline.h"
 
 static const char usage[] =
@@ -31,7 +32,7 @@ static const char usage[] =
     "Aggregate datagrams (one per line, \\n for a newline inside one) into one window the way\n"
     "the running agent does, and print what the Datadog sink would ship: one series or\n"
     "service check per line.\n"
-    "  -c, --config FILE     config file (default: " MD_CLI_DEFAULT_CONFIG " if present)\n"
+    "  -c, --config FILE     config file (default: " MD_CONFIG_DEFAULT_FILE " if present)\n"
     "      --set K=V         override one key\n"
     "      --interval N      window length in seconds (default: flush_interval)\n"
     "  -h, --help            this help\n";
@@ -161,14 +162,6 @@ static int parse_opts(int argc, char **argv, struct md_cli_config *cc, long *int
     return -1;
 }
 
-static bool udp_needs_eol(const struct md_config *cfg)
-{
-    for (size_t i = 0; i < cfg->dogstatsd_eol_required.n; i++)
-        if (strcmp(cfg->dogstatsd_eol_required.v[i], "udp") == 0)
-            return true;
-    return false;
-}
-
 /* Every line of stdin into the pipeline, all in the window that starts now. */
 static void feed_stdin(struct md_pipeline *p, const struct md_config *cfg)
 {
@@ -185,13 +178,12 @@ static void feed_stdin(struct md_pipeline *p, const struct md_config *cfg)
     free(line);
 }
 
-static int print_frames(const struct md_config *cfg, struct frames *fs)
+static int print_frames(const struct md_config *cfg, const char *host, struct frames *fs)
 {
-    static const char *const datadog[] = {"datadog"};
-    struct md_flush_opts fo = {0};
+    struct md_flush_opts fo = {.hostname = host};
     struct md_flusher *fl;
     char err[512];
-    if (md_flusher_new(cfg, datadog, 1, &fo, &fl, err, sizeof err) != 0) {
+    if (md_flusher_new(cfg, "datadog", &fo, &fl, err, sizeof err) != 0) {
         fprintf(stderr, "meterd aggregate: %s\n", err);
         return 1;
     }
@@ -209,28 +201,36 @@ static int print_frames(const struct md_config *cfg, struct frames *fs)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int aggregate(struct md_config *cfg)
+/* What the Datadog sink's own keys say about distributions, whichever sinks the config runs. */
+static bool datadog_sketches(const struct md_config *cfg)
+{
+    const struct md_sink_ops *dd = md_sink_lookup("datadog");
+    return dd && dd->sketches && dd->sketches(md_config_sink_conf(cfg, dd));
+}
+
+static int aggregate(const struct md_config *cfg)
 {
     char host[256], err[512] = "";
     struct frames fs = {.n = 0};
+    static struct md_pipeline_opts po; /* large; outlives the pipeline */
     uv_loop_t loop;
     int rc = 1;
     md_daemon_hostname(cfg, host, sizeof host);
-    /* The intake stage without sockets: datagrams come from stdin. */
-    cfg->dogstatsd_port = 0;
-    free(cfg->dogstatsd_socket);
-    cfg->dogstatsd_socket = NULL;
+    md_config_pipeline_opts(cfg, host, &po);
+    po.udp_port = 0; /* the intake stage without sockets: datagrams come from stdin */
+    po.uds_path = NULL;
+    po.agg.dist_sketch = datadog_sketches(cfg);
     if (uv_loop_init(&loop) != 0)
         return 1;
-    struct md_pipeline *p = md_pipeline_new(cfg, host, err, sizeof err);
-    if (!p || md_pipeline_feed_open(p, udp_needs_eol(cfg)) != 0 ||
+    struct md_pipeline *p = md_pipeline_new(&po, err, sizeof err);
+    if (!p || md_pipeline_feed_open(p, po.eol_udp) != 0 ||
         md_pipeline_start(p, &loop, on_frame, &fs) != 0) {
         fprintf(stderr, "meterd aggregate: %s\n", err[0] ? err : "cannot set up the pipeline");
         goto out;
     }
     feed_stdin(p, cfg);
     md_pipeline_stop(p); /* seals every open window; the frames come to on_frame */
-    rc = print_frames(cfg, &fs);
+    rc = print_frames(cfg, host, &fs);
 out:
     if (p)
         md_pipeline_stop(p);

@@ -66,7 +66,7 @@ static const char usage[] =
     "                    [--confd DIR]\n"
     "Run one collector once, the way the agent would, and print what it would send.\n"
     "      --json         one JSON object per point instead of a table\n"
-    "  -c, --config FILE  main config file (default: " MD_CLI_DEFAULT_CONFIG " if present)\n"
+    "  -c, --config FILE  main config file (default: " MD_CONFIG_DEFAULT_FILE " if present)\n"
     "      --set K=V      override one key\n"
     "      --delay S      seconds between the two runs of collectors that compute rates (1)\n"
     "      --confd DIR    conf.d folder (default: confd_path of the config)\n"

@@ -1,15 +1,16 @@
 /*
  * cmd_configcheck.c: `meterd configcheck`, the operator's "is my config
  * right?" command. It loads the configuration exactly as the daemon would
- * (defaults < -c FILE < environment < --set) and prints the effective result
- * as YAML with the API key redacted, or the first error ("FILE:LINE: KEY:
- * reason") on stderr with exit code 1, so it can gate a deploy or a
- * container start. `--template` prints the shipped conf.d/meterd.yaml.
+ * (defaults < -c FILE < environment < --set, the sinks' keys, every conf.d
+ * instance) and prints the effective result as YAML with secrets redacted,
+ * or the first error ("FILE:LINE: KEY: reason") on stderr with exit code
+ * 1, so it can gate a deploy or a container start. `--template` prints the
+ * shipped conf.d/meterd.yaml.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "collect.h"
@@ -18,84 +19,33 @@
 static void configcheck_usage(FILE *out)
 {
     fprintf(out, "usage: meterd configcheck [-c FILE] [--set key=value]... [--template]\n"
-                 "  -c, --config FILE  main config file (default: conf.d/meterd.yaml if present)\n"
+                 "  -c, --config FILE  main config file (default: " MD_CONFIG_DEFAULT_FILE
+                 " if present)\n"
                  "  --set key=value    override one key (wins over file and environment)\n"
-                 "  --template         print the documented default config and exit\n");
+                 "  --template         print the documented default config and exit\n"
+                 "Checks what `meterd run` checks before it starts: every key of the main\n"
+                 "file, the environment and --set, the sinks' keys, and every conf.d instance.\n");
 }
 
 /*
- * Collector configs under c->confd_path (<name>.d/conf.yaml): each instance
- * is checked against its collector's key table; the first error is printed
- * as "FILE:LINE: KEY: reason".
+ * Collector configs under c->confd_path (<name>.d/conf.yaml), configured
+ * against the same /proc and /sys as `meterd run` would use; the first
+ * error is printed as "FILE:LINE: KEY: reason".
  */
 static int configcheck_collectors(const struct md_config *c, FILE *err)
 {
     char msg[1024];
-    if (md_collect_validate(c->confd_path, msg, sizeof msg) == 0)
+    if (md_collect_validate(c->confd_path, c->procfs_path, c->sysfs_path, msg, sizeof msg) == 0)
         return 0;
-    fprintf(err, "meterd: conf.d error: %s\n", msg);
+    fprintf(err, "meterd configcheck: %s\n", msg);
     return 1;
 }
 
-/* "--opt VALUE" or "--opt=VALUE"; advances *i past a separate value. */
-static const char *configcheck_optval(int argc, char **argv, int *i, const char *shortname,
-                                      const char *longname)
+static int configcheck_run(const char *file, char **sets, size_t nsets)
 {
-    const char *a = argv[*i];
-    size_t ll = strlen(longname);
-    if ((shortname && strcmp(a, shortname) == 0) || strcmp(a, longname) == 0)
-        return *i + 1 < argc ? argv[++*i] : NULL;
-    if (strncmp(a, longname, ll) == 0 && a[ll] == '=')
-        return a + ll + 1;
-    return NULL;
-}
-
-static bool configcheck_is_opt(const char *a, const char *shortname, const char *longname)
-{
-    size_t ll = strlen(longname);
-    return (shortname && strcmp(a, shortname) == 0) || strcmp(a, longname) == 0 ||
-           (strncmp(a, longname, ll) == 0 && a[ll] == '=');
-}
-
-int md_cmd_configcheck(int argc, char **argv)
-{
-    const char *file = NULL;
-    char **sets = calloc((size_t)(argc > 0 ? argc : 1), sizeof *sets);
-    size_t nsets = 0;
-    int rc = 2;
-    if (!sets) {
-        fprintf(stderr, "meterd configcheck: out of memory\n");
-        return 1;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            configcheck_usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (strcmp(a, "--template") == 0) {
-            md_config_write_template(stdout);
-            rc = 0;
-            goto out;
-        } else if (configcheck_is_opt(a, "-c", "--config")) {
-            if (!(file = configcheck_optval(argc, argv, &i, "-c", "--config")))
-                goto usage;
-        } else if (configcheck_is_opt(a, NULL, "--set")) {
-            const char *v = configcheck_optval(argc, argv, &i, NULL, "--set");
-            if (!v)
-                goto usage;
-            sets[nsets++] = (char *)v;
-        } else {
-            fprintf(stderr, "meterd configcheck: unknown argument '%s'\n", a);
-            goto usage;
-        }
-    }
-
-    /* The same default file as `meterd run`, so this checks what the daemon would load. */
-    if (!file && access("conf.d/meterd.yaml", R_OK) == 0)
-        file = "conf.d/meterd.yaml";
     struct md_config cfg;
     char err[1024];
+    int rc;
     if (md_config_load(&cfg, file, sets, nsets, err, sizeof err) < 0) {
         fprintf(stderr, "meterd configcheck: %s\n", err);
         rc = 1;
@@ -106,10 +56,52 @@ int md_cmd_configcheck(int argc, char **argv)
         rc = fflush(stdout) == 0 ? 0 : 1;
     }
     md_config_free(&cfg);
-    goto out;
-usage:
-    configcheck_usage(stderr);
-out:
+    return rc;
+}
+
+int md_cmd_configcheck(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"template", no_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL;
+    char **sets = calloc((size_t)(argc > 0 ? argc : 1), sizeof *sets);
+    size_t nsets = 0;
+    int ch, rc = 2;
+    if (!sets) {
+        fprintf(stderr, "meterd configcheck: out of memory\n");
+        return 1;
+    }
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        if (ch == 'c') {
+            file = optarg;
+        } else if (ch == 's') {
+            sets[nsets++] = optarg;
+        } else if (ch == 't' || ch == 'h') {
+            if (ch == 't')
+                md_config_write_template(stdout);
+            else
+                configcheck_usage(stdout);
+            free(sets);
+            return 0;
+        } else {
+            configcheck_usage(stderr);
+            free(sets);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "meterd configcheck: unexpected argument '%s'\n", argv[optind]);
+        configcheck_usage(stderr);
+    } else {
+        /* The same default file as `meterd run`, so this checks what the daemon would load. */
+        rc = configcheck_run(file ? file : md_config_default_file(), sets, nsets);
+    }
     free(sets);
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "cmd.h"
 #include "meterd/config.h"
 #include "meterd/parse.h"
+#include "module_opts.h"
 #include "statsd.h"
 
 #define PARSE_STDIN_MAX (1u << 20)
@@ -207,14 +208,6 @@ static void on_line(void *ud, char *line, size_t len, enum md_parse_error err)
     fwrite(b->p, 1, b->len, po->f);
 }
 
-static bool list_has(const struct md_strlist *l, const char *s)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return true;
-    return false;
-}
-
 /* The whole of stdin, as the datagram; bounded so a pipe cannot exhaust memory. */
 static char *read_stdin(size_t *len)
 {
@@ -285,7 +278,9 @@ int md_cmd_parse(int argc, char **argv)
         return 1;
     }
     /* The parse options of the statsd stage, as every intake thread takes them. */
-    struct md_statsd *sd = md_statsd_new(&cfg, NULL);
+    struct md_statsd_opts so;
+    md_config_statsd_opts(&cfg, &so);
+    struct md_statsd *sd = md_statsd_new(&so, NULL);
     if (!sd) {
         fprintf(stderr, "meterd parse: cannot set up the statsd stage\n");
         md_config_free(&cfg);
@@ -293,7 +288,7 @@ int md_cmd_parse(int argc, char **argv)
     }
     struct md_parse_opts opts = *md_statsd_parse_opts(sd);
     md_statsd_free(sd);
-    bool eol = list_has(&cfg.dogstatsd_eol_required, transport);
+    bool eol = cfg.dogstatsd_eol_required & (strcmp(transport, "udp") == 0 ? MD_EOL_UDP : MD_EOL_UDS);
     size_t cap = cfg.dogstatsd_buffer_size > 0 ? (size_t)cfg.dogstatsd_buffer_size : SIZE_MAX;
     md_config_free(&cfg);
 

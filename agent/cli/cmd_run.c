@@ -9,7 +9,7 @@
 static const char usage[] =
     "usage: meterd run [-c FILE] [--set key=value]...\n"
     "Run the agent in the foreground until SIGTERM or SIGINT; SIGHUP reloads the config.\n"
-    "  -c, --config FILE  main config file (default: " MD_CLI_DEFAULT_CONFIG " if present)\n"
+    "  -c, --config FILE  main config file (default: " MD_CONFIG_DEFAULT_FILE " if present)\n"
     "      --set K=V      override one key (wins over the file and the environment)\n"
     "  -h, --help         this help\n";
 

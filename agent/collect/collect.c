@@ -1,11 +1,6 @@
 /*
- * collect.c: the collector runner (see collect.h).
- *
- * Loading: for each registered collector, the YAML files of
- * <confd>/<name>.d/ (*.yaml, *.yml; *.yaml.default only when nothing else
- * exists; empty files ignored) give `instances:`, each checked against the
- * runner's common keys and the collector's key table, with
- * "FILE:LINE: KEY: reason" on the first problem.
+ * collect.c: the collector runner (see collect.h). conf.d loading is in
+ * collect_conf.c.
  *
  * Running: a timer per instance queues one run on the libuv thread pool.
  * While a run is in flight the timer's ticks are counted as skipped, so a
@@ -16,450 +11,17 @@
  * delivers points. Nothing here is global: reload = new runner + free old.
  */
 #include "collect.h"
+#include "collect_int.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-
-#include "yaml_tree.h"
-
-/* One emitted sample, recorded by the worker: arena bytes "name\0tag\0tag\0". */
-struct rec {
-    uint32_t off, len;
-    uint32_t ntags;
-    enum md_emit_kind kind;
-    double value;
-};
-
-/* Previous value of one counter series of an instance. */
-struct series {
-    uint64_t hash;
-    char *key;
-    uint32_t klen;
-    double value;
-    int64_t t_ns;
-    uint64_t gen;
-};
-
-struct inst {
-    struct md_collect_runner *r;
-    const struct md_collector_ops *ops;
-    char *source;
-    int index, line;
-    unsigned interval;
-    bool enabled;
-    char **tags;
-    size_t ntags;
-    union md_key_value *values;
-    size_t nvalues;
-    void *state;
-    bool configured;
-
-    uv_timer_t timer;
-    bool timer_init;
-    uv_work_t work;
-    bool busy;
-    int run_rc;
-    int64_t run_ns, run_end_ns, run_unix_ms;
-
-    struct rec *recs;
-    size_t nrecs, caprecs;
-    char *arena;
-    size_t alen, acap;
-    bool overflow;
-
-    struct series *tab;
-    size_t tabcap, tabn;
-    uint64_t gen;
-
-    struct md_collect_stats st;
-};
-
-struct md_collect_runner {
-    uv_loop_t *loop;
-    struct md_point_sink out;
-    bool has_out;
-    void (*observe)(void *ud, const struct md_point *p, enum md_emit_kind kind);
-    void *observe_ud;
-    char *procfs, *sysfs;
-    struct inst **inst;
-    size_t ninst;
-    struct md_str *scratch; /* tag views of one point */
-    size_t scratch_cap;
-    bool closing;
-    size_t pending; /* handles closing + runs in flight after md_collect_free */
-};
 
 #define MD_SERIES_SWEEP 64 /* runs without a sighting before a series is forgotten */
 
-/* ---- configuration ------------------------------------------------------ */
-
-static void inst_free(struct inst *in)
-{
-    if (!in)
-        return;
-    if (in->configured && in->ops->destroy)
-        in->ops->destroy(in->state);
-    const struct md_key_decl *k = in->ops->keys;
-    for (size_t i = 0; i < in->nvalues; i++) {
-        if (k[i].type == MD_KEY_STRING) {
-            free((char *)in->values[i].s);
-        } else if (k[i].type == MD_KEY_STRLIST) {
-            for (size_t j = 0; j < in->values[i].list.n; j++)
-                free((char *)in->values[i].list.v[j]);
-            free((void *)in->values[i].list.v);
-        }
-    }
-    free(in->values);
-    for (size_t i = 0; i < in->ntags; i++)
-        free(in->tags[i]);
-    free(in->tags);
-    for (size_t i = 0; i < in->tabcap; i++)
-        free(in->tab[i].key);
-    free(in->tab);
-    free(in->recs);
-    free(in->arena);
-    free(in->source);
-    free(in);
-}
-
-static int fail(char *err, size_t errlen, const char *file, int line, const char *key,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int fail(char *err, size_t errlen, const char *file, int line, const char *key,
-                const char *fmt, ...)
-{
-    char reason[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
-    if (key)
-        snprintf(err, errlen, "%s:%d: %s: %s", file, line, key, reason);
-    else
-        snprintf(err, errlen, "%s:%d: %s", file, line, reason);
-    return -EINVAL;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const t[] = {"true", "yes", "on"}, *const f[] = {"false", "no", "off"};
-    for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(s, t[i]) == 0)
-            return *out = true, 0;
-        if (strcasecmp(s, f[i]) == 0)
-            return *out = false, 0;
-    }
-    return -EINVAL;
-}
-
-static int parse_int(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-static int strlist_add(union md_key_value *v, const char *s, size_t n)
-{
-    const char **nv = realloc((void *)v->list.v, (v->list.n + 1) * sizeof *nv);
-    if (!nv)
-        return -ENOMEM;
-    v->list.v = nv;
-    if (!(nv[v->list.n] = strndup(s, n)))
-        return -ENOMEM;
-    v->list.n++;
-    return 0;
-}
-
-/* A declared default (text) into a value; table bugs show as errors, not crashes. */
-static int value_default(const struct md_key_decl *k, union md_key_value *v)
-{
-    const char *d = k->def ? k->def : "";
-    switch (k->type) {
-    case MD_KEY_BOOL:
-        return *d ? parse_bool(d, &v->b) : (v->b = false, 0);
-    case MD_KEY_INT:
-        return *d ? parse_int(d, &v->i) : (v->i = 0, 0);
-    case MD_KEY_STRING:
-        return (v->s = strdup(d)) ? 0 : -ENOMEM;
-    case MD_KEY_STRLIST:
-        while (*d) {
-            const char *c = strchr(d, ',');
-            size_t n = c ? (size_t)(c - d) : strlen(d);
-            if (strlist_add(v, d, n) < 0)
-                return -ENOMEM;
-            d += n + (c ? 1 : 0);
-        }
-        return 0;
-    }
-    return -EINVAL;
-}
-
-static int value_from_node(const struct md_key_decl *k, const struct md_ynode *n,
-                           union md_key_value *v, const char *file, int line, char *err,
-                           size_t errlen)
-{
-    const char *name = k->name;
-    switch (k->type) {
-    case MD_KEY_BOOL:
-        if (n->type != MD_Y_SCALAR || n->quoted || parse_bool(n->scalar, &v->b) < 0)
-            return fail(err, errlen, file, line, name, "expected true or false");
-        return 0;
-    case MD_KEY_INT:
-        if (n->type != MD_Y_SCALAR || n->quoted || parse_int(n->scalar, &v->i) < 0)
-            return fail(err, errlen, file, line, name, "expected an integer");
-        if (v->i < k->min || v->i > k->max)
-            return fail(err, errlen, file, line, name, "%lld is out of range [%lld, %lld]",
-                        (long long)v->i, (long long)k->min, (long long)k->max);
-        return 0;
-    case MD_KEY_STRING:
-        if (n->type != MD_Y_SCALAR)
-            return fail(err, errlen, file, line, name, "expected a string");
-        free((char *)v->s);
-        return (v->s = strdup(n->scalar)) ? 0 : -ENOMEM;
-    case MD_KEY_STRLIST:
-        if (n->type != MD_Y_SEQ)
-            return fail(err, errlen, file, line, name, "expected a list of strings");
-        for (size_t j = 0; j < v->list.n; j++)
-            free((char *)v->list.v[j]);
-        v->list.n = 0;
-        for (size_t j = 0; j < n->n; j++) {
-            if (n->items[j]->type != MD_Y_SCALAR)
-                return fail(err, errlen, file, n->items[j]->line, name,
-                            "item %zu: expected a string", j + 1);
-            if (strlist_add(v, n->items[j]->scalar, strlen(n->items[j]->scalar)) < 0)
-                return -ENOMEM;
-        }
-        return 0;
-    }
-    return -EINVAL;
-}
-
-static struct inst *inst_new(struct md_collect_runner *r, const struct md_collector_ops *ops,
-                             const char *source, int index, int line)
-{
-    struct inst *in = calloc(1, sizeof *in);
-    if (!in)
-        return NULL;
-    in->r = r;
-    in->ops = ops;
-    in->index = index;
-    in->line = line;
-    in->enabled = true;
-    in->interval = ops->default_interval ? ops->default_interval : 15;
-    if (!(in->source = strdup(source)))
-        goto oom;
-    for (const struct md_key_decl *k = ops->keys; k && k->name; k++)
-        in->nvalues++;
-    if (in->nvalues && !(in->values = calloc(in->nvalues, sizeof *in->values)))
-        goto oom;
-    for (size_t i = 0; i < in->nvalues; i++)
-        if (value_default(&ops->keys[i], &in->values[i]) < 0)
-            goto oom;
-    return in;
-oom:
-    inst_free(in);
-    return NULL;
-}
-
-/* The common keys every instance has; 1 when `key` is one of them (handled). */
-static int common_key(struct inst *in, const char *key, const struct md_ynode *v, const char *file,
-                      int line, char *err, size_t errlen)
-{
-    if (strcmp(key, "min_collection_interval") == 0) {
-        struct md_key_decl k = {key, MD_KEY_INT, "", 1, 86400, NULL};
-        union md_key_value x = {0};
-        int rc = value_from_node(&k, v, &x, file, line, err, errlen);
-        if (rc < 0)
-            return rc;
-        in->interval = (unsigned)x.i;
-        return 1;
-    }
-    if (strcmp(key, "enabled") == 0) {
-        struct md_key_decl k = {key, MD_KEY_BOOL, "", 0, 0, NULL};
-        union md_key_value x = {0};
-        int rc = value_from_node(&k, v, &x, file, line, err, errlen);
-        if (rc < 0)
-            return rc;
-        in->enabled = x.b;
-        return 1;
-    }
-    if (strcmp(key, "tags") == 0) {
-        struct md_key_decl k = {key, MD_KEY_STRLIST, "", 0, 0, NULL};
-        union md_key_value x = {0};
-        int rc = value_from_node(&k, v, &x, file, line, err, errlen);
-        if (rc >= 0) {
-            in->tags = (char **)x.list.v;
-            in->ntags = x.list.n;
-            return 1;
-        }
-        for (size_t j = 0; j < x.list.n; j++)
-            free((char *)x.list.v[j]);
-        free((void *)x.list.v);
-        return rc;
-    }
-    return 0;
-}
-
-static int inst_from_node(struct inst *in, const struct md_ynode *map, const char *file,
-                          char *err, size_t errlen)
-{
-    if (map->type == MD_Y_NULL)
-        return 0; /* "- {}" or a bare "-": all defaults */
-    if (map->type != MD_Y_MAP)
-        return fail(err, errlen, file, map->line, "instances", "each instance must be a mapping");
-    for (size_t i = 0; i < map->n; i++) {
-        const char *key = map->keys[i];
-        const struct md_ynode *v = map->items[i];
-        int line = map->key_lines ? map->key_lines[i] : map->line;
-        bool common = strcmp(key, "min_collection_interval") == 0 || strcmp(key, "enabled") == 0 ||
-                      strcmp(key, "tags") == 0;
-        size_t k = 0;
-        while (!common && k < in->nvalues && strcmp(in->ops->keys[k].name, key) != 0)
-            k++;
-        if (!common && k == in->nvalues)
-            return fail(err, errlen, file, line, key, "unknown key for collector '%s'", in->ops->name);
-        if (v->type == MD_Y_NULL)
-            continue; /* "key:" with no value keeps the default */
-        int rc = common ? common_key(in, key, v, file, line, err, errlen)
-                        : value_from_node(&in->ops->keys[k], v, &in->values[k], file, line, err, errlen);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int runner_add(struct md_collect_runner *r, struct inst *in)
-{
-    struct inst **n = realloc(r->inst, (r->ninst + 1) * sizeof *n);
-    if (!n)
-        return -ENOMEM;
-    r->inst = n;
-    r->inst[r->ninst++] = in;
-    return 0;
-}
-
-static int load_file(struct md_collect_runner *r, const struct md_collector_ops *ops,
-                     const char *path, char *err, size_t errlen)
-{
-    struct md_ynode *root = NULL;
-    int rc = md_yaml_load_file(path, &root, err, errlen);
-    if (rc < 0)
-        return rc;
-    if (root->type == MD_Y_NULL) { /* only comments */
-        md_ynode_free(root);
-        return 0;
-    }
-    if (root->type != MD_Y_MAP) {
-        rc = fail(err, errlen, path, root->line, NULL, "expected init_config: and instances:");
-        goto out;
-    }
-    const struct md_ynode *insts = NULL;
-    for (size_t i = 0; i < root->n; i++) {
-        int line = root->key_lines ? root->key_lines[i] : root->line;
-        if (strcmp(root->keys[i], "init_config") == 0) {
-            if (root->items[i]->type != MD_Y_MAP && root->items[i]->type != MD_Y_NULL) {
-                rc = fail(err, errlen, path, line, "init_config", "expected a mapping");
-                goto out;
-            }
-        } else if (strcmp(root->keys[i], "instances") == 0) {
-            insts = root->items[i];
-            if (insts->type != MD_Y_SEQ || insts->n == 0) {
-                rc = fail(err, errlen, path, line, "instances", "expected a list of at least one instance");
-                goto out;
-            }
-        } else {
-            rc = fail(err, errlen, path, line, root->keys[i], "unknown top-level key");
-            goto out;
-        }
-    }
-    if (!insts) {
-        rc = fail(err, errlen, path, root->line, "instances", "missing");
-        goto out;
-    }
-    for (size_t i = 0; i < insts->n; i++) {
-        struct inst *in = inst_new(r, ops, path, (int)i, insts->items[i]->line);
-        if (!in) {
-            rc = -ENOMEM;
-            snprintf(err, errlen, "%s: out of memory", path);
-            goto out;
-        }
-        if ((rc = inst_from_node(in, insts->items[i], path, err, errlen)) < 0 ||
-            (rc = runner_add(r, in)) < 0) {
-            inst_free(in);
-            goto out;
-        }
-    }
-out:
-    md_ynode_free(root);
-    return rc;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static int yaml_filter(const struct dirent *de)
-{
-    return ends_with(de->d_name, ".yaml") || ends_with(de->d_name, ".yml") ||
-           ends_with(de->d_name, ".yaml.default");
-}
-
-static bool file_nonempty(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    bool ne = fgetc(f) != EOF;
-    fclose(f);
-    return ne;
-}
-
-/* Load <confd>/<name>.d/; *found tells whether any instance came from a file. */
-static int load_collector(struct md_collect_runner *r, const char *confd,
-                          const struct md_collector_ops *ops, bool *found, char *err, size_t errlen)
-{
-    char dir[4096], path[4400];
-    *found = false;
-    if (!confd)
-        return 0;
-    snprintf(dir, sizeof dir, "%s/%s.d", confd, ops->name);
-    struct dirent **list = NULL;
-    int n = scandir(dir, &list, yaml_filter, alphasort);
-    if (n < 0)
-        return 0; /* no folder: defaults decide */
-    int rc = 0;
-    for (int pass = 0; pass < 2 && rc == 0 && !*found; pass++) {
-        /* pass 0: real configs; pass 1: *.yaml.default, only when pass 0 found none */
-        for (int i = 0; i < n && rc == 0; i++) {
-            bool def = ends_with(list[i]->d_name, ".default");
-            if (def != (pass == 1))
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
-            if (!file_nonempty(path))
-                continue;
-            size_t before = r->ninst;
-            rc = load_file(r, ops, path, err, errlen);
-            if (r->ninst > before)
-                *found = true;
-        }
-    }
-    for (int i = 0; i < n; i++)
-        free(list[i]);
-    free(list);
-    return rc;
-}
+/* ---- configuring ---------------------------------------------------------- */
 
 static int configure_all(struct md_collect_runner *r, char *err, size_t errlen)
 {
@@ -520,12 +82,12 @@ struct md_collect_runner *md_collect_new_opts(uv_loop_t *loop, const char *confd
             continue;
         matched = true;
         bool found;
-        if (load_collector(r, confd_path, ops, &found, err, errlen) < 0)
+        if (md_collect_conf_load(r, confd_path, ops, &found, err, errlen) < 0)
             goto fail;
         if (!found && (ops->default_on || only)) {
-            struct inst *in = inst_new(r, ops, "default", 0, 0);
-            if (!in || runner_add(r, in) < 0) {
-                inst_free(in);
+            struct inst *in = md_collect_conf_inst(r, ops, "default", 0, 0);
+            if (!in || md_collect_conf_add(r, in) < 0) {
+                md_collect_conf_inst_free(in);
                 snprintf(err, errlen, "out of memory");
                 goto fail;
             }
@@ -550,9 +112,10 @@ struct md_collect_runner *md_collect_new(uv_loop_t *loop, const char *confd_path
     return md_collect_new_opts(loop, confd_path, procfs, sysfs, out, NULL, err, errlen);
 }
 
-int md_collect_validate(const char *confd_path, char *err, size_t errlen)
+int md_collect_validate(const char *confd_path, const char *procfs, const char *sysfs, char *err,
+                        size_t errlen)
 {
-    struct md_collect_runner *r = md_collect_new(NULL, confd_path, NULL, NULL, NULL, err, errlen);
+    struct md_collect_runner *r = md_collect_new(NULL, confd_path, procfs, sysfs, NULL, err, errlen);
     if (!r)
         return -EINVAL;
     md_collect_free(r);
@@ -821,7 +384,7 @@ int md_collect_run_once(struct md_collect_runner *r, int64_t now_ns)
 static void runner_release(struct md_collect_runner *r)
 {
     for (size_t i = 0; i < r->ninst; i++)
-        inst_free(r->inst[i]);
+        md_collect_conf_inst_free(r->inst[i]);
     free(r->inst);
     free(r->scratch);
     free(r->procfs);
@@ -969,3 +532,4 @@ void md_collect_status_json(struct md_collect_runner *r, struct md_buf *b)
     }
     md_buf_putc(b, ']');
 }
+

@@ -66,8 +66,12 @@ int md_collect_run_once(struct md_collect_runner *r, int64_t now_ns);
  */
 void md_collect_free(struct md_collect_runner *r);
 
-/* `meterd configcheck`: load and configure everything, then free. 0 or -EINVAL with err. */
-int md_collect_validate(const char *confd_path, char *err, size_t errlen);
+/*
+ * `meterd configcheck`: load and configure everything as md_collect_new
+ * would with the same paths, then free. 0 or -EINVAL with err.
+ */
+int md_collect_validate(const char *confd_path, const char *procfs, const char *sysfs, char *err,
+                        size_t errlen);
 
 struct md_collect_stats {
     const char *collector;

@@ -25,6 +25,7 @@
 #include "flush.h"
 #include "forwarder.h"
 #include "log.h"
+#include "module_opts.h"
 #include "pipeline.h"
 #include "status.h"
 
@@ -252,7 +253,8 @@ static int start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
     md_daemon_hostname(&d->cfg, d->hostname, sizeof d->hostname);
-    d->grace = md_agg_grace(d->cfg.flush_interval);
+    md_config_pipeline_opts(&d->cfg, d->hostname, &d->popts);
+    d->grace = d->popts.agg.grace; /* the flush timer waits as long as the aggregator does */
     struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
                              .skip_ssl_validation = d->cfg.skip_ssl_validation};
     d->fwd = md_forwarder_new(d->loop, &fo);
@@ -260,11 +262,11 @@ static int start(struct md_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
-    struct md_flush_opts flo = {.loop = d->loop, .fwd = d->fwd, .idle = on_flush_idle,
-                                .idle_ud = d};
-    if (md_flusher_new(&d->cfg, NULL, 0, &flo, &d->flush, err, errlen) != 0)
+    struct md_flush_opts flo = {.hostname = d->hostname, .loop = d->loop, .fwd = d->fwd,
+                                .idle = on_flush_idle, .idle_ud = d};
+    if (md_flusher_new(&d->cfg, NULL, &flo, &d->flush, err, errlen) != 0)
         return -EINVAL;
-    d->pipe = md_pipeline_new(&d->cfg, d->hostname, err, errlen);
+    d->pipe = md_pipeline_new(&d->popts, err, errlen);
     if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
         return -EINVAL;
     struct md_point_sink ps = {collector_point, d};

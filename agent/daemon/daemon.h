@@ -24,9 +24,9 @@
 #include <uv.h>
 
 #include "meterd/config.h"
+#include "pipeline.h"
 #include "reload.h"
 
-struct md_pipeline;
 struct md_forwarder;
 struct md_flusher;
 struct md_collect_runner;
@@ -52,6 +52,7 @@ struct md_daemon {
     struct md_config cfg;
     char hostname[256];
     double grace; /* seconds after a window's end before it is sealed */
+    struct md_pipeline_opts popts; /* what pipe is built from; outlives it */
     enum md_daemon_state state;
     bool forced;  /* the drain was cut short */
     struct md_pipeline *pipe;

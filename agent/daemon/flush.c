@@ -48,53 +48,53 @@ static double wall_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int add_sink(struct md_flusher *fl, const struct md_config *cfg, const char *name,
-                    char *err, size_t errlen)
+static int add_sink(struct md_flusher *fl, const struct md_config *cfg,
+                    const struct md_sink_ops *ops, char *err, size_t errlen)
 {
-    const struct md_sink_ops *ops = md_sink_lookup(name);
-    const char *why = NULL;
-    if (!ops) {
-        snprintf(err, errlen, "sinks: unknown sink '%s'", name);
-        return -EINVAL;
-    }
+    const struct md_sink_env env = {.hostname = fl->o.hostname};
+    char why[256] = "cannot start";
     if (fl->nsinks == MD_FLUSH_MAX_SINKS) {
         snprintf(err, errlen, "sinks: at most %d sinks", MD_FLUSH_MAX_SINKS);
         return -EINVAL;
     }
-    if (ops->create(cfg, &fl->sinks[fl->nsinks].state, &why) != 0) {
-        snprintf(err, errlen, "sinks: %s: %s", name, why ? why : "cannot start");
-        return -EINVAL;
+    int rc = ops->create(md_config_sink_conf(cfg, ops), &env, &fl->sinks[fl->nsinks].state, why,
+                         sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "sinks: %s: %s", ops->name, why);
+        return rc;
     }
     fl->sinks[fl->nsinks++].ops = ops;
-    md_info("sink %s ready", name);
+    md_info("sink %s ready", ops->name);
     return 0;
 }
 
-int md_flusher_new(const struct md_config *cfg, const char *const *names, size_t nnames,
-                   const struct md_flush_opts *o, struct md_flusher **out, char *err,
-                   size_t errlen)
+int md_flusher_new(const struct md_config *cfg, const char *only, const struct md_flush_opts *o,
+                   struct md_flusher **out, char *err, size_t errlen)
 {
     struct md_flusher *fl = calloc(1, sizeof *fl);
+    const struct md_sink_ops *ops[MD_FLUSH_MAX_SINKS];
+    size_t n;
     *out = NULL;
     if (!fl) {
         snprintf(err, errlen, "flusher: out of memory");
         return -ENOMEM;
     }
     fl->o = *o;
-    if (nnames == 0 && cfg->sinks.n > 0) {
-        names = (const char *const *)cfg->sinks.v;
-        nnames = cfg->sinks.n;
-    }
-    if (nnames == 0) {
-        static const char *const datadog[] = {"datadog"}, *const console[] = {"console"};
-        bool backend = (cfg->api_key && cfg->api_key[0]) || (cfg->dd_url && cfg->dd_url[0]);
-        names = backend ? datadog : console;
-        nnames = 1;
-    }
-    for (size_t i = 0; i < nnames; i++) {
-        if (add_sink(fl, cfg, names[i], err, errlen) != 0) {
-            md_flusher_free(fl);
+    if (only) {
+        n = (ops[0] = md_sink_lookup(only)) != NULL;
+        if (!n) {
+            snprintf(err, errlen, "sinks: unknown sink '%s'", only);
+            free(fl);
             return -EINVAL;
+        }
+    } else {
+        n = md_config_sinks(cfg, ops, MD_FLUSH_MAX_SINKS);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = add_sink(fl, cfg, ops[i], err, errlen);
+        if (rc < 0) {
+            md_flusher_free(fl);
+            return rc;
         }
     }
     *out = fl;

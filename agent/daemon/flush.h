@@ -35,6 +35,7 @@ struct md_flusher;
 typedef void (*md_flush_idle_fn)(void *ud);
 
 struct md_flush_opts {
+    const char *hostname;      /* the agent's host name, for the sinks; borrowed */
     uv_loop_t *loop;           /* NULL: only md_flusher_encode may be used */
     struct md_forwarder *fwd;  /* HTTP payloads go here; NULL drops them */
     md_flush_idle_fn idle;     /* optional */
@@ -42,14 +43,13 @@ struct md_flush_opts {
 };
 
 /*
- * The sinks named in the config (none named: "datadog" when an api_key or
- * dd_url is set, else "console"), or exactly `names` when nnames > 0.
- * Returns 0, or -EINVAL with a message in err for an unknown sink or one
- * that refuses the config.
+ * The sinks the config runs (md_config_sinks), or only the sink named
+ * `only`, each created from its own keys in cfg. Returns 0, or a negative
+ * errno with a message in err for an unknown sink or one that refuses its
+ * keys. cfg must outlive the flusher (a sink may keep its keys).
  */
-int md_flusher_new(const struct md_config *cfg, const char *const *names, size_t nnames,
-                   const struct md_flush_opts *o, struct md_flusher **out, char *err,
-                   size_t errlen);
+int md_flusher_new(const struct md_config *cfg, const char *only, const struct md_flush_opts *o,
+                   struct md_flusher **out, char *err, size_t errlen);
 void md_flusher_free(struct md_flusher *fl);
 
 /* A frame from the aggregator: takes ownership of f (and of the struct itself). */

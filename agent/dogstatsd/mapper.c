@@ -91,47 +91,17 @@ struct md_mapper {
 
 /* ---- building ---- */
 
-static const char *mp_check_wildcard(const char *p)
-{
-    for (const char *s = p; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '*' || c == '-'))
-            return "it may only contain [A-Za-z0-9_.*-]";
-    }
-    if (strstr(p, "**"))
-        return "it should not contain consecutive `*`";
-    return NULL;
-}
-
 static int mp_mapping_init(struct mp_mapping *mp, const struct md_mapper_mapping *c,
                            const char *path, char *err, size_t errlen)
 {
-    const char *mt = c->match_type && *c->match_type ? c->match_type : "wildcard";
-    if (strcmp(mt, "wildcard") != 0 && strcmp(mt, "regex") != 0) {
-        snprintf(err, errlen, "%s.match_type: invalid match type `%.64s`, must be `wildcard` or `regex`",
-                 path, mt);
+    if (!c->name || !c->match) { /* the config refuses these; a direct caller may not */
+        snprintf(err, errlen, "%s: match and name are required", path);
         return -EINVAL;
     }
-    if (!c->name || !*c->name) {
-        snprintf(err, errlen, "%s.name: name is required", path);
-        return -EINVAL;
-    }
-    if (!c->match || !*c->match) {
-        snprintf(err, errlen, "%s.match: match is required", path);
-        return -EINVAL;
-    }
-    mp->is_regex = strcmp(mt, "regex") == 0;
-    if (!mp->is_regex) {
-        const char *why = mp_check_wildcard(c->match);
-        if (why) {
-            snprintf(err, errlen, "%s.match: invalid wildcard match pattern `%.128s`, %s", path,
-                     c->match, why);
-            return -EINVAL;
-        }
+    mp->is_regex = c->match_type == MD_MATCH_REGEX;
+    if (!mp->is_regex)
         for (const char *s = c->match; *s; s++)
             mp->ncaps += *s == '*';
-    }
     mp->match = strdup(c->match);
     mp->name = strdup(c->name);
     mp->tags = calloc(c->tags.n ? c->tags.n : 1, sizeof *mp->tags);
@@ -188,12 +158,8 @@ static int mp_profile_init(struct md_mapper *m, struct mp_profile *p,
 {
     char path[96];
     snprintf(path, sizeof path, "dogstatsd_mapper_profiles[%zu]", idx);
-    if (!c->name || !*c->name) {
-        snprintf(err, errlen, "%s.name: missing profile name", path);
-        return -EINVAL;
-    }
-    if (!c->prefix || !*c->prefix) {
-        snprintf(err, errlen, "%s.prefix: missing prefix for profile `%.64s`", path, c->name);
+    if (!c->prefix) {
+        snprintf(err, errlen, "%s: prefix is required", path);
         return -EINVAL;
     }
     p->prefix = strdup(c->prefix);

@@ -48,13 +48,15 @@ struct md_mapper_stats {
 };
 
 /*
- * Build a mapper from the configured profiles (copied; the config may be
- * freed afterwards). cache_size 0 means MD_MAPPER_CACHE_DEFAULT. On a bad
- * profile returns NULL with one line in err naming it, e.g.
- * "dogstatsd_mapper_profiles[0].mappings[1].match: ... `a.**`". match_type
- * is "wildcard" (the default) or "regex" (POSIX extended, anchored ^...$;
- * Go's RE2 syntax beyond ERE such as \d or (?P<n>...) is not available).
- * n == 0 gives a mapper that maps nothing.
+ * Build a mapper from profiles the configuration has checked (copied; the
+ * config may be freed afterwards): wildcard patterns in the agent's
+ * alphabet, regexes (POSIX extended, anchored ^...$; Go's RE2 syntax beyond
+ * ERE such as \d or (?P<n>...) is not available) that compile. Each mapper
+ * compiles its own regexes: glibc's regexec locks a shared regex_t, and
+ * every intake thread has a mapper. cache_size 0 means
+ * MD_MAPPER_CACHE_DEFAULT. NULL with a reason in err when out of memory
+ * (or a regex the config did not check fails). n == 0 gives a mapper that
+ * maps nothing.
  */
 struct md_mapper *md_mapper_new(const struct md_mapper_profile *profiles, size_t n,
                                 size_t cache_size, char *err, size_t errlen);

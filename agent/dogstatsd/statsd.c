@@ -58,7 +58,7 @@ struct md_statsd {
     struct md_str tagv[MD_CTX_MAX_TAGS];
 };
 
-struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
+struct md_statsd *md_statsd_new(const struct md_statsd_opts *o, struct md_agg *agg)
 {
     /* Aligned (the key cache's sets are cache lines) and from calloc: a
      * block this large comes zeroed from mmap, so the pages of the cache
@@ -69,13 +69,13 @@ struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
     struct md_statsd *s = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
     s->alloc = base;
     s->agg = agg;
-    s->popts.origin_detection_client = cfg->dogstatsd_origin_detection_client;
-    s->popts.no_aggregation_pipeline = cfg->dogstatsd_no_aggregation_pipeline;
-    s->popts.etsy = cfg->statsd_mode == MD_MODE_ETSY;
+    s->popts.origin_detection_client = o->origin_detection_client;
+    s->popts.no_aggregation_pipeline = o->no_aggregation_pipeline;
+    s->popts.etsy = o->etsy;
     s->etsy = s->popts.etsy;
-    if (cfg->n_mapper_profiles) {
+    if (o->nmapper_profiles) {
         char err[512];
-        s->mapper = md_mapper_new(cfg->dogstatsd_mapper_profiles, cfg->n_mapper_profiles,
+        s->mapper = md_mapper_new(o->mapper_profiles, o->nmapper_profiles,
                                   MD_MAPPER_CACHE_DEFAULT, err, sizeof err);
         if (!s->mapper) {
             md_error("dogstatsd_mapper_profiles: %s", err);
@@ -83,7 +83,7 @@ struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
             return NULL;
         }
     }
-    const char *ns = cfg->statsd_metric_namespace ? cfg->statsd_metric_namespace : "";
+    const char *ns = o->metric_namespace ? o->metric_namespace : "";
     size_t nl = strlen(ns);
     if (nl && nl + 1 < NS_MAX) {
         memcpy(s->ns, ns, nl);
@@ -91,11 +91,11 @@ struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
             s->ns[nl++] = '.';
         s->ns_len = nl;
     }
-    s->ns_skip = cfg->statsd_metric_namespace_blocklist.v;
-    s->nns_skip = cfg->statsd_metric_namespace_blocklist.n;
-    s->block = cfg->statsd_metric_blocklist.v;
-    s->nblock = cfg->statsd_metric_blocklist.n;
-    s->ndtags = (uint32_t)cfg->dogstatsd_tags.n;
+    s->ns_skip = o->namespace_blocklist;
+    s->nns_skip = o->nnamespace_blocklist;
+    s->block = o->blocklist;
+    s->nblock = o->nblocklist;
+    s->ndtags = (uint32_t)o->ntags;
     s->dtags = calloc(s->ndtags ? s->ndtags : 1, sizeof *s->dtags);
     s->dhash = calloc(s->ndtags ? s->ndtags : 1, sizeof *s->dhash);
     if (!s->dtags || !s->dhash) {
@@ -103,8 +103,7 @@ struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg)
         return NULL;
     }
     for (uint32_t i = 0; i < s->ndtags; i++) {
-        s->dtags[i] = (struct md_str){cfg->dogstatsd_tags.v[i],
-                                      (uint32_t)strlen(cfg->dogstatsd_tags.v[i])};
+        s->dtags[i] = (struct md_str){o->tags[i], (uint32_t)strlen(o->tags[i])};
         s->dhash[i] = md_hash(s->dtags[i].p, s->dtags[i].len);
     }
     return s;

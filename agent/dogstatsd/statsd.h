@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "aggregator.h"
-#include "meterd/config.h"
 #include "meterd/parse.h"
 #include "point.h"
 
@@ -28,8 +27,26 @@ struct md_statsd_stats {
 };
 
 struct md_statsd;
+struct md_mapper_profile;
 
-struct md_statsd *md_statsd_new(const struct md_config *cfg, struct md_agg *agg);
+/* What the statsd stage does to each sample; lists are borrowed and must outlive it. */
+struct md_statsd_opts {
+    bool origin_detection_client;  /* dogstatsd_origin_detection_client */
+    bool no_aggregation_pipeline;  /* dogstatsd_no_aggregation_pipeline */
+    bool etsy;                     /* statsd_mode: etsy */
+    const char *metric_namespace;  /* statsd_metric_namespace, "" = none */
+    char *const *namespace_blocklist; /* prefixes that do not get the namespace */
+    size_t nnamespace_blocklist;
+    char *const *blocklist;        /* statsd_metric_blocklist */
+    size_t nblocklist;
+    char *const *tags;             /* dogstatsd_tags */
+    size_t ntags;
+    const struct md_mapper_profile *mapper_profiles; /* checked at load */
+    size_t nmapper_profiles;
+};
+
+/* NULL when out of memory. agg may be NULL (the intake threads only key samples). */
+struct md_statsd *md_statsd_new(const struct md_statsd_opts *o, struct md_agg *agg);
 void md_statsd_free(struct md_statsd *s);
 /* Split one datagram into lines, parse and aggregate them. buf is modified. */
 void md_statsd_datagram(struct md_statsd *s, char *buf, size_t len, bool truncated,

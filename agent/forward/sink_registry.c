@@ -26,3 +26,8 @@ const struct md_sink_ops *md_sink_lookup(const char *name)
             return sink_table[i];
     return NULL;
 }
+
+const struct md_sink_ops *md_sink_at(size_t i)
+{
+    return i < sizeof sink_table / sizeof sink_table[0] ? sink_table[i] : NULL;
+}

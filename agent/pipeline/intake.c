@@ -47,14 +47,6 @@ struct md_intake {
     bool free_on_close;  /* creation failed: free once the handles are closed */
 };
 
-static bool list_has(const struct md_strlist *l, const char *s)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return true;
-    return false;
-}
-
 int md_intake_udp_socket(const char *host, int port, int rcvbuf, int reuseport, char *err,
                          size_t errlen)
 {
@@ -212,7 +204,7 @@ struct md_intake *md_intake_new(uv_loop_t *loop, const struct md_config *cfg, st
         const char *host = cfg->dogstatsd_non_local_traffic ? "0.0.0.0" : cfg->bind_host;
         int fd = md_intake_udp_socket(host, cfg->dogstatsd_port, cfg->dogstatsd_so_rcvbuf, 0, err,
                                       errlen);
-        if (fd < 0 || sock_start(loop, in, &in->udp, fd, list_has(&cfg->dogstatsd_eol_required, "udp")))
+        if (fd < 0 || sock_start(loop, in, &in->udp, fd, (cfg->dogstatsd_eol_required & MD_EOL_UDP)))
             goto fail;
         in->udp_port = cfg->dogstatsd_port;
         md_info("dogstatsd: listening on udp %s:%d", host, cfg->dogstatsd_port);
@@ -220,7 +212,7 @@ struct md_intake *md_intake_new(uv_loop_t *loop, const struct md_config *cfg, st
     if (cfg->dogstatsd_socket && cfg->dogstatsd_socket[0]) {
         int fd = md_intake_uds_socket(cfg->dogstatsd_socket, cfg->dogstatsd_socket_mode,
                                       cfg->dogstatsd_so_rcvbuf, err, errlen);
-        if (fd < 0 || sock_start(loop, in, &in->uds, fd, list_has(&cfg->dogstatsd_eol_required, "uds")))
+        if (fd < 0 || sock_start(loop, in, &in->uds, fd, (cfg->dogstatsd_eol_required & MD_EOL_UDS)))
             goto fail;
         in->uds_path = strdup(cfg->dogstatsd_socket);
         md_info("dogstatsd: listening on unix socket %s", cfg->dogstatsd_socket);

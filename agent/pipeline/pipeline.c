@@ -75,7 +75,7 @@ struct intake_thread {
 };
 
 struct md_pipeline {
-    struct md_config const *cfg;
+    const struct md_pipeline_opts *o;
     bool block_on_full;
     struct intake_thread *threads[MAX_THREADS];
     unsigned nthreads;
@@ -98,7 +98,6 @@ struct md_pipeline {
     _Atomic uint64_t pub_fast_misses, pub_fast_mismatches;
     char *uds_path;
     struct intake_thread *feed; /* md_pipeline_feed_open */
-    const char *hostname;       /* borrowed, as cfg */
     /* loop side */
     uv_async_t async;
     bool async_init;
@@ -514,16 +513,7 @@ void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double 
 
 /* --- construction ------------------------------------------------------- */
 
-static bool list_has(const struct md_strlist *l, const char *s)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return true;
-    return false;
-}
-
-static int add_thread(struct md_pipeline *p, int fd, bool eol, const char *hostname,
-                      const struct md_config *cfg)
+static int add_thread(struct md_pipeline *p, int fd, bool eol)
 {
     struct intake_thread *t = calloc(1, sizeof *t);
     if (!t)
@@ -532,7 +522,8 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol, const char *hostn
     t->p = p;
     t->fd = fd;
     t->eol_required = eol;
-    t->bufsize = (size_t)cfg->dogstatsd_buffer_size;
+    const struct md_pipeline_opts *o = p->o;
+    t->bufsize = o->buffer_size;
     t->bufs = malloc(t->bufsize * BATCH);
     t->scratch = malloc(t->bufsize);
     struct stat st;
@@ -545,65 +536,54 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol, const char *hostn
     struct timeval tv = {0, 100 * 1000};
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct md_str tags[MD_CTX_MAX_TAGS];
-    size_t nt = cfg->tags.n < MD_CTX_MAX_TAGS ? cfg->tags.n : MD_CTX_MAX_TAGS;
-    for (size_t i = 0; i < nt; i++)
-        tags[i] = (struct md_str){cfg->tags.v[i], (uint32_t)strlen(cfg->tags.v[i])};
-    size_t ring_bytes = (size_t)cfg->dogstatsd_ring_size * 64;
+    size_t ring_bytes = o->ring_size * 64;
     if (!t->bufs || !t->scratch || md_ring_init(&t->ring, ring_bytes) != 0 ||
-        md_keyer_init(&t->keyer, hostname, tags, (uint32_t)nt) != 0 ||
-        !(t->sd = md_statsd_new(cfg, NULL)))
+        md_keyer_init(&t->keyer, o->agg.hostname, o->agg.tags, o->agg.ntags) != 0 ||
+        !(t->sd = md_statsd_new(&o->statsd, NULL)))
         return -ENOMEM;
     t->popts = *md_statsd_parse_opts(t->sd);
     t->popts.lazy_tags = true;
     return 0;
 }
 
-struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hostname, char *err,
-                                    size_t errlen)
+struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err, size_t errlen)
 {
     struct md_pipeline *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->cfg = cfg;
-    p->hostname = hostname;
-    p->block_on_full = cfg->dogstatsd_ring_full_policy == MD_RING_BLOCK;
-    if (md_agg_from_config(cfg, hostname, &p->agg) != 0 || !(p->agg_sd = md_statsd_new(cfg, p->agg)) ||
+    p->o = o;
+    p->block_on_full = o->block_on_full;
+    if (!(p->agg = md_agg_new(&o->agg)) || !(p->agg_sd = md_statsd_new(&o->statsd, p->agg)) ||
         md_ring_init(&p->main_ring, 1 << 20) != 0 || md_ring_init(&p->frame_ring, 4096) != 0) {
         snprintf(err, errlen, "pipeline: cannot set up the aggregator");
         goto fail;
     }
-    if (cfg->dogstatsd_port > 0) {
+    if (o->udp_port > 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned n = cfg->dogstatsd_pipeline_count > 0 ? (unsigned)cfg->dogstatsd_pipeline_count
-                                                       : (unsigned)(cores > 0 ? cores : 1);
+        unsigned n = o->threads > 0 ? o->threads : (unsigned)(cores > 0 ? cores : 1);
         if (n > MAX_THREADS - 1)
             n = MAX_THREADS - 1;
-        const char *host = cfg->dogstatsd_non_local_traffic ? "0.0.0.0" : cfg->bind_host;
-        bool eol = list_has(&cfg->dogstatsd_eol_required, "udp");
+        const char *host = o->udp_host;
         /* SO_REUSEPORT would let a second agent share the port and silently take
          * half the traffic: a plain bind first makes "already in use" an error. */
-        int probe = md_intake_udp_socket(host, cfg->dogstatsd_port, 0, 0, err, errlen);
+        int probe = md_intake_udp_socket(host, o->udp_port, 0, 0, err, errlen);
         if (probe < 0)
             goto fail;
         close(probe);
         for (unsigned i = 0; i < n; i++) {
-            int fd = md_intake_udp_socket(host, cfg->dogstatsd_port, cfg->dogstatsd_so_rcvbuf, 1,
-                                          err, errlen);
-            if (fd < 0 || add_thread(p, fd, eol, hostname, cfg) != 0)
+            int fd = md_intake_udp_socket(host, o->udp_port, o->so_rcvbuf, 1, err, errlen);
+            if (fd < 0 || add_thread(p, fd, o->eol_udp) != 0)
                 goto fail;
         }
         md_info("dogstatsd: listening on udp %s:%d with %u intake thread(s)", host,
-                cfg->dogstatsd_port, n);
+                o->udp_port, n);
     }
-    if (cfg->dogstatsd_socket && cfg->dogstatsd_socket[0]) {
-        int fd = md_intake_uds_socket(cfg->dogstatsd_socket, cfg->dogstatsd_socket_mode,
-                                      cfg->dogstatsd_so_rcvbuf, err, errlen);
-        if (fd < 0 || add_thread(p, fd, list_has(&cfg->dogstatsd_eol_required, "uds"), hostname,
-                                 cfg) != 0)
+    if (o->uds_path) {
+        int fd = md_intake_uds_socket(o->uds_path, o->uds_mode, o->so_rcvbuf, err, errlen);
+        if (fd < 0 || add_thread(p, fd, o->eol_uds) != 0)
             goto fail;
-        p->uds_path = strdup(cfg->dogstatsd_socket);
-        md_info("dogstatsd: listening on unix socket %s", cfg->dogstatsd_socket);
+        p->uds_path = strdup(o->uds_path);
+        md_info("dogstatsd: listening on unix socket %s", o->uds_path);
     }
     return p;
 fail:
@@ -615,7 +595,7 @@ int md_pipeline_feed_open(struct md_pipeline *p, bool eol_required)
 {
     if (p->feed || p->nthreads == MAX_THREADS)
         return -EINVAL;
-    int rc = add_thread(p, -1, eol_required, p->hostname, p->cfg);
+    int rc = add_thread(p, -1, eol_required);
     if (rc == 0)
         p->feed = p->threads[p->nthreads - 1];
     return rc;

@@ -20,7 +20,7 @@
 #include <uv.h>
 
 #include "aggregator.h"
-#include "meterd/config.h"
+#include "context.h"
 #include "point.h"
 #include "statsd.h"
 
@@ -29,9 +29,25 @@ struct md_pipeline;
 /* Frames handed to the loop; the callee owns the frame (md_frame_free + free). */
 typedef void (*md_frame_fn)(void *ud, struct md_frame *f);
 
-/* cfg and hostname are borrowed: they must outlive the pipeline. */
-struct md_pipeline *md_pipeline_new(const struct md_config *cfg, const char *hostname, char *err,
-                                    size_t errlen);
+/* Everything the pipeline is built from (agent/config/module_opts.c fills it from the config). */
+struct md_pipeline_opts {
+    struct md_agg_opts agg;       /* hostname and tags also key the intake threads' samples */
+    struct md_str tagv[MD_CTX_MAX_TAGS]; /* storage agg.tags may point into */
+    struct md_statsd_opts statsd;
+    int udp_port;                 /* 0 = no UDP intake */
+    const char *udp_host;         /* address to bind */
+    const char *uds_path;         /* unix datagram socket, NULL = none */
+    int uds_mode;                 /* its permissions */
+    bool eol_udp, eol_uds;        /* packets must end in a newline */
+    int so_rcvbuf;                /* 0 = OS default */
+    size_t buffer_size;           /* largest datagram */
+    unsigned threads;             /* UDP intake threads, 0 = one per core */
+    size_t ring_size;             /* records per intake ring, power of two */
+    bool block_on_full;           /* a full ring stops its reader instead of dropping */
+};
+
+/* o and the lists it borrows must outlive the pipeline. NULL with a reason in err. */
+struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err, size_t errlen);
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud);
 /* Ask the aggregator to seal what is due (all open windows when `all`). */
 void md_pipeline_flush(struct md_pipeline *p, bool all);

@@ -63,11 +63,14 @@ static inline void md_monotonic(struct md_emitter *e, const char *name, double v
 
 /*
  * Declared keys of a collector's instance (besides min_collection_interval,
- * tags, enabled, which the runner handles for every collector).
- * Defaults: MD_KEY_BOOL "true"/"false", MD_KEY_INT a decimal number,
- * MD_KEY_STRING the text, MD_KEY_STRLIST "" (empty) or comma-separated items.
+ * tags, enabled, which the runner handles for every collector). Values and
+ * defaults are read by the config engine with the rules of meterd.yaml:
+ * MD_KEY_BOOL "true"/"false", MD_KEY_INT a decimal number within
+ * [min, max], MD_KEY_STRING the text, MD_KEY_STRLIST "" (empty) or
+ * space-separated items, MD_KEY_REGEX a POSIX extended regex (a string the
+ * runner has compiled once to check it, so configure only compiles its own).
  */
-enum md_key_type { MD_KEY_BOOL, MD_KEY_INT, MD_KEY_STRING, MD_KEY_STRLIST };
+enum md_key_type { MD_KEY_BOOL, MD_KEY_INT, MD_KEY_STRING, MD_KEY_STRLIST, MD_KEY_REGEX };
 
 struct md_key_decl {
     const char *name;
@@ -80,7 +83,7 @@ struct md_key_decl {
 union md_key_value {
     bool b;
     int64_t i;
-    const char *s;
+    const char *s; /* MD_KEY_STRING, MD_KEY_REGEX */
     struct {
         const char *const *v;
         size_t n;

@@ -3,9 +3,12 @@
  *
  * One struct, filled from defaults, then conf.d/meterd.yaml, then
  * METERD_<KEY> / DD_<KEY> environment variables, then --set key=value
- * (last wins). Every key is declared once in the schema table of
- * agent/config/config.c, which drives parsing, validation, the environment
- * overlay, defaults and `meterd configcheck`. Names follow datadog.yaml.
+ * (last wins). Every key is declared once: the agent's in the table of
+ * agent/config/config_keys.c, each sink's in its own table (sink.h), all
+ * read by the one engine of agent/config/opt.c, which drives parsing,
+ * validation, the environment overlay, defaults and `meterd configcheck`.
+ * Values are typed once loaded: lists of numbers are numbers, regexes and
+ * mapper patterns have been checked. Names follow datadog.yaml.
  */
 #ifndef METERD_CONFIG_H
 #define METERD_CONFIG_H
@@ -15,16 +18,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct md_strlist {
-    char **v;
-    size_t n;
-};
+#include "meterd/options.h"
+
+struct md_sink_ops;
+
+enum md_match_type { MD_MATCH_WILDCARD = 0, MD_MATCH_REGEX };
 
 struct md_mapper_mapping {
-    char *match;      /* wildcard pattern */
-    char *match_type; /* "wildcard" (default) or "regex" */
-    char *name;       /* may use $1, $2 ... */
-    struct md_strlist tags; /* "key:value" with $n allowed in values */
+    char *match;                   /* checked at load for its match_type */
+    enum md_match_type match_type;
+    char *name;                    /* may use $1, $2 ... */
+    struct md_strlist tags;        /* "key:value" with $n allowed in values */
 };
 struct md_mapper_profile {
     char *name;
@@ -32,23 +36,31 @@ struct md_mapper_profile {
     struct md_mapper_mapping *mappings;
     size_t nmappings;
 };
+struct md_mapper_profiles {
+    struct md_mapper_profile *v;
+    size_t n;
+};
 
 enum md_ring_policy { MD_RING_DROP = 0, MD_RING_BLOCK };
 enum md_statsd_mode { MD_MODE_DOGSTATSD = 0, MD_MODE_ETSY };
-enum md_dist_output { MD_DIST_AUTO = 0, MD_DIST_SKETCH, MD_DIST_SERIES };
+
+/* Sink kinds a configuration can hold keys for (see agent/forward/sink_registry.c). */
+#define MD_CONFIG_MAX_SINK_KINDS 8
+
+/* The main file `meterd run` and `meterd configcheck` read when no -c is given. */
+#define MD_CONFIG_DEFAULT_FILE "conf.d/meterd.yaml"
 
 struct md_config {
     /* where it came from */
     char *config_file;          /* path of meterd.yaml ("" when none) */
     char *confd_path;           /* conf.d folder; default: folder of config_file */
 
-    /* identity and backend */
-    char *api_key;              /* secret: never log; see md_config_redact() */
-    char *site;                 /* datadoghq.com */
-    char *dd_url;               /* overrides site when set */
+    /* identity and output */
     char *hostname;             /* "" = gethostname() at start */
     struct md_strlist tags;     /* added to everything */
-    struct md_strlist sinks;    /* empty = console when no api_key/dd_url, else datadog */
+    struct md_strlist sinks;    /* empty = every sink its keys ask for, else console */
+    /* each sink's own keys (api_key, dd_url ... for datadog), by registry index */
+    void *sink_conf[MD_CONFIG_MAX_SINK_KINDS];
 
     /* dogstatsd intake */
     int dogstatsd_port;         /* 8125; 0 = disabled */
@@ -62,7 +74,7 @@ struct md_config {
     int dogstatsd_ring_size;    /* records per intake ring, power of two */
     enum md_ring_policy dogstatsd_ring_full_policy;
     int dogstatsd_context_limit; /* 0 = unlimited */
-    struct md_strlist dogstatsd_eol_required; /* of udp, uds */
+    unsigned dogstatsd_eol_required; /* MD_EOL_* bits */
     struct md_strlist dogstatsd_tags;
     bool dogstatsd_origin_detection_client;
     bool dogstatsd_no_aggregation_pipeline;
@@ -72,23 +84,21 @@ struct md_config {
     struct md_strlist statsd_metric_namespace_blocklist;
     struct md_strlist statsd_metric_blocklist;
     enum md_statsd_mode statsd_mode;
-    struct md_strlist percent_threshold;  /* etsy: e.g. ["90"] */
-    struct md_mapper_profile *dogstatsd_mapper_profiles;
-    size_t n_mapper_profiles;
+    struct md_numlist percent_threshold;  /* etsy: each non-zero in [-100, 100] */
+    struct md_mapper_profiles dogstatsd_mapper_profiles;
 
     /* aggregation */
     int flush_interval;         /* window length, seconds: 10 */
-    struct md_strlist histogram_aggregates;  /* max median avg count */
-    struct md_strlist histogram_percentiles; /* "0.95" */
+    unsigned histogram_aggregates;          /* MD_HAGG_* bits (aggregate/histogram.h) */
+    struct md_numlist histogram_percentiles; /* each in (0,1) */
     int histogram_exact_samples;             /* then a DDSketch */
-    enum md_dist_output distribution_output;
 
     /* forwarder */
     int forwarder_timeout;      /* seconds, 20 */
     bool skip_ssl_validation;
 
     /* status and logs */
-    char *status_host;          /* 127.0.0.1 */
+    char *status_host;          /* 127.0.0.1: an address literal */
     int status_port;            /* 5555; 0 = off */
     char *log_level;            /* info */
 
@@ -96,6 +106,8 @@ struct md_config {
     char *procfs_path;          /* /proc, or /host/proc in a container */
     char *sysfs_path;           /* /sys */
 };
+
+enum { MD_EOL_UDP = 1u << 0, MD_EOL_UDS = 1u << 1 };
 
 /*
  * Fill defaults (c need not be initialised). Paths that default to "auto"
@@ -128,11 +140,34 @@ void md_config_free(struct md_config *c);
 void md_config_dump(const struct md_config *c, FILE *out);
 
 /*
+ * The main file to read when the command line names none:
+ * MD_CONFIG_DEFAULT_FILE when it is readable, else NULL (defaults only).
+ */
+const char *md_config_default_file(void);
+
+/* The parsed keys of one sink kind (its ops->conf_size bytes); NULL if it has none. */
+const void *md_config_sink_conf(const struct md_config *c, const struct md_sink_ops *ops);
+
+/*
+ * The sinks that will run, in order: `sinks` when set, else every sink
+ * whose keys ask for it (datadog with an api_key or dd_url), else console.
+ * Returns how many were written to out (at most max).
+ */
+size_t md_config_sinks(const struct md_config *c, const struct md_sink_ops **out, size_t max);
+
+/*
  * "***************abcd": what may be printed for a secret. Writes into buf
  * and returns it; "" for an empty secret, only stars for one shorter than
  * 8 characters.
  */
 const char *md_config_redact(const char *secret, char *buf, size_t len);
+
+/*
+ * A URL as it may be printed: the user:password before '@' and the query
+ * string each become three stars, the fragment is dropped; scheme, host,
+ * port and path stay. Writes into buf, returns it.
+ */
+const char *md_url_redact(const char *url, char *buf, size_t len);
 
 /*
  * The shipped conf.d/meterd.yaml, generated from the schema table: every

@@ -6,6 +6,20 @@
  * retries; the flusher compresses and the forwarder sends, for every sink
  * alike. Adding a backend format is one file in sinks/ plus one line in the
  * registry (agent/forward/sink_registry.c).
+ *
+ * A sink declares its own keys (a config map, meterd/options.h): they are
+ * read from the top level of meterd.yaml, the environment and --set with
+ * the agent's own keys, parsed and checked at load, and handed to create()
+ * as the sink's own struct. So `meterd configcheck` checks them exactly as
+ * `meterd run` does, and the sink alone decides its wire format (the
+ * Datadog sink's distribution_output says whether the aggregator keeps
+ * distributions as sketches).
+ *
+ * Threads: wanted, sketches and create run on the thread that loads the
+ * configuration (the loop thread in the daemon); destroy runs on the loop
+ * thread after the last encode has returned. encode runs on a libuv
+ * worker thread, and two frames of one sink may be encoded at once on two
+ * workers: encode must only read the state it shares with other calls.
  */
 #ifndef METERD_SINK_H
 #define METERD_SINK_H
@@ -14,8 +28,7 @@
 #include <stddef.h>
 
 #include "meterd/frame.h"
-
-struct md_config;
+#include "meterd/options.h"
 
 enum md_transport {
     MD_TRANSPORT_HTTP,   /* POST to url through the forwarder */
@@ -40,17 +53,34 @@ struct md_payload {
 void md_payload_free(struct md_payload *p); /* frees one payload, not its successors */
 void md_payload_list_free(struct md_payload *p);
 
+/* What the agent resolved for every sink. */
+struct md_sink_env {
+    const char *hostname; /* the agent's host name */
+};
+
 struct md_sink_ops {
     const char *name;
     enum md_transport transport;
-    /* Build the sink's state from the config; return 0 or -errno and set *err. */
-    int (*create)(const struct md_config *cfg, void **state, const char **err);
-    /* Append payloads for one frame to *out (a list, tail-appended). */
+    const struct md_opt *keys; /* the sink's keys (NULL-name terminated), or NULL */
+    size_t conf_size;          /* bytes of the struct the keys are written into */
+    /* Whether the keys ask for this sink when `sinks` is empty; NULL = never. */
+    bool (*wanted)(const void *conf);
+    /* Whether distributions should reach this sink as sketches; NULL = never. */
+    bool (*sketches)(const void *conf);
+    /*
+     * Build the state from the parsed keys (NULL when there are none).
+     * Returns 0, or a negative errno with one line in err (never a secret).
+     */
+    int (*create)(const void *conf, const struct md_sink_env *env, void **state, char *err,
+                  size_t errlen);
+    /* Append payloads for one frame to *out (a list, tail-appended). 0 or -errno. */
     int (*encode)(void *state, const struct md_frame *f, struct md_payload **out);
     void (*destroy)(void *state);
 };
 
 /* Registry: NULL when no sink has that name. */
 const struct md_sink_ops *md_sink_lookup(const char *name);
+/* The i-th registered sink, NULL past the last (at most MD_CONFIG_MAX_SINK_KINDS). */
+const struct md_sink_ops *md_sink_at(size_t i);
 
 #endif

@@ -109,5 +109,37 @@ for dir in "$root"/tests/fixtures/confd-bad/*/; do
     fi
 done
 
+# configcheck runs exactly the validation run runs: for each setting that
+# `meterd run` refuses, configcheck must refuse it too, with the same reason.
+# run is started on ports of its own and bounded by timeout; a run that
+# starts instead of refusing is stopped and counted as a failure.
+agree_cases=(
+    "status_host=localhost"
+    "histogram_percentiles=0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 0.91 0.92 0.93 0.94 0.95 0.96 0.97 0.98"
+    'dogstatsd_mapper_profiles=[{"name":"a","prefix":"a.","mappings":[{"match":"a.(","match_type":"regex","name":"x"}]}]'
+)
+status_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+for set in "${agree_cases[@]}"; do
+    name="agree: ${set:0:40}"
+    env -u HOST_PROC -u HOST_SYS $(env | sed -n 's/^\(\(METERD\|DD\)_[A-Za-z0-9_]*\)=.*/-u \1/p') \
+        "$bin" configcheck -c "$root/tests/fixtures/config/good-empty.yaml" --set "$set" \
+        >/dev/null 2>"$work/cc_err"
+    cc=$?
+    env -u HOST_PROC -u HOST_SYS $(env | sed -n 's/^\(\(METERD\|DD\)_[A-Za-z0-9_]*\)=.*/-u \1/p') \
+        timeout 10 "$bin" run -c "$root/tests/fixtures/config/good-empty.yaml" --set "$set" \
+        --set dogstatsd_port=0 --set "status_port=$status_port" >/dev/null 2>"$work/run_err"
+    rn=$?
+    reason=$(sed -n 's/^meterd configcheck: //p' "$work/cc_err" | head -n 1)
+    if [ $rn -eq 0 ] || [ $rn -eq 124 ]; then
+        fail "$name" "run did not refuse it (exit $rn)"
+    elif [ $cc -eq 0 ]; then
+        fail "$name" "run refuses it (exit $rn) but configcheck exits 0"
+    elif [ -z "$reason" ] || ! grep -qF -- "$reason" "$work/run_err"; then
+        fail "$name" "different reasons: configcheck '$(head -c 200 "$work/cc_err")', run '$(head -c 200 "$work/run_err")'"
+    else
+        ok "$name"
+    fi
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

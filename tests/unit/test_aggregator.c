@@ -32,9 +32,8 @@ static struct md_agg *agg_default(void)
 {
     struct md_agg_opts o = {.interval = 10, .grace = 1, .expiry_seconds = 300,
                             .context_expiry_seconds = 20, .hostname = "h1"};
-    char *aggs[] = {"max", "median", "avg", "count"};
-    char *pcts[] = {"0.95"};
-    assert_int_equal(md_hist_opts_parse(&o.hist, aggs, 4, pcts, 1), 0);
+    o.hist = (struct md_hist_opts){MD_HAGG_MAX | MD_HAGG_MEDIAN | MD_HAGG_AVG | MD_HAGG_COUNT,
+                                   {0.95}, 1};
     struct md_agg *a = md_agg_new(&o);
     assert_non_null(a);
     return a;

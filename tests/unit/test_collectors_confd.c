@@ -27,14 +27,14 @@ static const struct {
 } bad_cases[] = {
     {"unknown_key", "/network.d/conf.yaml:4: collect_connection_state: unknown key for collector 'network'"},
     {"bool_type", "/disk.d/conf.yaml:4: use_mount: expected true or false"},
-    {"interval_range", "/cpu.d/conf.yaml:2: min_collection_interval: 0 is out of range [1, 86400]"},
-    {"interval_type", "/cpu.d/conf.yaml:4: min_collection_interval: expected an integer"},
+    {"interval_range", "/cpu.d/conf.yaml:2: min_collection_interval: 0 is out of range (1..86400)"},
+    {"interval_type", "/cpu.d/conf.yaml:4: min_collection_interval: expected a duration"},
     {"tags_not_list", "/memory.d/conf.yaml:3: tags: expected a list of strings"},
     {"instances_missing", "/load.d/conf.yaml:1: instances: missing"},
     {"instances_empty", "/load.d/conf.yaml:2: instances: expected a list of at least one instance"},
-    {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: invalid regular expression"},
-    {"list_item", "/network.d/conf.yaml:5: excluded_interfaces: item 2: expected a string"},
-    {"int_range", "/disk.d/conf.yaml:3: min_disk_size: -5 is out of range [0, "},
+    {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: not a valid regular expression"},
+    {"list_item", "/network.d/conf.yaml:5: excluded_interfaces[1]: expected a single value"},
+    {"int_range", "/disk.d/conf.yaml:3: min_disk_size: -5 is out of range (0.."},
     {"top_level", "/uptime.d/conf.yaml:4: logs: unknown top-level key"},
     {"yaml_syntax", "/cpu.d/conf.yaml:"},
     {"default_bad", "/io.d/conf.yaml.default:4: frobnicate: unknown key for collector 'io'"},
@@ -50,7 +50,7 @@ static void test_confd_bad(void **st)
         if (r || strncmp(err, want, strlen(want)) != 0)
             fail_msg("case %s: got '%s', want prefix '%s'", bad_cases[i].dir, err, want);
         err[0] = '\0';
-        assert_int_equal(md_collect_validate(dir, err, sizeof err), -EINVAL);
+        assert_int_equal(md_collect_validate(dir, NULL, NULL, err, sizeof err), -EINVAL);
         assert_int_equal(strncmp(err, want, strlen(want)), 0);
     }
 }
@@ -64,6 +64,54 @@ static const struct md_collect_stats *find_inst(struct md_collect_stats *all, si
         if (strcmp(all[i].collector, name) == 0 && k-- == 0)
             return &all[i];
     return NULL;
+}
+
+/*
+ * An instance follows the rules of meterd.yaml: 1 and quoted booleans,
+ * quoted integers, durations with a unit, a list written as one string.
+ * Each of these was refused by conf.d while meterd.yaml took it.
+ */
+static void test_confd_same_rules_as_main_file(void **st)
+{
+    char dir[] = "/tmp/md-confd-rules-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_file(dir, "cpu.d/conf.yaml",
+               "instances:\n"
+               "  - enabled: 1\n"
+               "    min_collection_interval: \"2m\"\n"
+               "    tags: team:infra env:test\n");
+    write_file(dir, "disk.d/conf.yaml",
+               "instances:\n"
+               "  - use_mount: \"true\"\n"
+               "    min_disk_size: \"10\"\n"
+               "    enabled: \"off\"\n");
+    char err[512] = "";
+    struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
+    if (!r)
+        fail_msg("%s", err);
+    struct md_collect_stats all[32];
+    size_t n = md_collect_ninstances(r);
+    assert_true(n <= 32);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(md_collect_stats(r, i, &all[i]), 0);
+    const struct md_collect_stats *s = find_inst(all, n, "cpu", 0);
+    assert_non_null(s);
+    assert_true(s->enabled);
+    assert_int_equal(s->interval, 120);
+    assert_non_null(s = find_inst(all, n, "disk", 0));
+    assert_false(s->enabled);
+    md_collect_free(r);
+
+    /* And the same refusals, worded as for meterd.yaml. */
+    write_file(dir, "cpu.d/conf.yaml", "instances:\n  - enabled: 2\n");
+    assert_null(md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "cpu.d/conf.yaml:2: enabled: expected true or false, got \"2\""));
+    write_file(dir, "cpu.d/conf.yaml", "init_config:\n  frobnicate: 1\ninstances:\n  - {}\n");
+    assert_null(md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "cpu.d/conf.yaml:2: frobnicate: unknown key in init_config"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_confd_good(void **st)
@@ -142,7 +190,7 @@ static void test_confd_good(void **st)
     md_collect_free(r);
 
     /* the disabled cpu instance is not run */
-    assert_int_equal(md_collect_validate(dir, err, sizeof err), 0);
+    assert_int_equal(md_collect_validate(dir, NULL, NULL, err, sizeof err), 0);
     /* no folder at all: every default_on collector once */
     r = md_collect_new(NULL, "/tmp/md-no-such-confd", NULL, NULL, NULL, err, sizeof err);
     assert_non_null(r);
@@ -506,6 +554,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_confd_bad),
         cmocka_unit_test(test_confd_good),
+        cmocka_unit_test(test_confd_same_rules_as_main_file),
         cmocka_unit_test(test_confd_shipped),
         cmocka_unit_test(test_loop_rate_second_run),
         cmocka_unit_test(test_loop_overrun),

@@ -12,11 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "datadog.h"
+#include "histogram.h"
+#include "module_opts.h"
 #include "meterd/config.h"
+#include "meterd/sink.h"
+
+/* The Datadog sink's own keys, as loaded into c. */
+#define DD(c) ((const struct md_datadog_conf *)md_config_sink_conf(&(c), md_sink_lookup("datadog")))
 
 extern char **environ;
 
@@ -105,9 +113,9 @@ static void test_defaults(void **state)
     (void)state;
     struct md_config c;
     md_config_defaults(&c);
-    assert_string_equal(c.api_key, "");
-    assert_string_equal(c.site, "datadoghq.com");
-    assert_string_equal(c.dd_url, "");
+    assert_string_equal(DD(c)->api_key, "");
+    assert_string_equal(DD(c)->site, "datadoghq.com");
+    assert_string_equal(DD(c)->dd_url, "");
     assert_string_equal(c.hostname, "");
     assert_int_equal(c.tags.n, 0);
     assert_int_equal(c.sinks.n, 0);
@@ -122,7 +130,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.dogstatsd_ring_size, 16384);
     assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_BLOCK);
     assert_int_equal(c.dogstatsd_context_limit, 0);
-    assert_int_equal(c.dogstatsd_eol_required.n, 0);
+    assert_int_equal(c.dogstatsd_eol_required, 0);
     assert_int_equal(c.dogstatsd_tags.n, 0);
     assert_false(c.dogstatsd_origin_detection_client);
     assert_true(c.dogstatsd_no_aggregation_pipeline);
@@ -133,17 +141,13 @@ static void test_defaults(void **state)
     assert_int_equal(c.statsd_metric_blocklist.n, 0);
     assert_int_equal(c.statsd_mode, MD_MODE_DOGSTATSD);
     assert_int_equal(c.percent_threshold.n, 1);
-    assert_string_equal(c.percent_threshold.v[0], "90");
-    assert_int_equal(c.n_mapper_profiles, 0);
-    assert_null(c.dogstatsd_mapper_profiles);
+    assert_true(c.percent_threshold.v[0] == 90);
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 0);
+    assert_null(c.dogstatsd_mapper_profiles.v);
     assert_int_equal(c.flush_interval, 10);
-    assert_int_equal(c.histogram_aggregates.n, 4);
-    assert_string_equal(c.histogram_aggregates.v[0], "max");
-    assert_string_equal(c.histogram_aggregates.v[1], "median");
-    assert_string_equal(c.histogram_aggregates.v[2], "avg");
-    assert_string_equal(c.histogram_aggregates.v[3], "count");
+    assert_int_equal(c.histogram_aggregates, MD_HAGG_MAX | MD_HAGG_MEDIAN | MD_HAGG_AVG | MD_HAGG_COUNT);
     assert_int_equal(c.histogram_percentiles.n, 1);
-    assert_string_equal(c.histogram_percentiles.v[0], "0.95");
+    assert_true(c.histogram_percentiles.v[0] == 0.95);
     assert_int_equal(c.forwarder_timeout, 20);
     assert_false(c.skip_ssl_validation);
     assert_string_equal(c.status_host, "127.0.0.1");
@@ -169,7 +173,7 @@ static void test_empty_file_and_no_file(void **state)
     md_config_free(&a);
     md_config_free(&b);
     load_ok(&a, "# nothing but comments\n\n", NULL, 0);
-    assert_string_equal(a.site, "datadoghq.com");
+    assert_string_equal(DD(a)->site, "datadoghq.com");
     md_config_free(&a);
 }
 
@@ -204,9 +208,9 @@ static void test_each_type(void **state)
             "confd_path: /etc/meterd/conf.d\n"
             "status_port:\n", /* no value: keeps the default */
             NULL, 0);
-    assert_string_equal(c.api_key, "0123456789abcdef0123456789abcdef");
-    assert_string_equal(c.site, "datadoghq.eu");
-    assert_string_equal(c.dd_url, "https://vm.example:8428/datadog");
+    assert_string_equal(DD(c)->api_key, "0123456789abcdef0123456789abcdef");
+    assert_string_equal(DD(c)->site, "datadoghq.eu");
+    assert_string_equal(DD(c)->dd_url, "https://vm.example:8428/datadog");
     assert_string_equal(c.hostname, "web-1");
     assert_int_equal(c.tags.n, 2);
     assert_string_equal(c.tags.v[1], "team:core");
@@ -219,21 +223,19 @@ static void test_each_type(void **state)
     assert_int_equal(c.dogstatsd_buffer_size, 65536);
     assert_int_equal(c.dogstatsd_ring_size, 1024);
     assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_DROP);
-    assert_int_equal(c.dogstatsd_eol_required.n, 2);
-    assert_string_equal(c.dogstatsd_eol_required.v[1], "uds");
+    assert_int_equal(c.dogstatsd_eol_required, MD_EOL_UDP | MD_EOL_UDS);
     assert_true(c.dogstatsd_origin_detection_client);
     assert_false(c.dogstatsd_no_aggregation_pipeline);
     assert_int_equal(c.statsd_metric_namespace_blocklist.n, 2);
     assert_string_equal(c.statsd_metric_namespace_blocklist.v[0], "a.");
     assert_int_equal(c.statsd_mode, MD_MODE_ETSY);
     assert_int_equal(c.percent_threshold.n, 2);
-    assert_string_equal(c.percent_threshold.v[1], "99.9");
-    assert_int_equal(c.histogram_aggregates.n, 2);
-    assert_string_equal(c.histogram_aggregates.v[0], "max");
+    assert_true(c.percent_threshold.v[1] == 99.9);
+    assert_int_equal(c.histogram_aggregates, MD_HAGG_MAX | MD_HAGG_SUM);
     assert_int_equal(c.histogram_percentiles.n, 3);
-    assert_string_equal(c.histogram_percentiles.v[0], "0.5");
-    assert_string_equal(c.histogram_percentiles.v[1], "0.99");
-    assert_string_equal(c.histogram_percentiles.v[2], "0.999");
+    assert_true(c.histogram_percentiles.v[0] == 0.5);
+    assert_true(c.histogram_percentiles.v[1] == 0.99);
+    assert_true(c.histogram_percentiles.v[2] == 0.999);
     assert_string_equal(c.log_level, "warning");
     assert_string_equal(c.procfs_path, "/host/proc");
     assert_string_equal(c.confd_path, "/etc/meterd/conf.d");
@@ -255,7 +257,7 @@ static void test_env_precedence(void **state)
     setenv("DD_SITE", "datadoghq.eu", 1);
     load_ok(&c, file, NULL, 0);
     assert_int_equal(c.dogstatsd_port, 9001); /* env beats file */
-    assert_string_equal(c.site, "datadoghq.eu");
+    assert_string_equal(DD(c)->site, "datadoghq.eu");
     assert_string_equal(c.hostname, "file-host");
     md_config_free(&c);
 
@@ -279,11 +281,11 @@ static void test_env_precedence(void **state)
     /* DD_DD_URL wins over DD_URL. */
     setenv("DD_URL", "http://url.example", 1);
     load_ok(&c, NULL, NULL, 0);
-    assert_string_equal(c.dd_url, "http://url.example");
+    assert_string_equal(DD(c)->dd_url, "http://url.example");
     md_config_free(&c);
     setenv("DD_DD_URL", "http://dd-url.example", 1);
     load_ok(&c, NULL, NULL, 0);
-    assert_string_equal(c.dd_url, "http://dd-url.example");
+    assert_string_equal(DD(c)->dd_url, "http://dd-url.example");
     md_config_free(&c);
 }
 
@@ -299,9 +301,8 @@ static void test_env_lists(void **state)
     assert_string_equal(c.tags.v[0], "env:prod");
     assert_string_equal(c.tags.v[1], "team:core");
     assert_int_equal(c.histogram_percentiles.n, 2);
-    assert_string_equal(c.histogram_percentiles.v[1], "0.99");
-    assert_int_equal(c.histogram_aggregates.n, 2);
-    assert_string_equal(c.histogram_aggregates.v[1], "min");
+    assert_true(c.histogram_percentiles.v[1] == 0.99);
+    assert_int_equal(c.histogram_aggregates, MD_HAGG_MAX | MD_HAGG_MIN);
     md_config_free(&c);
 }
 
@@ -323,7 +324,7 @@ static void test_dd_names(void **state)
         {"DD_DOGSTATSD_SOCKET", "/tmp/s", "dogstatsd_socket: \"/tmp/s\""},
         {"DD_LOG_LEVEL", "debug", "log_level: \"debug\""},
         {"DD_HISTOGRAM_AGGREGATES", "sum", "histogram_aggregates: [\"sum\"]"},
-        {"DD_HISTOGRAM_PERCENTILES", "0.75", "histogram_percentiles: [\"0.75\"]"},
+        {"DD_HISTOGRAM_PERCENTILES", "0.75", "histogram_percentiles: [0.75]"},
         {"DD_DOGSTATSD_TAGS", "x:y", "dogstatsd_tags: [\"x:y\"]"},
         {"DD_STATSD_METRIC_NAMESPACE", "app.", "statsd_metric_namespace: \"app.\""},
         {"DD_PROCFS_PATH", "/p", "procfs_path: \"/p\""},
@@ -362,8 +363,8 @@ static void test_set(void **state)
     assert_int_equal(c.tags.n, 2);
     assert_int_equal(c.statsd_metric_namespace_blocklist.n, 1);
     assert_int_equal(c.flush_interval, 30);
-    assert_int_equal(c.n_mapper_profiles, 1);
-    assert_string_equal(c.dogstatsd_mapper_profiles[0].mappings[0].tags.v[0], "k:$1");
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 1);
+    assert_string_equal(c.dogstatsd_mapper_profiles.v[0].mappings[0].tags.v[0], "k:$1");
     md_config_free(&c);
 }
 
@@ -550,19 +551,19 @@ static void test_mapper_profiles(void **state)
             "    prefix: e.\n"
             "    mappings: []\n",
             NULL, 0);
-    assert_int_equal(c.n_mapper_profiles, 2);
-    const struct md_mapper_profile *p = &c.dogstatsd_mapper_profiles[0];
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 2);
+    const struct md_mapper_profile *p = &c.dogstatsd_mapper_profiles.v[0];
     assert_string_equal(p->name, "airflow");
     assert_string_equal(p->prefix, "airflow.");
     assert_int_equal(p->nmappings, 2);
     assert_string_equal(p->mappings[0].match, "airflow.job.duration_sec.*.*");
-    assert_string_equal(p->mappings[0].match_type, "wildcard"); /* the default */
+    assert_int_equal(p->mappings[0].match_type, MD_MATCH_WILDCARD); /* the default */
     assert_string_equal(p->mappings[0].name, "airflow.job.duration");
     assert_int_equal(p->mappings[0].tags.n, 2);
     assert_string_equal(p->mappings[0].tags.v[0], "job_type:$1");
     assert_string_equal(p->mappings[0].tags.v[1], "job_name:$2");
     assert_int_equal(p->mappings[1].tags.n, 0);
-    assert_int_equal(c.dogstatsd_mapper_profiles[1].nmappings, 0);
+    assert_int_equal(c.dogstatsd_mapper_profiles.v[1].nmappings, 0);
 
     /* The dump reloads to the same profiles. */
     char *d = dump(&c);
@@ -579,27 +580,28 @@ static void test_mapper_profiles(void **state)
     snprintf(y, sizeof y, "%s      - match: \"p.**\"\n        name: x\n", head);
     check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match:", "**");
     snprintf(y, sizeof y, "%s      - match: \"p.a b\"\n        name: x\n", head);
-    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match:", "letters");
+    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match:", "may only contain");
     snprintf(y, sizeof y, "%s      - match: \"p.*\"\n", head);
-    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0]: name is required", NULL);
+    check_file_error(y, "%s:5: dogstatsd_mapper_profiles[0].mappings[0].name: name is required",
+                     NULL);
     snprintf(y, sizeof y, "%s      - match: p.*\n        name: x\n        match_type: glob\n",
              head);
     check_file_error(y, "%s:7: dogstatsd_mapper_profiles[0].mappings[0].match_type:",
-                     "wildcard or regex");
+                     "must be `wildcard` or `regex`");
     snprintf(y, sizeof y, "%s      - match: p.*\n        name: x\n        tags: [a]\n", head);
     check_file_error(y, "%s:7: dogstatsd_mapper_profiles[0].mappings[0].tags:", NULL);
     snprintf(y, sizeof y, "%s      - match: p.*\n        nam: x\n", head);
     check_file_error(y, "%s:6: dogstatsd_mapper_profiles[0].mappings[0].nam: unknown key", NULL);
     check_file_error("dogstatsd_mapper_profiles:\n  - name: p\n    mappings: []\n",
-                     "%s:2: dogstatsd_mapper_profiles[0]: prefix is required", NULL);
+                     "%s:2: dogstatsd_mapper_profiles[0]: missing prefix for profile p", NULL);
     check_file_error("dogstatsd_mapper_profiles: {a: 1}\n",
                      "%s:1: dogstatsd_mapper_profiles: expected a list", NULL);
 
     setenv("DD_DOGSTATSD_MAPPER_PROFILES", "[{\"name\":\"e\",\"prefix\":\"e.\",\"mappings\":[]}]",
            1);
     load_ok(&c, NULL, NULL, 0);
-    assert_int_equal(c.n_mapper_profiles, 1);
-    assert_string_equal(c.dogstatsd_mapper_profiles[0].name, "e");
+    assert_int_equal(c.dogstatsd_mapper_profiles.n, 1);
+    assert_string_equal(c.dogstatsd_mapper_profiles.v[0].name, "e");
     md_config_free(&c);
 }
 
@@ -615,7 +617,7 @@ static void test_dump_round_trip(void **state)
     char *d1 = dump(&c);
     md_config_free(&c);
     load_ok(&c, d1, NULL, 0);
-    assert_string_equal(c.site, "we\"ird");
+    assert_string_equal(DD(c)->site, "we\"ird");
     assert_int_equal(c.dogstatsd_socket_mode, 0640);
     char *d2 = dump(&c);
     /* Same apart from the config_file comment line. */
@@ -705,6 +707,157 @@ static void test_shipped_template(void **state)
     md_config_free(&d);
 }
 
+/* Values that `meterd run` refused while the loader took them: now refused at load. */
+static void test_checked_at_load(void **state)
+{
+    (void)state;
+    struct md_config c;
+    char *v6[] = {"status_host=::1"};
+    load_ok(&c, NULL, v6, 1);
+    assert_string_equal(c.status_host, "::1");
+    md_config_free(&c);
+    /* the status server binds an address literal: a name would fail only at start */
+    check_file_error("status_host: localhost\n", "%s:1: status_host: expected an IP address",
+                     NULL);
+    /* the histogram keeps at most 16 percentiles */
+    check_file_error("histogram_percentiles: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08,"
+                     " 0.09, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.17]\n",
+                     "%s:1: histogram_percentiles: at most 16 items", NULL);
+    /* a mapper regex is compiled as the mapper anchors it */
+    check_file_error("dogstatsd_mapper_profiles:\n  - name: p\n    prefix: p.\n    mappings:\n"
+                     "      - match: \"p.(\"\n        match_type: regex\n        name: x\n",
+                     "%s:5: dogstatsd_mapper_profiles[0].mappings[0].match: invalid match",
+                     "cannot compile regex");
+}
+
+/* etsy's thresholds: non-zero numbers in [-100, 100], negatives included. */
+static void test_percent_threshold(void **state)
+{
+    (void)state;
+    struct md_config c;
+    load_ok(&c, "percent_threshold: [90, 95.5, -10]\n", NULL, 0);
+    assert_int_equal(c.percent_threshold.n, 3);
+    assert_true(c.percent_threshold.v[2] == -10);
+    md_config_free(&c);
+    const char *bad[] = {"abc", "0", "101", "-100.5", "90x", "nan", "inf"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[64];
+        snprintf(yaml, sizeof yaml, "percent_threshold: [\"%s\"]\n", bad[i]);
+        check_file_error(yaml, "%s:1: percent_threshold[0]:", NULL);
+    }
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    struct md_config c;
+    load_ok(&c, "flush_interval: 1m\nforwarder_timeout: \"30s\"\n"
+                "dogstatsd_expiry_seconds: 1h\n", NULL, 0);
+    assert_int_equal(c.flush_interval, 60);
+    assert_int_equal(c.forwarder_timeout, 30);
+    assert_int_equal(c.dogstatsd_expiry_seconds, 3600);
+    assert_dump_has(&c, "flush_interval: 60");
+    md_config_free(&c);
+    check_file_error("flush_interval: 2h\n", "%s:1: flush_interval: 7200 is out of range", NULL);
+    check_file_error("flush_interval: 10ms\n", "%s:1: flush_interval: expected a duration", NULL);
+}
+
+/* dd_url and the errors about it never show its user:password or query string. */
+static void test_url_redacted(void **state)
+{
+    (void)state;
+    char buf[256];
+    assert_string_equal(md_url_redact("https://u:hunter2@vm.example:8428/dd?token=abc#f", buf,
+                                      sizeof buf),
+                        "https://***@vm.example:8428/dd?***");
+    assert_string_equal(md_url_redact("http://a@b@host/x", buf, sizeof buf), "http://***@host/x");
+    assert_string_equal(md_url_redact("http://host:1/p", buf, sizeof buf), "http://host:1/p");
+    struct md_config c;
+    load_ok(&c, "dd_url: \"https://u:hunter2@vm.example/dd?token=abc\"\n", NULL, 0);
+    char *d = dump(&c);
+    assert_null(strstr(d, "hunter2"));
+    assert_null(strstr(d, "token=abc"));
+    assert_non_null(strstr(d, "dd_url: \"https://***@vm.example/dd?***\""));
+    free(d);
+    md_config_free(&c);
+    char err[512];
+    const char *path = write_conf("dd_url: \"https://u:hunter2@vm example/\"\n");
+    assert_int_equal(md_config_load(&c, path, NULL, 0, err, sizeof err), -EINVAL);
+    md_config_free(&c);
+    assert_non_null(strstr(err, "dd_url: expected a URL without spaces"));
+    assert_null(strstr(err, "hunter2"));
+}
+
+/* The sinks that run decide whether distributions are kept as sketches. */
+static void test_sinks_decide_sketches(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *set[3];
+        const char *sinks;
+        bool sketch;
+    } cases[] = {
+        {{"api_key=0123456789abcdef"}, "datadog", true},
+        {{"api_key=0123456789abcdef", "dd_url=http://127.0.0.1:8428/datadog"}, "datadog", false},
+        {{"dd_url=https://app.datadoghq.eu", "api_key=0123456789abcdef"}, "datadog", true},
+        {{"dd_url=http://127.0.0.1:8428/datadog", "distribution_output=sketch"}, "datadog", true},
+        {{"api_key=0123456789abcdef", "distribution_output=series"}, "datadog", false},
+        {{"distribution_output=sketch"}, "console", false}, /* console prints series */
+        {{"api_key=0123456789abcdef", "sinks=console"}, "console", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct md_config c;
+        size_t n = 0;
+        while (n < 3 && cases[i].set[n])
+            n++;
+        load_ok(&c, NULL, (char *const *)cases[i].set, n);
+        const struct md_sink_ops *ops[4];
+        assert_int_equal(md_config_sinks(&c, ops, 4), 1);
+        assert_string_equal(ops[0]->name, cases[i].sinks);
+        char *d = dump(&c), want[96];
+        snprintf(want, sizeof want, "\n# sinks that will run: %s\n", cases[i].sinks);
+        assert_non_null(strstr(d, want));
+        free(d);
+        struct md_str tags[MD_CTX_MAX_TAGS];
+        struct md_agg_opts o;
+        md_config_agg_opts(&c, "h", tags, &o);
+        if (o.dist_sketch != cases[i].sketch)
+            fail_msg("case %zu: dist_sketch %d", i, o.dist_sketch);
+        md_config_free(&c);
+    }
+}
+
+/* `sinks` accepts exactly the registered sinks. */
+static void test_sink_names_match_registry(void **state)
+{
+    (void)state;
+    for (size_t i = 0; md_sink_at(i); i++) {
+        struct md_config c;
+        char set[64];
+        char *sets[] = {set};
+        snprintf(set, sizeof set, "sinks=%s", md_sink_at(i)->name);
+        load_ok(&c, NULL, sets, 1);
+        md_config_free(&c);
+    }
+}
+
+static void test_default_file(void **state)
+{
+    (void)state;
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(tmpdir), 0);
+    assert_null(md_config_default_file());
+    assert_int_equal(mkdir("conf.d", 0755), 0);
+    FILE *f = fopen("conf.d/meterd.yaml", "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_string_equal(md_config_default_file(), MD_CONFIG_DEFAULT_FILE);
+    unlink("conf.d/meterd.yaml");
+    rmdir("conf.d");
+    assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/md_config_XXXXXX");
@@ -721,6 +874,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_and_set_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_key_never_echoed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checked_at_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_percent_threshold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_url_redacted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks_decide_sketches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_names_match_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mapper_profiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_round_trip, setup, teardown),

@@ -25,6 +25,7 @@
 #include "context.h"
 #include "meterd/config.h"
 #include "meterd/parse.h"
+#include "module_opts.h"
 #include "statsd.h"
 
 #define LINES 20000
@@ -83,6 +84,7 @@ static size_t gen_line(char *buf, size_t cap)
 }
 
 struct keys {
+    struct md_statsd_opts so;
     struct md_statsd *sd;
     struct md_keyer keyer;
     struct md_parse_opts lazy, full;
@@ -90,7 +92,8 @@ struct keys {
 
 static void keys_init(struct keys *k, struct md_config *cfg)
 {
-    assert_non_null(k->sd = md_statsd_new(cfg, NULL));
+    md_config_statsd_opts(cfg, &k->so);
+    assert_non_null(k->sd = md_statsd_new(&k->so, NULL));
     struct md_str gt[16];
     size_t ng = cfg->tags.n < 16 ? cfg->tags.n : 16;
     for (size_t i = 0; i < ng; i++)

@@ -17,9 +17,8 @@
 
 #include "meterd/config.h"
 #include "meterd/frame.h"
+#include "datadog.h"
 #include "meterd/sink.h"
-
-int md_sink_datadog_set_limit(void *state, size_t max_uncompressed);
 
 #define T0 1700000000
 
@@ -41,7 +40,7 @@ static void add(struct md_frame *f, const char *name, const struct md_series_key
 }
 
 struct ctx {
-    struct md_config cfg;
+    struct md_datadog_conf cfg;
     const struct md_sink_ops *ops;
     void *st;
 };
@@ -52,11 +51,11 @@ static void sink_open(struct ctx *c, const char *dd_url, const char *site, const
     c->cfg.dd_url = (char *)dd_url;
     c->cfg.site = (char *)site;
     c->cfg.api_key = (char *)api_key;
-    c->cfg.hostname = "agent-host";
     c->ops = md_sink_lookup("datadog");
     assert_non_null(c->ops);
-    const char *err = NULL;
-    assert_int_equal(c->ops->create(&c->cfg, &c->st, &err), 0);
+    const struct md_sink_env env = {.hostname = "agent-host"};
+    char err[128];
+    assert_int_equal(c->ops->create(&c->cfg, &env, &c->st, err, sizeof err), 0);
 }
 
 static json_t *parse(const struct md_payload *p)
@@ -402,10 +401,9 @@ static void test_console_and_registry(void **state)
     assert_non_null(ops);
     assert_int_equal(ops->transport, MD_TRANSPORT_STDOUT);
     assert_int_equal(md_sink_lookup("datadog")->transport, MD_TRANSPORT_HTTP);
-    struct md_config cfg = {0};
     void *st = NULL;
-    const char *err = NULL;
-    assert_int_equal(ops->create(&cfg, &st, &err), 0);
+    char err[128];
+    assert_int_equal(ops->create(NULL, NULL, &st, err, sizeof err), 0);
     struct md_frame f;
     md_frame_init(&f, T0, 10);
     const char *t[] = {"env:prod", "role:db"};

@@ -420,29 +420,6 @@ static void test_threshold_suffix(void **state)
     assert_int_equal(md_etsy_threshold_suffix(-10, tiny, sizeof tiny), -ENOSPC);
 }
 
-static void test_thresholds_parse(void **state)
-{
-    (void)state;
-    double t[MD_ETSY_MAX_THRESHOLDS];
-    char err[160];
-    char *good[] = {"90", "95.5", "-10"};
-    assert_int_equal(md_etsy_thresholds_parse(good, 3, t, MD_ETSY_MAX_THRESHOLDS, err, sizeof err), 3);
-    assert_near(t[0], 90);
-    assert_near(t[1], 95.5);
-    assert_near(t[2], -10);
-    assert_int_equal(md_etsy_thresholds_parse(NULL, 0, t, MD_ETSY_MAX_THRESHOLDS, err, sizeof err), 1);
-    assert_near(t[0], MD_ETSY_DEFAULT_THRESHOLD);
-    const char *bad[] = {"abc", "", "0", "101", "-100.5", "90x", "nan", "inf"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char *one[] = {(char *)bad[i]};
-        err[0] = '\0';
-        assert_int_equal(md_etsy_thresholds_parse(one, 1, t, MD_ETSY_MAX_THRESHOLDS, err, sizeof err),
-                         -EINVAL);
-        assert_non_null(strstr(err, "percent_threshold[0]"));
-    }
-    assert_int_equal(md_etsy_thresholds_parse(good, 3, t, 2, err, sizeof err), -EINVAL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,7 +443,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set, setup, teardown),
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_threshold_suffix),
-        cmocka_unit_test(test_thresholds_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

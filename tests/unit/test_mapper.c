@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "mapper.h"
+#include "meterd/config.h"
 
 #define LIST(...) {(char *[]){__VA_ARGS__}, sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)}
 #define NOTAGS {NULL, 0}
@@ -73,8 +74,8 @@ static void test_simple(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES({"test", "test.", MAPS(
-        {"test.job.duration.*.*", NULL, "test.job.duration", LIST("job_type:$1", "job_name:$2")},
-        {"test.job.size.*.*", NULL, "test.job.size", LIST("foo:$1", "bar:$2")})}), 0);
+        {"test.job.duration.*.*", MD_MATCH_WILDCARD, "test.job.duration", LIST("job_type:$1", "job_name:$2")},
+        {"test.job.size.*.*", MD_MATCH_WILDCARD, "test.job.size", LIST("foo:$1", "bar:$2")})}), 0);
     EXPECT(m, "test.job.duration.my_job_type.my_job_name", "test.job.duration",
            "job_type:my_job_type", "job_name:my_job_name");
     EXPECT(m, "test.job.size.my_job_type.my_job_name", "test.job.size", "foo:my_job_type",
@@ -87,10 +88,10 @@ static void test_partial_and_no_tags(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES({"test", "test.", MAPS(
-        {"test.job.duration.*.*", "wildcard", "test.job.duration", LIST("job_type:$1")},
-        {"test.task.duration.*.*", NULL, "test.task.duration", NOTAGS},
-        {"test.my-worker.start", NULL, "test.worker.start", NOTAGS},
-        {"test.my-worker.stop.*", NULL, "test.worker.stop", NOTAGS})}), 0);
+        {"test.job.duration.*.*", MD_MATCH_WILDCARD, "test.job.duration", LIST("job_type:$1")},
+        {"test.task.duration.*.*", MD_MATCH_WILDCARD, "test.task.duration", NOTAGS},
+        {"test.my-worker.start", MD_MATCH_WILDCARD, "test.worker.start", NOTAGS},
+        {"test.my-worker.stop.*", MD_MATCH_WILDCARD, "test.worker.stop", NOTAGS})}), 0);
     EXPECT(m, "test.job.duration.my_job_type.my_job_name", "test.job.duration",
            "job_type:my_job_type");
     EXPECT_NOTAGS(m, "test.task.duration.my_job_type.my_job_name", "test.task.duration");
@@ -103,10 +104,10 @@ static void test_expansion(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES({"test", "test.", MAPS(
-        {"test.job.duration.*.*", NULL, "test.hello.$2.$1",
+        {"test.job.duration.*.*", MD_MATCH_WILDCARD, "test.hello.$2.$1",
          LIST("job_type:${1}_x", "job_name:${2}_y")},
-        {"test.*_start", NULL, "test.start", LIST("job:$1")},
-        {"test.abcdefghijklmnopqrstuvwxyz_ABCDEFGHIJKLMNOPQRSTUVWXYZ-01234567.*", NULL,
+        {"test.*_start", MD_MATCH_WILDCARD, "test.start", LIST("job:$1")},
+        {"test.abcdefghijklmnopqrstuvwxyz_ABCDEFGHIJKLMNOPQRSTUVWXYZ-01234567.*", MD_MATCH_WILDCARD,
          "test.alphabet", NOTAGS})}), 0);
     EXPECT(m, "test.job.duration.my_job_type.my_job_name", "test.hello.my_job_name.my_job_type",
            "job_type:my_job_type_x", "job_name:my_job_name_y");
@@ -120,9 +121,9 @@ static void test_regex(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES({"test", "test.", MAPS(
-        {"test\\.job\\.duration\\.(.*)", "regex", "test.job.duration", LIST("job_name:$1")},
-        {"test\\.task\\.duration\\.(.*)", "regex", "test.task.duration", LIST("task_name:$1")},
-        {"test\\.job\\.([a-z][0-9]-\\w+)\\.(.*)", "regex", "test.job",
+        {"test\\.job\\.duration\\.(.*)", MD_MATCH_REGEX, "test.job.duration", LIST("job_name:$1")},
+        {"test\\.task\\.duration\\.(.*)", MD_MATCH_REGEX, "test.task.duration", LIST("task_name:$1")},
+        {"test\\.job\\.([a-z][0-9]-\\w+)\\.(.*)", MD_MATCH_REGEX, "test.job",
          LIST("job_type:$1", "job_name:$2")})}), 0);
     EXPECT(m, "test.job.duration.my.funky.job$name-abc/123", "test.job.duration",
            "job_name:my.funky.job$name-abc/123");
@@ -138,9 +139,9 @@ static void test_profile_prefix(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES(
-        {"test", "foo.", MAPS({"foo.duration.*", NULL, "foo.duration", LIST("name:$1")})},
-        {"test", "bar.", MAPS({"bar.count.*", NULL, "bar.count", LIST("name:$1")},
-                              {"foo.duration2.*", NULL, "foo.duration2", LIST("name:$1")})}), 0);
+        {"test", "foo.", MAPS({"foo.duration.*", MD_MATCH_WILDCARD, "foo.duration", LIST("name:$1")})},
+        {"test", "bar.", MAPS({"bar.count.*", MD_MATCH_WILDCARD, "bar.count", LIST("name:$1")},
+                              {"foo.duration2.*", MD_MATCH_WILDCARD, "foo.duration2", LIST("name:$1")})}), 0);
     EXPECT(m, "foo.duration.foo_name1", "foo.duration", "name:foo_name1");
     expect_unmapped(m, "foo.duration2.foo_name1"); /* its mapping is in the wrong profile */
     EXPECT(m, "bar.count.bar_name1", "bar.count", "name:bar_name1");
@@ -152,8 +153,8 @@ static void test_wildcard_prefix(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES(
-        {"test", "*", MAPS({"foo.duration.*", NULL, "foo.duration", LIST("name1:$1")})},
-        {"test", "*", MAPS({"foo.duration.*", NULL, "foo.duration", LIST("name2:$1")})}), 0);
+        {"test", "*", MAPS({"foo.duration.*", MD_MATCH_WILDCARD, "foo.duration", LIST("name1:$1")})},
+        {"test", "*", MAPS({"foo.duration.*", MD_MATCH_WILDCARD, "foo.duration", LIST("name2:$1")})}), 0);
     EXPECT(m, "foo.duration.foo_name", "foo.duration", "name1:foo_name");
     md_mapper_free(m);
 }
@@ -163,9 +164,9 @@ static void test_profile_order(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES(
-        {"test", "foo.", MAPS({"foo.*.duration.*", NULL, "foo.bar1.duration",
+        {"test", "foo.", MAPS({"foo.*.duration.*", MD_MATCH_WILDCARD, "foo.bar1.duration",
                                LIST("bar:$1", "foo:$2")})},
-        {"test", "foo.bar.", MAPS({"foo.bar.duration.*", NULL, "foo.bar2.duration",
+        {"test", "foo.bar.", MAPS({"foo.bar.duration.*", MD_MATCH_WILDCARD, "foo.bar2.duration",
                                    LIST("foo_bar:$1")})}), 0);
     EXPECT(m, "foo.bar.duration.foo_name", "foo.bar1.duration", "bar:bar", "foo:foo_name");
     md_mapper_free(m);
@@ -177,9 +178,9 @@ static void test_wildcard_segments(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES({"p", "abc.", MAPS(
-        {"abc.*_sdf.*", NULL, "abc.sdf", LIST("a:$1", "b:$2")},
-        {"abc.*.*", NULL, "abc.two", LIST("a:$1", "b:$2")},
-        {"abc.x*y*z", NULL, "abc.xyz", LIST("a:$1", "b:$2")})}), 0);
+        {"abc.*_sdf.*", MD_MATCH_WILDCARD, "abc.sdf", LIST("a:$1", "b:$2")},
+        {"abc.*.*", MD_MATCH_WILDCARD, "abc.two", LIST("a:$1", "b:$2")},
+        {"abc.x*y*z", MD_MATCH_WILDCARD, "abc.xyz", LIST("a:$1", "b:$2")})}), 0);
     /* greedy like Go's ([^.]*): the first star takes the longest run it can */
     EXPECT(m, "abc.x_sdf_sdf.y", "abc.sdf", "a:x_sdf", "b:y");
     EXPECT(m, "abc._sdf.", "abc.sdf", "a:", "b:"); /* a star may be empty */
@@ -197,7 +198,7 @@ static void test_expand_rules(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES({"p", "e.", MAPS(
-        {"e.*.*", NULL, "e.$1_x.${2}",
+        {"e.*.*", MD_MATCH_WILDCARD, "e.$1_x.${2}",
          LIST("t1:$1_x", "t2:${1}_x", "t3:$$1", "t4:$0", "t5:$9", "t6:${1", "t7:$-", "t8:$01",
               "t9:cost$", "bare$2")})}), 0);
     EXPECT(m, "e.a.b", "e..b", "t1:", "t2:a_x", "t3:$1", "t4:e.a.b", "t5:", "t6:${1", "t7:$-",
@@ -210,8 +211,8 @@ static void test_pathological_pattern(void **state)
 {
     (void)state;
     struct md_mapper *m = build(PROFILES({"p", "x.", MAPS(
-        {"x.*a*a*a*a*a*a*b", NULL, "x.b", NOTAGS},
-        {"x.*a*a*a*a*a*a*", NULL, "x.a", LIST("first:$1")})}), 0);
+        {"x.*a*a*a*a*a*a*b", MD_MATCH_WILDCARD, "x.b", NOTAGS},
+        {"x.*a*a*a*a*a*a*", MD_MATCH_WILDCARD, "x.a", LIST("first:$1")})}), 0);
     char name[1 + 2 + 1500];
     memcpy(name, "x.", 2);
     memset(name + 2, 'a', sizeof name - 3);
@@ -229,51 +230,49 @@ static void test_pathological_pattern(void **state)
     md_mapper_free(m);
 }
 
-/* ---- mapper_test.go TestMappingErrors, plus regex and config edge cases ---- */
+/* ---- mapper_test.go TestMappingErrors: the config refuses these at load ---- */
 
-static void expect_error(const struct md_mapper_profile *p, size_t n, const char *want)
+static void expect_error(const char *profiles_json, const char *want)
 {
-    char err[256] = "";
-    struct md_mapper *m = md_mapper_new(p, n, 0, err, sizeof err);
-    if (m) {
-        md_mapper_free(m);
+    struct md_config c;
+    char err[512] = "";
+    char *sets[1];
+    if (asprintf(&sets[0], "dogstatsd_mapper_profiles=%s", profiles_json) < 0)
+        fail_msg("out of memory");
+    int rc = md_config_load(&c, NULL, sets, 1, err, sizeof err);
+    md_config_free(&c);
+    free(sets[0]);
+    if (rc == 0)
         fail_msg("accepted; want error containing \"%s\"", want);
-    }
     if (!strstr(err, want))
         fail_msg("error \"%s\" lacks \"%s\"", err, want);
 }
 
+#define ONE(match, type, name) \
+    "[{\"name\":\"test\",\"prefix\":\"test.\",\"mappings\":[{\"match\":\"" match \
+    "\",\"match_type\":\"" type "\",\"name\":\"" name "\"}]}]"
+
 static void test_errors(void **state)
 {
     (void)state;
-    expect_error(PROFILES({"test", "test.", MAPS({"test.job.duration.*.*", NULL, "",
-                                                  LIST("job_type:$1")})}),
-                 "dogstatsd_mapper_profiles[0].mappings[0].name: name is required");
-    expect_error(PROFILES({"test", "test.", MAPS({"test.a.*", NULL, NULL, NOTAGS})}),
-                 "name is required");
-    expect_error(PROFILES({"test", "test.", MAPS({NULL, NULL, "test.job.duration", NOTAGS})}),
+    expect_error(ONE("test.job.duration.*.*", "wildcard", ""),
+                 "--set dogstatsd_mapper_profiles[0].mappings[0].name: name is required");
+    expect_error("[{\"name\":\"test\",\"prefix\":\"test.\",\"mappings\":[{\"name\":\"x\"}]}]",
                  "match is required");
-    expect_error(PROFILES({"test", "test.", MAPS({"test.[]duration.*.*", NULL, "x", NOTAGS})}),
-                 "it may only contain [A-Za-z0-9_.*-]");
-    expect_error(PROFILES({"test", "test.", MAPS({"^test.invalid.duration.*.*", NULL, "x",
-                                                  NOTAGS})}),
+    expect_error(ONE("test.[]duration.*.*", "wildcard", "x"), "it may only contain [A-Za-z0-9_.*-]");
+    expect_error(ONE("^test.invalid.duration.*.*", "wildcard", "x"),
                  "invalid wildcard match pattern `^test.invalid.duration.*.*`");
-    expect_error(PROFILES({"test", "test.", MAPS({"test.invalid.duration.**", NULL, "x",
-                                                  NOTAGS})}),
+    expect_error(ONE("test.invalid.duration.**", "wildcard", "x"),
                  "it should not contain consecutive `*`");
-    expect_error(PROFILES({"test", "test.", MAPS({"test.invalid.duration", "invalid", "x",
-                                                  NOTAGS})}),
-                 "invalid match type");
-    expect_error(PROFILES({"test", "test.", MAPS({"test.(", "regex", "x", NOTAGS})}),
-                 "cannot compile regex");
-    expect_error(PROFILES({NULL, "test.", MAPS({"test.a", NULL, "x", NOTAGS})}),
-                 "missing profile name");
-    expect_error(PROFILES({"test", "", MAPS({"test.a", NULL, "x", NOTAGS})}),
+    expect_error(ONE("test.invalid.duration", "invalid", "x"), "invalid match type");
+    expect_error(ONE("test.(", "regex", "x"), "cannot compile regex");
+    expect_error("[{\"prefix\":\"test.\",\"mappings\":[]}]", "missing profile name");
+    expect_error("[{\"name\":\"test\",\"prefix\":\"\",\"mappings\":[]}]",
                  "missing prefix for profile");
     /* a later profile's error names that profile and mapping */
-    expect_error(PROFILES({"ok", "a.", MAPS({"a.*", NULL, "a", NOTAGS})},
-                          {"bad", "b.", MAPS({"b.*", NULL, "b", NOTAGS},
-                                             {"b.*.**", NULL, "b", NOTAGS})}),
+    expect_error("[{\"name\":\"ok\",\"prefix\":\"a.\",\"mappings\":[{\"match\":\"a.*\",\"name\":\"a\"}]},"
+                 "{\"name\":\"bad\",\"prefix\":\"b.\",\"mappings\":[{\"match\":\"b.*\",\"name\":\"b\"},"
+                 "{\"match\":\"b.*.**\",\"name\":\"b\"}]}]",
                  "dogstatsd_mapper_profiles[1].mappings[1].match");
 }
 
@@ -291,7 +290,7 @@ static void test_no_profiles(void **state)
 static void test_cache_hits(void **state)
 {
     (void)state;
-    struct md_mapper *m = build(PROFILES({"p", "c.", MAPS({"c.*.x", NULL, "c.x",
+    struct md_mapper *m = build(PROFILES({"p", "c.", MAPS({"c.*.x", MD_MATCH_WILDCARD, "c.x",
                                                            LIST("k:$1")})}), 0);
     const struct md_mapper_stats *st = md_mapper_stats(m);
     struct md_mapper_result a, b;
@@ -321,7 +320,7 @@ static void test_cache_hits(void **state)
 static void test_cache_lru(void **state)
 {
     (void)state;
-    struct md_mapper *m = build(PROFILES({"p", "*", MAPS({"*.*", NULL, "m.$2",
+    struct md_mapper *m = build(PROFILES({"p", "*", MAPS({"*.*", MD_MATCH_WILDCARD, "m.$2",
                                                           LIST("k:$1")})}), 2);
     const struct md_mapper_stats *st = md_mapper_stats(m);
     EXPECT(m, "a.1", "m.1", "k:a");

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "meterd/config.h"
+#include "module_opts.h"
 #include "pipeline.h"
 
 #define NCTX 500
@@ -65,7 +66,9 @@ static struct md_pipeline *start(struct md_config *cfg, uv_loop_t *loop, struct 
     char *sets[] = {port, th, ring, pol, "dogstatsd_so_rcvbuf=33554432", "hostname=t"};
     char err[512];
     assert_int_equal(md_config_load(cfg, NULL, sets, 6, err, sizeof err), 0);
-    struct md_pipeline *p = md_pipeline_new(cfg, "t", err, sizeof err);
+    static struct md_pipeline_opts popts; /* outlives the pipeline */
+    md_config_pipeline_opts(cfg, "t", &popts);
+    struct md_pipeline *p = md_pipeline_new(&popts, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(md_pipeline_start(p, loop, on_frame, s), 0);
     return p;

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "meterd/config.h"
+#include "module_opts.h"
 #include "pipeline.h"
 
 #define NCTX 300
@@ -53,7 +54,9 @@ static void test_feed_is_exact(void **st)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     struct sums s = {.frames = 0};
-    struct md_pipeline *p = md_pipeline_new(&cfg, "t", err, sizeof err);
+    static struct md_pipeline_opts popts; /* outlives the pipeline */
+    md_config_pipeline_opts(&cfg, "t", &popts);
+    struct md_pipeline *p = md_pipeline_new(&popts, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(md_pipeline_feed_open(p, false), 0);
     assert_int_equal(md_pipeline_start(p, &loop, on_frame, &s), 0);

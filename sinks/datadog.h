@@ -1,0 +1,23 @@
+/*
+ * datadog.h: the Datadog sink's own keys. They sit at the top level of
+ * meterd.yaml under datadog.yaml's names, so a Datadog agent's file keeps
+ * working; the config engine fills this struct from the sink's key table.
+ */
+#ifndef METERD_SINK_DATADOG_H
+#define METERD_SINK_DATADOG_H
+
+#include <stddef.h>
+
+enum md_dist_output { MD_DIST_AUTO = 0, MD_DIST_SKETCH, MD_DIST_SERIES };
+
+struct md_datadog_conf {
+    char *api_key; /* secret: never log; only copied into a header */
+    char *site;    /* datadoghq.com */
+    char *dd_url;  /* overrides site when set; may hold credentials */
+    enum md_dist_output distribution_output;
+};
+
+/* Lets tests exercise splitting with small frames; 0 restores the default. */
+int md_sink_datadog_set_limit(void *state, size_t max_uncompressed);
+
+#endif
