@@ -17,7 +17,7 @@ struct md_datadog_conf {
     enum md_dist_output distribution_output;
 };
 
-/* Lets tests exercise splitting with small frames; 0 restores the default. */
-int md_sink_datadog_set_limit(void *state, size_t max_uncompressed);
+/* Lets tests exercise splitting with small frames; 0 restores a default. */
+int md_sink_datadog_set_limits(void *state, size_t max_compressed, size_t max_uncompressed);
 
 #endif

@@ -14,5 +14,6 @@ int md_cmd_check(int argc, char **argv);
 int md_cmd_configcheck(int argc, char **argv);
 int md_cmd_status(int argc, char **argv);
 int md_cmd_health(int argc, char **argv);
+int md_cmd_hostname(int argc, char **argv);
 
 #endif

@@ -17,12 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli.h"
 #include "cmd.h"
-#include "daemon.h"
+#include "compress.h"
+#include "hostname.h"
 #include "flush.h"
+#include "hostname.h"
 #include "log.h"
 #include "module_opts.h"
 #include "pipeline.h"
@@ -39,21 +42,30 @@ static const char usage[] =
 
 enum { OPT_INTERVAL = 0x200 };
 
-#define MAX_FRAMES 64
+#define MAX_BODY (256u << 20) /* bound on an inflated payload */
 
+/* A big window comes in several frames (parts). */
 struct frames {
-    struct md_frame *f[MAX_FRAMES];
-    size_t n;
+    struct md_frame **f;
+    size_t n, cap;
+    bool oom;
 };
 
 /* Loop thread of the private loop: keep the frames for printing. */
 static void on_frame(void *ud, struct md_frame *f)
 {
     struct frames *fs = ud;
-    if (fs->n == MAX_FRAMES) {
-        md_frame_free(f);
-        free(f);
-        return;
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? 2 * fs->cap : 16;
+        struct md_frame **v = realloc(fs->f, cap * sizeof *v);
+        if (!v) {
+            fs->oom = true;
+            md_frame_free(f);
+            free(f);
+            return;
+        }
+        fs->f = v;
+        fs->cap = cap;
     }
     fs->f[fs->n++] = f;
 }
@@ -76,7 +88,8 @@ static size_t unescape_newlines(char *s, size_t n)
 static int cmp_series(const void *x, const void *y)
 {
     const struct md_series *a = x, *b = y;
-    int c = strcmp(a->name, b->name);
+    char na[1024], nb[1024];
+    int c = strcmp(md_series_full_name(a, na, sizeof na), md_series_full_name(b, nb, sizeof nb));
     for (uint32_t i = 0; !c && i < a->key->ntags && i < b->key->ntags; i++)
         c = strcmp(a->key->tags[i], b->key->tags[i]);
     if (!c)
@@ -121,18 +134,38 @@ static void print_items(const char *body, size_t len)
     }
 }
 
+/* A sink may compress as it encodes (to cut payloads at the compressed limit). */
+static bool deflated(const struct md_payload *p)
+{
+    for (unsigned i = 0; i < p->nheaders; i++)
+        if (p->headers[i] && strcasecmp(p->headers[i], "Content-Encoding: deflate") == 0)
+            return true;
+    return false;
+}
+
 static void print_payload(const struct md_payload *p)
 {
     const char *url = p->url ? p->url : "";
     bool json = p->content_type && strstr(p->content_type, "json");
+    void *plain = NULL;
+    size_t len = p->len;
+    const char *body = p->body;
+    if (json && deflated(p)) {
+        if (md_inflate(p->body, p->len, MAX_BODY, &plain, &len) != 0) {
+            fprintf(stderr, "meterd aggregate: a payload to %s does not inflate\n", url);
+            return;
+        }
+        body = plain;
+    }
     if (json && (strstr(url, "/api/v1/series") || strstr(url, "/api/v1/check_run")))
-        print_items(p->body, p->len);
+        print_items(body, len);
     else if (json)
-        printf("%.*s\n", (int)p->len, p->body);
+        printf("%.*s\n", (int)len, body);
     else
         printf("{\"payload\":\"%s\",\"content_type\":\"%s\",\"bytes\":%zu,\"items\":%zu}\n",
                strstr(url, "/api/") ? strstr(url, "/api/") : url,
                p->content_type ? p->content_type : "", p->len, p->nitems);
+    free(plain);
 }
 
 static int parse_opts(int argc, char **argv, struct md_cli_config *cc, long *interval)
@@ -215,7 +248,9 @@ static int aggregate(const struct md_config *cfg)
     static struct md_pipeline_opts po; /* large; outlives the pipeline */
     uv_loop_t loop;
     int rc = 1;
-    md_daemon_hostname(cfg, host, sizeof host);
+    struct md_hostname hn;
+    (void)md_hostname_resolve(cfg, &hn); /* a debugging run goes on with the OS name */
+    snprintf(host, sizeof host, "%s", hn.name);
     md_config_pipeline_opts(cfg, host, &po);
     po.udp_port = 0; /* the intake stage without sockets: datagrams come from stdin */
     po.uds_path = NULL;
@@ -240,6 +275,11 @@ out:
     for (size_t i = 0; i < fs.n; i++) {
         md_frame_free(fs.f[i]);
         free(fs.f[i]);
+    }
+    free(fs.f);
+    if (fs.oom) {
+        fprintf(stderr, "meterd aggregate: out of memory: part of the window was lost\n");
+        rc = 1;
     }
     return rc;
 }

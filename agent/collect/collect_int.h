@@ -69,12 +69,14 @@ struct md_collect_runner {
     void (*observe)(void *ud, const struct md_point *p, enum md_emit_kind kind);
     void *observe_ud;
     char *procfs, *sysfs;
+    struct md_containers *containers;
     struct inst **inst;
     size_t ninst;
     struct md_str *scratch; /* tag views of one point */
     size_t scratch_cap;
     bool closing;
     size_t pending; /* handles closing + runs in flight after md_collect_free */
+    struct md_strlist notes; /* warnings of the conf.d load, logged once by md_collect_new */
 };
 
 

@@ -28,9 +28,12 @@
 #include "reload.h"
 
 struct md_forwarder;
+struct md_fwd_opts;
 struct md_flusher;
 struct md_collect_runner;
+struct md_ctrsvc;
 struct md_status;
+struct md_probe;
 
 enum md_daemon_state {
     MD_DAEMON_STARTING,
@@ -59,7 +62,10 @@ struct md_daemon {
     struct md_flusher *flush;
     struct md_forwarder *fwd;
     struct md_collect_runner *collect;
+    struct md_ctrsvc *ctr;       /* container table + metadata clients; lives until teardown */
     struct md_status *status;
+    struct md_probe *probe;      /* health_port: /live, /ready */
+    const char *hostname_source; /* which resolver step named the host */
     uv_timer_t flush_timer;
     uv_signal_t sigint, sigterm, sighup;
     bool fwd_shutdown, fwd_done, handles_closed;
@@ -76,7 +82,14 @@ void md_daemon_request(struct md_daemon *d, enum md_daemon_request r);
 
 const char *md_daemon_state_name(enum md_daemon_state s);
 
-/* The host name points without a host: carry. */
-void md_daemon_hostname(const struct md_config *cfg, char *out, size_t len);
+/* Where md_daemon_fwd_opts writes the forwarder's strings; must outlive md_forwarder_new. */
+struct md_fwd_strings {
+    char spool[4096];
+    char auth[2048];       /* the remote write Authorization value */
+    char userinfo[2][512]; /* user:password inside dd_url and the remote write URL */
+};
+/* The forwarder's settings from d's config (the spool only when a sink ships over HTTP). */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo,
+                        struct md_fwd_strings *s);
 
 #endif

@@ -225,7 +225,7 @@ void md_flusher_frame(struct md_flusher *fl, struct md_frame *f)
         return;
     }
     fl->st.last_flush = wall_now();
-    fl->st.frames++;
+    fl->st.frames += !f->continued; /* a big window comes in parts */
     fl->st.series += f->nseries;
     md_debug("flush: %zu series, %zu events, %zu checks", f->nseries, f->nevents, f->nchecks);
     j->frame = *f;

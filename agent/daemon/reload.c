@@ -20,14 +20,14 @@ int md_reload_load(const struct md_reload_source *src, struct md_config *cfg, ch
 }
 
 int md_reload_prepare(const struct md_reload_source *src, uv_loop_t *loop,
-                      const struct md_point_sink *ps, struct md_reload *out, char *err,
-                      size_t errlen)
+                      const struct md_point_sink *ps, const struct md_collect_opts *co,
+                      struct md_reload *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (md_reload_load(src, &out->cfg, err, errlen) != 0)
         goto fail;
-    out->collect = md_collect_new(loop, out->cfg.confd_path, out->cfg.procfs_path,
-                                  out->cfg.sysfs_path, ps, err, errlen);
+    out->collect = md_collect_new_opts(loop, out->cfg.confd_path, out->cfg.procfs_path,
+                                       out->cfg.sysfs_path, ps, co, err, errlen);
     if (!out->collect || md_collect_start(out->collect) != 0)
         goto fail;
     return 0;

@@ -19,6 +19,7 @@
 #include "point.h"
 
 struct md_collect_runner;
+struct md_collect_opts;
 
 /* Where the configuration comes from: -c FILE and --set key=value. Borrowed strings. */
 struct md_reload_source {
@@ -41,8 +42,8 @@ struct md_reload {
  * reason in err and nothing left to free.
  */
 int md_reload_prepare(const struct md_reload_source *src, uv_loop_t *loop,
-                      const struct md_point_sink *ps, struct md_reload *out, char *err,
-                      size_t errlen);
+                      const struct md_point_sink *ps, const struct md_collect_opts *co,
+                      struct md_reload *out, char *err, size_t errlen);
 
 /* Log which keys of n differ from the running config but apply only on restart. */
 void md_reload_warn_restart_only(const struct md_config *running, const struct md_config *n);

@@ -7,7 +7,8 @@ import subprocess
 
 from harness import meterd_bin, run_tests
 
-COMMANDS = ["version", "run", "status", "health", "aggregate", "configcheck", "check", "parse"]
+COMMANDS = ["version", "run", "status", "health", "hostname", "aggregate", "configcheck", "check",
+            "parse"]
 
 
 def meterd(*args, stdin=""):
