@@ -5,11 +5,20 @@
 # the end-to-end tests (which start and stop their own VictoriaMetrics and
 # meterd on loopback), the unit tests again under ASan+UBSan, the parser's
 # fuzz target (seed replay and 60 s of fuzzing), and the threaded tests
-# under TSan. Prints every
-# test's result and ends with one line: "N passed, N failed".
+# under TSan. Prints every test's result and ends with one line:
+# "N passed, N failed".
+#
+# --quick (the inner loop): unit, corpus, config-error and end-to-end tests
+# only, without the sanitizer builds and the fuzzer. CI runs the full suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+QUICK=0
+case "${1:-}" in
+    --quick) QUICK=1 ;;
+    "") ;;
+    *) echo "usage: tests/run.sh [--quick]" >&2; exit 2 ;;
+esac
 packaging/deps.sh --test || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 PASS=0
@@ -74,7 +83,23 @@ else
     add 0 1
 fi
 
-if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+if [ "$QUICK" = 1 ]; then
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+    exit
+fi
+
+# The sanitizer builds compile only the test binaries they run.
+unit_targets() {
+    local f
+    for f in tests/unit/test_*.c; do
+        f=$(basename "$f" .c)
+        printf 'tests/unit/%s ' "$f"
+    done
+    printf 'tests/unit/test_parse_scalar'
+}
+
+if TARGETS=$(unit_targets) build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     unit build-asan asan
 else
@@ -85,10 +110,10 @@ fi
 # The parser's libFuzzer target: seed replay on both parser paths, then a minute of fuzzing.
 summarised fuzz bash tests/fuzz/run.sh
 
-# ThreadSanitizer: the tests whose code crosses threads (rings, intake, aggregator).
-if TARGETS="tests/unit/test_ring tests/unit/test_pipeline" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+# ThreadSanitizer: the tests whose code crosses threads (rings, intake, feed, aggregator).
+if TARGETS="tests/unit/test_ring tests/unit/test_pipeline tests/unit/test_pipeline_feed" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-    for t in ring pipeline; do
+    for t in ring pipeline pipeline_feed; do
         cmocka "build-tsan/tests/unit/test_$t" tsan
     done
 else

@@ -63,14 +63,6 @@ void md_ddsketch_init(struct md_ddsketch *s)
     memset(s, 0, sizeof *s);
 }
 
-void md_ddsketch_reset(struct md_ddsketch *s)
-{
-    s->count = 0;
-    s->min = s->max = s->sum = s->avg = 0;
-    s->nbins = 0;
-    s->bin_total = 0;
-}
-
 void md_ddsketch_free(struct md_ddsketch *s)
 {
     free(s->keys);
@@ -118,29 +110,6 @@ static uint32_t dds_lower_bound(const struct md_ddsketch *s, int32_t k)
             hi = mid;
     }
     return lo;
-}
-
-/* Fold the lowest bins into the lowest survivor until the limit holds. */
-static void dds_collapse(int32_t *keys, uint32_t *counts, uint32_t *nbins)
-{
-    if (*nbins <= MD_DDSKETCH_BIN_LIMIT)
-        return;
-    uint32_t drop = *nbins - MD_DDSKETCH_BIN_LIMIT;
-    uint64_t folded = 0;
-    for (uint32_t i = 0; i < drop; i++)
-        folded += counts[i];
-    counts[drop] = dds_sat_add(counts[drop], folded);
-    memmove(keys, keys + drop, MD_DDSKETCH_BIN_LIMIT * sizeof *keys);
-    memmove(counts, counts + drop, MD_DDSKETCH_BIN_LIMIT * sizeof *counts);
-    *nbins = MD_DDSKETCH_BIN_LIMIT;
-}
-
-static void dds_recount(struct md_ddsketch *s)
-{
-    uint64_t t = 0;
-    for (uint32_t i = 0; i < s->nbins; i++)
-        t += s->counts[i];
-    s->bin_total = t;
 }
 
 /*
@@ -236,73 +205,6 @@ int md_ddsketch_add_rate(struct md_ddsketch *s, double value, double rate)
     if (rc != 0)
         return rc;
     dds_summary_add(s, value, n, times * value);
-    return 0;
-}
-
-static void dds_summary_merge(struct md_ddsketch *d, const struct md_ddsketch *o)
-{
-    if (d->count == 0) {
-        d->count = o->count;
-        d->min = o->min;
-        d->max = o->max;
-        d->sum = o->sum;
-        d->avg = o->avg;
-        return;
-    }
-    if (o->max > d->max)
-        d->max = o->max;
-    if (o->min < d->min)
-        d->min = o->min;
-    d->count += o->count;
-    d->sum += o->sum;
-    d->avg += (o->avg - d->avg) * (double)o->count / (double)d->count;
-}
-
-int md_ddsketch_merge(struct md_ddsketch *dst, const struct md_ddsketch *src)
-{
-    if (src->count == 0 && src->nbins == 0)
-        return 0;
-    uint32_t total = dst->nbins + src->nbins;
-    uint32_t cap = total > DDS_MIN_CAP ? total : DDS_MIN_CAP;
-    int32_t *k = malloc(cap * sizeof *k);
-    uint32_t *n = malloc(cap * sizeof *n);
-    if (!k || !n) {
-        free(k);
-        free(n);
-        return -ENOMEM;
-    }
-    uint32_t i = 0, j = 0, m = 0;
-    while (i < dst->nbins || j < src->nbins) {
-        if (j >= src->nbins || (i < dst->nbins && dst->keys[i] < src->keys[j])) {
-            k[m] = dst->keys[i];
-            n[m++] = dst->counts[i++];
-        } else if (i >= dst->nbins || src->keys[j] < dst->keys[i]) {
-            k[m] = src->keys[j];
-            n[m++] = src->counts[j++];
-        } else {
-            k[m] = dst->keys[i];
-            n[m++] = dds_sat_add(dst->counts[i++], src->counts[j++]);
-        }
-    }
-    dds_collapse(k, n, &m);
-    if (cap > MD_DDSKETCH_BIN_LIMIT) {
-        /* Give back what the collapse freed, so a sketch stays 32 KiB. */
-        cap = MD_DDSKETCH_BIN_LIMIT;
-        int32_t *k2 = realloc(k, cap * sizeof *k2);
-        if (k2)
-            k = k2;
-        uint32_t *n2 = realloc(n, cap * sizeof *n2);
-        if (n2)
-            n = n2;
-    }
-    free(dst->keys);
-    free(dst->counts);
-    dst->keys = k;
-    dst->counts = n;
-    dst->nbins = m;
-    dst->cap = cap;
-    dds_recount(dst);
-    dds_summary_merge(dst, src);
     return 0;
 }
 

@@ -36,8 +36,6 @@ struct md_ddsketch {
 };
 
 void md_ddsketch_init(struct md_ddsketch *s);
-/* Empty the sketch, keeping its arrays for the next window. */
-void md_ddsketch_reset(struct md_ddsketch *s);
 void md_ddsketch_free(struct md_ddsketch *s);
 
 /* The agent's mapping: key of a value, and a key's value (gamma^(k - bias)). */
@@ -55,8 +53,6 @@ int md_ddsketch_add(struct md_ddsketch *s, double value, uint32_t n);
  * value/rate.
  */
 int md_ddsketch_add_rate(struct md_ddsketch *s, double value, double rate);
-/* dst += src (src unchanged). */
-int md_ddsketch_merge(struct md_ddsketch *dst, const struct md_ddsketch *src);
 
 /*
  * Value at quantile q in [0,1]: min for q <= 0, max for q >= 1, else the

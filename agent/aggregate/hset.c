@@ -54,14 +54,6 @@ uint32_t md_hset_count(const struct md_hset *s)
     return s->n + (s->has_zero ? 1 : 0);
 }
 
-void md_hset_clear(struct md_hset *s)
-{
-    if (s->slots)
-        memset(s->slots, 0, s->cap * sizeof *s->slots);
-    s->n = 0;
-    s->has_zero = false;
-}
-
 void md_hset_free(struct md_hset *s)
 {
     free(s->slots);

@@ -16,7 +16,6 @@ struct md_hset {
 
 int md_hset_add(struct md_hset *s, uint64_t h); /* 1 new, 0 present, -ENOMEM */
 uint32_t md_hset_count(const struct md_hset *s);
-void md_hset_clear(struct md_hset *s);
 void md_hset_free(struct md_hset *s);
 
 #endif

@@ -1,6 +1,8 @@
 /*
  * cmd.h: the sub-commands of the meterd binary. Each lives in its own
- * cmd_<name>.c and gets argv with argv[0] = the sub-command name.
+ * cmd_<name>.c, gets argv with argv[0] = "meterd <name>" (so getopt's
+ * messages name the command), parses it with getopt_long and the helpers
+ * of cli.h, and returns the process exit code (2 for a usage error).
  */
 #ifndef METERD_CMD_H
 #define METERD_CMD_H

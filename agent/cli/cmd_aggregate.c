@@ -1,27 +1,74 @@
 /*
- * cmd_aggregate.c: `meterd aggregate [-c FILE] [--set k=v ...] [--interval N] < FILE`.
+ * cmd_aggregate.c: `meterd aggregate [-c FILE] [--set k=v]... [--interval N] < FILE`.
  *
  * Reads datagrams from standard input, one per line (a newline inside a
- * datagram written as the two characters \n), runs them through exactly
- * the statsd and aggregation code of the daemon into one window, and prints
- * what the Datadog sink would ship as JSON lines sorted by metric then
- * tags. It is the seam the protocol corpus tests use, and a way for users
- * to check what a burst of statsd traffic turns into.
+ * datagram written as the two characters \n), and runs them through the
+ * daemon's own path: an intake stage of the pipeline (split, parse, key
+ * cache, ring), the aggregator thread, a seal of the one window they all
+ * land in, and the Datadog sink's encoder as the flusher calls it. It
+ * prints what that sink would ship, uncompressed: each series and each
+ * service check on its own line, exactly as it appears in the payload;
+ * any other payload as one line (events JSON as is, sketch protobuf as a
+ * summary). Series are sorted by name, tags and timestamp so that the
+ * output does not depend on hash order. It is the seam the protocol corpus
+ * test uses, and a way for users to see what their statsd traffic becomes.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "aggregator.h"
-#include "buf.h"
+#include "cli.h"
 #include "cmd.h"
+#include "compress.h"
 #include "hostname.h"
-#include "daemon.h"
+#include "flush.h"
+#include "hostname.h"
+#include "log.h"
 #include "module_opts.h"
-#include "statsd.h"
+#include "pipeline.h"
+
+static const char usage[] =
+    "usage: meterd aggregate [-c FILE] [--set key=value]... [--interval SECONDS] < DATAGRAMS\n"
+    "Aggregate datagrams (one per line, \\n for a newline inside one) into one window the way\n"
+    "the running agent does, and print what the Datadog sink would ship: one series or\n"
+    "service check per line.\n"
+    "  -c, --config FILE     config file (default: " MD_CONFIG_DEFAULT_FILE " if present)\n"
+    "      --set K=V         override one key\n"
+    "      --interval N      window length in seconds (default: flush_interval)\n"
+    "  -h, --help            this help\n";
+
+enum { OPT_INTERVAL = 0x200 };
+
+#define MAX_BODY (256u << 20) /* bound on an inflated payload */
+
+/* A big window comes in several frames (parts). */
+struct frames {
+    struct md_frame **f;
+    size_t n, cap;
+    bool oom;
+};
+
+/* Loop thread of the private loop: keep the frames for printing. */
+static void on_frame(void *ud, struct md_frame *f)
+{
+    struct frames *fs = ud;
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? 2 * fs->cap : 16;
+        struct md_frame **v = realloc(fs->f, cap * sizeof *v);
+        if (!v) {
+            fs->oom = true;
+            md_frame_free(f);
+            free(f);
+            return;
+        }
+        fs->f = v;
+        fs->cap = cap;
+    }
+    fs->f[fs->n++] = f;
+}
 
 /* Turn the two characters \n into a newline, in place. */
 static size_t unescape_newlines(char *s, size_t n)
@@ -48,121 +95,209 @@ static int cmp_series(const void *x, const void *y)
     if (!c)
         c = (a->key->ntags > b->key->ntags) - (a->key->ntags < b->key->ntags);
     if (!c)
+        c = strcmp(a->key->host ? a->key->host : "", b->key->host ? b->key->host : "");
+    if (!c)
         c = (a->timestamp > b->timestamp) - (a->timestamp < b->timestamp);
     return c;
 }
 
-static void print_series(const struct md_series *s)
+/* The elements of the first JSON array in body, one per line. */
+static void print_items(const char *body, size_t len)
 {
-    struct md_buf b;
-    md_buf_init(&b);
-    md_buf_puts(&b, "{\"metric\":");
-    md_json_cat(&b, s->name, s->suffix);
-    md_buf_printf(&b, ",\"type\":\"%s\",\"interval\":%u,\"value\":", md_series_type_name(s->type),
-                  s->interval);
-    md_json_num(&b, s->value);
-    md_buf_puts(&b, ",\"tags\":[");
-    for (uint32_t i = 0; i < s->key->ntags; i++) {
-        if (i)
-            md_buf_putc(&b, ',');
-        md_json_cstr(&b, s->key->tags[i]);
+    const char *p = memchr(body, '[', len), *end = body + len;
+    if (!p)
+        return;
+    const char *item = ++p;
+    int depth = 0;
+    bool in_str = false;
+    for (; p < end; p++) {
+        if (in_str) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                in_str = false;
+            continue;
+        }
+        if (*p == '"') {
+            in_str = true;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if ((*p == ',' || *p == ']') && depth == 0) {
+            if (p > item)
+                printf("%.*s\n", (int)(p - item), item);
+            if (*p == ']')
+                return;
+            item = p + 1;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        }
     }
-    md_buf_puts(&b, "],\"host\":");
-    md_json_cstr(&b, s->key->host);
-    md_buf_printf(&b, ",\"timestamp\":%lld}\n", (long long)s->timestamp);
-    fwrite(b.p, 1, b.len, stdout);
-    md_buf_free(&b);
 }
 
-/* Sketches (distribution_output: sketch) as one JSON line each. */
-static void print_sketch(const struct md_sketch_series *s)
+/* A sink may compress as it encodes (to cut payloads at the compressed limit). */
+static bool deflated(const struct md_payload *p)
 {
-    struct md_buf b;
-    md_buf_init(&b);
-    md_buf_puts(&b, "{\"metric\":");
-    md_json_cstr(&b, s->name);
-    md_buf_puts(&b, ",\"type\":\"sketch\",\"count\":");
-    md_json_num(&b, s->count);
-    md_buf_puts(&b, ",\"min\":");
-    md_json_num(&b, s->min);
-    md_buf_puts(&b, ",\"max\":");
-    md_json_num(&b, s->max);
-    md_buf_puts(&b, ",\"sum\":");
-    md_json_num(&b, s->sum);
-    md_buf_printf(&b, ",\"bins\":%u,\"tags\":[", s->nbins);
-    for (uint32_t i = 0; i < s->key->ntags; i++) {
-        if (i)
-            md_buf_putc(&b, ',');
-        md_json_cstr(&b, s->key->tags[i]);
+    for (unsigned i = 0; i < p->nheaders; i++)
+        if (p->headers[i] && strcasecmp(p->headers[i], "Content-Encoding: deflate") == 0)
+            return true;
+    return false;
+}
+
+static void print_payload(const struct md_payload *p)
+{
+    const char *url = p->url ? p->url : "";
+    bool json = p->content_type && strstr(p->content_type, "json");
+    void *plain = NULL;
+    size_t len = p->len;
+    const char *body = p->body;
+    if (json && deflated(p)) {
+        if (md_inflate(p->body, p->len, MAX_BODY, &plain, &len) != 0) {
+            fprintf(stderr, "meterd aggregate: a payload to %s does not inflate\n", url);
+            return;
+        }
+        body = plain;
     }
-    md_buf_puts(&b, "],\"host\":");
-    md_json_cstr(&b, s->key->host);
-    md_buf_printf(&b, ",\"timestamp\":%lld}\n", (long long)s->timestamp);
-    fwrite(b.p, 1, b.len, stdout);
-    md_buf_free(&b);
+    if (json && (strstr(url, "/api/v1/series") || strstr(url, "/api/v1/check_run")))
+        print_items(body, len);
+    else if (json)
+        printf("%.*s\n", (int)len, body);
+    else
+        printf("{\"payload\":\"%s\",\"content_type\":\"%s\",\"bytes\":%zu,\"items\":%zu}\n",
+               strstr(url, "/api/") ? strstr(url, "/api/") : url,
+               p->content_type ? p->content_type : "", p->len, p->nitems);
+    free(plain);
+}
+
+static int parse_opts(int argc, char **argv, struct md_cli_config *cc, long *interval)
+{
+    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS,
+                                         {"interval", required_argument, NULL, OPT_INTERVAL},
+                                         {NULL, 0, NULL, 0}};
+    int ch, rc;
+    md_cli_begin();
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == MD_OPT_HELP)
+            return md_cli_usage(stdout, usage, 0);
+        if (ch == OPT_INTERVAL)
+            rc = md_cli_long("aggregate", "--interval", optarg, 1, 3600, interval);
+        else if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET)
+            rc = md_cli_config_opt(cc, "aggregate", ch, optarg);
+        else
+            rc = md_cli_usage(stderr, usage, 2);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "meterd aggregate: unexpected argument '%s' (datagrams come on stdin)\n",
+                argv[optind]);
+        return md_cli_usage(stderr, usage, 2);
+    }
+    return -1;
+}
+
+/* Every line of stdin into the pipeline, all in the window that starts now. */
+static void feed_stdin(struct md_pipeline *p, const struct md_config *cfg)
+{
+    double now = (double)time(NULL);
+    now -= (double)((int64_t)now % cfg->flush_interval);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, stdin)) > 0) {
+        if (line[len - 1] == '\n')
+            len--;
+        md_pipeline_feed(p, line, unescape_newlines(line, (size_t)len), false, now + 0.5);
+    }
+    free(line);
+}
+
+static int print_frames(const struct md_config *cfg, const char *host, struct frames *fs)
+{
+    struct md_flush_opts fo = {.hostname = host};
+    struct md_flusher *fl;
+    char err[512];
+    if (md_flusher_new(cfg, "datadog", &fo, &fl, err, sizeof err) != 0) {
+        fprintf(stderr, "meterd aggregate: %s\n", err);
+        return 1;
+    }
+    for (size_t i = 0; i < fs->n; i++) {
+        struct md_frame *f = fs->f[i];
+        struct md_payload *list = NULL;
+        qsort(f->series, f->nseries, sizeof *f->series, cmp_series);
+        if (f->nseries + f->nevents + f->nchecks + f->nsketches)
+            md_flusher_encode(fl, f, false, &list);
+        for (struct md_payload *p = list; p; p = p->next)
+            print_payload(p);
+        md_payload_list_free(list);
+    }
+    md_flusher_free(fl);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* What the Datadog sink's own keys say about distributions, whichever sinks the config runs. */
+static bool datadog_sketches(const struct md_config *cfg)
+{
+    const struct md_sink_ops *dd = md_sink_lookup("datadog");
+    return dd && dd->sketches && dd->sketches(md_config_sink_conf(cfg, dd));
+}
+
+static int aggregate(const struct md_config *cfg)
+{
+    char host[256], err[512] = "";
+    struct frames fs = {.n = 0};
+    static struct md_pipeline_opts po; /* large; outlives the pipeline */
+    uv_loop_t loop;
+    int rc = 1;
+    struct md_hostname hn;
+    (void)md_hostname_resolve(cfg, &hn); /* a debugging run goes on with the OS name */
+    snprintf(host, sizeof host, "%s", hn.name);
+    md_config_pipeline_opts(cfg, host, &po);
+    po.udp_port = 0; /* the intake stage without sockets: datagrams come from stdin */
+    po.uds_path = NULL;
+    po.agg.dist_sketch = datadog_sketches(cfg);
+    if (uv_loop_init(&loop) != 0)
+        return 1;
+    struct md_pipeline *p = md_pipeline_new(&po, err, sizeof err);
+    if (!p || md_pipeline_feed_open(p, po.eol_udp) != 0 ||
+        md_pipeline_start(p, &loop, on_frame, &fs) != 0) {
+        fprintf(stderr, "meterd aggregate: %s\n", err[0] ? err : "cannot set up the pipeline");
+        goto out;
+    }
+    feed_stdin(p, cfg);
+    md_pipeline_stop(p); /* seals every open window; the frames come to on_frame */
+    rc = print_frames(cfg, host, &fs);
+out:
+    if (p)
+        md_pipeline_stop(p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    md_pipeline_free(p);
+    uv_loop_close(&loop);
+    for (size_t i = 0; i < fs.n; i++) {
+        md_frame_free(fs.f[i]);
+        free(fs.f[i]);
+    }
+    free(fs.f);
+    if (fs.oom) {
+        fprintf(stderr, "meterd aggregate: out of memory: part of the window was lost\n");
+        rc = 1;
+    }
+    return rc;
 }
 
 int md_cmd_aggregate(int argc, char **argv)
 {
-    /* Pull out --interval before the shared option parser sees it. */
-    int interval = 0;
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
-            interval = atoi(argv[++i]);
-            continue;
-        }
-        argv[n++] = argv[i];
-    }
+    struct md_cli_config cc = {0};
     struct md_config cfg;
-    int rc = md_cmd_load_config(n, argv, &cfg, NULL);
-    if (rc)
+    long interval = 0;
+    int rc = parse_opts(argc, argv, &cc, &interval);
+    if (rc >= 0)
+        return rc;
+    if ((rc = md_cli_load(&cc, "aggregate", &cfg)))
         return rc;
     if (interval > 0)
-        cfg.flush_interval = interval;
-    char host[256] = "";
-    struct md_hostname hn;
-    (void)md_hostname_resolve(&cfg, &hn); /* a debugging run goes on with the OS name */
-    snprintf(host, sizeof host, "%s", hn.name);
-    struct md_str tagbuf[MD_CTX_MAX_TAGS];
-    struct md_agg_opts ao;
-    struct md_statsd_opts so;
-    md_config_agg_opts(&cfg, host, tagbuf, &ao);
-    md_config_statsd_opts(&cfg, &so);
-    struct md_agg *agg = md_agg_new(&ao);
-    struct md_statsd *sd = agg ? md_statsd_new(&so, agg) : NULL;
-    if (!sd) {
-        fprintf(stderr, "meterd: out of memory\n");
-        md_agg_free(agg);
-        md_config_free(&cfg);
-        return 1;
-    }
-    /* Every datagram lands in the window that starts now. */
-    double now = (double)time(NULL);
-    now -= (int64_t)now % cfg.flush_interval;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    bool eol = cfg.dogstatsd_eol_required & MD_EOL_UDP;
-    while ((len = getline(&line, &cap, stdin)) > 0) {
-        if (line[len - 1] == '\n')
-            len--;
-        size_t dl = unescape_newlines(line, (size_t)len);
-        bool trunc = dl > (size_t)cfg.dogstatsd_buffer_size;
-        md_statsd_datagram(sd, line, trunc ? (size_t)cfg.dogstatsd_buffer_size : dl, trunc, eol,
-                           now + 0.5);
-    }
-    free(line);
-    struct md_frame f;
-    md_agg_flush(agg, now + 1, true, &f);
-    qsort(f.series, f.nseries, sizeof *f.series, cmp_series);
-    for (size_t i = 0; i < f.nseries; i++)
-        print_series(&f.series[i]);
-    for (size_t i = 0; i < f.nsketches; i++)
-        print_sketch(&f.sketches[i]);
-    md_frame_free(&f);
-    md_statsd_free(sd);
-    md_agg_free(agg);
+        cfg.flush_interval = (int)interval;
+    md_log_set_level(MD_LOG_WARN);
+    rc = aggregate(&cfg);
     md_config_free(&cfg);
-    return 0;
+    return rc;
 }

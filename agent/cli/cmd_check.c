@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "cmd.h"
 #include "hostname.h"
 #include "collect.h"
@@ -61,64 +62,54 @@ static void check_point(void *ud, const struct md_point *p, enum md_emit_kind ki
     md_buf_putc(b, '\n');
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: meterd check <collector> [--json] [-c FILE] [--set key=value]... "
-               "[--delay SECONDS] [--confd DIR]\n");
-}
+static const char usage[] =
+    "usage: meterd check <collector> [--json] [-c FILE] [--set key=value]... [--delay SECONDS]\n"
+    "                    [--confd DIR]\n"
+    "Run one collector once, the way the agent would, and print what it would send.\n"
+    "      --json         one JSON object per point instead of a table\n"
+    "  -c, --config FILE  main config file (default: " MD_CONFIG_DEFAULT_FILE " if present)\n"
+    "      --set K=V      override one key\n"
+    "      --delay S      seconds between the two runs of collectors that compute rates (1)\n"
+    "      --confd DIR    conf.d folder (default: confd_path of the config)\n"
+    "  -h, --help         this help\n";
+
+enum { OPT_JSON = 0x200, OPT_DELAY, OPT_CONFD };
 
 struct check_args {
-    const char *name, *config, *confd;
+    const char *name, *confd;
     bool json;
     double delay;
-    char **sets;
-    size_t nsets;
+    struct md_cli_config cc;
 };
 
+/* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},   {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'}, {"delay", required_argument, NULL, 'd'},
-        {"confd", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+        MD_CLI_CONFIG_OPTIONS,
+        {"json", no_argument, NULL, OPT_JSON},
+        {"delay", required_argument, NULL, OPT_DELAY},
+        {"confd", required_argument, NULL, OPT_CONFD},
         {NULL, 0, NULL, 0},
     };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jc:s:d:C:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            a->json = true;
-            break;
-        case 'c':
-            a->config = optarg;
-            break;
-        case 'C':
-            a->confd = optarg;
-            break;
-        case 's':
-            a->sets[a->nsets++] = optarg;
-            break;
-        case 'd': {
-            char *end;
-            a->delay = strtod(optarg, &end);
-            if (*end || !(a->delay >= 0) || a->delay > 3600) {
-                fprintf(stderr, "meterd check: --delay: expected seconds between 0 and 3600\n");
-                return 2;
-            }
-            break;
+    int ch, rc = 0;
+    md_cli_begin();
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_JSON: a->json = true; break;
+        case OPT_CONFD: a->confd = optarg; break;
+        case OPT_DELAY: rc = md_cli_seconds("check", "--delay", optarg, 0, 3600, &a->delay); break;
+        case MD_OPT_CONFIG:
+        case MD_OPT_SET: rc = md_cli_config_opt(&a->cc, "check", ch, optarg); break;
+        case MD_OPT_HELP: return md_cli_usage(stdout, usage, 0);
+        default: return md_cli_usage(stderr, usage, 2);
         }
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+        if (rc)
+            return rc;
     }
     if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
+        fprintf(stderr, "meterd check: expected one collector name\n");
+        return md_cli_usage(stderr, usage, 2);
     }
     a->name = argv[optind];
     return -1;
@@ -212,26 +203,13 @@ static int run_check(const struct check_args *a, struct md_config *cfg)
 int md_cmd_check(int argc, char **argv)
 {
     struct check_args a = {.delay = 1.0};
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets)
-        return 1;
-    a.sets = sets;
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0) {
-        free(sets);
+    if (rc >= 0)
         return rc;
-    }
     struct md_config cfg;
-    char err[512] = "";
-    memset(&cfg, 0, sizeof cfg); /* md_config_load applies the defaults itself */
-    if (md_config_load(&cfg, a.config, a.sets, a.nsets, err, sizeof err) < 0) {
-        fprintf(stderr, "meterd check: %s\n", err);
-        md_config_free(&cfg);
-        free(sets);
+    if (md_cli_load(&a.cc, "check", &cfg))
         return 2;
-    }
     rc = run_check(&a, &cfg);
     md_config_free(&cfg);
-    free(sets);
     return rc;
 }

@@ -7,15 +7,37 @@
  */
 #include <stdio.h>
 
+#include "cli.h"
 #include "cmd.h"
-#include "daemon.h"
 #include "hostname.h"
+
+static const char usage[] =
+    "usage: meterd hostname [-c FILE] [--set key=value]...\n"
+    "Print the host name the agent reports and where it came from.\n"
+    "  -c, --config FILE  main config file (default: " MD_CONFIG_DEFAULT_FILE " if present)\n"
+    "      --set K=V      override one key (e.g. --set hostname_file=/etc/hostname)\n"
+    "  -h, --help         this help\n";
 
 int md_cmd_hostname(int argc, char **argv)
 {
+    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS, {NULL, 0, NULL, 0}};
+    struct md_cli_config cc = {0};
     struct md_config cfg;
-    int rc = md_cmd_load_config(argc, argv, &cfg, NULL);
-    if (rc)
+    int ch, rc;
+    md_cli_begin();
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == MD_OPT_HELP)
+            return md_cli_usage(stdout, usage, 0);
+        if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
+            return md_cli_usage(stderr, usage, 2);
+        if ((rc = md_cli_config_opt(&cc, "hostname", ch, optarg)))
+            return rc;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "meterd hostname: unexpected argument '%s'\n", argv[optind]);
+        return md_cli_usage(stderr, usage, 2);
+    }
+    if ((rc = md_cli_load(&cc, "hostname", &cfg)))
         return rc;
     struct md_hostname h;
     rc = md_hostname_resolve(&cfg, &h);

@@ -1,10 +1,11 @@
 /*
  * cmd_parse.c: `meterd parse`, show what the agent makes of a datagram.
  *
- * It runs the intake's exact path (framing with the configured buffer size
- * and eol rule, then md_parse_line with the configured options) on one
- * datagram given on the command line, and prints one JSON object per
- * message. Operators use it to see why a client's metric goes missing; the
+ * It runs the daemon's path on one datagram given on the command line:
+ * framing with the configured buffer size and eol rule, the intake
+ * thread's parse (lazy tags) for the accept/reject verdict, then the
+ * aggregator's full parse, both with the statsd stage's options; it prints
+ * one JSON object per message. Operators use it to see why a client's metric goes missing; the
  * protocol corpus test (tests/corpus/run_corpus.py) uses it to check the
  * parser against the reference agent's behaviour.
  */
@@ -15,9 +16,12 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "cmd.h"
 #include "meterd/config.h"
 #include "meterd/parse.h"
+#include "module_opts.h"
+#include "statsd.h"
 
 #define PARSE_STDIN_MAX (1u << 20)
 
@@ -25,17 +29,24 @@ static const char *const mtype_names[MD_MTYPE_COUNT] = {"c", "g", "ms", "h", "s"
 static const char *const alert_names[] = {"info", "success", "warning", "error"};
 
 struct parse_out {
-    const struct md_parse_opts *opts;
+    const struct md_parse_opts *opts; /* the aggregator's (full) parse */
+    struct md_parse_opts intake;      /* the intake threads' (lazy tags) parse */
+    char *copy;                       /* the intake parses a copy: events unescape in place */
     struct md_buf b;
     FILE *f;
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: meterd parse [--set key=value ...] [--transport udp|uds] DATAGRAM\n"
-                 "  DATAGRAM may hold newlines; '-' reads it from stdin.\n"
-                 "  Prints one JSON object per message (kind metric, event, service_check, error).\n");
-}
+static const char usage[] =
+    "usage: meterd parse [-c FILE] [--set key=value]... [--transport udp|uds] DATAGRAM\n"
+    "Show what the agent's intake makes of one datagram: one JSON object per message\n"
+    "(kind metric, event, service_check or error).\n"
+    "  DATAGRAM           may hold newlines; '-' reads it from stdin\n"
+    "  -c, --config FILE  config file (default: none: the defaults and the environment)\n"
+    "      --set K=V      override one key (dogstatsd_buffer_size, statsd_mode, ...)\n"
+    "      --transport T  udp (default) or uds: which dogstatsd_eol_required entry applies\n"
+    "  -h, --help         this help\n";
+
+enum { OPT_TRANSPORT = 0x200 };
 
 /* JSON has no NaN/Inf: print them as the strings the corpus uses. */
 static void json_double(struct md_buf *b, double v)
@@ -178,10 +189,14 @@ static void on_line(void *ud, char *line, size_t len, enum md_parse_error err)
     struct parse_out *po = ud;
     struct md_buf *b = &po->b;
     md_buf_reset(b);
+    struct md_msg m;
+    /* First the intake thread's verdict, then what the aggregator reads. */
+    memcpy(po->copy, line, len);
+    if (err == MD_PERR_NONE && md_parse_line(po->copy, len, &po->intake, &m) == MD_MSG_ERROR)
+        err = m.error;
     if (err != MD_PERR_NONE) {
         print_error(b, err, line, len);
     } else {
-        struct md_msg m;
         switch (md_parse_line(line, len, po->opts, &m)) {
         case MD_MSG_METRIC: print_metric(b, &m.u.metric); break;
         case MD_MSG_EVENT: print_event(b, &m.u.event); break;
@@ -213,59 +228,66 @@ static char *read_stdin(size_t *len)
     return p;
 }
 
-int md_cmd_parse(int argc, char **argv)
+/* Options and the datagram argument: -1 to go on, else the exit code. */
+static int parse_opts(int argc, char **argv, struct md_cli_config *cc, const char **transport,
+                      const char **dgram)
 {
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    size_t nsets = 0;
-    const char *transport = "udp", *dgram = NULL;
-    int rc = 2;
-    if (!sets)
-        return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            rc = 0;
-            goto out;
-        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            sets[nsets++] = argv[++i];
-        } else if (strncmp(a, "--set=", 6) == 0) {
-            sets[nsets++] = argv[i] + 6;
-        } else if (strcmp(a, "--transport") == 0 && i + 1 < argc) {
-            transport = argv[++i];
-        } else if (strncmp(a, "--transport=", 12) == 0) {
-            transport = a + 12;
-        } else if (strcmp(a, "--") == 0 && i + 1 < argc && !dgram && i + 2 == argc) {
-            dgram = argv[++i];
-        } else if ((a[0] == '-' && a[1] != 0) || dgram) {
-            fprintf(stderr, "meterd parse: unexpected argument '%s'\n", a);
-            usage(stderr);
-            goto out;
+    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS,
+                                         {"transport", required_argument, NULL, OPT_TRANSPORT},
+                                         {NULL, 0, NULL, 0}};
+    int ch, rc;
+    md_cli_begin();
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == MD_OPT_HELP)
+            return md_cli_usage(stdout, usage, 0);
+        if (ch == OPT_TRANSPORT) {
+            *transport = optarg;
+            if (strcmp(optarg, "udp") != 0 && strcmp(optarg, "uds") != 0) {
+                fprintf(stderr, "meterd parse: --transport %s: expected udp or uds\n", optarg);
+                return md_cli_usage(stderr, usage, 2);
+            }
+        } else if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET) {
+            if ((rc = md_cli_config_opt(cc, "parse", ch, optarg)))
+                return rc;
         } else {
-            dgram = a;
+            return md_cli_usage(stderr, usage, 2);
         }
     }
-    if (!dgram || (strcmp(transport, "udp") != 0 && strcmp(transport, "uds") != 0)) {
-        if (dgram)
-            fprintf(stderr, "meterd parse: --transport must be udp or uds\n");
-        usage(stderr);
-        goto out;
+    if (optind != argc - 1) {
+        fprintf(stderr, "meterd parse: expected one DATAGRAM argument\n");
+        return md_cli_usage(stderr, usage, 2);
     }
+    *dgram = argv[optind];
+    return -1;
+}
 
+int md_cmd_parse(int argc, char **argv)
+{
+    struct md_cli_config cc = {0};
+    const char *transport = "udp", *dgram = NULL;
+    int rc = parse_opts(argc, argv, &cc, &transport, &dgram);
+    if (rc >= 0)
+        return rc;
     struct md_config cfg;
-    char err[512];
-    /* md_config_load starts from the defaults itself (a prior
-     * md_config_defaults() would be overwritten without being freed). */
-    if (md_config_load(&cfg, NULL, sets, nsets, err, sizeof err) != 0) {
-        fprintf(stderr, "meterd parse: %s\n", err);
+    /* Only what -c and --set say: parse never picks up a config file by itself. */
+    struct md_reload_source src = {cc.file, cc.sets, cc.nsets};
+    char err[1024];
+    if (md_reload_load(&src, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "meterd parse: config error: %s\n", err);
         md_config_free(&cfg);
-        goto out;
+        return 1;
     }
-    struct md_parse_opts opts = {
-        .origin_detection_client = cfg.dogstatsd_origin_detection_client,
-        .no_aggregation_pipeline = cfg.dogstatsd_no_aggregation_pipeline,
-        .etsy = cfg.statsd_mode == MD_MODE_ETSY,
-    };
+    /* The parse options of the statsd stage, as every intake thread takes them. */
+    struct md_statsd_opts so;
+    md_config_statsd_opts(&cfg, &so);
+    struct md_statsd *sd = md_statsd_new(&so, NULL);
+    if (!sd) {
+        fprintf(stderr, "meterd parse: cannot set up the statsd stage\n");
+        md_config_free(&cfg);
+        return 1;
+    }
+    struct md_parse_opts opts = *md_statsd_parse_opts(sd);
+    md_statsd_free(sd);
     bool eol = cfg.dogstatsd_eol_required & (strcmp(transport, "udp") == 0 ? MD_EOL_UDP : MD_EOL_UDS);
     size_t cap = cfg.dogstatsd_buffer_size > 0 ? (size_t)cfg.dogstatsd_buffer_size : SIZE_MAX;
     md_config_free(&cfg);
@@ -280,21 +302,24 @@ int md_cmd_parse(int argc, char **argv)
     }
     if (!buf) {
         fprintf(stderr, "meterd parse: %s\n", strerror(ENOMEM));
-        rc = 1;
-        goto out;
+        return 1;
     }
     /* What a receive buffer of dogstatsd_buffer_size bytes would hold. */
     bool truncated = len > cap;
     if (truncated)
         len = cap;
 
-    struct parse_out po = {.opts = &opts, .f = stdout};
+    struct parse_out po = {.opts = &opts, .intake = opts, .copy = malloc(len + 1), .f = stdout};
+    po.intake.lazy_tags = true;
+    if (!po.copy) {
+        free(buf);
+        fprintf(stderr, "meterd parse: %s\n", strerror(ENOMEM));
+        return 1;
+    }
     md_buf_init(&po.b);
     md_split_datagram(buf, len, truncated, eol, on_line, &po);
     md_buf_free(&po.b);
+    free(po.copy);
     free(buf);
-    rc = fflush(stdout) == 0 ? 0 : 1;
-out:
-    free(sets);
-    return rc;
+    return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -3,8 +3,8 @@
  *
  * /live answers 200 whenever the loop runs: a stuck loop cannot answer,
  * which is what a liveness probe is for. /ready answers 200 once the
- * config has loaded and the intake sockets listen (the daemon sets
- * d->ready at the end of its start), and 503 again from the moment a stop
+ * config has loaded and the intake sockets listen (the daemon's state is
+ * running), and 503 again from the moment a stop
  * begins, so a rolling update takes the agent out before it goes away.
  */
 #include "probe.h"
@@ -23,12 +23,13 @@ struct md_probe {
 static void probe_handle(void *ud, const struct md_httpd_req *req, struct md_httpd_resp *resp)
 {
     struct md_probe *p = ud;
-    bool ready = p->d->ready && !p->d->stopping;
+    enum md_daemon_state s = p->d->state;
+    bool ready = s == MD_DAEMON_RUNNING || s == MD_DAEMON_RELOADING;
     if (strcmp(req->path, "/live") == 0) {
         md_buf_puts(&resp->body, "ok\n");
     } else if (strcmp(req->path, "/ready") == 0) {
         resp->status = ready ? 200 : 503;
-        md_buf_puts(&resp->body, ready ? "ok\n" : p->d->stopping ? "stopping\n" : "starting\n");
+        md_buf_puts(&resp->body, ready ? "ok\n" : s == MD_DAEMON_STARTING ? "starting\n" : "stopping\n");
     } else {
         resp->status = 404;
         md_buf_puts(&resp->body, "not found: try /live, /ready\n");

@@ -13,6 +13,7 @@
 #include "aggregator.h"
 #include "collect.h"
 #include "daemon.h"
+#include "flush.h"
 #include "forwarder.h"
 #include "httpd.h"
 #include "pipeline.h"
@@ -35,7 +36,10 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
     md_pipeline_stats(d->pipe, &ps);
     const struct md_statsd_stats *s = &ps.statsd;
     const struct md_agg_stats *a = &ps.agg;
-    md_buf_printf(b, "{\"version\":\"%s\",\"hostname\":", METERD_VERSION);
+    struct md_flush_stats fs;
+    md_flusher_stats(d->flush, &fs);
+    md_buf_printf(b, "{\"version\":\"%s\",\"state\":\"%s\",\"hostname\":", METERD_VERSION,
+                  md_daemon_state_name(d->state));
     md_json_cstr(b, d->hostname);
     md_buf_puts(b, ",\"hostname_source\":");
     md_json_cstr(b, d->hostname_source ? d->hostname_source : "");
@@ -44,12 +48,14 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
     md_buf_printf(b, "\"dogstatsd\":{\"packets\":%llu,\"bytes\":%llu,\"metrics\":%llu,"
                      "\"events\":%llu,\"service_checks\":%llu,\"blocked\":%llu,"
                      "\"kernel_drops\":%lld,\"ring_full_drops\":%llu,\"ring_waits\":%llu,"
+                     "\"fast_path_misses\":%llu,\"fast_key_mismatches\":%llu,"
                      "\"intake_threads\":%u,\"parse_errors\":{",
                   (unsigned long long)s->packets, (unsigned long long)s->bytes,
                   (unsigned long long)s->metrics, (unsigned long long)s->events,
                   (unsigned long long)s->service_checks, (unsigned long long)s->blocked,
                   (long long)ps.kernel_drops, (unsigned long long)ps.ring_full_drops,
-                  (unsigned long long)ps.ring_waits, ps.threads);
+                  (unsigned long long)ps.ring_waits, (unsigned long long)ps.fast_misses,
+                  (unsigned long long)ps.fast_mismatches, ps.threads);
     bool first = true;
     for (int i = 1; i < MD_PERR_COUNT; i++) {
         if (!s->errors[i])
@@ -83,11 +89,12 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
                   (unsigned long long)a->contexts_live, (unsigned long long)a->contexts_created,
                   (unsigned long long)a->contexts_expired,
                   (unsigned long long)a->context_limit_drops,
-                  (unsigned long long)a->nonfinite_drops, (unsigned long long)d->frames,
-                  (unsigned long long)d->series_flushed, d->last_flush);
+                  (unsigned long long)a->nonfinite_drops, (unsigned long long)fs.frames,
+                  (unsigned long long)fs.series, fs.last_flush);
     md_buf_puts(b, "\"sinks\":[");
-    for (size_t i = 0; i < d->nsinks; i++)
-        md_buf_printf(b, "%s\"%s\"", i ? "," : "", d->sinks[i].ops->name);
+    const char *name;
+    for (size_t i = 0; (name = md_flusher_sink_name(d->flush, i)); i++)
+        md_buf_printf(b, "%s\"%s\"", i ? "," : "", name);
     md_buf_puts(b, "],\"forwarder\":");
     if (d->fwd)
         md_forwarder_status_json(d->fwd, b);
@@ -123,6 +130,11 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
             ps.kernel_drops > 0 ? (uint64_t)ps.kernel_drops : 0);
     counter(b, "meterd_dogstatsd_ring_full_drops", "Samples dropped on a full intake ring.",
             ps.ring_full_drops);
+    counter(b, "meterd_dogstatsd_fast_path_misses",
+            "Samples whose intake key named no context and were parsed again.", ps.fast_misses);
+    counter(b, "meterd_dogstatsd_fast_key_mismatches",
+            "Fast-path misses that found an existing context: the two keys disagreed.",
+            ps.fast_mismatches);
     md_buf_puts(b, "# TYPE meterd_dogstatsd_parse_errors counter\n"
                    "# HELP meterd_dogstatsd_parse_errors Messages rejected, by reason.\n");
     for (int i = 1; i < MD_PERR_COUNT; i++)
@@ -140,7 +152,9 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
     counter(b, "meterd_aggregator_context_limit_drops", "Samples dropped by dogstatsd_context_limit.",
             a->context_limit_drops);
     counter(b, "meterd_aggregator_nonfinite_drops", "NaN/Inf values refused.", a->nonfinite_drops);
-    counter(b, "meterd_flush_series", "Series points flushed.", d->series_flushed);
+    struct md_flush_stats fs;
+    md_flusher_stats(d->flush, &fs);
+    counter(b, "meterd_flush_series", "Series points flushed.", fs.series);
     if (d->fwd)
         md_forwarder_metrics(d->fwd, b);
     if (d->status && d->status->httpd)
@@ -155,8 +169,9 @@ static void handle(void *ud, const struct md_httpd_req *req, struct md_httpd_res
     struct md_status *st = ud;
     const char *p = req->path;
     if (!strcmp(p, "/health") || !strcmp(p, "/live") || !strcmp(p, "/ready")) {
-        bool up = st->d->ready && !st->d->stopping;
-        md_buf_puts(&resp->body, up ? "ok\n" : st->d->stopping ? "stopping\n" : "starting\n");
+        bool up = st->d->state == MD_DAEMON_RUNNING || st->d->state == MD_DAEMON_RELOADING;
+        md_buf_puts(&resp->body, up ? "ok\n" : st->d->state == MD_DAEMON_STARTING ? "starting\n"
+                                                                                : "stopping\n");
         resp->status = up ? 200 : 503;
     } else if (!strcmp(p, "/status")) {
         resp->content_type = "application/json";

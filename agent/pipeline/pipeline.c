@@ -101,14 +101,15 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol)
     t->bufs = malloc(t->bufsize * BATCH);
     t->scratch = malloc(t->bufsize);
     struct stat st;
-    if (fstat(fd, &st) == 0)
+    if (fd >= 0 && fstat(fd, &st) == 0)
         t->inode = (unsigned long)st.st_ino;
     /* Intake threads block in recvmmsg; SO_RCVTIMEO bounds how long before they see a stop. */
-    int fl = fcntl(fd, F_GETFL);
+    int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
     if (fl >= 0)
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     struct timeval tv = {0, 100 * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     size_t ring_bytes = o->ring_size * 64;
     if (!t->bufs || !t->scratch || md_ring_init(&t->ring, ring_bytes) != 0 ||
         md_keyer_init(&t->keyer, o->agg.hostname, o->agg.tags, o->agg.ntags) != 0 ||
@@ -175,6 +176,21 @@ fail:
     return NULL;
 }
 
+int md_pipeline_feed_open(struct md_pipeline *p, bool eol_required)
+{
+    if (p->feed || p->nthreads == MAX_THREADS)
+        return -EINVAL;
+    int rc = add_thread(p, -1, eol_required);
+    if (rc == 0)
+        p->feed = p->threads[p->nthreads - 1];
+    return rc;
+}
+
+void md_pipeline_feed(struct md_pipeline *p, char *buf, size_t len, bool truncated, double now)
+{
+    md_pipe_feed(p->feed, buf, len, truncated, now);
+}
+
 int md_pipeline_set_origin(struct md_pipeline *p, struct md_containers *store, const char *procfs,
                            bool by_pid, bool by_field, int card)
 {
@@ -218,6 +234,8 @@ int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, vo
         p->agg_started = true;
     }
     for (unsigned i = 0; i < p->nthreads; i++) {
+        if (p->threads[i]->fd < 0)
+            continue; /* a feed: the caller pushes its datagrams */
         void *(*body)(void *) = p->inline_agg ? md_pipe_inline_main : md_pipe_intake_main;
         if (pthread_create(&p->threads[i]->tid, NULL, body, p->threads[i]) != 0)
             return -EAGAIN;
@@ -332,6 +350,8 @@ void md_pipeline_stats(struct md_pipeline *p, struct md_pipeline_stats *out)
     uint64_t *a = (uint64_t *)&out->agg;
     for (size_t k = 0; k < AGG_STATS_N; k++)
         a[k] = atomic_load_explicit(&p->agg_pub[k], memory_order_relaxed);
+    out->fast_misses = atomic_load_explicit(&p->pub_fast_misses, memory_order_relaxed);
+    out->fast_mismatches = atomic_load_explicit(&p->pub_fast_mismatches, memory_order_relaxed);
     out->kernel_drops = kernel_drops(p);
     out->threads = p->nthreads;
 }

@@ -67,6 +67,15 @@ void md_pipeline_origin_stats(struct md_pipeline *p, uint64_t out[4]);
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud);
 /* Ask the aggregator to seal what is due (all open windows when `all`). */
 void md_pipeline_flush(struct md_pipeline *p, bool all);
+/*
+ * A feed: datagrams pushed by the calling thread instead of read from a
+ * socket (`meterd aggregate`). Open it before md_pipeline_start; each
+ * md_pipeline_feed then runs exactly an intake thread's path (split, parse,
+ * key cache, ring) on one datagram received at `now`; buf is modified. A
+ * full ring makes the caller wait instead of dropping.
+ */
+int md_pipeline_feed_open(struct md_pipeline *p, bool eol_required);
+void md_pipeline_feed(struct md_pipeline *p, char *buf, size_t len, bool truncated, double now);
 /* A point from the loop thread (collectors, telemetry). */
 void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double now);
 /*
@@ -86,6 +95,8 @@ struct md_pipeline_stats {
     uint64_t ring_full_drops;
     uint64_t ring_waits;      /* block policy: times an intake thread waited */
     int64_t kernel_drops;     /* -1 when unknown */
+    uint64_t fast_misses;     /* intake keys the aggregator did not know: new contexts, or ... */
+    uint64_t fast_mismatches; /* ... misses whose line, parsed again, hit an existing context */
     unsigned threads;
 };
 void md_pipeline_stats(struct md_pipeline *p, struct md_pipeline_stats *out);

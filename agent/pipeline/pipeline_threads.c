@@ -49,6 +49,23 @@ void md_pipe_wake(struct md_pipeline *p)
     syscall(SYS_futex, &p->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/*
+ * The intake's key names no context: a new one, normally. The line is parsed
+ * again and aggregated by the slow path, which creates the context under
+ * the slow key. If that context existed already, the fast key disagreed
+ * with the slow one: counted, because every later sample of it would take
+ * this path too. Runs on the thread that owns the aggregator.
+ */
+static void fast_miss(struct md_pipeline *p, char *line, size_t len, double now)
+{
+    const struct md_agg_stats *a = md_agg_stats(p->agg);
+    uint64_t points = a->points, created = a->contexts_created, limited = a->context_limit_drops;
+    md_statsd_line(p->agg_sd, line, len, now);
+    p->fast_misses++;
+    if (a->points > points && a->contexts_created == created && a->context_limit_drops == limited)
+        p->fast_mismatches++;
+}
+
 /* --- intake threads ----------------------------------------------------- */
 
 /* Room for a record in the thread's ring, honouring the full-ring policy. */
@@ -58,7 +75,8 @@ static struct rec *reserve(struct intake_thread *t, uint32_t n)
         struct rec *r = md_ring_reserve(&t->ring, (uint32_t)sizeof(struct rec) + n);
         if (r)
             return r;
-        if (!t->p->block_on_full || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed)) {
+        bool block = t->p->block_on_full || t->fd < 0; /* a feed's caller can wait */
+        if (!block || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed)) {
             t->ring_full++;
             return NULL;
         }
@@ -161,7 +179,7 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         if (m->type == MD_SET)
             f.member_hash = md_hash(m->values.p, m->values.len);
         if (md_agg_add_fast(t->p->agg, key, &f) == -ENOENT)
-            md_statsd_line(t->p->agg_sd, line, len, t->now); /* new context */
+            fast_miss(t->p, line, len, t->now);
         return;
     }
     uint32_t flags = ((m->flags & MD_SAMPLE_SIGNED) ? REC_SIGNED : 0) |
@@ -232,6 +250,19 @@ static int intake_batch(struct intake_thread *t, int flags)
     return n;
 }
 
+void md_pipe_feed(struct intake_thread *t, char *buf, size_t len, bool truncated, double now)
+{
+    t->now = now;
+    t->now_sent = false;
+    md_statsd_stats_mut(t->sd)->packets++;
+    md_statsd_stats_mut(t->sd)->bytes += len;
+    md_split_datagram(buf, len > t->bufsize ? t->bufsize : len, truncated || len > t->bufsize,
+                      t->eol_required, intake_line, t);
+    md_pipe_publish_stats(t);
+    md_ring_publish(&t->ring);
+    md_pipe_wake(t->p);
+}
+
 void *md_pipe_intake_main(void *arg)
 {
     struct intake_thread *t = arg;
@@ -295,7 +326,7 @@ static void handle_rec(struct md_pipeline *p, struct rec *r, double *now)
         break;
     case REC_FAST:
         if (md_agg_add_fast(p->agg, r->key, &f) == -ENOENT)
-            md_statsd_line(p->agg_sd, d, r->len, *now); /* new context */
+            fast_miss(p, d, r->len, *now);
         break;
     case REC_LINE:
         md_statsd_line(p->agg_sd, d, r->len, *now);
@@ -408,6 +439,8 @@ static void publish_agg_stats(struct md_pipeline *p)
     const uint64_t *v = (const uint64_t *)md_agg_stats(p->agg);
     for (size_t i = 0; i < AGG_STATS_N; i++)
         atomic_store_explicit(&p->agg_pub[i], v[i], memory_order_relaxed);
+    atomic_store_explicit(&p->pub_fast_misses, p->fast_misses, memory_order_relaxed);
+    atomic_store_explicit(&p->pub_fast_mismatches, p->fast_mismatches, memory_order_relaxed);
 }
 
 static bool rings_empty(struct md_pipeline *p)

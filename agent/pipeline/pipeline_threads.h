@@ -103,6 +103,9 @@ struct md_pipeline {
     _Atomic int agg_paused;     /* tests stall the consumer with this */
     _Atomic uint32_t wake_seq;
     _Atomic uint64_t agg_pub[AGG_STATS_N];
+    uint64_t fast_misses, fast_mismatches; /* the thread that owns the aggregator */
+    _Atomic uint64_t pub_fast_misses, pub_fast_mismatches;
+    struct intake_thread *feed; /* md_pipeline_feed_open */
     char *uds_path;
     struct md_origin_stats origin_st;
     /* loop side */
@@ -122,5 +125,7 @@ void *md_pipe_inline_main(void *t);
 void md_pipe_wake(struct md_pipeline *p);
 /* Copy an intake thread's counters where md_pipeline_stats reads them. */
 void md_pipe_publish_stats(struct intake_thread *t);
+/* One datagram pushed by the caller into a feed (fd -1) thread's ring. */
+void md_pipe_feed(struct intake_thread *t, char *buf, size_t len, bool truncated, double now);
 
 #endif

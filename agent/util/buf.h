@@ -3,9 +3,10 @@
  *
  * Everything meterd writes as JSON (series payloads, `meterd parse` output,
  * /status) goes through these few functions, so string escaping and number
- * formatting are right in one place. Numbers are written with %.17g so they
- * round-trip exactly; non-finite numbers are the caller's job (JSON has no
- * NaN), md_json_num writes them as null.
+ * formatting are right in one place. Numbers are written with the shorter
+ * of %.15g and %.17g that reads back as the same double (0.1, not
+ * 0.10000000000000001); JSON has no NaN or Inf, so md_json_num writes
+ * those as null and callers that must show them handle them first.
  */
 #ifndef METERD_BUF_H
 #define METERD_BUF_H
@@ -44,7 +45,7 @@ size_t md_json_cstr(struct md_buf *b, const char *s);
 size_t md_utf8_len(const unsigned char *s, size_t n);
 /* s then t (or NULL) as one string; returns the bytes replaced, as md_json_str. */
 size_t md_json_cat(struct md_buf *b, const char *s, const char *t);
-void md_json_num(struct md_buf *b, double v); /* %.17g trimmed; null when not finite */
+void md_json_num(struct md_buf *b, double v); /* shortest exact form; null when not finite */
 void md_json_int(struct md_buf *b, int64_t v);
 
 #endif

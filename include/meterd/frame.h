@@ -50,7 +50,7 @@ struct md_series {
     double value;      /* always finite */
 };
 
-/* DDSketch bins of one distribution context for one window (issue: protocol). */
+/* DDSketch bins of one distribution context for one window. */
 struct md_sketch_series {
     const char *name;
     const struct md_series_key *key;

@@ -46,9 +46,8 @@ def instance_conf(interval, tags=(), extra=""):
 def start(d, confd, **settings):
     """VictoriaMetrics plus meterd whose conf.d is `confd`.
 
-    confd_path is written into meterd.yaml as well as passed with --set:
-    a SIGHUP re-reads meterd.yaml only (reload.c does not replay --set), so
-    without it a reload would switch to the default conf.d.
+    confd_path is in meterd.yaml as well as in --set; a SIGHUP reads both
+    again, the file and the same --set values as at start.
     """
     vm = VictoriaMetrics(d)
     base = {"dd_url": vm.url + "/datadog", "hostname": HOST, "api_key": "e2e-secret-key-1234",

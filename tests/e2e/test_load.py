@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """End to end under load: the threaded intake must stay exact and bounded.
 
-The issue "High-throughput intake" made meterd read statsd on several
-SO_REUSEPORT sockets, each drained by its own thread into an SPSC ring in
-front of one aggregator. These tests drive that path with bench/loadgen (the
+meterd reads statsd on several SO_REUSEPORT sockets, each drained by its
+own thread into an SPSC ring in front of one aggregator. These tests drive that path with bench/loadgen (the
 sendmmsg load generator) against a real meterd shipping to a real
 VictoriaMetrics, and check what the small e2e tests cannot: that ten million
 increments over 100k contexts arrive exact per context once the daemon has

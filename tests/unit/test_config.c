@@ -316,7 +316,7 @@ static void test_env_lists(void **state)
     md_config_free(&c);
 }
 
-/* Every Datadog variable the brief names lands in its key. */
+/* Every DD_ variable meterd accepts lands in its key. */
 static void test_dd_names(void **state)
 {
     (void)state;

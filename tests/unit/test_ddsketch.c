@@ -3,7 +3,7 @@
  *
  * Keys are recomputed here from the agent's formula (not from the module's
  * constants), quantiles are checked against exact quantiles of the same
- * random data (fixed seed), and the bin limit, merge and memory bound are
+ * random data (fixed seed), and the bin limit and memory bound are
  * checked on data built to hit them.
  */
 #include <errno.h>
@@ -205,9 +205,6 @@ static void test_summary_and_edges(void **state)
     assert_true(md_ddsketch_value_at_rank(&s, 4) == 42.0);
     assert_true(md_ddsketch_value_at_rank(&s, 99) == 42.0);
 
-    md_ddsketch_reset(&s);
-    assert_true(md_ddsketch_empty(&s));
-    assert_int_equal(md_ddsketch_bins(&s, NULL, NULL), 0);
     md_ddsketch_free(&s);
 }
 
@@ -276,69 +273,6 @@ static void test_bin_limit_collapse(void **state)
     md_ddsketch_free(&s);
 }
 
-static void assert_same_sketch(const struct md_ddsketch *a, const struct md_ddsketch *b)
-{
-    const int32_t *ka, *kb;
-    const uint32_t *na, *nb;
-    uint32_t la = md_ddsketch_bins(a, &ka, &na), lb = md_ddsketch_bins(b, &kb, &nb);
-    assert_int_equal(la, lb);
-    for (uint32_t i = 0; i < la; i++) {
-        assert_int_equal(ka[i], kb[i]);
-        assert_int_equal(na[i], nb[i]);
-    }
-    assert_int_equal(a->count, b->count);
-    assert_true(a->min == b->min && a->max == b->max);
-    assert_true(fabs(a->sum - b->sum) <= 1e-9 * fabs(b->sum));
-    assert_true(fabs(a->avg - b->avg) <= 1e-9 * fabs(b->avg));
-}
-
-static void test_merge(void **state)
-{
-    (void)state;
-    struct md_ddsketch a, b, all, empty;
-    md_ddsketch_init(&a);
-    md_ddsketch_init(&b);
-    md_ddsketch_init(&all);
-    md_ddsketch_init(&empty);
-    rng_state = 3;
-    for (int i = 0; i < 20000; i++) {
-        double v = (rng_unit() - 0.3) * 1000;
-        uint32_t n = 1 + (uint32_t)(rng_next() % 3);
-        assert_int_equal(md_ddsketch_add(i % 3 ? &a : &b, v, n), 0);
-        assert_int_equal(md_ddsketch_add(&all, v, n), 0);
-    }
-    assert_int_equal(md_ddsketch_merge(&a, &b), 0);
-    assert_same_sketch(&a, &all);
-    /* Merging into or from an empty sketch. */
-    assert_int_equal(md_ddsketch_merge(&empty, &a), 0);
-    assert_same_sketch(&empty, &all);
-    struct md_ddsketch none;
-    md_ddsketch_init(&none);
-    assert_int_equal(md_ddsketch_merge(&empty, &none), 0);
-    assert_same_sketch(&empty, &all);
-    md_ddsketch_free(&a);
-    md_ddsketch_free(&b);
-    md_ddsketch_free(&all);
-    md_ddsketch_free(&empty);
-
-    /* Merging past the bin limit collapses exactly like adding. */
-    md_ddsketch_init(&a);
-    md_ddsketch_init(&b);
-    md_ddsketch_init(&all);
-    for (int32_t k = 1; k <= 5000; k++) {
-        double v = md_ddsketch_key_value(k);
-        assert_int_equal(md_ddsketch_add(k % 2 ? &a : &b, -v, 1), 0);
-        assert_int_equal(md_ddsketch_add(&all, -v, 1), 0);
-    }
-    assert_int_equal(md_ddsketch_merge(&a, &b), 0);
-    assert_int_equal(md_ddsketch_bins(&a, NULL, NULL), MD_DDSKETCH_BIN_LIMIT);
-    assert_true(a.cap <= MD_DDSKETCH_BIN_LIMIT + 1);
-    assert_same_sketch(&a, &all);
-    md_ddsketch_free(&a);
-    md_ddsketch_free(&b);
-    md_ddsketch_free(&all);
-}
-
 static void test_million_adds_bounded(void **state)
 {
     (void)state;
@@ -396,7 +330,6 @@ int main(void)
         cmocka_unit_test(test_summary_and_edges),
         cmocka_unit_test(test_sample_rate),
         cmocka_unit_test(test_bin_limit_collapse),
-        cmocka_unit_test(test_merge),
         cmocka_unit_test(test_million_adds_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,59 @@
+/*
+ * cli.h: what every subcommand's option parsing shares.
+ *
+ * Each subcommand parses its own arguments with getopt_long and prints its
+ * own usage on --help; the options that load the configuration (-c FILE,
+ * --set key=value) and the checks on numeric option values live here, so
+ * they mean the same thing and fail the same way everywhere. A bad option
+ * or option value prints "meterd CMD: reason" and the usage on stderr, and
+ * the command exits 2.
+ */
+#ifndef METERD_CLI_H
+#define METERD_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "meterd/config.h"
+#include "reload.h"
+
+#define MD_CLI_MAX_SETS 256
+
+/* getopt codes of the shared options; a subcommand's own long-only options use others. */
+enum { MD_OPT_CONFIG = 'c', MD_OPT_HELP = 'h', MD_OPT_SET = 0x100 };
+#define MD_CLI_CONFIG_OPTIONS                                  \
+    {"config", required_argument, NULL, MD_OPT_CONFIG},        \
+    {"set", required_argument, NULL, MD_OPT_SET},              \
+    {"help", no_argument, NULL, MD_OPT_HELP}
+
+struct md_cli_config {
+    const char *file;
+    char *sets[MD_CLI_MAX_SETS];
+    size_t nsets;
+};
+
+/* Reset getopt before a subcommand parses its argv (argv[0] = "meterd CMD"). */
+void md_cli_begin(void);
+
+/*
+ * One of the shared config options (MD_OPT_CONFIG or MD_OPT_SET) into cc.
+ * 0, or 2 after printing why (too many --set, --set without '=').
+ */
+int md_cli_config_opt(struct md_cli_config *cc, const char *cmd, int ch, const char *arg);
+
+/* The source the daemon and the one-shot commands load: cc, or the default file without -c. */
+struct md_reload_source md_cli_source(struct md_cli_config *cc);
+
+/* Load the config; on error print "meterd CMD: config error: ..." and return 1. */
+int md_cli_load(struct md_cli_config *cc, const char *cmd, struct md_config *cfg);
+
+/* An integer option value in [min, max]: 0, or 2 after printing why. */
+int md_cli_long(const char *cmd, const char *opt, const char *val, long min, long max, long *out);
+/* A number of seconds in [min, max]: 0, or 2 after printing why. */
+int md_cli_seconds(const char *cmd, const char *opt, const char *val, double min, double max,
+                   double *out);
+
+/* Print usage to f; returns `rc` so that a parser can `return md_cli_usage(...)`. */
+int md_cli_usage(FILE *f, const char *usage, int rc);
+
+#endif

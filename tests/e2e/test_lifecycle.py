@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""End to end: the daemon's lifecycle under signals, and `meterd health` over IPv6.
+
+The backend here is a real TCP listener on loopback that accepts connections
+and never answers, so the agent's shutdown drain has a request in flight for
+as long as it is allowed to wait. That is the situation in which a SIGHUP or
+a second SIGTERM arrives when a container runtime sends more than one signal.
+"""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from harness import Meterd, Proc, free_port, meterd_bin, run_tests, wait_until
+
+FORWARDER_TIMEOUT = 12  # seconds; the drain may wait a quarter of it plus 2 s: 5 s
+
+
+class SilentBackend:
+    """Accepts TCP connections on loopback, reads what arrives, never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.conns = []
+        self.requests = 0
+        self.done = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                pass
+            else:
+                c.settimeout(0.05)
+                self.conns.append(c)
+            for c in list(self.conns):
+                try:
+                    if c.recv(65536).startswith(b"POST"):
+                        self.requests += 1
+                except (socket.timeout, OSError):
+                    pass
+
+    def close(self):
+        self.done.set()
+        self.t.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def start_stuck(d, backend):
+    """meterd shipping to the silent backend, with one flush already handed to it."""
+    m = Meterd(d, settings={"dd_url": backend.url, "api_key": "e2e-secret-key-1234",
+                            "flush_interval": 1, "forwarder_timeout": FORWARDER_TIMEOUT,
+                            "hostname": "e2e-lifecycle"})
+    m.send("lifecycle.c:1|c")
+    wait_until(lambda: m.status()["aggregator"]["frames"] >= 1, 10, "a flush")
+    wait_until(lambda: backend.requests >= 1, 10, "the flush to reach the backend")
+    return m
+
+
+def wait_exit(m, timeout):
+    t0 = time.time()
+    try:
+        m.proc.p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("meterd still running %.1f s after the signals" % timeout)
+    return time.time() - t0
+
+
+def test_sighup_during_drain_is_ignored(d):
+    backend = SilentBackend()
+    try:
+        m = start_stuck(d, backend)
+        m.proc.signal(signal.SIGTERM)
+        time.sleep(0.3)  # the scenario: a second signal shortly after the first
+        m.proc.signal(signal.SIGHUP)
+        # Without the SIGHUP the drain ends after FORWARDER_TIMEOUT/4 + 2 s.
+        took = wait_exit(m, 15)
+        assert took < FORWARDER_TIMEOUT / 4 + 2 + 3, "exit took %.1f s" % took
+        out = m.proc.output()
+        assert "SIGHUP ignored" in out, out[-2000:]
+        assert "reloaded" not in out, out[-2000:]
+        assert m.proc.p.returncode == 0, m.proc.p.returncode
+    finally:
+        backend.close()
+
+
+def test_second_sigterm_exits_at_once(d):
+    backend = SilentBackend()
+    try:
+        m = start_stuck(d, backend)
+        m.proc.signal(signal.SIGTERM)
+        time.sleep(0.3)  # the first one has started the drain
+        assert m.proc.alive(), "exited before the drain deadline: the backend never answers"
+        t0 = time.time()
+        m.proc.signal(signal.SIGINT)
+        wait_exit(m, 15)
+        took = time.time() - t0
+        # The drain alone would wait FORWARDER_TIMEOUT/4 + 2 = 5 s.
+        assert took < 2.5, "second signal: exit took %.1f s" % took
+        out = m.proc.output()
+        assert "exiting without waiting" in out, out[-2000:]
+        assert m.proc.p.returncode != 0, "a cut-short drain must not look like a clean exit"
+    finally:
+        backend.close()
+
+
+def test_health_over_ipv6(d):
+    if not socket.has_ipv6:
+        raise AssertionError("this machine has no IPv6 loopback")
+    port = free_port()
+    statsd = free_port(socket.SOCK_DGRAM)
+    os.makedirs(os.path.join(d, "conf.d"))
+    sets = ["--set", "status_host=::1", "--set", "status_port=%d" % port,
+            "--set", "confd_path=" + os.path.join(d, "conf.d")]
+    Proc([meterd_bin(), "run", "--set", "dogstatsd_port=%d" % statsd] + sets,
+         os.path.join(d, "meterd.log"))
+
+    def health():
+        r = subprocess.run([meterd_bin(), "health"] + sets, capture_output=True, text=True,
+                           timeout=10)
+        return r.returncode == 0 and r.stdout.strip() == "healthy"
+
+    wait_until(health, 20, "`meterd health` over [::1] to say healthy")
+    r = subprocess.run([meterd_bin(), "status", "--json"] + sets, capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 0 and '"dogstatsd"' in r.stdout, (r.returncode, r.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_tests([test_sighup_during_drain_is_ignored,
+                                test_second_sigterm_exits_at_once, test_health_over_ipv6]))
