@@ -242,7 +242,9 @@ const struct md_opt md_config_keys[] = {
      NULL, NULL, NULL, {"DD_FORWARDER_STORAGE_PATH"}, NULL,
      "Folder of the disk spool: payloads for a failing backend, kept across\n"
      "restarts and crashes and sent oldest first when it answers again. Empty =\n"
-     "<run_path>/transactions_to_retry. One agent per folder."},
+     "<run_path>/transactions_to_retry. Payloads go in a subfolder named after the\n"
+     "backends' URLs, so a changed dd_url never replays (or waits behind) another\n"
+     "backend's backlog. One agent per folder."},
     {"forwarder_storage_max_size_in_bytes", MD_OPT_INT, O_INT(forwarder_storage_max_size_in_bytes),
      "104857600", 0, 2147483647, NULL, 0, NULL, NULL, NULL,
      {"DD_FORWARDER_STORAGE_MAX_SIZE_IN_BYTES"}, NULL,

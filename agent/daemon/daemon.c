@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "aggregator.h"
 #include "collect.h"
@@ -283,6 +284,24 @@ static void url_userinfo(const char *url, char *out, size_t len)
 }
 
 /*
+ * The spool folder of the backends configured now: <base>/<16 hex digits>
+ * named after their URLs (the Datadog agent keeps one folder per domain
+ * too). Payloads spooled for a backend that is no longer configured stay in
+ * their own folder instead of being replayed first, where they would hold
+ * up every new payload behind an address that may never answer again.
+ */
+static void spool_folder(const struct md_datadog_conf *dd, const struct md_prw_conf *prw,
+                         const char *base, char *out, size_t len)
+{
+    char ends[2048];
+    snprintf(ends, sizeof ends, "datadog:%s|%s|prometheus_rw:%s",
+             dd && dd->dd_url ? dd->dd_url : "", dd && dd->site ? dd->site : "",
+             prw && prw->prometheus_remote_write_url ? prw->prometheus_remote_write_url : "");
+    snprintf(out, len, "%s/%016llx", base, (unsigned long long)XXH3_64bits(ends, strlen(ends)));
+    explicit_bzero(ends, sizeof ends); /* a URL may hold a password */
+}
+
+/*
  * Secrets the spool must keep off the disk: the API key, the remote write
  * Authorization value and credentials inside either URL.
  */
@@ -301,11 +320,12 @@ void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struc
     bool http = false;
     for (size_t i = 0; i < n; i++)
         http = http || ops[i]->transport == MD_TRANSPORT_HTTP;
+    char base[2048];
     if (c->forwarder_storage_path && c->forwarder_storage_path[0])
-        snprintf(s->spool, sizeof s->spool, "%s", c->forwarder_storage_path);
+        snprintf(base, sizeof base, "%s", c->forwarder_storage_path);
     else
-        snprintf(s->spool, sizeof s->spool, "%s/transactions_to_retry",
-                 c->run_path ? c->run_path : ".");
+        snprintf(base, sizeof base, "%s/transactions_to_retry", c->run_path ? c->run_path : ".");
+    spool_folder(dd, prw, base, s->spool, sizeof s->spool);
     *fo = (struct md_fwd_opts){
         .timeout_ms = (uint64_t)c->forwarder_timeout * 1000,
         .max_concurrent = (unsigned)c->forwarder_num_workers,

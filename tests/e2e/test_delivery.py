@@ -46,6 +46,25 @@ def spool_files(m):
     return m.status()["forwarder"]["spool"]["files"]
 
 
+def spool_paths(base):
+    """Spool files under base (each backend's payloads in a subfolder of their own)."""
+    return [os.path.join(r, f) for r, _, fs in os.walk(base) for f in fs if f.endswith(".spl")]
+
+
+def test_changed_backend_does_not_wait_behind_old_backlog(d):
+    """A backlog spooled for a backend that is no longer configured does not hold up the new one."""
+    m = start_meterd(d, "http://127.0.0.1:9", flush_interval=1)  # nobody listens there
+    wait_until(lambda: (m.send("old.count:1|c"), spool_files(m) > 0)[1], 20, "a spooled payload")
+    m.stop()
+    assert spool_paths(os.path.join(d, "transactions_to_retry")), "nothing on disk"
+    vm = VictoriaMetrics(d)
+    m = start_meterd(d, vm.url, flush_interval=1)
+    wait_until(lambda: (m.send("new.count:1|c"), total(vm, "new.count", 1)[0] > 0)[1], 20,
+               "new.count at the new backend while the old backlog stays on disk")
+    assert total(vm, "old.count", 1)[0] == 0  # never sent to a backend it was not meant for
+    m.stop()
+
+
 def assert_ledger(m):
     """Every item the forwarder was handed is sent, dropped, evicted, queued or on disk, once."""
     led = m.status()["forwarder"]["ledger"]
@@ -165,11 +184,10 @@ def test_sigterm_with_backend_down_spools_then_delivers(d):
     out = m.proc.output()
     assert "kept in the spool for the next run" in out, out[-2000:]
     assert "e2e-secret-key-1234" not in out
-    spool = os.path.join(d, "transactions_to_retry")
-    files = [f for f in os.listdir(spool) if f.endswith(".spl")]
+    files = spool_paths(os.path.join(d, "transactions_to_retry"))
     assert files, "no spool files after SIGTERM"
     for f in files:  # neither the API key nor the URL's password is written to disk
-        data = open(os.path.join(spool, f), "rb").read()
+        data = open(f, "rb").read()
         assert b"e2e-secret-key-1234" not in data and b"spoolpass99" not in data
     vm.restart()
     start_meterd(d, vm_url, flush_interval=2)
@@ -208,7 +226,7 @@ def test_disk_full_spool_keeps_running(d):
         assert m.proc.alive()
         led = assert_ledger(m)
         assert led["evicted"] > 0, led
-        used = sum(os.path.getsize(os.path.join(mnt, "spool", f)) for f in os.listdir(os.path.join(mnt, "spool")))
+        used = sum(os.path.getsize(f) for f in spool_paths(os.path.join(mnt, "spool")))
         assert used <= 256 * 1024, used
         out = m.proc.output()
         assert out.count("is full: deleted the oldest") <= 2, "eviction log not rate-limited"
@@ -221,7 +239,8 @@ def test_disk_full_spool_keeps_running(d):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests([test_sigterm_with_backend_down_spools_then_delivers,
+    sys.exit(run_tests([test_changed_backend_does_not_wait_behind_old_backlog,
+                        test_sigterm_with_backend_down_spools_then_delivers,
                         test_repeated_sigkill_restarts_cleanly,
                         test_sigkill_during_outage_then_restart,
                         test_disk_full_spool_keeps_running,
