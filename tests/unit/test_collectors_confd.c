@@ -25,7 +25,7 @@ static const struct {
     const char *dir;
     const char *expect; /* must appear in the error, after the case folder */
 } bad_cases[] = {
-    {"unknown_key", "/network.d/conf.yaml:4: collect_connection_state: unknown key for collector 'network'"},
+    {"unknown_key", "/network.d/conf.yaml:4: collect_connection_stat: unknown key for collector 'network'"},
     {"bool_type", "/disk.d/conf.yaml:4: use_mount: expected true or false"},
     {"interval_range", "/cpu.d/conf.yaml:2: min_collection_interval: 0 is out of range (1..86400)"},
     {"interval_type", "/cpu.d/conf.yaml:4: min_collection_interval: expected a duration"},
@@ -35,7 +35,7 @@ static const struct {
     {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: not a valid regular expression"},
     {"list_item", "/network.d/conf.yaml:5: excluded_interfaces[1]: expected a single value"},
     {"int_range", "/disk.d/conf.yaml:3: min_disk_size: -5 is out of range (0.."},
-    {"top_level", "/uptime.d/conf.yaml:4: logs: unknown top-level key"},
+    {"top_level", "/uptime.d/conf.yaml:4: instanses: unknown top-level key"},
     {"yaml_syntax", "/cpu.d/conf.yaml:"},
     {"default_bad", "/io.d/conf.yaml.default:4: frobnicate: unknown key for collector 'io'"},
 };
@@ -231,6 +231,8 @@ static void test_confd_shipped(void **st)
         char *text = fx_read(rel);
         assert_non_null(text);
         for (const struct md_key_decl *k = ops->keys; k && k->name; k++) {
+            if (k->type == MD_KEY_IGNORED)
+                continue; /* the Datadog check's keys meterd only accepts */
             char want[128];
             snprintf(want, sizeof want, "## @param %s - ", k->name);
             if (!strstr(text, want))
@@ -394,7 +396,8 @@ static void test_loop_rate_second_run(void **st)
     assert_true(elapsed >= 0.9 && elapsed < 3.0);
     size_t first = 0, second = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->p[i].run == 1)
+        /* the first run has no rates; Tcp CurrEstab is the collector's one gauge */
+        if (c->p[i].run == 1 && strcmp(c->p[i].name, "system.net.tcp.current_established") != 0)
             first++;
         if (c->p[i].run == 2 && strcmp(c->p[i].name, "system.net.bytes_rcvd") == 0 &&
             strcmp(c->p[i].tags, "device:lo,suite:loop") == 0)
