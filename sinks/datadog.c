@@ -4,7 +4,10 @@
  * It writes what the Datadog agent's JSON serializer writes, so the same
  * payloads are accepted by Datadog's intake and by receivers that speak it
  * (VictoriaMetrics' /datadog prefix): series to /api/v1/series, service
- * checks to /api/v1/check_run, events to /intake/. Bodies are cut into
+ * checks to /api/v1/check_run, events to /intake/. Like the agent, each
+ * window carries datadog.agent.running (1, the agent's host), and the host
+ * metadata document (datadog_meta.c) goes to /intake/ with the first
+ * window and every 30 minutes, so the host shows in the infrastructure list. Bodies are cut into
  * several payloads before they pass the agent's uncompressed limit (4 MiB);
  * JSON metrics compress ten-fold or better, so the compressed limit
  * (2.5 MiB) follows. An item too large to fit a payload on its own is
@@ -13,7 +16,9 @@
  * without resetting them, and an omitted field inherits an earlier value.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include "buf.h"
 #include "log.h"
 #include "datadog.h"
+#include "datadog_meta.h"
 #include "meterd/sink.h"
 #include "sketch_pb.h"
 
@@ -38,7 +44,20 @@ struct dd_state {
     char *api_key; /* secret: only ever copied into a header */
     char *host;    /* agent hostname, for the events envelope */
     size_t limit;  /* max uncompressed body bytes */
+    char **tags;   /* host tags, for the host metadata */
+    size_t ntags;
+    _Atomic int64_t meta_due; /* unix seconds of the next host metadata; encodes race for it */
+    bool agent_items;         /* host metadata and datadog.agent.running */
 };
+
+int md_sink_datadog_set_agent_items(void *state, bool on)
+{
+    struct dd_state *st = state;
+    if (!st)
+        return -EINVAL;
+    st->agent_items = on;
+    return 0;
+}
 
 int md_sink_datadog_set_limit(void *state, size_t max_uncompressed)
 {
@@ -112,6 +131,8 @@ static bool dd_sketches(const void *conf)
     return !u[0] || strstr(u, ".datadoghq.") || strstr(u, "ddog-gov.com");
 }
 
+static void dd_destroy(void *state);
+
 static int dd_create(const void *conf, const struct md_sink_env *env, void **state, char *err,
                      size_t errlen)
 {
@@ -133,11 +154,15 @@ static int dd_create(const void *conf, const struct md_sink_env *env, void **sta
     st->api_key = strdup(nz(c->api_key));
     st->host = strdup(env && env->hostname ? env->hostname : "");
     st->limit = DD_MAX_UNCOMPRESSED;
-    if (!st->base || !st->api_key || !st->host) {
-        free(st->base);
-        free(st->api_key);
-        free(st->host);
-        free(st);
+    st->agent_items = true;
+    bool ok = st->base && st->api_key && st->host;
+    if (ok && env && env->ntags) {
+        ok = (st->tags = calloc(env->ntags, sizeof *st->tags)) != NULL;
+        for (size_t i = 0; ok && i < env->ntags; i++)
+            ok = (st->tags[st->ntags++] = strdup(env->tags[i])) != NULL;
+    }
+    if (!ok) {
+        dd_destroy(st);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -150,10 +175,14 @@ static void dd_destroy(void *state)
     struct dd_state *st = state;
     if (!st)
         return;
-    explicit_bzero(st->api_key, strlen(st->api_key));
+    if (st->api_key)
+        explicit_bzero(st->api_key, strlen(st->api_key));
     free(st->api_key);
     free(st->base);
     free(st->host);
+    for (size_t i = 0; i < st->ntags; i++)
+        free(st->tags[i]);
+    free(st->tags);
     free(st);
 }
 
@@ -311,6 +340,18 @@ static void dd_series_item(struct md_buf *b, const struct md_frame *f, const str
     md_buf_putc(b, '}');
 }
 
+/* datadog.agent.running: what the agent's aggregator adds to every flush. */
+static void dd_running_item(struct md_buf *b, const struct dd_state *st, const struct md_frame *f)
+{
+    md_buf_puts(b, "{\"metric\":\"datadog.agent.running\",\"points\":[[");
+    md_json_int(b, f->start);
+    md_buf_puts(b, ",1]],\"type\":\"gauge\",\"interval\":");
+    md_json_int(b, f->interval);
+    md_buf_puts(b, ",\"host\":");
+    md_json_cstr(b, st->host);
+    md_buf_puts(b, ",\"tags\":[\"version:" METERD_VERSION "\"]}");
+}
+
 static void dd_buf_set(struct md_buf *b, const char *s)
 {
     md_buf_reset(b);
@@ -330,6 +371,11 @@ static int dd_encode_series(struct dd_state *st, const struct md_frame *f, struc
     for (size_t i = 0; i < f->nseries && !b.rc; i++) {
         md_buf_reset(&item);
         dd_series_item(&item, f, &f->series[i]);
+        dd_batch_add(&b, &fresh, &cont, &item, "series");
+    }
+    if (st->agent_items && !f->continued && !b.rc) { /* once a window, with its first slice */
+        md_buf_reset(&item);
+        dd_running_item(&item, st, f);
         dd_batch_add(&b, &fresh, &cont, &item, "series");
     }
     dd_batch_emit(&b);
@@ -519,10 +565,33 @@ static int dd_encode_sketches(struct dd_state *st, const struct md_frame *f, str
     return 0;
 }
 
+/* The host metadata when it is due; of two encodes at once, one wins the slot. */
+static int dd_encode_meta(struct dd_state *st, struct md_payload **out)
+{
+    int64_t now = (int64_t)time(NULL), due = atomic_load(&st->meta_due);
+    if (!st->agent_items || now < due || !atomic_compare_exchange_strong(&st->meta_due, &due, now + MD_DD_META_INTERVAL))
+        return 0;
+    struct md_buf b;
+    md_buf_init(&b);
+    md_dd_meta_body(&b, st->host, (const char *const *)st->tags, st->ntags);
+    struct md_payload *p = b.oom ? NULL : dd_payload_new(st, "/intake/");
+    if (!p || !(p->body = md_buf_steal(&b, &p->len))) {
+        md_buf_free(&b);
+        md_payload_free(p);
+        atomic_store(&st->meta_due, now); /* try again with the next window */
+        return -ENOMEM;
+    }
+    p->nitems = 1;
+    dd_list_append(out, p);
+    return 0;
+}
+
 static int dd_encode(void *state, const struct md_frame *f, struct md_payload **out)
 {
     struct dd_state *st = state;
-    int rc = dd_encode_series(st, f, out);
+    int rc = dd_encode_meta(st, out);
+    if (rc == 0)
+        rc = dd_encode_series(st, f, out);
     if (rc == 0)
         rc = dd_encode_checks(st, f, out);
     if (rc == 0)

@@ -6,6 +6,7 @@
 #ifndef METERD_SINK_DATADOG_H
 #define METERD_SINK_DATADOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum md_dist_output { MD_DIST_AUTO = 0, MD_DIST_SKETCH, MD_DIST_SERIES };
@@ -19,5 +20,10 @@ struct md_datadog_conf {
 
 /* Lets tests exercise splitting with small frames; 0 restores the default. */
 int md_sink_datadog_set_limit(void *state, size_t max_uncompressed);
+/*
+ * Lets tests of the frame's own payloads leave out what the sink adds as
+ * the agent (host metadata, datadog.agent.running); on by default.
+ */
+int md_sink_datadog_set_agent_items(void *state, bool on);
 
 #endif

@@ -46,7 +46,9 @@ static double wall_now(void)
 static int sinks_create(struct md_daemon *d, char *err, size_t errlen)
 {
     const struct md_sink_ops *ops[MD_MAX_SINKS];
-    const struct md_sink_env env = {.hostname = d->hostname};
+    const struct md_sink_env env = {.hostname = d->hostname,
+                                    .tags = (const char *const *)d->cfg.tags.v,
+                                    .ntags = d->cfg.tags.n};
     size_t n = md_config_sinks(&d->cfg, ops, MD_MAX_SINKS);
     for (size_t i = 0; i < n; i++) {
         char why[256] = "cannot start";

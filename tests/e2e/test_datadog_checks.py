@@ -10,6 +10,9 @@
   before meterd started to after it stopped (the machine is shared, so other
   traffic only widens the bound).
 - Connection states: listeners opened here show in system.net.tcp4/tcp6.listening.
+- The infrastructure list: the host metadata document reaches /intake/ (host
+  name, host tags, CPU and memory facts that match /proc read here) and every
+  window carries datadog.agent.running, at a recording stand-in for the intake.
 """
 import os
 import shutil
@@ -17,6 +20,9 @@ import socket
 import sys
 import time
 
+import json
+
+from capture_server import CaptureServer
 from harness import Meterd, VictoriaMetrics, run_tests, wait_until
 
 HOST = "e2e-ddchecks"
@@ -190,6 +196,44 @@ def test_connection_states(d):
             s.close()
 
 
+def test_host_metadata_and_agent_running(d):
+    confd = os.path.join(d, "conf.d")
+    only_collector(confd, "uptime", "instances:\n  - min_collection_interval: 1\n")
+    with CaptureServer() as cap:
+        m = Meterd(d, settings={"dd_url": cap.url, "hostname": HOST, "api_key": "e2e-meta-key-9012",
+                                "flush_interval": FLUSH, "confd_path": confd,
+                                "tags": "env:e2e team:metrics"})
+        meta = wait_until(lambda: [r for r in cap.requests("/intake/") if "internalHostname" in (r.get("json") or {})
+                                   and "events" not in r["json"]], 20, "the host metadata on /intake/")
+        doc = meta[0]["json"]
+        assert doc["internalHostname"] == HOST and doc["os"] == "linux", doc
+        assert doc["host-tags"]["system"] == ["env:e2e", "team:metrics"], doc["host-tags"]
+        with open("/proc/cpuinfo") as f:
+            cpus = sum(1 for line in f if line.startswith("processor"))
+        with open("/proc/meminfo") as f:
+            mem = [line.split()[1] for line in f if line.startswith("MemTotal:")][0]
+        gohai = json.loads(doc["gohai"])
+        assert gohai["cpu"]["cpu_cores"] == str(cpus), gohai["cpu"]
+        assert gohai["memory"]["total"] == mem + "kB", gohai["memory"]
+        assert gohai["platform"]["kernel_release"] == os.uname().release, gohai["platform"]
+        assert doc["systemStats"]["cpuCores"] == cpus, doc["systemStats"]
+        assert meta[0]["headers"].get("dd-api-key") == "e2e-meta-key-9012"
+        assert "e2e-meta-key-9012" not in json.dumps(doc)
+
+        def running():
+            out = []
+            for r in cap.requests("/api/v1/series"):
+                out += [s for s in (r.get("json") or {}).get("series", []) if s["metric"] == "datadog.agent.running"]
+            return out
+        pts = wait_until(lambda: len(running()) >= 2 and running(), 20, "datadog.agent.running in two windows")
+        for s in pts:
+            assert s["host"] == HOST and s["points"][0][1] == 1 and s["type"] == "gauge", s
+        assert len({s["points"][0][0] for s in pts}) == len(pts), "one datadog.agent.running a window"
+        # the document goes out once, then every 30 minutes
+        assert len([r for r in cap.requests("/intake/") if "gohai" in (r.get("json") or {})]) == 1
+        assert "e2e-meta-key" not in m.proc.output()
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_datadog_default_check_files, test_protocol_counts_agree_with_proc_net_snmp,
-                        test_connection_states]))
+                        test_connection_states, test_host_metadata_and_agent_running]))
