@@ -5,13 +5,16 @@
  * wake-up reads batches of up to BATCH datagrams with one recvmmsg and keeps
  * going until the socket is empty (bounded, so a flood cannot starve the
  * timers). MSG_TRUNC tells a datagram was larger than the buffer; its
- * complete lines are kept and the partial one is counted.
+ * complete lines are kept and the partial one is counted. Host "::" (non-local
+ * traffic) is one dual-stack socket receiving IPv4 and IPv6, as the Datadog
+ * agent's ":8125" does; a kernel without IPv6 gets 0.0.0.0 instead.
  */
 #include "intake.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +53,15 @@ struct md_intake {
 int md_intake_udp_socket(const char *host, int port, int rcvbuf, int reuseport, char *err,
                          size_t errlen)
 {
+    if (strcmp(host, "::") == 0) {
+        int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 && errno == EAFNOSUPPORT) {
+            md_info("dogstatsd: no IPv6 on this host; listening on 0.0.0.0 only");
+            host = "0.0.0.0";
+        }
+        if (fd >= 0)
+            close(fd);
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
@@ -67,7 +79,9 @@ int md_intake_udp_socket(const char *host, int port, int rcvbuf, int reuseport, 
         snprintf(err, errlen, "dogstatsd: socket: %s", strerror(-rc));
         return rc;
     }
-    int one = 1;
+    int one = 1, zero = 0;
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     if (reuseport)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (rcvbuf > 0) {
@@ -201,7 +215,7 @@ struct md_intake *md_intake_new(uv_loop_t *loop, const struct md_config *cfg, st
     if (!in->bufs)
         goto fail;
     if (cfg->dogstatsd_port > 0) {
-        const char *host = cfg->dogstatsd_non_local_traffic ? "0.0.0.0" : cfg->bind_host;
+        const char *host = cfg->dogstatsd_non_local_traffic ? "::" : cfg->bind_host;
         int fd = md_intake_udp_socket(host, cfg->dogstatsd_port, cfg->dogstatsd_so_rcvbuf, 0, err,
                                       errlen);
         if (fd < 0 || sock_start(loop, in, &in->udp, fd, (cfg->dogstatsd_eol_required & MD_EOL_UDP)))
@@ -212,6 +226,11 @@ struct md_intake *md_intake_new(uv_loop_t *loop, const struct md_config *cfg, st
     if (cfg->dogstatsd_socket && cfg->dogstatsd_socket[0]) {
         int fd = md_intake_uds_socket(cfg->dogstatsd_socket, cfg->dogstatsd_socket_mode,
                                       cfg->dogstatsd_so_rcvbuf, err, errlen);
+        if (fd == -ENOENT && cfg->dogstatsd_port > 0) { /* as in pipeline.c */
+            md_error("%s: its folder does not exist; the unix socket is off, UDP carries on", err);
+            err[0] = '\0';
+            return in;
+        }
         if (fd < 0 || sock_start(loop, in, &in->uds, fd, (cfg->dogstatsd_eol_required & MD_EOL_UDS)))
             goto fail;
         in->uds_path = strdup(cfg->dogstatsd_socket);
