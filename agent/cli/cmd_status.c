@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "status_text.h"
 #include "daemon.h"
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -78,41 +79,15 @@ int md_cmd_status(int argc, char **argv)
         md_config_free(&cfg);
         return 1;
     }
+    char err[256];
+    rc = 0;
     if (json) {
         fwrite(b.p, 1, b.len, stdout);
-    } else {
-        /* A readable rendering of the same JSON, without a JSON library:
-         * one "key: value" per line, nesting shown by indentation. */
-        int depth = 0;
-        bool in_str = false;
-        for (size_t i = 0; i < b.len; i++) {
-            char ch = b.p[i];
-            if (in_str) {
-                if (ch == '\\' && i + 1 < b.len) {
-                    putchar(b.p[++i]);
-                    continue;
-                }
-                if (ch == '"')
-                    in_str = false;
-                else
-                    putchar(ch);
-                continue;
-            }
-            switch (ch) {
-            case '"': in_str = true; break;
-            case '{': case '[':
-                depth++;
-                printf("\n%*s", depth * 2, "");
-                break;
-            case '}': case ']': depth--; break;
-            case ',': printf("\n%*s", depth * 2, ""); break;
-            case ':': printf(": "); break;
-            default: if (ch != '\n') putchar(ch);
-            }
-        }
-        putchar('\n');
+    } else if (md_status_text(b.p, b.len, stdout, err, sizeof err) < 0) {
+        fprintf(stderr, "meterd status: cannot read the agent's answer: %s\n", err);
+        rc = 1;
     }
     md_buf_free(&b);
     md_config_free(&cfg);
-    return 0;
+    return rc;
 }
