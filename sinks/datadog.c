@@ -131,6 +131,19 @@ static bool dd_sketches(const void *conf)
     return !u[0] || strstr(u, ".datadoghq.") || strstr(u, "ddog-gov.com");
 }
 
+char *md_sink_datadog_base_url(const struct md_datadog_conf *c)
+{
+    struct md_buf b;
+    md_buf_init(&b);
+    if (c->dd_url && c->dd_url[0])
+        md_buf_puts(&b, c->dd_url);
+    else
+        md_buf_printf(&b, "https://api.%s", c->site && c->site[0] ? c->site : DD_DEFAULT_SITE);
+    while (b.len && b.p[b.len - 1] == '/')
+        b.p[--b.len] = '\0';
+    return md_buf_steal(&b, NULL);
+}
+
 static void dd_destroy(void *state);
 
 static int dd_create(const void *conf, const struct md_sink_env *env, void **state, char *err,
@@ -142,15 +155,7 @@ static int dd_create(const void *conf, const struct md_sink_env *env, void **sta
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    struct md_buf b;
-    md_buf_init(&b);
-    if (c->dd_url && c->dd_url[0])
-        md_buf_puts(&b, c->dd_url);
-    else
-        md_buf_printf(&b, "https://api.%s", c->site && c->site[0] ? c->site : DD_DEFAULT_SITE);
-    while (b.len && b.p[b.len - 1] == '/')
-        b.p[--b.len] = '\0';
-    st->base = md_buf_steal(&b, NULL);
+    st->base = md_sink_datadog_base_url(c);
     st->api_key = strdup(nz(c->api_key));
     st->host = strdup(env && env->hostname ? env->hostname : "");
     st->limit = DD_MAX_UNCOMPRESSED;

@@ -18,6 +18,9 @@ struct md_datadog_conf {
     enum md_dist_output distribution_output;
 };
 
+/* The intake's base URL (dd_url, else https://api.<site>), no trailing slash; malloc'd, NULL when out of memory. */
+char *md_sink_datadog_base_url(const struct md_datadog_conf *c);
+
 /* Lets tests exercise splitting with small frames; 0 restores the default. */
 int md_sink_datadog_set_limit(void *state, size_t max_uncompressed);
 /*

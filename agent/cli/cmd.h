@@ -12,5 +12,8 @@ int md_cmd_check(int argc, char **argv);
 int md_cmd_configcheck(int argc, char **argv);
 int md_cmd_status(int argc, char **argv);
 int md_cmd_health(int argc, char **argv);
+int md_cmd_config(int argc, char **argv);
+int md_cmd_diagnose(int argc, char **argv);
+int md_cmd_flare(int argc, char **argv);
 
 #endif
