@@ -345,18 +345,6 @@ static void dd_series_item(struct md_buf *b, const struct md_frame *f, const str
     md_buf_putc(b, '}');
 }
 
-/* datadog.agent.running: what the agent's aggregator adds to every flush. */
-static void dd_running_item(struct md_buf *b, const struct dd_state *st, const struct md_frame *f)
-{
-    md_buf_puts(b, "{\"metric\":\"datadog.agent.running\",\"points\":[[");
-    md_json_int(b, f->start);
-    md_buf_puts(b, ",1]],\"type\":\"gauge\",\"interval\":");
-    md_json_int(b, f->interval);
-    md_buf_puts(b, ",\"host\":");
-    md_json_cstr(b, st->host);
-    md_buf_puts(b, ",\"tags\":[\"version:" METERD_VERSION "\"]}");
-}
-
 static void dd_buf_set(struct md_buf *b, const char *s)
 {
     md_buf_reset(b);
@@ -380,7 +368,7 @@ static int dd_encode_series(struct dd_state *st, const struct md_frame *f, struc
     }
     if (st->agent_items && !f->continued && !b.rc) { /* once a window, with its first slice */
         md_buf_reset(&item);
-        dd_running_item(&item, st, f);
+        md_dd_running_item(&item, st->host, f->start, f->interval);
         dd_batch_add(&b, &fresh, &cont, &item, "series");
     }
     dd_batch_emit(&b);
@@ -573,8 +561,8 @@ static int dd_encode_sketches(struct dd_state *st, const struct md_frame *f, str
 /* The host metadata when it is due; of two encodes at once, one wins the slot. */
 static int dd_encode_meta(struct dd_state *st, struct md_payload **out)
 {
-    int64_t now = (int64_t)time(NULL), due = atomic_load(&st->meta_due);
-    if (!st->agent_items || now < due || !atomic_compare_exchange_strong(&st->meta_due, &due, now + MD_DD_META_INTERVAL))
+    int64_t now = (int64_t)time(NULL);
+    if (!st->agent_items || !md_dd_meta_take(&st->meta_due, now))
         return 0;
     struct md_buf b;
     md_buf_init(&b);

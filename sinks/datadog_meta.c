@@ -10,6 +10,8 @@
  * first, for a container with the host's / mounted there), read only when
  * a document is built. The API key is not copied into the body: the
  * DD-API-KEY header authenticates it, and bodies may be spooled to disk.
+ * datadog.agent.running, the series the agent adds to every flush, is
+ * written here too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,4 +197,21 @@ void md_dd_meta_body(struct md_buf *b, const char *host, const char *const *tags
         b->oom = true;
     md_buf_free(&g);
     md_buf_puts(b, "}");
+}
+
+bool md_dd_meta_take(_Atomic int64_t *due, int64_t now)
+{
+    int64_t d = atomic_load(due);
+    return now >= d && atomic_compare_exchange_strong(due, &d, now + MD_DD_META_INTERVAL);
+}
+
+void md_dd_running_item(struct md_buf *b, const char *host, int64_t start, uint32_t interval)
+{
+    md_buf_puts(b, "{\"metric\":\"datadog.agent.running\",\"points\":[[");
+    md_json_int(b, start);
+    md_buf_puts(b, ",1]],\"type\":\"gauge\",\"interval\":");
+    md_json_int(b, interval);
+    md_buf_puts(b, ",\"host\":");
+    md_json_cstr(b, host);
+    md_buf_puts(b, ",\"tags\":[\"version:" METERD_VERSION "\"]}");
 }
