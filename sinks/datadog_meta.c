@@ -23,7 +23,7 @@
 #include "datadog_meta.h"
 
 struct meta_cpu {
-    int logical;
+    int logical, cores; /* processors, and distinct (physical id, core id) pairs */
     char model_name[128], vendor[64], family[16], model[16], stepping[16], mhz[32], cache[32];
 };
 
@@ -31,10 +31,10 @@ struct meta_cpu {
 static void cpuinfo_field(const char *line, const char *key, char *out, size_t len)
 {
     size_t n = strlen(key);
-    if (strncmp(line, key, n) != 0 || (line[n] != '\t' && line[n] != ' ' && line[n] != ':'))
+    if (strncmp(line, key, n) != 0 || out[0])
         return;
-    const char *v = strchr(line, ':');
-    if (!v || out[0])
+    const char *v = line + n + strspn(line + n, " \t");
+    if (*v != ':') /* "model" is not "model name" */
         return;
     v++;
     while (*v == ' ')
@@ -42,14 +42,34 @@ static void cpuinfo_field(const char *line, const char *key, char *out, size_t l
     snprintf(out, len, "%.*s", (int)strcspn(v, "\n"), v);
 }
 
+/* Count a (physical id, core id) pair once; a CPU without them counts as its own core. */
+static void meta_core(struct meta_cpu *c, unsigned *seen, size_t *nseen, size_t cap, unsigned id)
+{
+    for (size_t i = 0; i < *nseen; i++)
+        if (seen[i] == id)
+            return;
+    if (*nseen < cap)
+        seen[(*nseen)++] = id;
+    c->cores++;
+}
+
 static void meta_read_cpu(struct meta_cpu *c)
 {
+    unsigned seen[1024], phys = 0;
+    size_t nseen = 0;
     memset(c, 0, sizeof *c);
     FILE *f = fopen("/proc/cpuinfo", "re");
-    char line[512];
+    char line[512], v[32];
     while (f && fgets(line, sizeof line, f)) {
         if (strncmp(line, "processor", 9) == 0)
             c->logical++;
+        v[0] = '\0';
+        cpuinfo_field(line, "physical id", v, sizeof v);
+        if (v[0])
+            phys = (unsigned)strtoul(v, NULL, 10);
+        cpuinfo_field(line, "core id", v, sizeof v);
+        if (v[0] && strncmp(line, "core id", 7) == 0)
+            meta_core(c, seen, &nseen, sizeof seen / sizeof seen[0], phys << 16 | (unsigned)strtoul(v, NULL, 10));
         cpuinfo_field(line, "model name", c->model_name, sizeof c->model_name);
         cpuinfo_field(line, "vendor_id", c->vendor, sizeof c->vendor);
         cpuinfo_field(line, "cpu family", c->family, sizeof c->family);
@@ -60,6 +80,8 @@ static void meta_read_cpu(struct meta_cpu *c)
     }
     if (f)
         fclose(f);
+    if (c->cores == 0) /* no topology lines (some VMs, arm64): one core per processor */
+        c->cores = c->logical;
 }
 
 /* A "Key: N kB" value of /proc/meminfo, in kB; 0 when absent. */
@@ -113,8 +135,9 @@ static void meta_gohai(struct md_buf *g, const struct utsname *u, const struct m
 {
     char n[32];
     md_buf_puts(g, "{\"cpu\":{");
-    snprintf(n, sizeof n, "%d", c->logical);
+    snprintf(n, sizeof n, "%d", c->cores);
     kv(g, "cpu_cores", n, true);
+    snprintf(n, sizeof n, "%d", c->logical);
     kv(g, "cpu_logical_processors", n, true);
     kv(g, "model_name", c->model_name, true);
     kv(g, "vendor_id", c->vendor, true);

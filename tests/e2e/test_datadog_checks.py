@@ -213,7 +213,8 @@ def test_host_metadata_and_agent_running(d):
         with open("/proc/meminfo") as f:
             mem = [line.split()[1] for line in f if line.startswith("MemTotal:")][0]
         gohai = json.loads(doc["gohai"])
-        assert gohai["cpu"]["cpu_cores"] == str(cpus), gohai["cpu"]
+        assert gohai["cpu"]["cpu_logical_processors"] == str(cpus), gohai["cpu"]
+        assert 1 <= int(gohai["cpu"]["cpu_cores"]) <= cpus, gohai["cpu"]
         assert gohai["memory"]["total"] == mem + "kB", gohai["memory"]
         assert gohai["platform"]["kernel_release"] == os.uname().release, gohai["platform"]
         assert doc["systemStats"]["cpuCores"] == cpus, doc["systemStats"]
