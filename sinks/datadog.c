@@ -47,6 +47,7 @@ struct dd_state {
     char **tags;   /* host tags, for the host metadata */
     size_t ntags;
     _Atomic int64_t meta_due; /* unix seconds of the next host metadata; encodes race for it */
+    _Atomic int64_t running_last; /* newest window that carried datadog.agent.running */
     bool agent_items;         /* host metadata and datadog.agent.running */
 };
 
@@ -366,7 +367,7 @@ static int dd_encode_series(struct dd_state *st, const struct md_frame *f, struc
         dd_series_item(&item, f, &f->series[i]);
         dd_batch_add(&b, &fresh, &cont, &item, "series");
     }
-    if (st->agent_items && !f->continued && !b.rc) { /* once a window, with its first slice */
+    if (st->agent_items && !f->continued && !b.rc && md_dd_running_take(&st->running_last, f->start)) {
         md_buf_reset(&item);
         md_dd_running_item(&item, st->host, f->start, f->interval);
         dd_batch_add(&b, &fresh, &cont, &item, "series");

@@ -228,6 +228,15 @@ bool md_dd_meta_take(_Atomic int64_t *due, int64_t now)
     return now >= d && atomic_compare_exchange_strong(due, &d, now + MD_DD_META_INTERVAL);
 }
 
+bool md_dd_running_take(_Atomic int64_t *last, int64_t start)
+{
+    int64_t l = atomic_load(last);
+    while (start > l)
+        if (atomic_compare_exchange_weak(last, &l, start))
+            return true;
+    return false;
+}
+
 void md_dd_running_item(struct md_buf *b, const char *host, int64_t start, uint32_t interval)
 {
     md_buf_puts(b, "{\"metric\":\"datadog.agent.running\",\"points\":[[");

@@ -24,6 +24,13 @@ void md_dd_meta_body(struct md_buf *b, const char *host, const char *const *tags
  */
 bool md_dd_meta_take(_Atomic int64_t *due, int64_t now);
 
+/*
+ * Whether the frame of window `start` is the first of that window to carry
+ * datadog.agent.running: a window can reach the sink as several frames
+ * (late samples, slices), and the agent sends the series once a flush.
+ */
+bool md_dd_running_take(_Atomic int64_t *last, int64_t start);
+
 /* datadog.agent.running of one window (value 1, the agent's host), as a series item. */
 void md_dd_running_item(struct md_buf *b, const char *host, int64_t start, uint32_t interval);
 

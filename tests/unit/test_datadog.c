@@ -527,7 +527,14 @@ static void test_agent_items(void **state)
     assert_non_null(find_series(json_object_get(j, "series"), "app.up"));
     json_decref(j);
     md_payload_list_free(out);
-    /* the next window: no metadata before 30 minutes; a later slice: no second running */
+    /* another frame of the same window: no second running */
+    out = NULL;
+    assert_int_equal(ops->encode(st, &f, &out), 0);
+    assert_int_equal(list_len(out), 1);
+    assert_null(strstr(out->body, "datadog.agent.running"));
+    md_payload_list_free(out);
+    /* the next window: running again, no metadata before 30 minutes; a later slice: none */
+    f.start += 10;
     out = NULL;
     assert_int_equal(ops->encode(st, &f, &out), 0);
     assert_int_equal(list_len(out), 1);
@@ -535,6 +542,7 @@ static void test_agent_items(void **state)
     md_payload_list_free(out);
     out = NULL;
     f.continued = true;
+    f.start += 10;
     assert_int_equal(ops->encode(st, &f, &out), 0);
     assert_int_equal(list_len(out), 1);
     assert_null(strstr(out->body, "datadog.agent.running"));
