@@ -12,7 +12,8 @@
  * that meterd does not implement are declared (MD_KEY_IGNORED) and warned
  * about once, as are the top-level keys of its loader (loader, logs,
  * ad_identifiers); keys a collector marks MD_KEY_F_INIT are also read
- * from init_config, where the agent reads them.
+ * from init_config, where the agent reads them, as are
+ * min_collection_interval and service, defaults for every instance.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -324,28 +325,41 @@ static int conf_init_apply(struct md_opt_ctx *x, struct inst *in, const struct m
     return 0;
 }
 
-/* One instance map, key by key in file order: common keys, then the collector's own. */
-static int conf_inst(struct md_opt_ctx *x, struct inst *in, const struct md_ynode *map)
+/* Common keys the agent also takes from init_config, as defaults for every instance. */
+static const char *const conf_init_common[] = {"min_collection_interval", "service", NULL};
+
+/* A common key into c (min_collection_interval in ms into *interval_ms). */
+static int conf_common_key(struct md_opt_ctx *x, const struct md_opt *common, struct conf_common *c,
+                           unsigned *interval_ms, const struct md_ynode *n, int line)
 {
-    if (map->type == MD_Y_NULL)
-        return 0; /* "- {}" or a bare "-": all defaults */
-    if (map->type != MD_Y_MAP)
+    if (strcmp(common->name, "min_collection_interval") == 0)
+        return conf_interval(x, common, c, n, line, interval_ms);
+    return md_opt_set_node(x, common, c, n, line);
+}
+
+/* One instance, after the defaults of init_config; its keys in file order. */
+static int conf_inst(struct md_opt_ctx *x, struct inst *in, const struct md_ynode *init,
+                     const struct md_ynode *map)
+{
+    if (map->type != MD_Y_NULL && map->type != MD_Y_MAP) /* "- {}" or a bare "-": all defaults */
         return md_opt_fail(x, map->line, "instances", "each instance must be a mapping");
     struct conf_common c = {.interval = (int)(in->interval_ms / 1000), .enabled = in->enabled};
     unsigned interval_ms = in->interval_ms;
     char detail[96];
     snprintf(detail, sizeof detail, "for collector '%s'", in->ops->name);
     int rc = 0;
-    for (size_t i = 0; i < map->n && !rc; i++) {
+    bool alias;
+    for (size_t i = 0; init && init->type == MD_Y_MAP && i < init->n && !rc; i++)
+        if (in_list(conf_init_common, init->keys[i]))
+            rc = conf_common_key(x, md_opt_find(conf_common_keys, init->keys[i], &alias), &c,
+                                 &interval_ms, init->items[i], init->key_lines[i]);
+    for (size_t i = 0; map->type == MD_Y_MAP && i < map->n && !rc; i++) {
         const char *key = map->keys[i];
         int line = map->key_lines[i];
-        bool alias;
         const struct md_opt *common = md_opt_find(conf_common_keys, key, &alias);
         size_t k = common ? in->nvalues : conf_key_index(in, key);
-        if (common && strcmp(common->name, "min_collection_interval") == 0)
-            rc = conf_interval(x, common, &c, map->items[i], line, &interval_ms);
-        else if (common)
-            rc = md_opt_set_node(x, common, &c, map->items[i], line);
+        if (common)
+            rc = conf_common_key(x, common, &c, &interval_ms, map->items[i], line);
         else if (k < in->nvalues)
             rc = conf_declared(x, in, k, map->items[i], line);
         else if (in_list(conf_common_ignored, key))
@@ -390,6 +404,8 @@ static int conf_init_config(struct md_collect_runner *r, struct md_opt_ctx *x,
         while (k && k->name && strcmp(k->name, v->keys[i]) != 0)
             k++;
         int rc = 0;
+        if (in_list(conf_init_common, v->keys[i]))
+            continue; /* checked with each instance */
         if (!k || !k->name || !(k->flags & MD_KEY_F_INIT))
             rc = md_opt_unknown(x, v->key_lines[i], v->keys[i], detail);
         else if (k->type == MD_KEY_IGNORED)
@@ -454,7 +470,7 @@ static int conf_file(struct md_collect_runner *r, const struct md_collector_ops 
             rc = md_opt_oom(&x);
             break;
         }
-        if ((rc = conf_init_apply(&x, in, init)) < 0 || (rc = conf_inst(&x, in, insts->items[i])) < 0 ||
+        if ((rc = conf_init_apply(&x, in, init)) < 0 || (rc = conf_inst(&x, in, init, insts->items[i])) < 0 ||
             (rc = md_collect_conf_add(r, in)) < 0)
             md_collect_conf_inst_free(in);
     }

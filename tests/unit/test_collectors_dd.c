@@ -166,6 +166,21 @@ static void test_datadog_every_key(void **st)
             assert_string_equal(r->inst[i]->values[1].s, seen++ == 0 ? "^b" : "^a");
     assert_int_equal(seen, 2);
     md_collect_free(r);
+    /* min_collection_interval and service in init_config: defaults for every instance */
+    write_file(dir, "uptime.d/conf.yaml", "init_config:\n  min_collection_interval: 20.5\n  service: db\n"
+                                          "instances:\n  - {}\n  - min_collection_interval: 5\n");
+    assert_non_null(r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err));
+    seen = 0;
+    for (size_t i = 0; i < r->ninst; i++) {
+        struct inst *in = r->inst[i];
+        if (strcmp(in->ops->name, "uptime") != 0)
+            continue;
+        assert_int_equal(in->interval_ms, seen++ == 0 ? 20500 : 5000);
+        assert_int_equal(in->ntags, 1);
+        assert_string_equal(in->tags[0], "service:db");
+    }
+    assert_int_equal(seen, 2);
+    md_collect_free(r);
     rm_tree(dir);
 }
 
