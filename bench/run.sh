@@ -6,10 +6,16 @@
 # not. One invocation builds the tools, pins the server to one core and the
 # load generator to another, and for the bare receiver and for `meterd run`
 # measures: (1) server CPU seconds per million metrics at a fixed offered
-# load, (2) the highest offered rate held with < 0.1 % loss, (3) meterd's
-# peak RSS against the number of contexts, (4) kernel drops while meterd
-# flushes 100k contexts at half its held rate, (5) meterd's held rate as a
-# fraction of the bare receiver's. It prints a table and one final JSON line.
+# load (plus a batching receiver, bare_recv --wait-all, the better floor at
+# 1 metric per datagram), (2) the highest offered rate held with < 0.1 %
+# loss, (3) meterd's peak RSS against the number of contexts, (3b) its peak
+# RSS with tagged contexts of mixed types through a flush that ships them
+# with the Datadog sink to a real VictoriaMetrics, (4) kernel drops while
+# meterd flushes 100k contexts at half its held rate, (5) meterd's held rate
+# as a fraction of the bare receiver's, (6) kernel drops per run with the
+# server's core shared (idle-priority spinners, then a normal-priority busy
+# loop). Idle-priority spinners on every core run throughout, so the VM's
+# vCPUs never halt between wake-ups. It prints a table and one JSON line.
 # If meterd cannot be built, started or queried, its rows say
 # "meterd: unavailable (<reason>)" and the bare receiver's rows still print.
 #
@@ -38,6 +44,10 @@
 #                        preempting the measured processes as often
 #   BENCH_RSS_RATE       offered rate while filling contexts (200000)
 #   BENCH_METERD_CONF_EXTRA  YAML lines appended to meterd's config
+#   BENCH_CONTEND_RUNS / BENCH_CONTEND_S   runs and seconds per contention load (3 / 5)
+#   BENCH_CONTEND_RCVBUF SO_RCVBUF of both servers there (8388608, meterd's default; 0 = the OS default)
+#   BENCH_SPIN_S         lifetime of the idle-priority spinners (1200)
+#   BENCH_SECTIONS       what to run ("cpu held rss mix flush contend")
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,6 +68,12 @@ FLUSH_INTERVAL=${BENCH_FLUSH_INTERVAL:-2}
 FLUSH_RATES=${BENCH_FLUSH_RATES:-"500000 1000000 2000000 3000000 4000000 6000000"}
 RCVBUF=${BENCH_RCVBUF:-26214400}
 RSS_RATE=${BENCH_RSS_RATE:-200000}
+CONTEND_RUNS=${BENCH_CONTEND_RUNS:-3}
+CONTEND_S=${BENCH_CONTEND_S:-5}
+CONTEND_RCVBUF=${BENCH_CONTEND_RCVBUF:-8388608}
+SPIN_S=${BENCH_SPIN_S:-1200}
+MIX_CONTEXTS=${BENCH_MIX_CONTEXTS:-"100000 1000000"}
+SECTIONS=${BENCH_SECTIONS:-"cpu held rss mix flush contend"}
 if [ "$(id -u)" = 0 ]; then NICE=${BENCH_NICE--10}; else NICE=${BENCH_NICE-}; fi
 PIN_SERVER=(taskset -c "$SERVER_CPU")
 PIN_SENDER=(taskset -c "$SENDER_CPU")
@@ -207,13 +223,13 @@ build_tools() {
 
 # --- the bare receiver -------------------------------------------------------
 
-bare_start() {          # sets SRV_PID SRV_PORT SRV_OUT
+bare_start() {          # bare_start [--wait-all]; sets SRV_PID SRV_PORT SRV_OUT
     local ready i
     SEQ=$((SEQ + 1))
     ready=$TMP/bare.$SEQ.ready
     SRV_OUT=$TMP/bare.$SEQ.json
     "${PIN_SERVER[@]}" "$BARE" --port 0 --cpu "$SERVER_CPU" --rcvbuf "$RCVBUF" \
-        --ready-file "$ready" --duration 600 >"$SRV_OUT" 2>"$TMP/bare.$SEQ.err" &
+        --ready-file "$ready" --duration 600 "$@" >"$SRV_OUT" 2>"$TMP/bare.$SEQ.err" &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
     for ((i = 0; i < 250; i++)); do
@@ -266,11 +282,11 @@ md_start() {            # md_start [YAML lines...]; sets SRV_PID SRV_PORT MD_SPO
     {
         echo "dogstatsd_port: $SRV_PORT"
         echo "status_port: $MD_SPORT"
-        echo "sinks: [console]"
+        echo "${MD_SINKS:-sinks: [console]}"
         echo "confd_path: $TMP/confd"
         # The server is pinned to one core: one intake thread (plus the aggregator).
         echo "dogstatsd_pipeline_count: ${BENCH_PIPELINES:-1}"
-        echo "dogstatsd_so_rcvbuf: $RCVBUF"
+        [ "$RCVBUF" != 0 ] && echo "dogstatsd_so_rcvbuf: $RCVBUF"
         for line in "$@"; do echo "$line"; done
         [ -n "${BENCH_METERD_CONF_EXTRA:-}" ] && printf '%s\n' "$BENCH_METERD_CONF_EXTRA"
     } >"$conf"
@@ -351,7 +367,10 @@ md_stop() {
 measure() {
     local kind=$1 c0 t0 m0 m1 lg st0 st1
     shift
-    if [ "$kind" = bare ]; then bare_start || return 1; fi
+    case $kind in
+    bare) bare_start || return 1 ;;
+    batch) bare_start --wait-all || return 1 ;;
+    esac
     st0=$(udp_port_stats "$SRV_PORT")
     c0=$(cpu_of "$SRV_PID")
     t0=$(cpu_ticks_of "$SRV_PID")
@@ -359,7 +378,7 @@ measure() {
     lg=$(loadgen "$SRV_PORT" "$@")
     SENT=$(jget sent_metrics "$lg")
     RATE_SENT=$(jget rate "$lg")
-    if [ "$kind" = bare ]; then
+    if [ "$kind" != meterd ]; then
         bare_drain
         st1=$(udp_port_stats "$SRV_PORT")
         bare_stop
@@ -471,6 +490,54 @@ sec_rss() {
     done
 }
 
+# --- 3b. peak RSS, mixed types, through a flush with the Datadog sink -------------
+# MIX_CONTEXTS tagged contexts, 60 % counters, 20 % gauges, 20 % timers,
+# each sent RSS_SENDS times, shipped by the Datadog sink to a real
+# VictoriaMetrics on loopback: VmHWM through the flush that ships them all.
+vm_start() {            # sets VM_PID VM_URL
+    local port i
+    port=$(free_port) || return 1
+    victoria-metrics -storageDataPath="$TMP/vm-data" -httpListenAddr=127.0.0.1:"$port" \
+        -retentionPeriod=100y -loggerLevel=WARN >"$TMP/vm.log" 2>&1 &
+    VM_PID=$!
+    PIDS+=("$VM_PID")
+    VM_URL=http://127.0.0.1:$port
+    for ((i = 0; i < 200; i++)); do
+        [ "$(curl -s --max-time 0.5 "$VM_URL/health")" = OK ] && return 0
+        kill -0 "$VM_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    return 1
+}
+
+sec_mix() {
+    local n i f f0 h0 h series=0
+    command -v victoria-metrics >/dev/null || { MIX_UNAVAIL="victoria-metrics not installed"; return 1; }
+    vm_start || { MIX_UNAVAIL="VictoriaMetrics did not start"; return 1; }
+    for n in $MIX_CONTEXTS; do
+        MD_SINKS="sinks: [datadog]" md_start "dd_url: $VM_URL/datadog" "api_key: bench-key-0000" || return 1
+        h0=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
+        f0=$(md_metric meterd_flush_series_total)
+        CONTEXTS=$n measure meterd --rate "$RSS_RATE" --per-datagram 20 --mix c=6,g=2,ms=2 \
+            --count $((n * RSS_SENDS)) --duration 120 || { md_stop; return 1; }
+        h=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
+        # Every context's series shipped: 1 per counter or gauge, 5 per timer
+        # (max, median, avg, count, 95percentile), so 1.8 per context.
+        for ((i = 0; i < 200; i++)); do   # <= 40 s
+            f=$(md_metric meterd_flush_series_total)
+            [ $((${f:-0} - ${f0:-0})) -ge $((n * 18 / 10)) ] && break
+            sleep 0.2
+        done
+        sleep 1                           # the payloads' POST after the count
+        R[meterd.mix_flush_kb_$n]=$(awk '/VmHWM/ { print $2 }' /proc/"$SRV_PID"/status)
+        R[meterd.mix_kb_$n]=$h
+        R[meterd.mix_loss_$n]=$LOSS
+        R[meterd.mix_live_$n]=$(md_metric meterd_aggregator_contexts)
+        md_stop
+        log "  meterd mixed rss contexts=$n hwm=${h}kB through a flush ${R[meterd.mix_flush_kb_$n]}kB (idle ${h0}kB) loss=$LOSS"
+    done
+}
+
 # --- 4. kernel drops during a flush -------------------------------------------------
 # The rate meterd sustains with FLUSH_CONTEXTS live contexts, each window
 # sealing and shipping all of them: the held rate of section 2 (1000
@@ -504,6 +571,54 @@ sec_flush() {
     log "  $kind flush: rate=$rate kdrops=$KDROPS ringdrops=$RDROPS loss=$LOSS"
 }
 
+# --- 6. kernel drops when the server's core is shared ---------------------------
+# A host agent runs on a busy host. With the idle-priority spinners alone,
+# and then with a normal-priority busy loop on the server's core, the
+# server (at the default niceness here, as deployed, not BENCH_NICE) takes
+# CONTEND_RUNS runs of each load; every run's kernel drops are reported.
+busy_start() {          # a normal-priority busy loop on the server's core, bounded in time
+    timeout "$1" taskset -c "$SERVER_CPU" sh -c 'while :; do :; done' &
+    BUSY_PID=$!
+    PIDS+=("$BUSY_PID")
+}
+
+busy_stop() { stop_pid "$BUSY_PID"; forget_pid "$BUSY_PID"; }
+
+sec_contend() {
+    local kind=$1 mode spec rate k r drops rdrops saved=("${PIN_SERVER[@]}") RCVBUF=$CONTEND_RCVBUF
+    PIN_SERVER=(taskset -c "$SERVER_CPU")
+    for mode in idle busy; do
+        if [ "$kind" = meterd ]; then md_start || { PIN_SERVER=("${saved[@]}"); return 1; }; fi
+        for spec in "50000 1" "200000 20"; do
+            set -- $spec
+            rate=$1 k=$2 drops="" rdrops=""
+            for ((r = 0; r < CONTEND_RUNS; r++)); do
+                [ "$mode" = busy ] && busy_start $((CONTEND_S + 20))
+                measure "$kind" --rate "$rate" --per-datagram "$k" \
+                    --count $((rate * CONTEND_S)) --duration $((CONTEND_S + 10)) || { [ "$mode" = busy ] && busy_stop; PIN_SERVER=("${saved[@]}"); return 1; }
+                [ "$mode" = busy ] && busy_stop
+                drops+=" $KDROPS" rdrops+=" $RDROPS"
+                log "  $kind contend $mode @${rate}/s k=$k: kernel drops $KDROPS ring drops $RDROPS loss $LOSS"
+            done
+            R[$kind.contend_${mode}_k${k}_kdrops]=$(echo $drops | tr ' ' ',')
+            R[$kind.contend_${mode}_k${k}_rdrops]=$(echo $rdrops | tr ' ' ',')
+        done
+        [ "$kind" = meterd ] && md_stop
+    done
+    PIN_SERVER=("${saved[@]}")
+}
+
+# Idle-priority spinners on every core keep the VM's vCPUs from halting
+# between wake-ups (a halt and resume costs more than the work measured);
+# SCHED_IDLE never takes time from anything else. Bounded by BENCH_SPIN_S.
+spin_start() {
+    local c
+    for ((c = 0; c < $(nproc); c++)); do
+        timeout "$SPIN_S" chrt -i 0 taskset -c "$c" sh -c 'while :; do :; done' &
+        PIDS+=("$!")
+    done
+}
+
 sender_capacity() {
     local t
     for t in 1 2; do
@@ -517,44 +632,59 @@ sender_capacity() {
 }
 
 # --- run -----------------------------------------------------------------------------
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
+
 main() {
     LOADAVG0=$(cut -d' ' -f1-3 /proc/loadavg)
     CPU_SOURCE="/proc/PID/stat ticks (1/$CLK_TCK s)"
     [ -r /proc/$$/schedstat ] && [ "$(cut -d' ' -f1 /proc/$$/schedstat)" != 0 ] &&
         CPU_SOURCE="/proc/PID/task/*/schedstat (ns)"
     build_tools
+    spin_start
     log "tools: $LOADGEN $BARE; meterd: ${METERD_UNAVAIL:-$METERD}"
-    log "server cpu $SERVER_CPU, sender cpu $SENDER_CPU x $SENDER_THREADS thread(s), nice ${NICE:-unchanged}"
+    log "server cpu $SERVER_CPU, sender cpu $SENDER_CPU x $SENDER_THREADS thread(s), nice ${NICE:-unchanged}; sections: $SECTIONS"
     local bare_ok=1 md_ok=1
 
     if [ "${BENCH_SKIP_BARE:-0}" != 1 ]; then
         log "[bare] sender capacity, CPU, held rate"
-        { sender_capacity && sec_cpu bare && sec_held bare; } || bare_ok=0
+        { sender_capacity && { ! want cpu || sec_cpu bare; } && { ! want held || sec_held bare; }; } || bare_ok=0
+        want cpu && { sec_cpu batch || log "  batching receiver: CPU measurement failed"; }
     else
         bare_ok=0
     fi
-    if [ -z "$METERD_UNAVAIL" ]; then
+    if [ -z "$METERD_UNAVAIL" ] && { want cpu || want held; }; then
         log "[meterd] CPU, held rate"
-        { md_start && sec_cpu meterd && sec_held meterd; } || md_ok=0
+        { md_start && { ! want cpu || sec_cpu meterd; } && { ! want held || sec_held meterd; }; } || md_ok=0
         md_stop
         [ -z "$METERD_UNAVAIL" ] && [ "$md_ok" = 0 ] && METERD_UNAVAIL="measurement failed"
     fi
-    if [ -z "$METERD_UNAVAIL" ]; then
+    if [ -z "$METERD_UNAVAIL" ] && want rss; then
         log "[meterd] RSS vs contexts"
         sec_rss || METERD_UNAVAIL=${METERD_UNAVAIL:-"RSS measurement failed"}
     fi
-    local frate=""
-    if [ -z "$METERD_UNAVAIL" ]; then
-        log "[flush] rate held with $FLUSH_CONTEXTS contexts and flushes"
-        sec_flush_held || METERD_UNAVAIL=${METERD_UNAVAIL:-"flush held-rate measurement failed"}
+    if [ -z "$METERD_UNAVAIL" ] && want mix; then
+        log "[meterd] RSS, $MIX_CONTEXTS mixed-type contexts through a Datadog-sink flush"
+        sec_mix || log "  mixed-type RSS: ${MIX_UNAVAIL:-failed}"
     fi
-    [ "${R[meterd.flush_held]:-0}" -gt 0 ] && frate=$((${R[meterd.flush_held]} / 2))
-    [ -z "$frate" ] && [ -n "${R[meterd.held_k20]:-}" ] && frate=$((${R[meterd.held_k20]} / 2))
-    [ -z "$frate" ] && [ -n "${R[bare.held_k20]:-}" ] && frate=$((${R[bare.held_k20]} / 2))
-    if [ -n "$frate" ]; then
-        log "[flush] $FLUSH_CONTEXTS contexts at $frate metrics/s"
-        [ -z "$METERD_UNAVAIL" ] && { sec_flush meterd "$frate" || METERD_UNAVAIL=${METERD_UNAVAIL:-"flush measurement failed"}; }
-        [ "$bare_ok" = 1 ] && sec_flush bare "$frate"
+    local frate=""
+    if want flush; then
+        if [ -z "$METERD_UNAVAIL" ]; then
+            log "[flush] rate held with $FLUSH_CONTEXTS contexts and flushes"
+            sec_flush_held || METERD_UNAVAIL=${METERD_UNAVAIL:-"flush held-rate measurement failed"}
+        fi
+        [ "${R[meterd.flush_held]:-0}" -gt 0 ] && frate=$((${R[meterd.flush_held]} / 2))
+        [ -z "$frate" ] && [ -n "${R[meterd.held_k20]:-}" ] && frate=$((${R[meterd.held_k20]} / 2))
+        [ -z "$frate" ] && [ -n "${R[bare.held_k20]:-}" ] && frate=$((${R[bare.held_k20]} / 2))
+        if [ -n "$frate" ]; then
+            log "[flush] $FLUSH_CONTEXTS contexts at $frate metrics/s"
+            [ -z "$METERD_UNAVAIL" ] && { sec_flush meterd "$frate" || METERD_UNAVAIL=${METERD_UNAVAIL:-"flush measurement failed"}; }
+            [ "$bare_ok" = 1 ] && sec_flush bare "$frate"
+        fi
+    fi
+    if want contend; then
+        log "[contend] kernel drops with the server's core shared"
+        [ "${BENCH_SKIP_BARE:-0}" != 1 ] && sec_contend bare
+        [ -z "$METERD_UNAVAIL" ] && { sec_contend meterd || METERD_UNAVAIL=${METERD_UNAVAIL:-"contention measurement failed"}; }
     fi
     report
 }
@@ -576,6 +706,8 @@ report() {
     local s n
     R[ratio.cpu_k20]=$(ratio "${R[meterd.cpu_per_M_k20]:-}" "${R[bare.cpu_per_M_k20]:-}")
     R[ratio.cpu_k1]=$(ratio "${R[meterd.cpu_per_M_k1]:-}" "${R[bare.cpu_per_M_k1]:-}")
+    R[ratio.cpu_k20_batch]=$(ratio "${R[meterd.cpu_per_M_k20]:-}" "${R[batch.cpu_per_M_k20]:-}")
+    R[ratio.cpu_k1_batch]=$(ratio "${R[meterd.cpu_per_M_k1]:-}" "${R[batch.cpu_per_M_k1]:-}")
     R[ratio.held_k1]=$(ratio "${R[meterd.held_k1]:-}" "${R[bare.held_k1]:-}")
     R[ratio.held_k20]=$(ratio "${R[meterd.held_k20]:-}" "${R[bare.held_k20]:-}")
 
@@ -587,11 +719,13 @@ report() {
     echo
     echo "1. server CPU-s per 1M metrics (median of $REPEAT x ${CPU_S}s, tagged lines, $CONTEXTS contexts; from $CPU_SOURCE)"
     printf '  %-8s %22s %22s\n' server "200k/s @20/datagram" "50k/s @1/datagram"
-    for s in bare meterd; do
+    for s in bare batch meterd; do
         if [ "$s" = meterd ] && [ -z "${R[meterd.cpu_per_M_k1]:-}" ]; then unavail_row; continue; fi
         printf '  %-8s %22s %22s\n' "$s" "$(show $s.cpu_per_M_k20)" "$(show $s.cpu_per_M_k1)"
     done
-    printf '  %-8s %22s %22s\n' ratio "${R[ratio.cpu_k20]:-—}" "${R[ratio.cpu_k1]:-—}"
+    printf '  %-8s %22s %22s\n' "ratio" "${R[ratio.cpu_k20]:-—}" "${R[ratio.cpu_k1]:-—}"
+    printf '  %-8s %22s %22s\n' "/batch" "${R[ratio.cpu_k20_batch]:-—}" "${R[ratio.cpu_k1_batch]:-—}"
+    echo "  (bare: recvmmsg MSG_WAITFORONE; batch: recvmmsg waiting for 64 datagrams, the better floor at 1/datagram; ratio = meterd / bare, /batch = meterd / batch)"
     echo
     echo "2. highest rate held with loss < $(calc "$LOSS_MAX * 100")% (${STEP_S}s steps: $RATES; 0 = flat out)"
     printf '  %-8s %26s %26s\n' server "@1/datagram" "@20/datagram"
@@ -609,6 +743,12 @@ report() {
         for k in "${!R[@]}"; do [[ $k == meterd.bytes_per_context_* ]] && echo "  growth ${k#meterd.bytes_per_context_}: ${R[$k]} B/context"; done | sort
     fi
     echo
+    echo "3b. meterd peak RSS (VmHWM), tagged contexts of 60 % counters, 20 % gauges, 20 % timers, each sent $RSS_SENDS times, Datadog sink to VictoriaMetrics"
+    for n in $MIX_CONTEXTS; do
+        [ -n "${R[meterd.mix_kb_$n]:-}" ] || { echo "  $n contexts: —"; continue; }
+        echo "  $n contexts: $(show meterd.mix_kb_$n) kB after the sends, $(show meterd.mix_flush_kb_$n) kB ($(awk -v k="${R[meterd.mix_flush_kb_$n]}" 'BEGIN { printf "%.1f", k / 1024 }') MiB) through the flush that ships them (loss $(show meterd.mix_loss_$n), contexts $(show meterd.mix_live_$n))"
+    done
+    echo
     echo "4. drops while flushing $FLUSH_CONTEXTS contexts (${FLUSH_S}s @20/datagram, flush_interval $FLUSH_INTERVAL s, at half the rate meterd held with them: $(fmt_rate "${R[meterd.flush_held]:-0}")/s)"
     for s in meterd bare; do
         if [ "$s" = meterd ] && [ -z "${R[meterd.flush_rate]:-}" ]; then unavail_row; continue; fi
@@ -616,6 +756,16 @@ report() {
         printf '  %-8s rate %s/s  kernel drops %s  ring-full drops %s  loss %s\n' "$s" \
             "$(fmt_rate "${R[$s.flush_rate]}")" "$(show $s.flush_kernel_drops)" "$(show $s.flush_ring_drops)" "$(show $s.flush_loss)"
     done
+    echo
+    echo "6. kernel drops per run, server's core shared ($CONTEND_RUNS runs of ${CONTEND_S}s each; server at nice 0, SO_RCVBUF $([ "$CONTEND_RCVBUF" = 0 ] && echo "the OS default" || echo "$CONTEND_RCVBUF"))"
+    printf '  %-8s %-6s %28s %28s\n' server core "50k/s @1/datagram" "200k/s @20/datagram"
+    for s in bare meterd; do
+        for mode in idle busy; do
+            [ -n "${R[$s.contend_${mode}_k1_kdrops]:-}" ] || continue
+            printf '  %-8s %-6s %28s %28s\n' "$s" "$mode" "$(show $s.contend_${mode}_k1_kdrops)" "$(show $s.contend_${mode}_k20_kdrops)"
+        done
+    done
+    echo "  (idle: idle-priority spinners only; busy: plus a nice-0 busy loop on cpu $SERVER_CPU)"
     echo
     echo "5. meterd held rate / bare held rate"
     if [ -z "${R[ratio.held_k1]:-}" ]; then

@@ -8,7 +8,8 @@
 
 extern const struct md_collector_ops md_collector_cpu, md_collector_memory, md_collector_load,
     md_collector_disk, md_collector_io, md_collector_network, md_collector_uptime,
-    md_collector_file_handle, md_collector_processes, md_collector_self;
+    md_collector_file_handle, md_collector_processes, md_collector_self, md_collector_container,
+    md_collector_docker;
 
 const struct md_collector_ops *const md_collectors[] = {
     &md_collector_cpu,
@@ -21,6 +22,8 @@ const struct md_collector_ops *const md_collectors[] = {
     &md_collector_file_handle,
     &md_collector_processes,
     &md_collector_self,
+    &md_collector_container,
+    &md_collector_docker,
     NULL,
 };
 

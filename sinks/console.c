@@ -64,6 +64,8 @@ static void console_series(struct md_buf *b, const struct md_series *s)
     console_time(b, s->timestamp);
     md_buf_putc(b, ' ');
     md_buf_puts(b, s->name ? s->name : "");
+    if (s->suffix)
+        md_buf_puts(b, s->suffix);
     console_tags(b, s->key);
     md_buf_printf(b, " host=%s %s ", console_host(s->key ? s->key->host : NULL),
                   md_series_type_name(s->type));
@@ -103,9 +105,9 @@ static int console_encode(void *state, const struct md_frame *f, struct md_paylo
     if (!f->continued) { /* one header per window, however many slices it comes in */
         md_buf_puts(&b, "=== ");
         console_time(&b, f->start);
-        md_buf_printf(&b, " interval=%us series=%zu sketches=%zu events=%zu checks=%zu\n",
+        md_buf_printf(&b, " interval=%us series=%zu%s sketches=%zu events=%zu checks=%zu\n",
                       f->interval, f->window_series > f->nseries ? f->window_series : f->nseries,
-                      f->nsketches, f->nevents, f->nchecks);
+                      f->more_parts ? "+" : "", f->nsketches, f->nevents, f->nchecks);
     }
     for (size_t i = 0; i < f->nseries; i++)
         console_series(&b, &f->series[i]);

@@ -4,16 +4,22 @@
  * It writes what the Datadog agent's JSON serializer writes, so the same
  * payloads are accepted by Datadog's intake and by receivers that speak it
  * (VictoriaMetrics' /datadog prefix): series to /api/v1/series, service
- * checks to /api/v1/check_run, events to /intake/. Like the agent, each
- * window carries datadog.agent.running (1, the agent's host), and the host
- * metadata document (datadog_meta.c) goes to /intake/ with the first
- * window and every 30 minutes, so the host shows in the infrastructure list. Bodies are cut into
- * several payloads before they pass the agent's uncompressed limit (4 MiB);
- * JSON metrics compress ten-fold or better, so the compressed limit
- * (2.5 MiB) follows. An item too large to fit a payload on its own is
- * dropped and logged, as the Datadog agent does. "host" and "tags" are
- * always written, even empty: VictoriaMetrics 1.79 pools request objects
- * without resetting them, and an omitted field inherits an earlier value.
+ * checks to /api/v1/check_run, events to /intake/. Items are streamed into
+ * a zlib stream (zstream.h) as they are written, and a new payload starts
+ * before the next item would pass either of the v1 intake's limits (3.2 MB
+ * compressed, 62 MB uncompressed), so the uncompressed JSON of a window
+ * never sits in memory and no payload earns a 413. An item too large to fit
+ * a payload on its own is dropped and logged, as the Datadog agent does.
+ * Names, tags and hosts go out as valid UTF-8: invalid bytes are replaced
+ * by U+FFFD (md_json_str) and counted, rather than rejected at intake,
+ * because one bad byte must neither make a strict backend refuse the whole
+ * payload nor lose the sample, and the intake hot path stays free of the
+ * check. "host" and "tags" are always written, even empty: VictoriaMetrics
+ * 1.79 pools request objects without resetting them, and an omitted field
+ * inherits an earlier value. Like the agent, each window carries
+ * datadog.agent.running (1, the agent's host), and the host metadata
+ * document (datadog_meta.c) goes to /intake/ with the first window and
+ * every 30 minutes, so the host shows in the infrastructure list.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -22,16 +28,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "buf.h"
 #include "log.h"
 #include "datadog.h"
 #include "datadog_meta.h"
 #include "meterd/sink.h"
+#include "json_split.h"
+#include "zstream.h"
 #include "sketch_pb.h"
 
-/* serializer_max_uncompressed_payload_size of the Datadog agent. */
-#define DD_MAX_UNCOMPRESSED 4194304u
+/* The v1 series intake's limits (compressed, uncompressed). */
+#define DD_MAX_COMPRESSED 3200000u
+#define DD_MAX_UNCOMPRESSED 62000000u
+/* Sketch payloads: the agent's general limit (serializer_max_uncompressed_payload_size). */
+#define DD_SKETCH_MAX_BYTES 4194304u
 #define DD_DEFAULT_SITE "datadoghq.com"
 
 static const char *nz(const char *s)
@@ -44,12 +56,16 @@ struct dd_state {
     char *api_key; /* secret: only ever copied into a header */
     char *host;    /* agent hostname, for the events envelope */
     size_t limit;  /* max uncompressed body bytes */
+    size_t climit; /* max compressed body bytes */
+    _Atomic unsigned long long utf8_fixed; /* bytes replaced by U+FFFD, not yet logged */
+    _Atomic long long utf8_logged;         /* unix time of the last line about them */
     char **tags;   /* host tags, for the host metadata */
     size_t ntags;
     _Atomic int64_t meta_due; /* unix seconds of the next host metadata; encodes race for it */
     _Atomic int64_t running_last; /* newest window that carried datadog.agent.running */
     bool agent_items;         /* host metadata and datadog.agent.running */
 };
+
 
 int md_sink_datadog_set_agent_items(void *state, bool on)
 {
@@ -60,12 +76,13 @@ int md_sink_datadog_set_agent_items(void *state, bool on)
     return 0;
 }
 
-int md_sink_datadog_set_limit(void *state, size_t max_uncompressed)
+int md_sink_datadog_set_limits(void *state, size_t max_compressed, size_t max_uncompressed)
 {
     struct dd_state *st = state;
     if (!st)
         return -EINVAL;
     st->limit = max_uncompressed ? max_uncompressed : DD_MAX_UNCOMPRESSED;
+    st->climit = max_compressed ? max_compressed : DD_MAX_COMPRESSED;
     return 0;
 }
 
@@ -92,10 +109,12 @@ static const struct md_opt dd_keys[] = {
      {"DD_API_KEY"}, "Datadog sink",
      "Datadog API key; needed only by the datadog sink. Never logged or printed in\n"
      "full: configcheck shows only its last 4 characters."},
-    {"site", MD_OPT_STRING, DD_OFF(site, char *), DD_DEFAULT_SITE, 0, 0, NULL, 0, dd_check_site,
+    {"site", MD_OPT_STRING, DD_OFF(site, char *), DD_DEFAULT_SITE, 0, 0, NULL, MD_OPT_F_DOMAIN,
+     dd_check_site,
      NULL, NULL, {"DD_SITE"}, NULL,
      "Datadog site to ship to: datadoghq.com, datadoghq.eu, us3.datadoghq.com,\n"
-     "us5.datadoghq.com, ap1.datadoghq.com or ddog-gov.com."},
+     "us5.datadoghq.com, ap1.datadoghq.com or ddog-gov.com. A leading https:// and a\n"
+     "trailing / are dropped."},
     {"dd_url", MD_OPT_URL, DD_OFF(dd_url, char *), "", 0, 0, NULL, 0, NULL, NULL, NULL,
      {"DD_DD_URL", "DD_URL"}, NULL,
      "Metrics intake URL (http:// or https://); overrides site when set. Point it\n"
@@ -160,6 +179,7 @@ static int dd_create(const void *conf, const struct md_sink_env *env, void **sta
     st->api_key = strdup(nz(c->api_key));
     st->host = strdup(env && env->hostname ? env->hostname : "");
     st->limit = DD_MAX_UNCOMPRESSED;
+    st->climit = DD_MAX_COMPRESSED;
     st->agent_items = true;
     bool ok = st->base && st->api_key && st->host;
     if (ok && env && env->ntags) {
@@ -192,11 +212,11 @@ static void dd_destroy(void *state)
     free(st);
 }
 
-/* A payload being filled, plus where finished ones go. */
+/* A payload being filled (compressed as it goes), plus where finished ones go. */
 struct dd_batch {
     struct dd_state *st;
     const char *path;
-    struct md_buf body;
+    struct md_zstream zs;
     size_t nitems;
     const char *tail; /* closes the JSON document */
     struct md_payload **out;
@@ -209,13 +229,6 @@ static char *dd_header(const char *name, const char *value)
     md_buf_init(&b);
     md_buf_printf(&b, "%s: %s", name, value);
     return md_buf_steal(&b, NULL);
-}
-
-static struct md_payload *dd_payload_new_typed(struct dd_state *st, const char *path,
-                                               const char *content_type);
-static struct md_payload *dd_payload_new(struct dd_state *st, const char *path)
-{
-    return dd_payload_new_typed(st, path, "application/json");
 }
 
 static struct md_payload *dd_payload_new_typed(struct dd_state *st, const char *path,
@@ -246,6 +259,11 @@ static struct md_payload *dd_payload_new_typed(struct dd_state *st, const char *
     return p;
 }
 
+static struct md_payload *dd_payload_new(struct dd_state *st, const char *path)
+{
+    return dd_payload_new_typed(st, path, "application/json");
+}
+
 static void dd_list_append(struct md_payload **out, struct md_payload *p)
 {
     while (*out)
@@ -258,29 +276,31 @@ static void dd_batch_emit(struct dd_batch *b)
 {
     if (!b->nitems)
         return;
-    md_buf_puts(&b->body, b->tail);
-    struct md_payload *p = b->body.oom ? NULL : dd_payload_new(b->st, b->path);
-    if (!p) {
-        b->rc = -ENOMEM;
-        md_buf_reset(&b->body);
-        b->nitems = 0;
-        return;
-    }
-    p->body = md_buf_steal(&b->body, &p->len);
-    p->nitems = b->nitems;
+    struct md_payload *p = dd_payload_new(b->st, b->path);
+    char *z = NULL;
+    size_t zlen = 0;
+    int rc = md_zs_finish(&b->zs, b->tail, strlen(b->tail), &z, &zlen);
+    size_t n = b->nitems;
     b->nitems = 0;
-    if (!p->body) {
+    if (rc != 0 || !p || p->nheaders >= MD_PAYLOAD_MAX_HEADERS ||
+        !(p->headers[p->nheaders] = dd_header("Content-Encoding", "deflate"))) {
+        free(z);
         md_payload_free(p);
         b->rc = -ENOMEM;
         return;
     }
+    p->nheaders++;
+    p->body = z;
+    p->len = zlen;
+    p->nitems = n;
+    p->compress = false; /* already: the flusher leaves it alone */
     dd_list_append(b->out, p);
 }
 
 /*
  * Add one serialised item. `fresh` opens a new body before it, `cont`
  * joins it to the previous item of the same body. The body is shipped
- * first when the item would push it past the limit.
+ * first when the item would push it past a limit.
  */
 static void dd_batch_add(struct dd_batch *b, const struct md_buf *fresh, const struct md_buf *cont,
                          const struct md_buf *item, const char *what)
@@ -290,23 +310,47 @@ static void dd_batch_add(struct dd_batch *b, const struct md_buf *fresh, const s
         b->rc = -ENOMEM;
         return;
     }
-    if (fresh->len + item->len + tail > b->st->limit) {
-        md_warn("datadog: dropping one %s of %zu bytes: larger than the %zu-byte payload limit",
-                what, item->len, b->st->limit);
+    size_t alone = fresh->len + item->len + tail;
+    if (alone > b->st->limit || compressBound((uLong)alone) > b->st->climit) {
+        md_warn("datadog: dropping one %s of %zu bytes: larger than a payload may be", what,
+                item->len);
         return;
     }
-    if (b->nitems && b->body.len + cont->len + item->len + tail > b->st->limit)
+    if (b->nitems && !md_zs_fits(&b->zs, cont->len + item->len))
         dd_batch_emit(b);
-    const struct md_buf *pre = b->nitems ? cont : fresh;
-    md_buf_add(&b->body, pre->p, pre->len);
-    md_buf_add(&b->body, item->p, item->len);
-    b->nitems++;
+    if (b->nitems) {
+        md_zs_write(&b->zs, cont->p, cont->len);
+        md_zs_write(&b->zs, item->p, item->len);
+        b->nitems++;
+        return;
+    }
+    if (md_zs_begin(&b->zs, b->st->climit, b->st->limit, fresh->p, fresh->len, tail) != 0) {
+        md_zs_abort(&b->zs);
+        b->rc = -ENOMEM;
+        return;
+    }
+    if (!md_zs_fits(&b->zs, item->len)) {
+        md_warn("datadog: dropping one %s of %zu bytes: larger than a payload may be", what,
+                item->len);
+        md_zs_abort(&b->zs);
+        return;
+    }
+    md_zs_write(&b->zs, item->p, item->len);
+    b->nitems = 1;
 }
 
-static void dd_json_tags(struct md_buf *b, const struct md_series_key *k, const char **device)
+/* End of an encode: ship what is open, release the stream. */
+static void dd_batch_end(struct dd_batch *b)
+{
+    dd_batch_emit(b);
+    md_zs_abort(&b->zs);
+}
+
+static size_t dd_json_tags(struct md_buf *b, const struct md_series_key *k, const char **device)
 {
     md_buf_putc(b, '[');
     bool first = true;
+    size_t bad = 0;
     for (uint32_t i = 0; k && i < k->ntags; i++) {
         const char *t = k->tags[i];
         /* The Datadog agent moves device:<x> into its own field; the last one wins. */
@@ -316,17 +360,20 @@ static void dd_json_tags(struct md_buf *b, const struct md_series_key *k, const 
         }
         if (!first)
             md_buf_putc(b, ',');
-        md_json_cstr(b, t);
+        bad += md_json_cstr(b, t);
         first = false;
     }
     md_buf_putc(b, ']');
+    return bad;
 }
 
-static void dd_series_item(struct md_buf *b, const struct md_frame *f, const struct md_series *s)
+/* Returns the bytes replaced to keep the item valid UTF-8. */
+static size_t dd_series_item(struct md_buf *b, const struct md_frame *f, const struct md_series *s)
 {
     const char *device = NULL;
+    size_t bad;
     md_buf_puts(b, "{\"metric\":");
-    md_json_cstr(b, nz(s->name));
+    bad = md_json_cat(b, s->name, s->suffix);
     md_buf_puts(b, ",\"points\":[[");
     md_json_int(b, s->timestamp);
     md_buf_putc(b, ',');
@@ -336,14 +383,30 @@ static void dd_series_item(struct md_buf *b, const struct md_frame *f, const str
     md_buf_puts(b, ",\"interval\":");
     md_json_int(b, s->interval ? s->interval : f->interval);
     md_buf_puts(b, ",\"host\":");
-    md_json_cstr(b, s->key ? nz(s->key->host) : "");
+    bad += md_json_cstr(b, s->key ? nz(s->key->host) : "");
     md_buf_puts(b, ",\"tags\":");
-    dd_json_tags(b, s->key, &device);
+    bad += dd_json_tags(b, s->key, &device);
     if (device) {
         md_buf_puts(b, ",\"device\":");
-        md_json_cstr(b, device);
+        bad += md_json_cstr(b, device);
     }
     md_buf_putc(b, '}');
+    return bad;
+}
+
+/* Invalid UTF-8 replaced: one line a minute with the count (encode runs on pool threads). */
+static void dd_note_utf8(struct dd_state *st, size_t bad)
+{
+    if (!bad)
+        return;
+    unsigned long long n = atomic_fetch_add(&st->utf8_fixed, bad) + bad;
+    long long now = (long long)time(NULL), last = atomic_load(&st->utf8_logged);
+    if (now - last < 60 || !atomic_compare_exchange_strong(&st->utf8_logged, &last, now))
+        return;
+    atomic_fetch_sub(&st->utf8_fixed, n);
+    md_warn("datadog: %llu byte(s) of invalid UTF-8 in metric names, tags or hosts replaced by "
+            "U+FFFD since the last such line",
+            n);
 }
 
 static void dd_buf_set(struct md_buf *b, const char *s)
@@ -356,7 +419,6 @@ static int dd_encode_series(struct dd_state *st, const struct md_frame *f, struc
 {
     struct dd_batch b = {.st = st, .path = "/api/v1/series", .tail = "]}", .out = out};
     struct md_buf fresh, cont, item;
-    md_buf_init(&b.body);
     md_buf_init(&fresh);
     md_buf_init(&cont);
     md_buf_init(&item);
@@ -364,7 +426,7 @@ static int dd_encode_series(struct dd_state *st, const struct md_frame *f, struc
     dd_buf_set(&cont, ",");
     for (size_t i = 0; i < f->nseries && !b.rc; i++) {
         md_buf_reset(&item);
-        dd_series_item(&item, f, &f->series[i]);
+        dd_note_utf8(st, dd_series_item(&item, f, &f->series[i]));
         dd_batch_add(&b, &fresh, &cont, &item, "series");
     }
     if (st->agent_items && !f->continued && !b.rc && md_dd_running_take(&st->running_last, f->start)) {
@@ -372,8 +434,7 @@ static int dd_encode_series(struct dd_state *st, const struct md_frame *f, struc
         md_dd_running_item(&item, st->host, f->start, f->interval);
         dd_batch_add(&b, &fresh, &cont, &item, "series");
     }
-    dd_batch_emit(&b);
-    md_buf_free(&b.body);
+    dd_batch_end(&b);
     md_buf_free(&fresh);
     md_buf_free(&cont);
     md_buf_free(&item);
@@ -401,7 +462,6 @@ static int dd_encode_checks(struct dd_state *st, const struct md_frame *f, struc
 {
     struct dd_batch b = {.st = st, .path = "/api/v1/check_run", .tail = "]", .out = out};
     struct md_buf fresh, cont, item;
-    md_buf_init(&b.body);
     md_buf_init(&fresh);
     md_buf_init(&cont);
     md_buf_init(&item);
@@ -412,8 +472,7 @@ static int dd_encode_checks(struct dd_state *st, const struct md_frame *f, struc
         dd_check_item(&item, &f->checks[i]);
         dd_batch_add(&b, &fresh, &cont, &item, "service check");
     }
-    dd_batch_emit(&b);
-    md_buf_free(&b.body);
+    dd_batch_end(&b);
     md_buf_free(&fresh);
     md_buf_free(&cont);
     md_buf_free(&item);
@@ -491,7 +550,6 @@ static int dd_encode_events(struct dd_state *st, const struct md_frame *f, struc
     md_json_cstr(&tail, st->host);
     md_buf_putc(&tail, '}');
     struct dd_batch b = {.st = st, .path = "/intake/", .tail = tail.p, .out = out};
-    md_buf_init(&b.body);
     const char *group = NULL; /* group of the body's last item */
     for (size_t i = 0; i < f->nevents && !b.rc && !tail.oom; i++) {
         const struct md_event_out *e = &f->events[ord[i]];
@@ -510,17 +568,16 @@ static int dd_encode_events(struct dd_state *st, const struct md_frame *f, struc
         }
         md_buf_reset(&item);
         dd_event_item(&item, e);
-        size_t before = b.nitems, len_before = b.body.len;
+        size_t before = b.nitems, unc_before = b.zs.unc;
         dd_batch_add(&b, &fresh, &cont, &item, "event");
-        if (b.nitems != before || b.body.len != len_before)
+        if (b.nitems != before || b.zs.unc != unc_before)
             group = g;
         if (!b.nitems)
             group = NULL;
     }
     if (tail.oom)
         b.rc = -ENOMEM;
-    dd_batch_emit(&b);
-    md_buf_free(&b.body);
+    dd_batch_end(&b);
     md_buf_free(&tail);
     md_buf_free(&fresh);
     md_buf_free(&cont);
@@ -537,7 +594,7 @@ static int dd_encode_sketches(struct dd_state *st, const struct md_frame *f, str
         size_t bytes = MD_SKETCH_PB_OVERHEAD, n = 0;
         while (first + n < f->nsketches) {
             size_t item = md_sketch_pb_item_size(&f->sketches[first + n]);
-            if (n > 0 && bytes + item > st->limit)
+            if (n > 0 && bytes + item > DD_SKETCH_MAX_BYTES)
                 break;
             bytes += item;
             n++;
@@ -606,4 +663,5 @@ const struct md_sink_ops md_sink_datadog = {
     .create = dd_create,
     .encode = dd_encode,
     .destroy = dd_destroy,
+    .split = md_json_split_datadog,
 };

@@ -21,12 +21,12 @@ struct md_datadog_conf {
 /* The intake's base URL (dd_url, else https://api.<site>), no trailing slash; malloc'd, NULL when out of memory. */
 char *md_sink_datadog_base_url(const struct md_datadog_conf *c);
 
-/* Lets tests exercise splitting with small frames; 0 restores the default. */
-int md_sink_datadog_set_limit(void *state, size_t max_uncompressed);
 /*
  * Lets tests of the frame's own payloads leave out what the sink adds as
  * the agent (host metadata, datadog.agent.running); on by default.
  */
 int md_sink_datadog_set_agent_items(void *state, bool on);
+/* Lets tests exercise splitting with small frames; 0 restores a default. */
+int md_sink_datadog_set_limits(void *state, size_t max_compressed, size_t max_uncompressed);
 
 #endif

@@ -13,6 +13,7 @@
 #define METERD_AGGREGATOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "histogram.h"
@@ -89,6 +90,19 @@ int md_agg_flush(struct md_agg *a, double now, bool all, struct md_frame *out);
 bool md_agg_seal_begin(struct md_agg *a, double now, bool all);
 bool md_agg_seal_step(struct md_agg *a, uint32_t budget);
 int md_agg_seal_take(struct md_agg *a, struct md_frame *out);
+/*
+ * Between steps: the series sealed so far, and handing them over as a
+ * frame of their own (`continued` is set on the frames after the first),
+ * so that a big window never exists as one frame. Events, checks and
+ * sketches go with the first part.
+ */
+size_t md_agg_seal_series(const struct md_agg *a);
+void md_agg_seal_take_part(struct md_agg *a, struct md_frame *out);
+/*
+ * Frames handed out and not freed yet. Frames borrow the contexts'
+ * strings: free them before md_agg_free. Any thread may free a frame.
+ */
+uint64_t md_agg_frames_out(const struct md_agg *a);
 const struct md_agg_stats *md_agg_stats(const struct md_agg *a);
 
 #endif

@@ -2,14 +2,14 @@
  * frame.c: the arena and the sealed-window frame (see frame.h).
  *
  * Frames are built once per window by the aggregator and then only read, so
- * a bump allocator with chunk-sized blocks fits: copying 100k contexts' names
- * and tags costs a few megabytes of memcpy every ten seconds and frees the
- * frame from any lifetime tie to the contexts.
+ * a bump allocator with chunk-sized blocks fits the few strings a frame
+ * owns; most series borrow theirs from the contexts (md_frame_add_ref).
  */
 #include "meterd/frame.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +81,8 @@ void md_frame_init(struct md_frame *f, int64_t start, uint32_t interval)
 
 void md_frame_free(struct md_frame *f)
 {
+    if (f->release)
+        f->release(f->release_ud);
     free(f->series);
     free(f->sketches);
     free(f->events);
@@ -152,6 +154,29 @@ int md_frame_add(struct md_frame *f, const char *name, size_t name_len, const ch
                             .timestamp = timestamp, .value = value};
     f->nseries++;
     return 0;
+}
+
+int md_frame_add_ref(struct md_frame *f, const char *name, const char *suffix,
+                     const struct md_series_key *key, enum md_series_type type, uint32_t interval,
+                     int64_t timestamp, double value)
+{
+    if (!isfinite(value))
+        return -EINVAL;
+    struct md_series *s = grow((void **)&f->series, &f->series_cap, f->nseries, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    *s = (struct md_series){.name = name, .suffix = suffix, .key = key, .type = type,
+                            .interval = interval, .timestamp = timestamp, .value = value};
+    f->nseries++;
+    return 0;
+}
+
+const char *md_series_full_name(const struct md_series *s, char *buf, size_t n)
+{
+    if (!s->suffix)
+        return s->name ? s->name : "";
+    snprintf(buf, n, "%s%s", s->name ? s->name : "", s->suffix);
+    return buf;
 }
 
 struct md_sketch_series *md_frame_add_sketch(struct md_frame *f)

@@ -20,6 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+void md_hist_opts_suffixes(struct md_hist_opts *o)
+{
+    for (unsigned i = 0; i < o->npercentiles && i < MD_HIST_MAX_PERCENTILES; i++)
+        snprintf(o->pct_suffix[i], sizeof o->pct_suffix[0], ".%ldpercentile",
+                 lround(o->percentiles[i] * 100));
+}
+
 /* Move the exact samples into a sketch; false when memory is short. */
 static bool to_sketch(struct md_hist *h)
 {
@@ -49,7 +56,7 @@ void md_hist_add(struct md_hist *h, double value, double rate)
         return;
     }
     if (h->n == h->cap) {
-        uint32_t cap = h->cap ? h->cap * 2 : 8;
+        uint32_t cap = h->cap ? h->cap * 2 : 4; /* most timers see a few samples a window */
         struct md_hist_sample *s = realloc(h->s, cap * sizeof *s);
         if (!s)
             return;
@@ -83,8 +90,8 @@ static double weighted_at(const struct md_hist *h, int64_t target)
 }
 
 int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_frame *f,
-                  const char *name, size_t name_len, const struct md_series_key *key,
-                  int64_t ts, uint32_t interval)
+                  const char *name, const struct md_series_key *key, int64_t ts,
+                  uint32_t interval)
 {
     if (h->n == 0 && !h->sk)
         return 0;
@@ -94,7 +101,7 @@ int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_fra
     double min = h->sk ? h->sk->min : h->s[0].value;
     int rc = 0;
 #define ADD(suffix, type, v) \
-    rc |= md_frame_add(f, name, name_len, suffix, key, type, interval, ts, v)
+    rc |= md_frame_add_ref(f, name, suffix, key, type, interval, ts, v)
     if (o->aggregates & MD_HAGG_MAX)
         ADD(".max", MD_SERIES_GAUGE, max);
     if (o->aggregates & MD_HAGG_MIN)
@@ -109,9 +116,7 @@ int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_fra
         ADD(".count", MD_SERIES_RATE, (double)h->count / interval);
     for (unsigned i = 0; i < o->npercentiles; i++) {
         int pct = (int)lround(o->percentiles[i] * 100);
-        char suffix[32];
-        snprintf(suffix, sizeof suffix, ".%dpercentile", pct);
-        ADD(suffix, MD_SERIES_GAUGE, weighted_at(h, (pct * h->count - 1) / 100));
+        ADD(o->pct_suffix[i], MD_SERIES_GAUGE, weighted_at(h, (pct * h->count - 1) / 100));
     }
 #undef ADD
     if (h->sk) {

@@ -26,7 +26,10 @@ struct md_hist_opts {
     unsigned aggregates;                       /* MD_HAGG_* bits */
     double percentiles[MD_HIST_MAX_PERCENTILES]; /* in (0,1) */
     unsigned npercentiles;
+    char pct_suffix[MD_HIST_MAX_PERCENTILES][24]; /* ".95percentile": frames borrow these */
 };
+/* Fill pct_suffix from percentiles (the aggregator does, on its own copy of the options). */
+void md_hist_opts_suffixes(struct md_hist_opts *o);
 
 struct md_hist_sample {
     double value;
@@ -44,9 +47,10 @@ struct md_hist {
 
 void md_hist_add(struct md_hist *h, double value, double rate);
 /* Append the configured series to the frame and reset h for reuse. */
+/* name and o (the suffixes) are borrowed by f: they must outlive it. */
 int md_hist_flush(struct md_hist *h, const struct md_hist_opts *o, struct md_frame *f,
-                  const char *name, size_t name_len, const struct md_series_key *key,
-                  int64_t ts, uint32_t interval);
+                  const char *name, const struct md_series_key *key, int64_t ts,
+                  uint32_t interval);
 void md_hist_free(struct md_hist *h);
 
 #endif

@@ -18,6 +18,7 @@
 #include "aggregator.h"
 #include "buf.h"
 #include "cmd.h"
+#include "hostname.h"
 #include "daemon.h"
 #include "module_opts.h"
 #include "statsd.h"
@@ -40,7 +41,8 @@ static size_t unescape_newlines(char *s, size_t n)
 static int cmp_series(const void *x, const void *y)
 {
     const struct md_series *a = x, *b = y;
-    int c = strcmp(a->name, b->name);
+    char na[1024], nb[1024];
+    int c = strcmp(md_series_full_name(a, na, sizeof na), md_series_full_name(b, nb, sizeof nb));
     for (uint32_t i = 0; !c && i < a->key->ntags && i < b->key->ntags; i++)
         c = strcmp(a->key->tags[i], b->key->tags[i]);
     if (!c)
@@ -55,7 +57,7 @@ static void print_series(const struct md_series *s)
     struct md_buf b;
     md_buf_init(&b);
     md_buf_puts(&b, "{\"metric\":");
-    md_json_cstr(&b, s->name);
+    md_json_cat(&b, s->name, s->suffix);
     md_buf_printf(&b, ",\"type\":\"%s\",\"interval\":%u,\"value\":", md_series_type_name(s->type),
                   s->interval);
     md_json_num(&b, s->value);
@@ -119,10 +121,9 @@ int md_cmd_aggregate(int argc, char **argv)
     if (interval > 0)
         cfg.flush_interval = interval;
     char host[256] = "";
-    if (cfg.hostname && cfg.hostname[0])
-        snprintf(host, sizeof host, "%s", cfg.hostname);
-    else if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "localhost");
+    struct md_hostname hn;
+    (void)md_hostname_resolve(&cfg, &hn); /* a debugging run goes on with the OS name */
+    snprintf(host, sizeof host, "%s", hn.name);
     struct md_str tagbuf[MD_CTX_MAX_TAGS];
     struct md_agg_opts ao;
     struct md_statsd_opts so;

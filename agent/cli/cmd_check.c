@@ -17,7 +17,9 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "hostname.h"
 #include "collect.h"
+#include "ctrsvc.h"
 #include "meterd/config.h"
 
 struct check_out {
@@ -147,19 +149,33 @@ static int run_check(const struct check_args *a, struct md_config *cfg)
     char err[512] = "", host[256] = "";
     struct check_out o = {.json = a->json};
     md_buf_init(&o.b);
-    if (cfg->hostname && *cfg->hostname)
-        snprintf(host, sizeof host, "%s", cfg->hostname);
-    else if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "localhost");
+    struct md_hostname hn;
+    (void)md_hostname_resolve(cfg, &hn); /* a debugging run goes on with the OS name */
+    snprintf(host, sizeof host, "%s", hn.name);
     o.host = host;
     const char *confd = a->confd ? a->confd : (cfg->confd_path && *cfg->confd_path ? cfg->confd_path : NULL);
-    struct md_collect_opts opts = {.only = a->name, .observe = check_point, .observe_ud = &o};
-    struct md_collect_runner *r =
-        md_collect_new_opts(NULL, confd, cfg->procfs_path, cfg->sysfs_path, NULL, &opts, err, sizeof err);
+    /* Container collectors name containers through the Docker API: give it a
+     * loop and a moment (bounded) to answer before the first run. */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_ctrsvc *ctr = md_ctrsvc_new(&loop, cfg, err, sizeof err);
+    struct md_collect_opts opts = {.only = a->name, .observe = check_point, .observe_ud = &o,
+                                   .containers = md_ctrsvc_containers(ctr)};
+    struct md_collect_runner *r = ctr ? md_collect_new_opts(NULL, confd, cfg->procfs_path,
+                                                            cfg->sysfs_path, NULL, &opts, err,
+                                                            sizeof err)
+                                      : NULL;
     if (!r) {
         fprintf(stderr, "meterd check: %s\n", err);
         md_buf_free(&o.b);
+        md_ctrsvc_free(ctr);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
         return 2;
+    }
+    if (strcmp(a->name, "container") == 0 || strcmp(a->name, "docker") == 0) {
+        md_ctrsvc_start(ctr);
+        md_ctrsvc_wait_synced(ctr, &loop, 3000);
     }
     int failed = md_collect_run_once(r, (int64_t)uv_hrtime());
     int runs = 1;
@@ -186,6 +202,9 @@ static int run_check(const struct check_args *a, struct md_config *cfg)
                 s.last_error ? ", last error: " : "", s.last_error ? strerror(-s.last_error) : "");
     }
     md_collect_free(r);
+    md_ctrsvc_free(ctr);
+    uv_run(&loop, UV_RUN_DEFAULT); /* releases the clients' handles */
+    uv_loop_close(&loop);
     md_buf_free(&o.b);
     return failed ? 1 : 0;
 }

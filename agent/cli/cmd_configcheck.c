@@ -4,7 +4,9 @@
  * (defaults < -c FILE < environment < --set, the sinks' keys, every conf.d
  * instance) and prints the effective result as YAML with secrets redacted,
  * or the first error ("FILE:LINE: KEY: reason") on stderr with exit code
- * 1, so it can gate a deploy or a container start. `--template` prints the
+ * 1, so it can gate a deploy or a container start. Warnings (unknown keys,
+ * Datadog keys meterd does not implement, check folders it does not load)
+ * are listed as comments after the values: they do not fail the check. `--template` prints the
  * shipped conf.d/meterd.yaml.
  */
 #include <getopt.h>
@@ -14,6 +16,7 @@
 
 #include "cmd.h"
 #include "collect.h"
+#include "daemon.h"
 #include "meterd/config.h"
 
 static void configcheck_usage(FILE *out)
@@ -24,21 +27,46 @@ static void configcheck_usage(FILE *out)
                  "  --set key=value    override one key (wins over file and environment)\n"
                  "  --template         print the documented default config and exit\n"
                  "Checks what `meterd run` checks before it starts: every key of the main\n"
-                 "file, the environment and --set, the sinks' keys, and every conf.d instance.\n");
+                 "file, the environment and --set, the sinks' keys, and every conf.d instance.\n"
+                 "Prints the effective configuration, then as comments the checks that will\n"
+                 "run, every warning (unknown keys; the Datadog agent's keys meterd does not\n"
+                 "implement, with why) and what conf.d holds that meterd does not load.\n");
+}
+
+static void configcheck_unclaimed(void *ud, const char *entry, const char *why)
+{
+    fprintf(ud, "# not loaded: %s (%s)\n", entry, why);
 }
 
 /*
- * Collector configs under c->confd_path (<name>.d/conf.yaml), configured
- * against the same /proc and /sys as `meterd run` would use; the first
- * error is printed as "FILE:LINE: KEY: reason".
+ * Collector configs under c->confd_path (<name>.d/conf.yaml ...),
+ * configured against the same /proc and /sys as `meterd run` would use.
+ * The first error is printed as "FILE:LINE: KEY: reason"; otherwise the
+ * checks that will run, the warnings of conf.d and what conf.d holds that
+ * meterd does not read are written to out as comments.
  */
-static int configcheck_collectors(const struct md_config *c, FILE *err)
+static int configcheck_collectors(const struct md_config *c, FILE *out, FILE *err)
 {
     char msg[1024];
-    if (md_collect_validate(c->confd_path, c->procfs_path, c->sysfs_path, msg, sizeof msg) == 0)
-        return 0;
-    fprintf(err, "meterd configcheck: %s\n", msg);
-    return 1;
+    struct md_collect_runner *r = md_collect_new(NULL, c->confd_path, c->procfs_path,
+                                                 c->sysfs_path, NULL, msg, sizeof msg);
+    if (!r) {
+        fprintf(err, "meterd configcheck: %s\n", msg);
+        return 1;
+    }
+    fprintf(out, "# conf.d: %s\n", c->confd_path);
+    for (size_t i = 0; i < md_collect_ninstances(r); i++) {
+        struct md_collect_stats s;
+        if (md_collect_stats(r, i, &s) == 0)
+            fprintf(out, "# check %s: %s instance %d, every %gs%s\n", s.collector, s.source,
+                    s.instance, s.interval, s.enabled ? "" : " (disabled)");
+    }
+    const struct md_strlist *notes = md_collect_notes(r);
+    for (size_t i = 0; i < notes->n; i++)
+        fprintf(out, "# warning: %s\n", notes->v[i]);
+    md_collect_confd_unclaimed(c->confd_path, c->config_file, configcheck_unclaimed, out);
+    md_collect_free(r);
+    return 0;
 }
 
 static int configcheck_run(const char *file, char **sets, size_t nsets)
@@ -49,11 +77,20 @@ static int configcheck_run(const char *file, char **sets, size_t nsets)
     if (md_config_load(&cfg, file, sets, nsets, err, sizeof err) < 0) {
         fprintf(stderr, "meterd configcheck: %s\n", err);
         rc = 1;
-    } else if (configcheck_collectors(&cfg, stderr) != 0) {
-        rc = 1;
     } else {
-        md_config_dump(&cfg, stdout);
-        rc = fflush(stdout) == 0 ? 0 : 1;
+        /* Into memory first: nothing on stdout when conf.d turns out to be wrong. */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        rc = mem ? configcheck_collectors(&cfg, mem, stderr) : 1;
+        if (mem)
+            fclose(mem);
+        if (rc == 0) {
+            md_config_dump(&cfg, stdout);
+            fputs(text ? text : "", stdout);
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        }
+        free(text);
     }
     md_config_free(&cfg);
     return rc;

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -25,13 +26,19 @@
 #include "aggregator.h"
 #include "cmd.h"
 #include "collect.h"
+#include "containers.h"
+#include "ctrsvc.h"
 #include "compress.h"
 #include "daemon.h"
 #include "forwarder.h"
 #include "pipeline.h"
+#include "datadog.h"
+#include "prometheus_rw.h"
 #include "log.h"
 #include "module_opts.h"
 #include "status.h"
+#include "probe.h"
+#include "hostname.h"
 
 
 static double wall_now(void)
@@ -190,7 +197,7 @@ static void on_frame(void *ud, struct md_frame *f)
         return;
     }
     d->last_flush = wall_now();
-    d->frames++;
+    d->frames += !f->continued; /* a big window comes in parts */
     d->series_flushed += f->nseries;
     md_debug("flush: %zu series, %zu events, %zu checks", f->nseries, f->nevents, f->nchecks);
     j->frame = *f;
@@ -267,14 +274,19 @@ struct md_point_sink md_daemon_point_sink(struct md_daemon *d)
 
 /* --- lifecycle ---------------------------------------------------------- */
 
-static int resolve_hostname(struct md_daemon *d)
+/* The host name every metric carries, decided once (agent/util/hostname.c). */
+static int resolve_hostname(struct md_daemon *d, char *err, size_t errlen)
 {
-    if (d->cfg.hostname && d->cfg.hostname[0]) {
-        snprintf(d->hostname, sizeof d->hostname, "%s", d->cfg.hostname);
-        return 0;
+    struct md_hostname h;
+    if (md_hostname_resolve(&d->cfg, &h) != 0) {
+        snprintf(err, errlen, "cannot tell the host's name (%s): set hostname (DD_HOSTNAME) or "
+                 "hostname_file, or mount the Docker socket", h.detail);
+        return -ENOENT;
     }
-    if (gethostname(d->hostname, sizeof d->hostname - 1) != 0)
-        snprintf(d->hostname, sizeof d->hostname, "localhost");
+    if (h.detail[0])
+        md_info("host name: skipped %s", h.detail);
+    snprintf(d->hostname, sizeof d->hostname, "%s", h.name);
+    d->hostname_source = h.source;
     return 0;
 }
 
@@ -316,6 +328,8 @@ void md_daemon_maybe_done(struct md_daemon *d)
     if (d->closed)
         return;
     d->closed = true;
+    md_probe_free(d->probe); /* it said "stopping" on /ready until now */
+    d->probe = NULL;
     uv_close((uv_handle_t *)&d->sigint, close_cb);
     uv_close((uv_handle_t *)&d->sigterm, close_cb);
     uv_close((uv_handle_t *)&d->sighup, close_cb);
@@ -329,6 +343,7 @@ void md_daemon_stop(struct md_daemon *d)
     if (d->collect)
         md_collect_free(d->collect);
     d->collect = NULL;
+    md_ctrsvc_stop(d->ctr);
     uv_timer_stop(&d->flush_timer);
     uv_close((uv_handle_t *)&d->flush_timer, close_cb);
     /* Drains the sockets, seals every open window and hands the frames to on_frame. */
@@ -338,27 +353,118 @@ void md_daemon_stop(struct md_daemon *d)
     md_daemon_maybe_done(d);
 }
 
+/* The user:password of a URL ("" when it has none): kept off the spool's disk. */
+static void url_userinfo(const char *url, char *out, size_t len)
+{
+    out[0] = '\0';
+    const char *h = url ? strstr(url, "://") : NULL;
+    if (!h)
+        return;
+    h += 3;
+    const char *at = memchr(h, '@', strcspn(h, "/?#"));
+    if (at)
+        snprintf(out, len, "%.*s", (int)(at - h), h);
+}
+
+/*
+ * The forwarder's settings from the config; the spool only when some sink
+ * ships over HTTP. Secrets the spool must keep off the disk: the API key,
+ * the remote write Authorization value and credentials inside either URL.
+ */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struct md_fwd_strings *s)
+{
+    const struct md_config *c = &d->cfg;
+    const struct md_prw_conf *prw = md_config_sink_conf(c, md_sink_lookup("prometheus_rw"));
+    const struct md_datadog_conf *dd = md_config_sink_conf(c, md_sink_lookup("datadog"));
+    if (md_prw_auth_header(prw, s->auth, sizeof s->auth) != 0)
+        s->auth[0] = '\0';
+    url_userinfo(dd ? dd->dd_url : NULL, s->userinfo[0], sizeof s->userinfo[0]);
+    url_userinfo(prw ? prw->prometheus_remote_write_url : NULL, s->userinfo[1],
+                 sizeof s->userinfo[1]);
+    bool http = false;
+    for (size_t i = 0; i < d->nsinks; i++)
+        http = http || d->sinks[i].ops->transport == MD_TRANSPORT_HTTP;
+    if (c->forwarder_storage_path && c->forwarder_storage_path[0])
+        snprintf(s->spool, sizeof s->spool, "%s", c->forwarder_storage_path);
+    else
+        snprintf(s->spool, sizeof s->spool, "%s/transactions_to_retry",
+                 c->run_path ? c->run_path : ".");
+    *fo = (struct md_fwd_opts){
+        .timeout_ms = (uint64_t)c->forwarder_timeout * 1000,
+        .max_concurrent = (unsigned)c->forwarder_num_workers,
+        .skip_ssl_validation = c->skip_ssl_validation,
+        .retry_queue_max_bytes = (size_t)c->forwarder_retry_queue_payloads_max_size,
+        .backoff_base_ms = (uint64_t)c->forwarder_backoff_base * 1000,
+        .backoff_max_ms = (uint64_t)c->forwarder_backoff_max * 1000,
+        .spool_path = http && c->forwarder_storage_max_size_in_bytes > 0 ? s->spool : NULL,
+        .spool_max_bytes = (uint64_t)c->forwarder_storage_max_size_in_bytes,
+        .secrets = {dd ? dd->api_key : NULL, s->auth, s->userinfo[0], s->userinfo[1]},
+    };
+}
+
+/* proxy.no_proxy as libcurl's NOPROXY text: "a,b,c". */
+static const char *join_no_proxy(const struct md_strlist *l, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < l->n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", l->v[i]);
+    return buf;
+}
+
+/* A check folder of the Datadog agent's conf.d that meterd has no collector for. */
+static void log_unclaimed(void *ud, const char *entry, const char *why)
+{
+    (void)ud;
+    md_info("conf.d: %s: not loaded, %s", entry, why);
+}
+
 static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
 {
     md_log_set_level(md_log_level_parse(d->cfg.log_level));
-    resolve_hostname(d);
+    md_config_log_notes(&d->cfg);
+    md_collect_confd_unclaimed(d->cfg.confd_path, d->cfg.config_file, log_unclaimed, NULL);
+    if (resolve_hostname(d, err, errlen) != 0)
+        return -ENOENT;
     md_config_pipeline_opts(&d->cfg, d->hostname, &d->popts);
     d->grace = d->popts.agg.grace; /* the flush timer waits as long as the aggregator does */
     if (sinks_create(d, err, errlen) != 0)
         return -EINVAL;
-    struct md_fwd_opts fo = {.timeout_ms = (uint64_t)d->cfg.forwarder_timeout * 1000,
-                             .skip_ssl_validation = d->cfg.skip_ssl_validation};
+    struct md_fwd_opts fo;
+    struct md_fwd_strings fs;
+    md_daemon_fwd_opts(d, &fo, &fs);
+    char no_proxy[2048];
+    fo.proxy_http = d->cfg.proxy_http;
+    fo.proxy_https = d->cfg.proxy_https;
+    fo.no_proxy = join_no_proxy(&d->cfg.proxy_no_proxy, no_proxy, sizeof no_proxy);
     d->fwd = md_forwarder_new(d->loop, &fo);
+    explicit_bzero(&fs, sizeof fs);
     if (!d->fwd) {
         snprintf(err, errlen, "forwarder: cannot start (see log)");
         return -EINVAL;
     }
+    if (!(d->ctr = md_ctrsvc_new(d->loop, &d->cfg, err, errlen)))
+        return -EINVAL;
+    md_ctrsvc_start(d->ctr);
     d->pipe = md_pipeline_new(&d->popts, err, errlen);
-    if (!d->pipe || md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
+    if (!d->pipe)
+        return -EINVAL;
+    const struct md_config *c = &d->cfg;
+    if ((c->dogstatsd_origin_detection || c->dogstatsd_origin_detection_client) &&
+        md_pipeline_set_origin(d->pipe, md_ctrsvc_containers(d->ctr), c->procfs_path,
+                               c->dogstatsd_origin_detection,
+                               c->dogstatsd_origin_detection || c->dogstatsd_origin_detection_client,
+                               md_card_parse(c->dogstatsd_tag_cardinality,
+                                             strlen(c->dogstatsd_tag_cardinality))) != 0) {
+        snprintf(err, errlen, "dogstatsd: cannot set up origin detection");
+        return -EINVAL;
+    }
+    if (md_pipeline_start(d->pipe, d->loop, on_frame, d) != 0)
         return -EINVAL;
     struct md_point_sink ps = md_daemon_point_sink(d);
-    d->collect = md_collect_new(d->loop, d->cfg.confd_path, d->cfg.procfs_path,
-                                d->cfg.sysfs_path, &ps, err, errlen);
+    struct md_collect_opts co = {.containers = md_ctrsvc_containers(d->ctr)};
+    d->collect = md_collect_new_opts(d->loop, d->cfg.confd_path, d->cfg.procfs_path,
+                                     d->cfg.sysfs_path, &ps, &co, err, errlen);
     if (!d->collect || md_collect_start(d->collect) != 0)
         return -EINVAL;
     if (d->cfg.status_port > 0) {
@@ -366,6 +472,8 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         if (!d->status)
             return -EINVAL;
     }
+    if (d->cfg.health_port > 0 && !(d->probe = md_probe_new(d, err, errlen)))
+        return -EINVAL;
     uv_timer_init(d->loop, &d->flush_timer);
     d->flush_timer.data = d;
     arm_flush_timer(d);
@@ -377,8 +485,9 @@ static int daemon_start(struct md_daemon *d, char *err, size_t errlen)
         uv_signal_start(sigs[i], on_signal, nums[i]);
     }
     d->started = wall_now();
-    md_info("meterd %s running as host '%s', window %d s", METERD_VERSION, d->hostname,
-            d->cfg.flush_interval);
+    d->ready = true;
+    md_info("meterd %s running as host '%s' (from %s), window %d s", METERD_VERSION, d->hostname,
+            d->hostname_source, d->cfg.flush_interval);
     return 0;
 }
 
@@ -449,6 +558,11 @@ int md_cmd_run(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A flush encodes and compresses megabytes in pool threads and frees them
+     * at once. glibc would raise its mmap threshold after the first such free
+     * and serve the next ones from heaps whose touched pages stay resident; a
+     * fixed threshold keeps big buffers in mmaps that go back on free. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     d.loop = uv_default_loop();
     char err[1024] = "";
     if (daemon_start(&d, err, sizeof err) != 0) {
@@ -470,8 +584,10 @@ int md_daemon_teardown(struct md_daemon *d)
         md_pipeline_free(d->pipe);
     }
     sinks_destroy(d);
+    md_ctrsvc_free(d->ctr); /* after the loop: no collector run can still use the table */
     if (d->status)
         md_status_free(d->status);
+    md_probe_free(d->probe); /* after a failed start */
     md_config_free(&d->cfg);
     uv_loop_close(d->loop);
     return 0;

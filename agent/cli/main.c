@@ -25,6 +25,7 @@ static const struct md_command commands[] = {
     {"run", md_cmd_run, "run the agent in the foreground (-c FILE, --set k=v)"},
     {"status", md_cmd_status, "show the running agent's status (--json for raw)"},
     {"health", md_cmd_health, "exit 0 when the running agent is healthy, 1 otherwise"},
+    {"hostname", md_cmd_hostname, "print the host name the agent reports and where it came from"},
     {"aggregate", md_cmd_aggregate, "aggregate datagrams from stdin into one window, print the series"},
     {"configcheck", md_cmd_configcheck, "validate the config (-c FILE, --set k=v) and print it"},
     {"check", md_cmd_check, "run one collector once and print what it would send"},

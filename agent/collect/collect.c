@@ -12,6 +12,8 @@
  */
 #include "collect.h"
 #include "collect_int.h"
+#include "log.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,7 +31,7 @@ static int configure_all(struct md_collect_runner *r, char *err, size_t errlen)
         struct inst *in = r->inst[i];
         if (!in->enabled)
             continue;
-        struct md_instance_conf c = {in->values, r->procfs, r->sysfs};
+        struct md_instance_conf c = {in->values, r->procfs, r->sysfs, r->containers};
         char cerr[256] = "";
         int rc = in->ops->configure ? in->ops->configure(&c, &in->state, cerr, sizeof cerr) : 0;
         if (rc < 0) {
@@ -68,6 +70,7 @@ struct md_collect_runner *md_collect_new_opts(uv_loop_t *loop, const char *confd
     if (opts) {
         r->observe = opts->observe;
         r->observe_ud = opts->observe_ud;
+        r->containers = opts->containers;
     }
     r->procfs = strdup(procfs && *procfs ? procfs : "/proc");
     r->sysfs = strdup(sysfs && *sysfs ? sysfs : "/sys");
@@ -99,6 +102,8 @@ struct md_collect_runner *md_collect_new_opts(uv_loop_t *loop, const char *confd
     }
     if (configure_all(r, err, errlen) < 0)
         goto fail;
+    for (size_t i = 0; i < r->notes.n; i++) /* once per load: the files are read once */
+        md_warn("%s", r->notes.v[i]);
     return r;
 fail:
     md_collect_free(r);
@@ -390,6 +395,7 @@ static void runner_release(struct md_collect_runner *r)
     free(r->procfs);
     free(r->warned);
     free(r->sysfs);
+    md_strlist_free(&r->notes);
     free(r);
 }
 
@@ -479,6 +485,11 @@ void md_collect_free(struct md_collect_runner *r)
 }
 
 /* ---- status ---------------------------------------------------------------- */
+
+const struct md_strlist *md_collect_notes(const struct md_collect_runner *r)
+{
+    return &r->notes;
+}
 
 size_t md_collect_ninstances(const struct md_collect_runner *r)
 {

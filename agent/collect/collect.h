@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "meterd/collector.h"
+#include "meterd/options.h"
 #include "point.h"
 
 struct md_collect_runner;
@@ -40,6 +41,8 @@ struct md_collect_opts {
     /* Sees every point with the kind its collector emitted (meterd check prints "rate"). */
     void (*observe)(void *ud, const struct md_point *p, enum md_emit_kind kind);
     void *observe_ud;
+    /* Handed to container collectors (md_instance_conf.containers); not owned. */
+    struct md_containers *containers;
 };
 struct md_collect_runner *md_collect_new_opts(uv_loop_t *loop, const char *confd_path,
                                               const char *procfs, const char *sysfs,
@@ -89,6 +92,20 @@ struct md_collect_stats {
     uint64_t dropped;         /* negative deltas (counter resets) and buffer failures */
 };
 size_t md_collect_ninstances(const struct md_collect_runner *r);
+/* Warnings of the conf.d load ("FILE:LINE: KEY: unknown key ..., ignored"), already logged. */
+const struct md_strlist *md_collect_notes(const struct md_collect_runner *r);
+
+/*
+ * What conf.d holds that no collector reads: <check>.d folders and flat
+ * <check>.yaml files of checks meterd does not have (postgres.d,
+ * process_agent.yaml.default ...). cb gets the entry's name and why;
+ * `skip` (the main config file's path, may be NULL) is not reported.
+ * *.example and *.disabled are the agent's own "not loaded" and are not
+ * reported either. Returns how many were reported.
+ */
+size_t md_collect_confd_unclaimed(const char *confd, const char *skip,
+                                  void (*cb)(void *ud, const char *entry, const char *why),
+                                  void *ud);
 int md_collect_stats(const struct md_collect_runner *r, size_t i, struct md_collect_stats *out);
 
 /* The status page's view: a JSON array with one object per instance. */

@@ -69,6 +69,7 @@ struct md_collect_runner {
     void (*observe)(void *ud, const struct md_point *p, enum md_emit_kind kind);
     void *observe_ud;
     char *procfs, *sysfs;
+    struct md_containers *containers;
     struct inst **inst;
     size_t ninst;
     struct md_str *scratch; /* tag views of one point */
@@ -76,6 +77,7 @@ struct md_collect_runner {
     char *warned; /* "collector.key\n" of keys already warned about in this load */
     bool closing;
     size_t pending; /* handles closing + runs in flight after md_collect_free */
+    struct md_strlist notes; /* warnings of the conf.d load, logged once by md_collect_new */
 };
 
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "meterd/config.h"
 
 static void *opt_field(void *base, const struct md_opt *k)
@@ -91,13 +92,12 @@ static void opt_scrub(struct md_opt_ctx *x)
     }
 }
 
-int md_opt_fail(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
+/* "WHERE: PATH: reason" into buf, where WHERE is the file and line, the variable or --set. */
+static void opt_vformat(const struct md_opt_ctx *x, char *buf, size_t len, int line,
+                        const char *path, const char *fmt, va_list ap)
 {
     char where[512], reason[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
     if (x->file)
         snprintf(where, sizeof where, "%s:%d", x->file, line);
     else if (x->env)
@@ -107,22 +107,40 @@ int md_opt_fail(struct md_opt_ctx *x, int line, const char *path, const char *fm
     else
         snprintf(where, sizeof where, "default");
     if (path) /* "--set KEY: reason" reads as the command line did */
-        snprintf(x->err, x->errlen, "%s%s %s: %s", where, x->set && !x->file ? "" : ":", path,
-                 reason);
+        snprintf(buf, len, "%s%s %s: %s", where, x->set && !x->file ? "" : ":", path, reason);
     else
-        snprintf(x->err, x->errlen, "%s: %s", where, reason);
+        snprintf(buf, len, "%s: %s", where, reason);
+}
+
+int md_opt_fail(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    opt_vformat(x, x->err, x->errlen, line, path, fmt, ap);
+    va_end(ap);
     opt_scrub(x);
     return -EINVAL;
 }
 
-/*
- * Unknown keys stop the load. This is the one place that decides, for the
- * main file and conf.d alike; to make them warnings (as the Datadog agent
- * does), log the same text and return 0.
- */
+void md_opt_warn(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    opt_vformat(x, msg, sizeof msg, line, path, fmt, ap);
+    va_end(ap);
+    /* Warnings name keys, never values; a note that cannot be kept is logged instead. */
+    if (!x->notes || md_strlist_push(x->notes, strdup(msg)) != 0)
+        md_warn("%s", msg);
+}
+
 int md_opt_unknown(struct md_opt_ctx *x, int line, const char *name, const char *detail)
 {
-    return md_opt_fail(x, line, name, "unknown key%s%s", detail ? " " : "", detail ? detail : "");
+    const char *sep = detail ? " " : "";
+    if (x->set && !x->file)
+        return md_opt_fail(x, line, name, "unknown key%s%s", sep, detail ? detail : "");
+    md_opt_warn(x, line, name, "unknown key%s%s, ignored", sep, detail ? detail : "");
+    return 0;
 }
 
 int md_opt_oom(struct md_opt_ctx *x)
@@ -326,16 +344,47 @@ static const char *opt_check_kind(const struct md_opt *k, const char *v)
     }
 }
 
+/*
+ * A copy of text as the key stores it: a secret without the whitespace
+ * around it (a Kubernetes secret made from a file ends in a newline; the
+ * Datadog agent trims it too), a domain without a scheme or trailing slash.
+ */
+static char *opt_normalise(const struct md_opt *k, const char *text)
+{
+    size_t n;
+    if (k->type == MD_OPT_SECRET) {
+        while (isspace((unsigned char)*text))
+            text++;
+        n = strlen(text);
+        while (n && isspace((unsigned char)text[n - 1]))
+            n--;
+        return strndup(text, n);
+    }
+    if (k->flags & MD_OPT_F_DOMAIN) {
+        if (strncasecmp(text, "https://", 8) == 0)
+            text += 8;
+        else if (strncasecmp(text, "http://", 7) == 0)
+            text += 7;
+        n = strlen(text);
+        while (n && text[n - 1] == '/')
+            n--;
+        return strndup(text, n);
+    }
+    return strdup(text);
+}
+
 static int opt_set_string(struct md_opt_ctx *x, const struct md_opt *k, void *base,
                           const char *text, int line)
 {
     char q[64], ch[256];
-    if (k->type == MD_OPT_SECRET && opt_has_space_or_ctl(text))
-        /* The value is the secret: say what is wrong, never what it is. */
-        return md_opt_fail(x, line, k->name, "contains spaces or control characters");
-    char *v = strdup(text);
+    char *v = opt_normalise(k, text);
     if (!v)
         return md_opt_oom(x);
+    if (k->type == MD_OPT_SECRET && opt_has_space_or_ctl(v)) {
+        /* The value is the secret: say what is wrong, never what it is. */
+        free(v);
+        return md_opt_fail(x, line, k->name, "contains spaces or control characters");
+    }
     if (k->choices) {
         int i = md_opt_choice_index(k->choices, v);
         if (i < 0) {

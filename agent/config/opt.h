@@ -5,7 +5,8 @@
  * typed field a row points at, with one set of rules for every type, and
  * writes errors as "FILE:LINE: KEY: reason", "environment NAME: KEY:
  * reason" or "--set KEY: reason". Any known secret text is blanked out of
- * an error before it is returned. The main file, the sinks' keys and the
+ * an error before it is returned. Warnings (an unknown key in a file) use
+ * the same "WHERE: KEY: reason" and go to the caller's notes or the log. The main file, the sinks' keys and the
  * conf.d instances all go through here.
  */
 #ifndef METERD_OPT_H
@@ -28,14 +29,23 @@ struct md_opt_ctx {
     size_t errlen;
     const char *secrets[MD_OPT_MAX_SECRETS]; /* texts never to appear in an error */
     size_t nsecrets;
+    struct md_strlist *notes; /* warnings go here when set, else to the log */
 };
 
 /* Write "WHERE: PATH: reason" (PATH may be NULL) into x->err; returns -EINVAL. */
 int md_opt_fail(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int md_opt_oom(struct md_opt_ctx *x);
-/* An unknown key ("unknown key DETAIL"): the one place that decides whether it is fatal. */
+/*
+ * An unknown key ("unknown key DETAIL"): the one place that decides whether
+ * it is fatal. In a file it is a warning (as in the Datadog agent, whose
+ * files carry keys of features meterd does not have); on --set, a typo on
+ * the command line, it stops the command. Returns 0 or -EINVAL.
+ */
 int md_opt_unknown(struct md_opt_ctx *x, int line, const char *name, const char *detail);
+/* A warning "WHERE: PATH: reason" into x->notes, or the log without them. */
+void md_opt_warn(struct md_opt_ctx *x, int line, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Apply a YAML value to k's field in base. A null node (`key:` alone) keeps the value. */
 int md_opt_set_node(struct md_opt_ctx *x, const struct md_opt *k, void *base,

@@ -50,6 +50,9 @@ static int opt_list_item(struct md_opt_ctx *x, const struct md_opt *k, const cha
         l->nums.v[l->nums.n++] = d;
         return 0;
     }
+    const char *why = k->check ? k->check(s) : NULL;
+    if (why)
+        return md_opt_fail(x, line, path, "%s, got %s", why, md_opt_quote(s, q, sizeof q));
     char *item = strdup(k->choices ? k->choices[ci] : s);
     return md_strlist_push(&l->strs, item) ? md_opt_oom(x) : 0;
 }
@@ -98,6 +101,18 @@ int md_opt_set_list(struct md_opt_ctx *x, const struct md_opt *k, void *base,
                                  md_opt_node_kind(it));
             else
                 rc = opt_list_item(x, k, it->scalar, it->line, i, &l);
+        }
+    } else if (n->type == MD_Y_MAP && (k->flags & MD_OPT_F_MAP)) {
+        for (size_t i = 0; i < n->n && !rc; i++) {
+            const struct md_ynode *it = n->items[i];
+            int iline = n->key_lines ? n->key_lines[i] : it->line;
+            char kv[1024];
+            if (it->type != MD_Y_SCALAR) {
+                rc = md_opt_fail(x, iline, k->name, "%s: expected a string", n->keys[i]);
+                break;
+            }
+            snprintf(kv, sizeof kv, "%s:%s", n->keys[i], it->scalar);
+            rc = opt_list_item(x, k, kv, iline, i, &l);
         }
     } else {
         rc = md_opt_fail(x, line, k->name, "expected a list of %s, got %s",

@@ -20,7 +20,9 @@
 struct md_agg;
 struct md_forwarder;
 struct md_collect_runner;
+struct md_ctrsvc;
 struct md_status;
+struct md_probe;
 
 #define MD_CLI_MAX_SETS 256
 
@@ -50,10 +52,14 @@ struct md_daemon {
     size_t nsinks;
     struct md_forwarder *fwd;
     struct md_collect_runner *collect;
+    struct md_ctrsvc *ctr; /* container table + metadata clients; lives until teardown */
     struct md_status *status;
+    struct md_probe *probe;     /* health_port: /live, /ready */
+    const char *hostname_source; /* which resolver step named the host */
     uv_timer_t flush_timer;
     uv_signal_t sigint, sigterm, sighup;
     int flushes_in_pool;
+    bool ready; /* config loaded and intake listening: what /ready reports */
     bool stopping, fwd_shutdown, fwd_done, closed;
     double started, last_flush;
     uint64_t frames, series_flushed, reloads, reload_errors;
@@ -65,6 +71,15 @@ void md_daemon_maybe_done(struct md_daemon *d);
 void md_daemon_reload(struct md_daemon *d);
 struct md_point_sink md_daemon_point_sink(struct md_daemon *d);
 int md_daemon_teardown(struct md_daemon *d);
+struct md_fwd_opts;
+/* Where md_daemon_fwd_opts writes the forwarder's strings; must outlive md_forwarder_new. */
+struct md_fwd_strings {
+    char spool[4096];
+    char auth[2048];       /* the remote write Authorization value */
+    char userinfo[2][512]; /* user:password inside dd_url and the remote write URL */
+};
+/* Forwarder settings from d->cfg (the daemon calls it, then md_forwarder_new). */
+void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struct md_fwd_strings *s);
 /* -c FILE / --set parsing shared by commands; returns 0, or the exit code. */
 int md_cmd_load_config(int argc, char **argv, struct md_config *cfg, int *first_arg);
 

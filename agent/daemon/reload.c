@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collect.h"
+#include "ctrsvc.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -41,8 +42,10 @@ void md_daemon_reload(struct md_daemon *d)
         return;
     }
     struct md_point_sink ps = md_daemon_point_sink(d);
-    struct md_collect_runner *r = md_collect_new(d->loop, n.confd_path, n.procfs_path, n.sysfs_path,
-                                                 &ps, err, sizeof err);
+    /* The container table and its clients stay: their keys change on restart. */
+    struct md_collect_opts co = {.containers = md_ctrsvc_containers(d->ctr)};
+    struct md_collect_runner *r = md_collect_new_opts(d->loop, n.confd_path, n.procfs_path,
+                                                      n.sysfs_path, &ps, &co, err, sizeof err);
     if (!r || md_collect_start(r) != 0) {
         md_error("reload rejected, keeping the running configuration: %s", err);
         if (r)
@@ -53,6 +56,7 @@ void md_daemon_reload(struct md_daemon *d)
     }
     md_collect_free(d->collect);
     d->collect = r;
+    md_config_log_notes(&n);
     warn_restart_only(&d->cfg, &n);
     md_log_set_level(md_log_level_parse(n.log_level));
     d->reloads++;

@@ -37,6 +37,8 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
     const struct md_agg_stats *a = &ps.agg;
     md_buf_printf(b, "{\"version\":\"%s\",\"hostname\":", METERD_VERSION);
     md_json_cstr(b, d->hostname);
+    md_buf_puts(b, ",\"hostname_source\":");
+    md_json_cstr(b, d->hostname_source ? d->hostname_source : "");
     md_buf_printf(b, ",\"pid\":%d,\"uptime_s\":%.1f,\"flush_interval\":%d,", (int)getpid(),
                   now_s() - d->started, d->cfg.flush_interval);
     md_buf_printf(b, "\"dogstatsd\":{\"packets\":%llu,\"bytes\":%llu,\"metrics\":%llu,"
@@ -56,6 +58,11 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
                       (unsigned long long)s->errors[i]);
         first = false;
     }
+    uint64_t o[4];
+    md_pipeline_origin_stats(d->pipe, o);
+    md_buf_printf(b, "},\"origin\":{\"tagged\":%llu,\"no_container\":%llu,\"too_long\":%llu,"
+                     "\"lookups\":%llu", (unsigned long long)o[0], (unsigned long long)o[1],
+                  (unsigned long long)o[2], (unsigned long long)o[3]);
     md_buf_puts(b, "},\"threads\":[");
     struct md_statsd_stats ts;
     uint64_t full;
@@ -121,23 +128,25 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
     for (int i = 1; i < MD_PERR_COUNT; i++)
         md_buf_printf(b, "meterd_dogstatsd_parse_errors_total{reason=\"%s\"} %llu\n",
                       md_parse_error_name(i), (unsigned long long)s->errors[i]);
+    uint64_t o[4];
+    md_pipeline_origin_stats(d->pipe, o);
+    counter(b, "meterd_dogstatsd_origin_tagged", "Lines given their sender container's tags.", o[0]);
+    counter(b, "meterd_dogstatsd_origin_no_container",
+            "Lines from a sender in no known container (sent without container tags).", o[1]);
+    counter(b, "meterd_dogstatsd_origin_too_long",
+            "Lines too long to add container tags to (sent without them).", o[2]);
     md_buf_printf(b, "# TYPE meterd_aggregator_contexts gauge\nmeterd_aggregator_contexts %llu\n",
                   (unsigned long long)a->contexts_live);
     counter(b, "meterd_aggregator_context_limit_drops", "Samples dropped by dogstatsd_context_limit.",
             a->context_limit_drops);
     counter(b, "meterd_aggregator_nonfinite_drops", "NaN/Inf values refused.", a->nonfinite_drops);
     counter(b, "meterd_flush_series", "Series points flushed.", d->series_flushed);
-    if (d->fwd) {
-        struct md_fwd_stats f;
-        if (md_forwarder_stats(d->fwd, NULL, &f) == 0) {
-            counter(b, "meterd_forwarder_payloads_sent", "Payloads accepted by backends.",
-                    f.payloads_sent);
-            counter(b, "meterd_forwarder_errors", "Failed send attempts.", f.errors);
-            counter(b, "meterd_forwarder_dropped", "Payloads given up on.",
-                    f.dropped_rejected + f.dropped_queue_full + f.dropped_shutdown +
-                        f.dropped_invalid);
-        }
-    }
+    if (d->fwd)
+        md_forwarder_metrics(d->fwd, b);
+    if (d->status && d->status->httpd)
+        counter(b, "meterd_status_idle_evictions",
+                "Status connections closed unanswered to make room for new ones.",
+                md_httpd_evicted(d->status->httpd));
     md_buf_puts(b, "# EOF\n");
 }
 
@@ -146,8 +155,9 @@ static void handle(void *ud, const struct md_httpd_req *req, struct md_httpd_res
     struct md_status *st = ud;
     const char *p = req->path;
     if (!strcmp(p, "/health") || !strcmp(p, "/live") || !strcmp(p, "/ready")) {
-        md_buf_puts(&resp->body, st->d->stopping ? "stopping\n" : "ok\n");
-        resp->status = st->d->stopping ? 503 : 200;
+        bool up = st->d->ready && !st->d->stopping;
+        md_buf_puts(&resp->body, up ? "ok\n" : st->d->stopping ? "stopping\n" : "starting\n");
+        resp->status = up ? 200 : 503;
     } else if (!strcmp(p, "/status")) {
         resp->content_type = "application/json";
         status_json(st->d, &resp->body);

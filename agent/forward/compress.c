@@ -46,3 +46,52 @@ int md_deflate(const void *in, size_t len, int level, void **out, size_t *out_le
     *out_len = n;
     return 0;
 }
+
+int md_inflate(const void *in, size_t len, size_t max_out, void **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if ((!in && len) || len > UINT_MAX)
+        return -EINVAL;
+    z_stream z = {0};
+    if (inflateInit2(&z, 15) != Z_OK)
+        return -ENOMEM;
+    size_t cap = len * 4 + 1024, n = 0;
+    unsigned char *buf = NULL;
+    int rc = Z_OK;
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)len;
+    while (rc == Z_OK) {
+        if (!buf || n == cap) {
+            if (buf && cap > max_out) {
+                rc = Z_DATA_ERROR; /* larger than the caller allows */
+                break;
+            }
+            cap = buf ? cap * 2 : cap;
+            if (cap > max_out + 1)
+                cap = max_out + 1;
+            unsigned char *nb = realloc(buf, cap);
+            if (!nb) {
+                rc = Z_MEM_ERROR;
+                break;
+            }
+            buf = nb;
+        }
+        z.next_out = buf + n;
+        z.avail_out = (uInt)(cap - n > UINT_MAX ? UINT_MAX : cap - n);
+        rc = inflate(&z, Z_NO_FLUSH);
+        n = z.total_out;
+        if (rc == Z_BUF_ERROR && z.avail_out)
+            rc = Z_DATA_ERROR; /* input ended before the stream did */
+        if (rc == Z_BUF_ERROR)
+            rc = Z_OK;
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END || n > max_out) {
+        free(buf);
+        return rc == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
+    }
+    *out = buf;
+    *out_len = n;
+    return 0;
+}

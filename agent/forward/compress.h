@@ -19,4 +19,11 @@
  */
 int md_deflate(const void *in, size_t len, int level, void **out, size_t *out_len);
 
+/*
+ * The reverse, for the forwarder's 413 split: inflate a zlib stream into a
+ * malloc'd buffer of at most max_out bytes. Returns 0, -EBADMSG for a
+ * corrupt or truncated stream or one larger than max_out, or -ENOMEM.
+ */
+int md_inflate(const void *in, size_t len, size_t max_out, void **out, size_t *out_len);
+
 #endif

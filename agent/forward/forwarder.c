@@ -1,31 +1,32 @@
 /*
- * forwarder.c: libcurl multi on libuv, retries and bounded queueing (see
- * forwarder.h for the contract).
+ * forwarder.c: the queue, what each answer means, the spool, and the public
+ * API (see forwarder.h for the contract).
  *
- * The socket/timer wiring follows curl's multi-uv example, with the traps
- * reported against it handled: a negative poll status is passed to curl as
- * CURL_CSELECT_ERR (an RST otherwise spins or stalls the transfer), a real
- * running_handles pointer is always given, and a poll handle is stopped as
- * soon as curl says CURL_POLL_REMOVE and freed only in its close callback.
- *
- * Failures are classified as the Datadog agent does, with one difference
- * the brief asks for (404 is dropped, not retried). Each sink has its own
- * backoff state, so one failing backend does not hold back another: after a
- * retryable failure the sink is blocked for uniform(d/2, d), d = base*2^n
- * capped at max, and when the block ends a single probe request goes first;
- * its success reopens the sink to full concurrency. Waiting payloads are
- * sent oldest first (ordering matters to Prometheus-style receivers) and,
- * when the queue's byte bound is hit, the oldest are dropped and counted.
+ * Failures are classified as the Datadog agent does, with two differences:
+ * 404 is dropped, not retried, and 413 splits the payload instead of
+ * dropping it. Each sink has its own backoff state, so one failing backend
+ * does not hold back another: after a retryable failure the sink is
+ * blocked for uniform(d/2, d), d = base*2^n capped at max, and when the
+ * block ends a single request goes first; its success reopens the sink to
+ * full concurrency. When the failure was a backend that did not answer at
+ * all (refused, reset, timed out), a HEAD probe every backoff_base ends the
+ * block as soon as anything answers, so a restarted backend is used within
+ * seconds however long the outage was. Waiting payloads are kept in
+ * sending order (ordering matters to Prometheus-style receivers). While a
+ * sink is failing they are also written to the spool, which is what makes
+ * a crash or a SIGKILL lose only the payloads that were on their first
+ * attempt; the memory queue is bounded in bytes and spills its oldest
+ * payloads to the spool, and refills from it, oldest first, as the backend
+ * drains the queue.
  */
 #include "forwarder.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "fwd_int.h"
 #include "log.h"
 
 #define FWD_DEF_TIMEOUT_MS 20000u
@@ -33,68 +34,9 @@
 #define FWD_DEF_QUEUE_BYTES (15u * 1024 * 1024)
 #define FWD_DEF_BACKOFF_BASE_MS 2000u
 #define FWD_DEF_BACKOFF_MAX_MS 64000u
-#define FWD_RESP_KEEP 1024 /* response bytes kept for the log */
-#define FWD_LOG_BODY 500   /* response bytes written to the log */
-#define FWD_MAX_SINKS 16
+#define FWD_DEF_SPOOL_BYTES (100ull * 1024 * 1024)
 
-enum fwd_state { FWD_RUNNING, FWD_DRAINING, FWD_CLOSING, FWD_CLOSED };
-
-struct fwd_sink {
-    char name[32];
-    struct md_fwd_stats st;
-    unsigned nerr;          /* consecutive failed attempts, 0 = healthy */
-    uint64_t blocked_until; /* loop time (ms) before which nothing is sent */
-    unsigned inflight;
-};
-
-struct fwd_item {
-    struct fwd_item *next;
-    struct md_payload *p;
-    struct fwd_sink *sink;
-    CURL *easy;
-    struct curl_slist *hdrs;
-    unsigned attempts;
-    uint64_t seq; /* arrival order, kept when a payload is re-queued */
-    size_t resp_len;
-    char resp[FWD_RESP_KEEP];
-};
-
-struct fwd_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct md_forwarder *f;
-    struct fwd_sock *next, **pprev;
-};
-
-struct md_forwarder {
-    uv_loop_t *loop;
-    CURLM *multi;
-    struct md_fwd_opts o;
-    enum fwd_state state;
-    uv_timer_t curl_timer, retry_timer, deadline_timer;
-    unsigned open_handles; /* libuv handles not yet closed */
-    struct fwd_item *qhead, *qtail, *inflight;
-    size_t qbytes, qcount;
-    unsigned ninflight;
-    struct fwd_sock *socks;
-    struct fwd_sink sinks[FWD_MAX_SINKS];
-    size_t nsinks;
-    struct md_fwd_stats total;
-    uint64_t rng, seq;
-    md_forwarder_done_cb done;
-    void *done_ud;
-    bool in_done, free_when_closed;
-};
-
-/* Count on both the sink and the totals. */
-#define FWD_COUNT(f, sk, field, n)       \
-    do {                                 \
-        (f)->total.field += (n);         \
-        (sk)->st.field += (n);           \
-    } while (0)
-
-static void fwd_dispatch(struct md_forwarder *f);
-static void fwd_check_info(struct md_forwarder *f);
+static void fwd_teardown(struct md_forwarder *f);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -116,342 +58,7 @@ static uint64_t fwd_backoff_ms(struct md_forwarder *f, unsigned n)
     return d / 2 + fwd_rand(f) % (d - d / 2 + 1);
 }
 
-static struct fwd_sink *fwd_sink_get(struct md_forwarder *f, const char *name)
-{
-    if (!name || !name[0])
-        name = "unknown";
-    for (size_t i = 0; i < f->nsinks; i++)
-        if (strcmp(f->sinks[i].name, name) == 0)
-            return &f->sinks[i];
-    if (f->nsinks == FWD_MAX_SINKS)
-        return &f->sinks[FWD_MAX_SINKS - 1]; /* more sinks than anyone configures: share a slot */
-    struct fwd_sink *s = &f->sinks[f->nsinks++];
-    snprintf(s->name, sizeof s->name, "%s", name);
-    return s;
-}
-
-/* scheme://host[:port]/path only: no userinfo, no query (either may carry a secret). */
-static void fwd_url_for_log(const char *url, char *out, size_t len)
-{
-    const char *p = url ? url : "";
-    const char *host = strstr(p, "://");
-    host = host ? host + 3 : p;
-    const char *slash = host + strcspn(host, "/?#");
-    const char *at = memchr(host, '@', (size_t)(slash - host));
-    const char *end = p + strcspn(p, "?#");
-    if (at)
-        snprintf(out, len, "%.*s%.*s", (int)(host - p), p, (int)(end - at - 1), at + 1);
-    else
-        snprintf(out, len, "%.*s", (int)(end - p), p);
-}
-
-static bool fwd_header_is_secret(const char *h, size_t namelen)
-{
-    static const char *const words[] = {"key", "auth", "token", "secret", "cookie"};
-    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
-        size_t wl = strlen(words[w]);
-        for (size_t i = 0; i + wl <= namelen; i++)
-            if (strncasecmp(h + i, words[w], wl) == 0)
-                return true;
-    }
-    return false;
-}
-
-/* Blank out any secret header value a backend echoes back in its error text. */
-static void fwd_scrub(const struct md_payload *p, char *s, size_t n)
-{
-    for (unsigned i = 0; i < p->nheaders; i++) {
-        const char *h = p->headers[i];
-        const char *colon = h ? strchr(h, ':') : NULL;
-        if (!colon || !fwd_header_is_secret(h, (size_t)(colon - h)))
-            continue;
-        const char *v = colon + 1 + strspn(colon + 1, " \t");
-        size_t vl = strlen(v);
-        if (vl < 4)
-            continue;
-        for (char *q = memmem(s, n, v, vl); q; q = memmem(q, n - (size_t)(q - s), v, vl))
-            memset(q, '*', vl);
-    }
-}
-
-/* The response text, printable and on one line, for a log message. */
-static void fwd_resp_for_log(const struct fwd_item *it, char *out, size_t len)
-{
-    char tmp[FWD_RESP_KEEP];
-    size_t n = it->resp_len;
-    memcpy(tmp, it->resp, n);
-    fwd_scrub(it->p, tmp, n);
-    size_t show = n < FWD_LOG_BODY ? n : FWD_LOG_BODY;
-    size_t j = 0;
-    for (size_t i = 0; i < show && j + 1 < len; i++) {
-        unsigned char c = (unsigned char)tmp[i];
-        out[j++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-    }
-    out[j] = '\0';
-    if (n > show && j + 4 < len)
-        strcpy(out + j, "...");
-}
-
-static void fwd_item_free(struct fwd_item *it)
-{
-    if (!it)
-        return;
-    curl_slist_free_all(it->hdrs);
-    md_payload_free(it->p);
-    free(it);
-}
-
-/* ------------------------------------------------------------------ queue */
-
-static void fwd_drop(struct md_forwarder *f, struct fwd_item *it, const char *reason)
-{
-    struct fwd_sink *sk = it->sink;
-    if (strcmp(reason, "queue_full") == 0)
-        FWD_COUNT(f, sk, dropped_queue_full, 1);
-    else if (strcmp(reason, "shutdown") == 0)
-        FWD_COUNT(f, sk, dropped_shutdown, 1);
-    else if (strcmp(reason, "invalid") == 0)
-        FWD_COUNT(f, sk, dropped_invalid, 1);
-    else
-        FWD_COUNT(f, sk, dropped_rejected, 1);
-    fwd_item_free(it);
-}
-
-static struct fwd_item *fwd_queue_pop(struct md_forwarder *f)
-{
-    struct fwd_item *it = f->qhead;
-    if (!it)
-        return NULL;
-    f->qhead = it->next;
-    if (!f->qhead)
-        f->qtail = NULL;
-    it->next = NULL;
-    f->qbytes -= it->p->len;
-    f->qcount--;
-    return it;
-}
-
-/* retried: the payload goes back where its arrival order puts it, ahead of newer ones. */
-static void fwd_queue_push(struct md_forwarder *f, struct fwd_item *it, bool retried)
-{
-    if (it->p->len > f->o.retry_queue_max_bytes) {
-        md_warn("forwarder: %s payload of %zu bytes dropped: larger than the %zu-byte retry queue",
-                it->sink->name, it->p->len, f->o.retry_queue_max_bytes);
-        fwd_drop(f, it, "queue_full");
-        return;
-    }
-    if (retried) {
-        struct fwd_item **pp = &f->qhead;
-        while (*pp && (*pp)->seq < it->seq)
-            pp = &(*pp)->next;
-        it->next = *pp;
-        *pp = it;
-        if (!it->next)
-            f->qtail = it;
-    } else {
-        it->next = NULL;
-        if (f->qtail)
-            f->qtail->next = it;
-        else
-            f->qhead = it;
-        f->qtail = it;
-    }
-    f->qbytes += it->p->len;
-    f->qcount++;
-    while (f->qbytes > f->o.retry_queue_max_bytes) {
-        struct fwd_item *old = fwd_queue_pop(f);
-        md_warn("forwarder: retry queue full (%zu bytes max): dropping the oldest %s payload (%zu bytes)",
-                f->o.retry_queue_max_bytes, old->sink->name, old->p->len);
-        fwd_drop(f, old, "queue_full");
-    }
-}
-
-static void fwd_inflight_unlink(struct md_forwarder *f, struct fwd_item *it)
-{
-    for (struct fwd_item **pp = &f->inflight; *pp; pp = &(*pp)->next) {
-        if (*pp == it) {
-            *pp = it->next;
-            it->next = NULL;
-            f->ninflight--;
-            it->sink->inflight--;
-            return;
-        }
-    }
-}
-
-/* ------------------------------------------------------- libuv <-> curl */
-
-static void fwd_closed_one(struct md_forwarder *f);
-
-static void fwd_sock_closed(uv_handle_t *h)
-{
-    struct fwd_sock *s = h->data;
-    struct md_forwarder *f = s->f;
-    free(s);
-    fwd_closed_one(f);
-}
-
-static void fwd_sock_close(struct fwd_sock *s)
-{
-    uv_poll_stop(&s->poll);
-    if (s->next)
-        s->next->pprev = s->pprev;
-    *s->pprev = s->next;
-    s->next = NULL;
-    s->pprev = &s->next;
-    uv_close((uv_handle_t *)&s->poll, fwd_sock_closed);
-}
-
-static void fwd_poll_cb(uv_poll_t *h, int status, int events)
-{
-    struct fwd_sock *s = h->data;
-    struct md_forwarder *f = s->f;
-    int flags = 0;
-    if (status < 0) {
-        flags = CURL_CSELECT_ERR; /* EPOLLERR/HUP: let curl see the error now */
-    } else {
-        if (events & UV_READABLE)
-            flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE)
-            flags |= CURL_CSELECT_OUT;
-    }
-    int running = 0;
-    curl_multi_socket_action(f->multi, s->fd, flags, &running);
-    fwd_check_info(f);
-}
-
-static int fwd_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    struct md_forwarder *f = userp;
-    struct fwd_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(f->multi, fd, NULL);
-            fwd_sock_close(s);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s)
-            return -1;
-        if (uv_poll_init_socket(f->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->f = f;
-        s->poll.data = s;
-        s->next = f->socks;
-        if (f->socks)
-            f->socks->pprev = &s->next;
-        s->pprev = &f->socks;
-        f->socks = s;
-        f->open_handles++;
-        curl_multi_assign(f->multi, fd, s);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    return uv_poll_start(&s->poll, ev, fwd_poll_cb) == 0 ? 0 : -1;
-}
-
-static void fwd_curl_timer_cb(uv_timer_t *t)
-{
-    struct md_forwarder *f = t->data;
-    int running = 0;
-    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    fwd_check_info(f);
-}
-
-static int fwd_timer_fn(CURLM *m, long timeout_ms, void *userp)
-{
-    struct md_forwarder *f = userp;
-    if (f->state >= FWD_CLOSING)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(&f->curl_timer);
-    else /* 0 runs on the next loop turn: never call back into curl from here */
-        uv_timer_start(&f->curl_timer, fwd_curl_timer_cb, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
-static size_t fwd_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct fwd_item *it = ud;
-    size_t n = size * nmemb;
-    size_t room = sizeof it->resp - it->resp_len;
-    size_t take = n < room ? n : room;
-    memcpy(it->resp + it->resp_len, ptr, take);
-    it->resp_len += take;
-    return n; /* read and discard the rest */
-}
-
-/* ------------------------------------------------------------- requests */
-
-static int fwd_start(struct md_forwarder *f, struct fwd_item *it)
-{
-    struct md_payload *p = it->p;
-    CURL *e = curl_easy_init();
-    if (!e)
-        return -ENOMEM;
-    struct curl_slist *h = NULL;
-    bool has_ct = false;
-    for (unsigned i = 0; i < p->nheaders; i++) {
-        if (!p->headers[i])
-            continue;
-        has_ct = has_ct || strncasecmp(p->headers[i], "Content-Type:", 13) == 0;
-        struct curl_slist *n = curl_slist_append(h, p->headers[i]);
-        if (!n)
-            goto fail;
-        h = n;
-    }
-    char ct[128];
-    const char *extra[2] = {"Expect:", NULL}; /* no 100-continue round trip */
-    if (!has_ct && p->content_type) {
-        snprintf(ct, sizeof ct, "Content-Type: %s", p->content_type);
-        extra[1] = ct;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (!extra[i])
-            continue;
-        struct curl_slist *n = curl_slist_append(h, extra[i]);
-        if (!n)
-            goto fail;
-        h = n;
-    }
-    it->hdrs = h;
-    it->easy = e;
-    it->resp_len = 0;
-    curl_easy_setopt(e, CURLOPT_URL, p->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, p->body ? p->body : "");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fwd_write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, it);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, it);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->o.timeout_ms);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, f->o.skip_ssl_validation ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, f->o.skip_ssl_validation ? 0L : 2L);
-    if (curl_multi_add_handle(f->multi, e) != CURLM_OK)
-        goto fail;
-    it->attempts++;
-    it->next = f->inflight;
-    f->inflight = it;
-    f->ninflight++;
-    it->sink->inflight++;
-    return 0;
-fail:
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    it->hdrs = NULL;
-    it->easy = NULL;
-    return -ENOMEM;
-}
+/* ---------------------------------------------------------------- outcomes */
 
 static bool fwd_curl_retryable(CURLcode rc)
 {
@@ -466,20 +73,29 @@ static bool fwd_curl_retryable(CURLcode rc)
     }
 }
 
+static bool fwd_code_retryable(long code)
+{
+    return code == 408 || code == 429 || code >= 500;
+}
+
 static void fwd_success(struct md_forwarder *f, struct fwd_item *it, long code)
 {
     struct fwd_sink *sk = it->sink;
     FWD_COUNT(f, sk, payloads_sent, 1);
     FWD_COUNT(f, sk, bytes_sent, it->p->len);
+    FWD_COUNT(f, sk, items_sent, it->p->nitems);
     sk->st.last_success = f->total.last_success = (int64_t)time(NULL);
     if (sk->nerr)
         md_info("forwarder: %s: backend accepting again (HTTP %ld)", sk->name, code);
     sk->nerr = 0;
     sk->blocked_until = 0;
+    sk->unreachable = false;
+    fwd_unspool(f, it);
     fwd_item_free(it);
 }
 
-static void fwd_retry(struct md_forwarder *f, struct fwd_item *it, const char *why)
+static void fwd_retry(struct md_forwarder *f, struct fwd_item *it, const char *why,
+                      bool unreachable)
 {
     struct fwd_sink *sk = it->sink;
     uint64_t now = uv_now(f->loop);
@@ -488,27 +104,113 @@ static void fwd_retry(struct md_forwarder *f, struct fwd_item *it, const char *w
         sk->nerr++;
         sk->blocked_until = now + fwd_backoff_ms(f, sk->nerr);
     }
+    sk->unreachable = unreachable;
+    if (unreachable) {
+        free(sk->probe_url);
+        sk->probe_url = strdup(it->p->url);
+        sk->probe_at = now + f->o.backoff_base_ms;
+    }
     char u[256];
     fwd_url_for_log(it->p->url, u, sizeof u);
-    md_warn("forwarder: %s: POST %s failed (%s), attempt %u; retrying in %llu ms", sk->name, u, why,
-            it->attempts, (unsigned long long)(sk->blocked_until - now));
+    fwd_log(f, FWD_R_RETRY, MD_LOG_WARN,
+            "forwarder: %s: POST %s failed (%s), attempt %u; retrying in %llu ms%s", sk->name, u,
+            why, it->attempts, (unsigned long long)(sk->blocked_until - now),
+            unreachable ? " or as soon as a probe gets an answer" : "");
     FWD_COUNT(f, sk, retries, 1);
-    fwd_queue_push(f, it, true);
+    fwd_queue_push(f, it);
 }
 
-static void fwd_finish(struct md_forwarder *f, struct fwd_item *it, CURLcode rc)
+static void fwd_rejected(struct md_forwarder *f, struct fwd_item *it, CURLcode rc, long code,
+                         const char *why)
+{
+    char u[256], body[FWD_LOG_BODY + 8];
+    fwd_url_for_log(it->p->url, u, sizeof u);
+    fwd_resp_for_log(it, body, sizeof body);
+    if (rc != CURLE_OK) {
+        fwd_log(f, FWD_R_INVALID, MD_LOG_ERROR, "forwarder: %s: payload dropped: POST %s: %s",
+                it->sink->name, u, why);
+        fwd_drop(f, it, FWD_R_INVALID);
+        return;
+    }
+    fwd_log(f, FWD_R_REJECTED, MD_LOG_ERROR,
+            "forwarder: %s: payload of %zu bytes (%zu items) dropped: POST %s: HTTP %ld: %s",
+            it->sink->name, it->p->len, it->p->nitems, u, code, body);
+    fwd_drop(f, it, FWD_R_REJECTED);
+}
+
+/* 413: send the two halves; a payload that cannot be cut is dropped. */
+static void fwd_too_large(struct md_forwarder *f, struct fwd_item *it)
+{
+    struct fwd_sink *sk = it->sink;
+    size_t len = it->p->len, items = it->p->nitems;
+    uint64_t low = it->seq & (~it->seq + 1); /* see FWD_SEQ_SPAN */
+    struct md_payload *a = NULL, *b = NULL;
+    struct fwd_item *ia = NULL, *ib = NULL;
+    if (low >= 2 && fwd_split(it->p, &a, &b) == 0) {
+        ia = fwd_item_new(f, a, it->seq - low / 2);
+        ib = fwd_item_new(f, b, it->seq + low / 2);
+    }
+    if (ia && ib) {
+        FWD_COUNT(f, sk, splits, 1);
+        fwd_log(f, FWD_R_SPLIT, MD_LOG_INFO,
+                "forwarder: %s: HTTP 413 for %zu bytes (%zu items): sending it as two halves",
+                sk->name, len, items);
+        if (it->spooled) { /* the halves take the original's place on disk */
+            fwd_spool_item(f, ia);
+            fwd_spool_item(f, ib);
+        }
+        fwd_unspool(f, it);
+        fwd_item_free(it);
+        fwd_queue_push(f, ia);
+        fwd_queue_push(f, ib);
+        return;
+    }
+    if (ia)
+        fwd_item_free(ia);
+    else
+        md_payload_free(a);
+    if (ib)
+        fwd_item_free(ib);
+    else
+        md_payload_free(b);
+    char u[256], body[FWD_LOG_BODY + 8];
+    fwd_url_for_log(it->p->url, u, sizeof u);
+    fwd_resp_for_log(it, body, sizeof body);
+    fwd_log(f, FWD_R_TOO_BIG, MD_LOG_ERROR,
+            "forwarder: %s: POST %s: HTTP 413 for a payload that cannot be cut (%zu bytes, %zu "
+            "items): dropped: %s",
+            sk->name, u, len, items, body);
+    fwd_drop(f, it, FWD_R_TOO_BIG);
+}
+
+static void fwd_probe_done(struct md_forwarder *f, struct fwd_item *it, CURLcode rc, long code)
+{
+    struct fwd_sink *sk = it->sink;
+    uint64_t now = uv_now(f->loop);
+    sk->probing = false;
+    if (rc == CURLE_OK && code > 0 && !fwd_code_retryable(code) && sk->nerr) {
+        fwd_log(f, FWD_R_RECOVERED, MD_LOG_INFO,
+                "forwarder: %s: backend answers again (HTTP %ld to a probe): resuming", sk->name,
+                code);
+        sk->blocked_until = now; /* one payload goes first, as after any block */
+        sk->unreachable = false;
+    } else {
+        sk->probe_at = now + f->o.backoff_base_ms;
+    }
+    fwd_item_free(it);
+}
+
+void fwd_finish(struct md_forwarder *f, struct fwd_item *it, CURLcode rc)
 {
     long code = 0;
     curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_multi_remove_handle(f->multi, it->easy);
-    curl_easy_cleanup(it->easy);
-    curl_slist_free_all(it->hdrs);
-    it->easy = NULL;
-    it->hdrs = NULL;
-    fwd_inflight_unlink(f, it);
+    fwd_abort(f, it);
+    if (it->probe) {
+        fwd_probe_done(f, it, rc, code);
+        return;
+    }
     struct fwd_sink *sk = it->sink;
-    int64_t now = (int64_t)time(NULL);
-    sk->st.last_attempt = f->total.last_attempt = now;
+    sk->st.last_attempt = f->total.last_attempt = (int64_t)time(NULL);
     sk->st.last_status = f->total.last_status = rc == CURLE_OK ? (int)code : 0;
     if (rc == CURLE_OK && code >= 200 && code < 300) {
         fwd_success(f, it, code);
@@ -518,40 +220,18 @@ static void fwd_finish(struct md_forwarder *f, struct fwd_item *it, CURLcode rc)
     char why[96];
     if (rc != CURLE_OK) {
         snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
-        if (fwd_curl_retryable(rc)) {
-            fwd_retry(f, it, why);
-            return;
-        }
-    } else if (code == 408 || code == 429 || code >= 500) {
+        if (fwd_curl_retryable(rc))
+            fwd_retry(f, it, why, true);
+        else
+            fwd_rejected(f, it, rc, code, why);
+    } else if (code == 413) {
+        fwd_too_large(f, it);
+    } else if (fwd_code_retryable(code)) {
         snprintf(why, sizeof why, "HTTP %ld", code);
-        fwd_retry(f, it, why);
-        return;
+        fwd_retry(f, it, why, false);
+    } else {
+        fwd_rejected(f, it, rc, code, "");
     }
-    char u[256], body[FWD_LOG_BODY + 8];
-    fwd_url_for_log(it->p->url, u, sizeof u);
-    fwd_resp_for_log(it, body, sizeof body);
-    if (rc != CURLE_OK)
-        md_error("forwarder: %s: payload dropped: POST %s: %s", sk->name, u, why);
-    else
-        md_error("forwarder: %s: payload of %zu bytes (%zu items) dropped: POST %s: HTTP %ld: %s",
-                 sk->name, it->p->len, it->p->nitems, u, code, body);
-    fwd_drop(f, it, rc != CURLE_OK ? "invalid" : "rejected");
-}
-
-static void fwd_check_info(struct md_forwarder *f)
-{
-    CURLMsg *m;
-    int left;
-    while (f->multi && (m = curl_multi_info_read(f->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        struct fwd_item *it = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&it);
-        CURLcode rc = m->data.result; /* m is invalid once the handle is removed */
-        if (it)
-            fwd_finish(f, it, rc);
-    }
-    fwd_dispatch(f);
 }
 
 /* ------------------------------------------------------ dispatch, close */
@@ -561,27 +241,64 @@ static void fwd_retry_timer_cb(uv_timer_t *t)
     fwd_dispatch(t->data);
 }
 
-static void fwd_teardown(struct md_forwarder *f);
-
 static void fwd_deadline_cb(uv_timer_t *t)
 {
     fwd_teardown(t->data);
 }
 
-static void fwd_dispatch(struct md_forwarder *f)
+static void fwd_probe_start(struct md_forwarder *f, struct fwd_sink *sk)
+{
+    struct md_payload *p = calloc(1, sizeof *p);
+    struct fwd_item *it = NULL;
+    if (p && (p->url = strdup(sk->probe_url))) {
+        p->sink = sk->name;
+        it = fwd_item_new(f, p, 0);
+    }
+    if (!it) {
+        md_payload_free(p);
+        return;
+    }
+    it->probe = true;
+    if (fwd_start(f, it) != 0) {
+        fwd_item_free(it);
+        return;
+    }
+    sk->probing = true;
+    FWD_COUNT(f, sk, probes, 1);
+}
+
+/* Probe unreachable sinks that are due; returns the earliest time one is due later (0 = none). */
+static uint64_t fwd_probes(struct md_forwarder *f, uint64_t now)
+{
+    uint64_t wake = 0;
+    for (size_t i = 0; i < f->nsinks && f->state == FWD_RUNNING; i++) {
+        struct fwd_sink *sk = &f->sinks[i];
+        if (!sk->nerr || !sk->unreachable || now >= sk->blocked_until || sk->probing ||
+            sk->inflight || !sk->probe_url)
+            continue;
+        if (now >= sk->probe_at)
+            fwd_probe_start(f, sk);
+        else if (!wake || sk->probe_at < wake)
+            wake = sk->probe_at;
+    }
+    return wake;
+}
+
+void fwd_dispatch(struct md_forwarder *f)
 {
     if (f->state >= FWD_CLOSING)
         return;
+    fwd_refill(f);
     uint64_t now = uv_now(f->loop), wake = 0;
+    bool sendable_left = false;
     struct fwd_item **pp = &f->qhead, *prev = NULL;
-    while (*pp && f->ninflight < f->o.max_concurrent) {
+    while (*pp) {
         struct fwd_item *it = *pp;
         struct fwd_sink *sk = it->sink;
-        bool blocked = sk->nerr && now < sk->blocked_until;
-        bool probing = sk->nerr && !blocked && sk->inflight > 0; /* one probe at a time */
-        if (blocked || probing) {
-            if (blocked && (!wake || sk->blocked_until < wake))
+        if (!fwd_sink_ready(sk, now) || f->ninflight >= f->o.max_concurrent) {
+            if (sk->nerr && now < sk->blocked_until && (!wake || sk->blocked_until < wake))
                 wake = sk->blocked_until;
+            sendable_left = sendable_left || fwd_sink_ready(sk, now) || sk->inflight;
             prev = it;
             pp = &it->next;
             continue;
@@ -593,23 +310,44 @@ static void fwd_dispatch(struct md_forwarder *f)
         f->qbytes -= it->p->len;
         f->qcount--;
         if (fwd_start(f, it) != 0) {
-            md_error("forwarder: %s: cannot start a request; payload dropped", sk->name);
-            fwd_drop(f, it, "invalid");
+            fwd_log(f, FWD_R_INVALID, MD_LOG_ERROR,
+                    "forwarder: %s: cannot start a request; payload dropped", sk->name);
+            fwd_drop(f, it, FWD_R_INVALID);
         }
     }
+    uint64_t pw = fwd_probes(f, now);
+    if (pw && (!wake || pw < wake))
+        wake = pw;
+    fwd_spool_waiting(f);
     if (wake)
         uv_timer_start(&f->retry_timer, fwd_retry_timer_cb, wake - now, 0);
-    if (f->state == FWD_DRAINING && !f->ninflight && !f->qhead)
-        uv_timer_start(&f->deadline_timer, fwd_deadline_cb, 0, 0); /* tear down outside curl's stack */
+    /* Draining ends when nothing is out and what is left waits for a failing backend. */
+    if (f->state == FWD_DRAINING && !f->ninflight && !sendable_left)
+        uv_timer_start(&f->deadline_timer, fwd_deadline_cb, 0, 0); /* outside curl's stack */
+}
+
+static char *fwd_dup(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
 }
 
 static void fwd_release(struct md_forwarder *f)
 {
+    md_spool_close(f->spool);
+    for (size_t i = 0; i < f->nsinks; i++)
+        free(f->sinks[i].probe_url);
+    for (size_t i = 0; i < f->nsecrets; i++) {
+        explicit_bzero(f->secrets[i], strlen(f->secrets[i]));
+        free(f->secrets[i]);
+    }
+    free(f->proxy_http);
+    free(f->proxy_https);
+    free(f->no_proxy);
     free(f);
     curl_global_cleanup();
 }
 
-static void fwd_closed_one(struct md_forwarder *f)
+void fwd_closed_one(struct md_forwarder *f)
 {
     if (--f->open_handles)
         return;
@@ -632,32 +370,50 @@ static void fwd_teardown(struct md_forwarder *f)
 {
     if (f->state >= FWD_CLOSING)
         return;
+    md_forwarder_spool_pending(f);
     f->state = FWD_CLOSING;
-    size_t lost = f->ninflight + f->qcount;
-    if (lost)
-        md_warn("forwarder: stopping with %zu payload(s) unsent (%u in flight, %zu queued): dropped",
-                lost, f->ninflight, f->qcount);
-    while (f->inflight) {
-        struct fwd_item *it = f->inflight;
-        curl_multi_remove_handle(f->multi, it->easy);
-        curl_easy_cleanup(it->easy);
-        it->easy = NULL;
-        fwd_inflight_unlink(f, it);
-        fwd_drop(f, it, "shutdown");
-    }
-    struct fwd_item *it;
-    while ((it = fwd_queue_pop(f)))
-        fwd_drop(f, it, "shutdown");
-    curl_multi_cleanup(f->multi); /* may still report sockets as removed */
-    f->multi = NULL;
-    while (f->socks)
-        fwd_sock_close(f->socks);
+    fwd_curl_close(f);
     uv_close((uv_handle_t *)&f->curl_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->retry_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->deadline_timer, fwd_handle_closed);
 }
 
 /* ------------------------------------------------------------ public API */
+
+static void fwd_defaults(struct md_fwd_opts *o)
+{
+    if (!o->timeout_ms)
+        o->timeout_ms = FWD_DEF_TIMEOUT_MS;
+    if (!o->max_concurrent)
+        o->max_concurrent = FWD_DEF_CONCURRENT;
+    if (!o->retry_queue_max_bytes)
+        o->retry_queue_max_bytes = FWD_DEF_QUEUE_BYTES;
+    if (!o->backoff_base_ms)
+        o->backoff_base_ms = FWD_DEF_BACKOFF_BASE_MS;
+    if (!o->backoff_max_ms)
+        o->backoff_max_ms = FWD_DEF_BACKOFF_MAX_MS;
+    if (o->backoff_max_ms < o->backoff_base_ms)
+        o->backoff_max_ms = o->backoff_base_ms;
+    if (!o->spool_max_bytes)
+        o->spool_max_bytes = FWD_DEF_SPOOL_BYTES;
+}
+
+/* A spool that cannot be opened leaves the agent running without one, and says so. */
+static void fwd_spool_open(struct md_forwarder *f)
+{
+    if (!f->o.spool_path || !f->o.spool_path[0])
+        return;
+    char err[512];
+    uint64_t max_seq = 0;
+    f->spool = md_spool_open(f->o.spool_path, f->o.spool_max_bytes,
+                             (const char *const *)f->secrets, f->nsecrets, &max_seq, err,
+                             sizeof err);
+    if (!f->spool)
+        md_warn("forwarder: disk spool off: %s; payloads for a failing backend are kept in "
+                "memory only",
+                err);
+    f->seq = (max_seq / FWD_SEQ_SPAN + 1) * FWD_SEQ_SPAN;
+}
 
 struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts *o)
 {
@@ -673,31 +429,37 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
     f->loop = loop;
     if (o)
         f->o = *o;
-    if (!f->o.timeout_ms)
-        f->o.timeout_ms = FWD_DEF_TIMEOUT_MS;
-    if (!f->o.max_concurrent)
-        f->o.max_concurrent = FWD_DEF_CONCURRENT;
-    if (!f->o.retry_queue_max_bytes)
-        f->o.retry_queue_max_bytes = FWD_DEF_QUEUE_BYTES;
-    if (!f->o.backoff_base_ms)
-        f->o.backoff_base_ms = FWD_DEF_BACKOFF_BASE_MS;
-    if (!f->o.backoff_max_ms)
-        f->o.backoff_max_ms = FWD_DEF_BACKOFF_MAX_MS;
-    if (f->o.backoff_max_ms < f->o.backoff_base_ms)
-        f->o.backoff_max_ms = f->o.backoff_base_ms;
+    fwd_defaults(&f->o);
+    for (size_t i = 0; o && i < MD_FWD_MAX_SECRETS; i++) {
+        if (o->secrets[i] && o->secrets[i][0] && (f->secrets[f->nsecrets] = strdup(o->secrets[i])))
+            f->nsecrets++;
+        f->o.secrets[i] = NULL; /* the caller's copies may not outlive us */
+    }
+    f->o.spool_path = NULL;
+    f->proxy_http = fwd_dup(f->o.proxy_http);
+    f->proxy_https = fwd_dup(f->o.proxy_https);
+    f->no_proxy = fwd_dup(f->o.no_proxy);
+    f->o.proxy_http = f->o.proxy_https = f->o.no_proxy = NULL; /* the caller's may go */
+    if (o && ((o->proxy_http && *o->proxy_http && !f->proxy_http) ||
+              (o->proxy_https && *o->proxy_https && !f->proxy_https) ||
+              (o->no_proxy && *o->no_proxy && !f->no_proxy))) {
+        md_error("forwarder: out of memory");
+        fwd_release(f);
+        return NULL;
+    }
     f->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)f ^ 0x9e3779b97f4a7c15ull;
     if (!f->rng)
         f->rng = 1;
-    f->multi = curl_multi_init();
-    if (!f->multi) {
+    if (fwd_curl_setup(f) != 0) {
         md_error("forwarder: curl_multi_init failed");
         fwd_release(f);
         return NULL;
     }
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fwd_socket_cb);
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, fwd_timer_fn);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+    if (o) {
+        f->o.spool_path = o->spool_path;
+        fwd_spool_open(f);
+        f->o.spool_path = NULL;
+    }
     uv_timer_t *timers[] = {&f->curl_timer, &f->retry_timer, &f->deadline_timer};
     for (int i = 0; i < 3; i++) {
         uv_timer_init(loop, timers[i]);
@@ -705,6 +467,7 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
         f->open_handles++;
     }
     f->state = FWD_RUNNING;
+    fwd_dispatch(f); /* a spool left by the last run starts draining now */
     return f;
 }
 
@@ -714,25 +477,32 @@ int md_forwarder_send(struct md_forwarder *f, struct md_payload *p)
         md_payload_free(p);
         return -EINVAL;
     }
-    p->next = NULL;
-    struct fwd_item *it = calloc(1, sizeof *it);
+    f->seq += FWD_SEQ_SPAN;
+    struct fwd_item *it = fwd_item_new(f, p, f->seq);
     if (!it) {
         md_payload_free(p);
         return -ENOMEM;
     }
-    it->p = p;
-    it->seq = ++f->seq;
-    it->sink = fwd_sink_get(f, p->sink);
+    FWD_COUNT(f, it->sink, payloads_in, 1);
+    FWD_COUNT(f, it->sink, items_in, p->nitems);
     if (f->state != FWD_RUNNING) {
-        fwd_drop(f, it, "shutdown");
+        if (fwd_spool_item(f, it) == 0) {
+            fwd_release_to_spool(f, it);
+            return 0;
+        }
+        fwd_drop(f, it, FWD_R_SHUTDOWN);
         return -ESHUTDOWN;
     }
     if (!p->url || !p->url[0]) {
-        md_error("forwarder: %s: payload without a URL dropped", it->sink->name);
-        fwd_drop(f, it, "invalid");
+        fwd_log(f, FWD_R_INVALID, MD_LOG_ERROR, "forwarder: %s: payload without a URL dropped",
+                it->sink->name);
+        fwd_drop(f, it, FWD_R_INVALID);
         return -EINVAL;
     }
-    fwd_queue_push(f, it, false);
+    if (fwd_sink_backlogged(f, it->sink) && fwd_spool_item(f, it) == 0)
+        fwd_release_to_spool(f, it); /* behind the older ones on disk */
+    else
+        fwd_queue_push(f, it);
     fwd_dispatch(f);
     return 0;
 }
@@ -748,6 +518,47 @@ int md_forwarder_shutdown(struct md_forwarder *f, uint64_t timeout_ms, md_forwar
     uv_timer_start(&f->deadline_timer, fwd_deadline_cb, timeout_ms, 0);
     fwd_dispatch(f); /* also notices an already idle forwarder */
     return 0;
+}
+
+/* Spool one payload at exit, or drop it; true when spooled. */
+static bool fwd_spool_or_drop(struct md_forwarder *f, struct fwd_item *it)
+{
+    f->spool_retry_at = 0; /* last chance: no pause after an earlier failure */
+    if (fwd_spool_item(f, it) == 0) {
+        fwd_release_to_spool(f, it);
+        return true;
+    }
+    fwd_drop(f, it, FWD_R_SHUTDOWN);
+    return false;
+}
+
+size_t md_forwarder_spool_pending(struct md_forwarder *f)
+{
+    size_t spooled = 0, dropped = 0;
+    while (f->inflight) {
+        struct fwd_item *it = f->inflight;
+        fwd_abort(f, it);
+        if (it->probe) {
+            it->sink->probing = false;
+            fwd_item_free(it);
+        } else if (fwd_spool_or_drop(f, it)) {
+            spooled++;
+        } else {
+            dropped++;
+        }
+    }
+    struct fwd_item *it;
+    while ((it = fwd_queue_pop(f))) {
+        if (fwd_spool_or_drop(f, it))
+            spooled++;
+        else
+            dropped++;
+    }
+    if (spooled)
+        md_info("forwarder: %zu unsent payload(s) kept in the spool for the next run", spooled);
+    if (dropped)
+        md_warn("forwarder: %zu unsent payload(s) dropped: no spool or no room in it", dropped);
+    return spooled;
 }
 
 size_t md_forwarder_pending(const struct md_forwarder *f)
@@ -769,39 +580,6 @@ int md_forwarder_stats(const struct md_forwarder *f, const char *sink, struct md
     }
     memset(out, 0, sizeof *out);
     return -ENOENT;
-}
-
-static void fwd_stats_json(struct md_buf *b, const struct md_fwd_stats *s)
-{
-    md_buf_printf(b,
-                  "\"payloads_sent\":%llu,\"bytes_sent\":%llu,\"errors\":%llu,\"retries\":%llu,"
-                  "\"dropped\":{\"rejected\":%llu,\"queue_full\":%llu,\"shutdown\":%llu,\"invalid\":%llu},"
-                  "\"last_status\":%d,\"last_success\":%lld,\"last_attempt\":%lld",
-                  (unsigned long long)s->payloads_sent, (unsigned long long)s->bytes_sent,
-                  (unsigned long long)s->errors, (unsigned long long)s->retries,
-                  (unsigned long long)s->dropped_rejected, (unsigned long long)s->dropped_queue_full,
-                  (unsigned long long)s->dropped_shutdown, (unsigned long long)s->dropped_invalid,
-                  s->last_status, (long long)s->last_success, (long long)s->last_attempt);
-}
-
-void md_forwarder_status_json(const struct md_forwarder *f, struct md_buf *b)
-{
-    static const char *const states[] = {"running", "draining", "closing", "closed"};
-    md_buf_putc(b, '{');
-    fwd_stats_json(b, &f->total);
-    md_buf_printf(b, ",\"queue_bytes\":%zu,\"queue_max_bytes\":%zu,\"queue_payloads\":%zu,"
-                  "\"inflight\":%u,\"state\":\"%s\",\"sinks\":{",
-                  f->qbytes, f->o.retry_queue_max_bytes, f->qcount, f->ninflight, states[f->state]);
-    for (size_t i = 0; i < f->nsinks; i++) {
-        const struct fwd_sink *sk = &f->sinks[i];
-        if (i)
-            md_buf_putc(b, ',');
-        md_json_cstr(b, sk->name);
-        md_buf_puts(b, ":{");
-        fwd_stats_json(b, &sk->st);
-        md_buf_printf(b, ",\"consecutive_errors\":%u,\"inflight\":%u}", sk->nerr, sk->inflight);
-    }
-    md_buf_puts(b, "}}");
 }
 
 void md_forwarder_free(struct md_forwarder *f)

@@ -11,10 +11,12 @@
 
 extern const struct md_sink_ops md_sink_datadog;
 extern const struct md_sink_ops md_sink_console;
+extern const struct md_sink_ops md_sink_prometheus_rw;
 
 static const struct md_sink_ops *const sink_table[] = {
     &md_sink_datadog,
     &md_sink_console,
+    &md_sink_prometheus_rw,
 };
 
 const struct md_sink_ops *md_sink_lookup(const char *name)

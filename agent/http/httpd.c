@@ -4,7 +4,8 @@
  * Each connection reads into one buffer until the blank line ends the
  * head (8 KiB at most), then, if a body was allowed, until Content-Length
  * bytes have arrived; then the handler runs once and the answer is written
- * in one piece. After the answer the write side is shut down and input is
+ * in one piece. At most HTTPD_MAX_CONNS connections are open; past that the
+ * oldest one still reading its request makes room. After the answer the write side is shut down and input is
  * drained for a moment before closing: closing a socket with unread input
  * makes the kernel send RST, which can destroy the answer (a 431 to a
  * client still sending, say) before the client reads it.
@@ -56,6 +57,7 @@ struct md_httpd {
     struct hc_conn *conns;
     unsigned nconns;
     unsigned open; /* listener + connections not yet freed */
+    uint64_t evicted; /* idle connections closed to make room */
     bool closing;
 };
 
@@ -362,6 +364,24 @@ static void hc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 
 /* ------------------------------------------------------------- accepting */
 
+/*
+ * At the connection cap, close the oldest connection that has not finished
+ * sending its request, not the new one: otherwise a client holding idle
+ * connections open would lock health checks out until their deadlines,
+ * and an orchestrator would restart a healthy agent. A probe sends its
+ * request at once, so it is never the oldest reader for long.
+ */
+static void httpd_evict_oldest_reader(struct md_httpd *h)
+{
+    struct hc_conn *victim = NULL;
+    for (struct hc_conn *c = h->conns; c; c = c->next)
+        if (c->state == HC_READING)
+            victim = c; /* new connections go first, so the last one seen is the oldest */
+    if (victim)
+        hc_close(victim);
+    h->evicted += victim != NULL;
+}
+
 static void httpd_on_conn(uv_stream_t *srv, int status)
 {
     struct md_httpd *h = srv->data;
@@ -389,10 +409,12 @@ static void httpd_on_conn(uv_stream_t *srv, int status)
     c->pprev = &h->conns;
     h->conns = c;
     h->nconns++;
-    if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0 || h->nconns > HTTPD_MAX_CONNS) {
+    if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
         hc_close(c);
         return;
     }
+    if (h->nconns > HTTPD_MAX_CONNS)
+        httpd_evict_oldest_reader(h);
     uv_timer_start(&c->timer, hc_timeout, h->timeout_ms, 0);
     if (uv_read_start((uv_stream_t *)&c->tcp, hc_alloc, hc_read) != 0)
         hc_close(c);
@@ -457,6 +479,11 @@ struct md_httpd *md_httpd_new(uv_loop_t *loop, const char *host, int port, md_ht
 int md_httpd_port(const struct md_httpd *h)
 {
     return h->port;
+}
+
+uint64_t md_httpd_evicted(const struct md_httpd *h)
+{
+    return h->evicted;
 }
 
 void md_httpd_set_timeout(struct md_httpd *h, uint64_t ms)

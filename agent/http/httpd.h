@@ -58,6 +58,8 @@ struct md_httpd *md_httpd_new(uv_loop_t *loop, const char *host, int port, md_ht
                               void *ud, char *err, size_t errlen);
 /* The bound port (useful after port 0). */
 int md_httpd_port(const struct md_httpd *h);
+/* Connections closed because the cap was reached while they were still sending. */
+uint64_t md_httpd_evicted(const struct md_httpd *h);
 /* Per-connection deadline for the whole request, default 5000 ms. */
 void md_httpd_set_timeout(struct md_httpd *h, uint64_t ms);
 /* Accept request bodies up to `bytes` (Content-Length only); default 0 = 413 on any body. */

@@ -1,428 +1,22 @@
 /*
- * pipeline.c: intake threads, the aggregator thread and the rings between
- * them (see pipeline.h for the shape).
- *
- * Per metric, an intake thread does: split, parse, enrich, hash the context
- * key, copy the line into its ring. No allocation, no lock, no syscall: the
- * syscalls (recvmmsg, clock_gettime via vDSO, the futex wake when the
- * aggregator sleeps) happen once per batch of up to 64 datagrams. The
- * aggregator looks the key up; only for a context it has not seen (or for
- * rare messages: events, checks, packed values, |T) does it parse the line
- * copy again, so names and tags are interned once per new context.
+ * pipeline.c: building, starting and stopping the threaded DogStatsD path,
+ * the loop's side of it (frames in, collector points out) and its stats
+ * (see pipeline.h for the shape; the threads run pipeline_threads.c).
  */
 #include "pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
-#include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "context.h"
-#include "daemon.h"
 #include "intake.h"
 #include "log.h"
-#include "ring.h"
-
-#define BATCH 64
-#define MAX_THREADS 64
-#define DRAIN_MAX 4096 /* records taken from one ring before looking at the others */
-#define STATS_N (sizeof(struct md_statsd_stats) / sizeof(uint64_t))
-#define AGG_STATS_N (sizeof(struct md_agg_stats) / sizeof(uint64_t))
-
-enum { REC_FAST = 1, REC_LINE, REC_POINT };
-#define REC_SIGNED 1u
-
-struct rec {
-    uint8_t kind;
-    uint8_t type;
-    uint16_t len; /* bytes of line / serialized point after the header */
-    uint32_t flags; /* REC_SIGNED */
-    uint64_t key;
-    double value, rate, now;
-    uint64_t member_hash; /* sets; the |T timestamp for REC_POINT */
-    char data[];
-};
-
-struct intake_thread {
-    struct md_pipeline *p;
-    pthread_t tid;
-    bool started;
-    int fd;
-    bool eol_required;
-    struct md_ring ring;
-    struct md_statsd *sd;
-    struct md_keyer keyer;
-    size_t bufsize;
-    char *bufs;
-    char *scratch; /* events are unescaped in place: parse a copy, ship the original */
-    struct md_parse_opts popts; /* the statsd stage's, with lazy_tags */
-    struct mmsghdr msgs[BATCH];
-    struct iovec iov[BATCH];
-    double now;
-    uint64_t ring_full, ring_waits;
-    _Atomic uint64_t pub[STATS_N];
-    _Atomic uint64_t pub_ring_full, pub_ring_waits;
-    unsigned long inode;
-};
-
-struct md_pipeline {
-    const struct md_pipeline_opts *o;
-    bool block_on_full;
-    struct intake_thread *threads[MAX_THREADS];
-    unsigned nthreads;
-    /* aggregator thread */
-    pthread_t agg_tid;
-    bool agg_started;
-    struct md_agg *agg;
-    struct md_statsd *agg_sd;
-    struct md_ring main_ring;   /* loop -> aggregator: points */
-    struct md_ring frame_ring;  /* aggregator -> loop: frames */
-    _Atomic int flush_req;      /* 1 = due windows, 2 = all */
-    int want_flush;             /* aggregator thread: a request not begun yet */
-    bool seal_busy, seal_all;   /* aggregator thread: a seal in progress */
-    _Atomic int intake_stop, agg_stop;
-    _Atomic int agg_sleeping;
-    _Atomic int agg_paused;     /* tests stall the consumer with this */
-    _Atomic uint32_t wake_seq;
-    _Atomic uint64_t agg_pub[AGG_STATS_N];
-    char *uds_path;
-    /* loop side */
-    uv_async_t async;
-    bool async_init;
-    md_frame_fn frame_fn;
-    void *frame_ud;
-};
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* --- waking the aggregator ---------------------------------------------- */
-
-/*
- * The aggregator sleeps at most AGG_NAP between looks at the rings, and
- * producers wake it early only when a ring is getting full (or for a flush
- * or stop). Waking it for every small batch would cost two context
- * switches per datagram when intake and aggregation share a core.
- */
-#define AGG_NAP_NS (50 * 1000 * 1000)
-
-static void agg_wake(struct md_pipeline *p)
-{
-    if (!atomic_load(&p->agg_sleeping))
-        return;
-    atomic_fetch_add(&p->wake_seq, 1);
-    syscall(SYS_futex, &p->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-/* --- intake threads ----------------------------------------------------- */
-
-/* Room for a record in the thread's ring, honouring the full-ring policy. */
-static struct rec *reserve(struct intake_thread *t, uint32_t n)
-{
-    for (;;) {
-        struct rec *r = md_ring_reserve(&t->ring, (uint32_t)sizeof(struct rec) + n);
-        if (r)
-            return r;
-        if (!t->p->block_on_full || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed)) {
-            t->ring_full++;
-            return NULL;
-        }
-        /* block: let the aggregator see what we have, and wait for room */
-        t->ring_waits++;
-        atomic_store_explicit(&t->pub_ring_waits, t->ring_waits, memory_order_relaxed);
-        md_ring_publish(&t->ring);
-        agg_wake(t->p);
-        sched_yield();
-    }
-}
-
-/* The record of a line: its copy, and for REC_FAST what the aggregator adds. */
-static struct rec *put_line(struct intake_thread *t, int kind, const char *line, size_t len)
-{
-    if (len > UINT16_MAX)
-        return NULL;
-    struct rec *r = reserve(t, (uint32_t)len);
-    if (!r)
-        return NULL;
-    r->kind = (uint8_t)kind;
-    r->len = (uint16_t)len;
-    r->now = t->now;
-    memcpy(r->data, line, len);
-    return r;
-}
-
-static void intake_line(void *ud, char *line, size_t len, enum md_parse_error err)
-{
-    struct intake_thread *t = ud;
-    struct md_statsd_stats *st = md_statsd_stats_mut(t->sd);
-    if (err != MD_PERR_NONE) {
-        st->errors[err]++;
-        return;
-    }
-    struct md_msg msg;
-    char *text = line;
-    if (len >= 3 && memcmp(line, "_e{", 3) == 0) {
-        memcpy(t->scratch, line, len);
-        text = t->scratch;
-    }
-    switch (md_parse_line(text, len, &t->popts, &msg)) {
-    case MD_MSG_ERROR:
-        st->errors[msg.error]++;
-        return;
-    case MD_MSG_EVENT:
-        st->events++;
-        put_line(t, REC_LINE, line, len);
-        return;
-    case MD_MSG_SERVICE_CHECK:
-        st->service_checks++;
-        put_line(t, REC_LINE, line, len);
-        return;
-    case MD_MSG_METRIC:
-        break;
-    }
-    const struct md_sample *m = &msg.u.metric;
-    st->metrics += m->type == MD_SET ? 1 : m->nvalues;
-    if (m->nvalues > 1 || (m->flags & MD_SAMPLE_HAS_TS)) {
-        put_line(t, REC_LINE, line, len); /* rare: the aggregator parses it */
-        return;
-    }
-    uint64_t key;
-    if (md_statsd_fast_key(t->sd, &t->keyer, m, &key) != 0)
-        return;
-    struct rec *r = put_line(t, REC_FAST, line, len);
-    if (!r)
-        return;
-    r->type = (uint8_t)m->type;
-    r->flags = (m->flags & MD_SAMPLE_SIGNED) ? REC_SIGNED : 0;
-    r->key = key;
-    r->value = m->value;
-    r->rate = m->sample_rate;
-    r->member_hash = m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0;
-}
-
-static void publish_stats(struct intake_thread *t)
-{
-    const uint64_t *v = (const uint64_t *)md_statsd_stats(t->sd);
-    for (size_t i = 0; i < STATS_N; i++)
-        atomic_store_explicit(&t->pub[i], v[i], memory_order_relaxed);
-    atomic_store_explicit(&t->pub_ring_full, t->ring_full, memory_order_relaxed);
-    atomic_store_explicit(&t->pub_ring_waits, t->ring_waits, memory_order_relaxed);
-}
-
-/* One recvmmsg; returns datagrams read (0 on timeout or when empty). */
-static int intake_batch(struct intake_thread *t, int flags)
-{
-    for (int i = 0; i < BATCH; i++) {
-        t->iov[i] = (struct iovec){t->bufs + (size_t)i * t->bufsize, t->bufsize};
-        t->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &t->iov[i], .msg_iovlen = 1};
-    }
-    int n = recvmmsg(t->fd, t->msgs, BATCH, flags, NULL);
-    if (n <= 0)
-        return 0;
-    t->now = wall_now();
-    for (int i = 0; i < n; i++) {
-        size_t len = t->msgs[i].msg_len;
-        bool trunc = (t->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > t->bufsize;
-        md_statsd_stats_mut(t->sd)->packets++;
-        md_statsd_stats_mut(t->sd)->bytes += len;
-        md_split_datagram(t->iov[i].iov_base, len > t->bufsize ? t->bufsize : len, trunc,
-                          t->eol_required, intake_line, t);
-    }
-    md_ring_publish(&t->ring);
-    publish_stats(t);
-    t->ring.head_cache = atomic_load_explicit(&t->ring.head, memory_order_acquire);
-    if (t->ring.ptail - t->ring.head_cache > t->ring.size / 4)
-        agg_wake(t->p); /* getting full: do not wait for the aggregator's nap to end */
-    return n;
-}
-
-static void *intake_main(void *arg)
-{
-    struct intake_thread *t = arg;
-    while (!atomic_load_explicit(&t->p->intake_stop, memory_order_relaxed))
-        intake_batch(t, MSG_WAITFORONE); /* SO_RCVTIMEO bounds the wait */
-    /* What the kernel still holds was accepted by us: read it before leaving. */
-    while (intake_batch(t, MSG_DONTWAIT) > 0)
-        ;
-    return NULL;
-}
-
-/* --- aggregator thread -------------------------------------------------- */
-
-/* Rebuild a loop-thread point from its ring record. */
-static void handle_point(struct md_pipeline *p, const struct rec *r)
-{
-    const char *d = r->data, *end = r->data + r->len;
-    struct md_str tags[MD_CTX_MAX_TAGS];
-    struct md_point pt = {.type = r->type, .value = r->value, .sample_rate = r->rate,
-                          .timestamp = (int64_t)r->member_hash};
-    uint16_t n;
-#define TAKE(s)                                           \
-    do {                                                  \
-        memcpy(&n, d, 2);                                 \
-        (s) = (struct md_str){d + 2, n};                  \
-        d += 2 + n;                                       \
-    } while (0)
-    TAKE(pt.name);
-    pt.has_host = *d++;
-    TAKE(pt.host);
-    memcpy(&n, d, 2);
-    d += 2;
-    uint16_t nt = n;
-    for (uint16_t i = 0; i < nt && i < MD_CTX_MAX_TAGS && d < end; i++)
-        TAKE(tags[i]);
-#undef TAKE
-    pt.tags = tags;
-    pt.ntags = nt;
-    md_agg_add(p->agg, &pt, r->now);
-}
-
-static void handle_rec(struct md_pipeline *p, struct rec *r)
-{
-    switch (r->kind) {
-    case REC_FAST: {
-        struct md_fast f = {.type = r->type, .value = r->value, .rate = r->rate,
-                            .member_hash = r->member_hash, .now = r->now,
-                            .signed_value = (r->flags & REC_SIGNED) != 0};
-        if (md_agg_add_fast(p->agg, r->key, &f) == -ENOENT)
-            md_statsd_line(p->agg_sd, r->data, r->len, r->now); /* new context */
-        break;
-    }
-    case REC_LINE:
-        md_statsd_line(p->agg_sd, r->data, r->len, r->now);
-        break;
-    case REC_POINT:
-        handle_point(p, r);
-        break;
-    }
-}
-
-static size_t drain(struct md_pipeline *p, struct md_ring *ring)
-{
-    size_t n = 0;
-    uint32_t len;
-    struct rec *r;
-    while (n < DRAIN_MAX && (r = md_ring_peek(ring, &len))) {
-        handle_rec(p, r);
-        md_ring_consume(ring);
-        n++;
-    }
-    if (n)
-        md_ring_release(ring);
-    return n;
-}
-
-/* Hand the sealed frame to the loop. */
-static void push_frame(struct md_pipeline *p)
-{
-    struct md_frame *f = malloc(sizeof *f);
-    if (!f) {
-        struct md_frame lost;
-        md_agg_seal_take(p->agg, &lost);
-        md_frame_free(&lost);
-        return;
-    }
-    md_agg_seal_take(p->agg, f);
-    struct md_frame **slot;
-    while (!(slot = md_ring_reserve(&p->frame_ring, sizeof f)))
-        sched_yield(); /* the loop is behind on frames: wait, never drop a window */
-    *slot = f;
-    md_ring_publish(&p->frame_ring);
-    uv_async_send(&p->async);
-}
-
-/*
- * Flush requests become incremental seals: SEAL_STEP table slots at a time
- * (about a millisecond), with the rings drained between steps, so that
- * sealing 100k contexts never leaves intake waiting on full rings while
- * the socket buffers overflow. A request that comes during a seal waits for
- * it; "all" (stop, tests) seals in one go.
- */
-#define SEAL_STEP 2048
-
-static void seal_work(struct md_pipeline *p)
-{
-    int req = atomic_exchange(&p->flush_req, 0);
-    if (req > p->want_flush)
-        p->want_flush = req;
-    if (!p->seal_busy && p->want_flush) {
-        p->seal_all = p->want_flush == 2;
-        p->want_flush = 0;
-        md_agg_seal_begin(p->agg, wall_now(), p->seal_all);
-        p->seal_busy = true;
-    }
-    if (p->seal_busy && md_agg_seal_step(p->agg, p->seal_all ? UINT32_MAX : SEAL_STEP)) {
-        push_frame(p);
-        p->seal_busy = false;
-    }
-}
-
-static void publish_agg_stats(struct md_pipeline *p)
-{
-    const uint64_t *v = (const uint64_t *)md_agg_stats(p->agg);
-    for (size_t i = 0; i < AGG_STATS_N; i++)
-        atomic_store_explicit(&p->agg_pub[i], v[i], memory_order_relaxed);
-}
-
-static bool rings_empty(struct md_pipeline *p)
-{
-    for (unsigned i = 0; i < p->nthreads; i++)
-        if (!md_ring_empty(&p->threads[i]->ring))
-            return false;
-    return md_ring_empty(&p->main_ring);
-}
-
-static void agg_sleep(struct md_pipeline *p)
-{
-    atomic_store(&p->agg_sleeping, 1);
-    uint32_t seq = atomic_load(&p->wake_seq);
-    if (rings_empty(p) && !atomic_load(&p->flush_req) && !atomic_load(&p->agg_stop)) {
-        struct timespec ts = {0, AGG_NAP_NS};
-        syscall(SYS_futex, &p->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
-    }
-    atomic_store(&p->agg_sleeping, 0);
-}
-
-static void *agg_main(void *arg)
-{
-    struct md_pipeline *p = arg;
-    for (;;) {
-        if (atomic_load(&p->agg_paused) && !atomic_load(&p->agg_stop)) {
-            struct timespec ts = {0, 1000 * 1000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        size_t n = 0;
-        for (unsigned i = 0; i < p->nthreads; i++)
-            n += drain(p, &p->threads[i]->ring);
-        n += drain(p, &p->main_ring);
-        seal_work(p);
-        publish_agg_stats(p);
-        bool idle = n == 0 && !p->seal_busy && !p->want_flush;
-        if (atomic_load(&p->agg_stop) && idle && rings_empty(p))
-            break;
-        if (idle)
-            agg_sleep(p);
-    }
-    p->want_flush = 2; /* the last frame: every open window */
-    seal_work(p);
-    publish_agg_stats(p);
-    return NULL;
-}
+#include "pipeline_threads.h"
 
 /* --- loop side ---------------------------------------------------------- */
 
@@ -449,7 +43,7 @@ void md_pipeline_flush(struct md_pipeline *p, bool all)
     /* Upgrade a pending request to "all" but never downgrade one. */
     while (!atomic_compare_exchange_weak(&p->flush_req, &cur, cur > want ? cur : want))
         ;
-    agg_wake(p);
+    md_pipe_wake(p);
 }
 
 void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double now)
@@ -459,15 +53,17 @@ void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double 
         n += 2 + pt->tags[i].len;
     if (n > UINT16_MAX || pt->name.len > UINT16_MAX)
         return;
-    struct rec *r = md_ring_reserve(&p->main_ring, (uint32_t)(sizeof *r + n));
+    struct rec *r = md_ring_reserve(&p->main_ring, (uint32_t)(sizeof *r + 24 + n));
     if (!r) {
         md_warn("collector point dropped: aggregator ring full");
         return;
     }
     *r = (struct rec){.kind = REC_POINT, .type = (uint8_t)pt->type, .len = (uint16_t)n,
-                      .value = pt->value, .rate = pt->sample_rate, .now = now,
-                      .member_hash = (uint64_t)pt->timestamp};
-    char *d = r->data;
+                      .value = pt->value};
+    memcpy(r->data, &pt->sample_rate, 8);
+    memcpy(r->data + 8, &now, 8);
+    memcpy(r->data + 16, &pt->timestamp, 8);
+    char *d = r->data + 24;
     uint16_t l;
 #define PUT(s)                        \
     do {                              \
@@ -486,7 +82,7 @@ void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double 
         PUT(pt->tags[i]);
 #undef PUT
     md_ring_publish(&p->main_ring);
-    agg_wake(p);
+    md_pipe_wake(p);
 }
 
 /* --- construction ------------------------------------------------------- */
@@ -523,6 +119,16 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol)
     return 0;
 }
 
+/* The cores this process may run on (a cpuset or taskset shrinks it). */
+static unsigned usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (unsigned)cores : 1;
+}
+
 struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err, size_t errlen)
 {
     struct md_pipeline *p = calloc(1, sizeof *p);
@@ -536,8 +142,7 @@ struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err,
         goto fail;
     }
     if (o->udp_port > 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned n = o->threads > 0 ? o->threads : (unsigned)(cores > 0 ? cores : 1);
+        unsigned n = o->threads > 0 ? o->threads : usable_cores();
         if (n > MAX_THREADS - 1)
             n = MAX_THREADS - 1;
         const char *host = o->udp_host;
@@ -552,8 +157,8 @@ struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err,
             if (fd < 0 || add_thread(p, fd, o->eol_udp) != 0)
                 goto fail;
         }
-        md_info("dogstatsd: listening on udp %s:%d with %u intake thread(s)", host,
-                o->udp_port, n);
+        md_info("dogstatsd: listening on udp %s:%d with %u intake thread(s)%s", host,
+                o->udp_port, n, n == 1 ? ", aggregating inline" : "");
     }
     if (o->uds_path) {
         int fd = md_intake_uds_socket(o->uds_path, o->uds_mode, o->so_rcvbuf, err, errlen);
@@ -565,13 +170,44 @@ struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err,
         }
         if (fd < 0 || add_thread(p, fd, o->eol_uds) != 0)
             goto fail;
+        p->threads[p->nthreads - 1]->uds = true;
         p->uds_path = strdup(o->uds_path);
         md_info("dogstatsd: listening on unix socket %s", o->uds_path);
     }
+    p->inline_agg = p->nthreads == 1;
     return p;
 fail:
     md_pipeline_free(p);
     return NULL;
+}
+
+int md_pipeline_set_origin(struct md_pipeline *p, struct md_containers *store, const char *procfs,
+                           bool by_pid, bool by_field, int card)
+{
+    for (unsigned i = 0; i < p->nthreads; i++) {
+        struct intake_thread *t = p->threads[i];
+        bool pid = by_pid && t->uds;
+        if (!pid && !by_field)
+            continue;
+        t->origin = md_origin_new(store, procfs, pid, by_field, card, t->bufsize, &p->origin_st);
+        if (!t->origin)
+            return -ENOMEM;
+        if (!pid)
+            continue;
+        int one = 1;
+        if (setsockopt(t->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
+            !(t->cmsg = calloc(BATCH, MD_CRED_SPACE)))
+            return -errno;
+    }
+    return 0;
+}
+
+void md_pipeline_origin_stats(struct md_pipeline *p, uint64_t out[4])
+{
+    out[0] = atomic_load(&p->origin_st.tagged);
+    out[1] = atomic_load(&p->origin_st.no_container);
+    out[2] = atomic_load(&p->origin_st.too_long);
+    out[3] = atomic_load(&p->origin_st.lookups);
 }
 
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud)
@@ -582,11 +218,14 @@ int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, vo
         return -EINVAL;
     p->async.data = p;
     p->async_init = true;
-    if (pthread_create(&p->agg_tid, NULL, agg_main, p) != 0)
-        return -EAGAIN;
-    p->agg_started = true;
+    if (!p->inline_agg) {
+        if (pthread_create(&p->agg_tid, NULL, md_pipe_agg_main, p) != 0)
+            return -EAGAIN;
+        p->agg_started = true;
+    }
     for (unsigned i = 0; i < p->nthreads; i++) {
-        if (pthread_create(&p->threads[i]->tid, NULL, intake_main, p->threads[i]) != 0)
+        void *(*body)(void *) = p->inline_agg ? md_pipe_inline_main : md_pipe_intake_main;
+        if (pthread_create(&p->threads[i]->tid, NULL, body, p->threads[i]) != 0)
             return -EAGAIN;
         p->threads[i]->started = true;
     }
@@ -604,10 +243,10 @@ void md_pipeline_stop(struct md_pipeline *p)
         if (p->threads[i]->started) {
             pthread_join(p->threads[i]->tid, NULL);
             p->threads[i]->started = false;
-            publish_stats(p->threads[i]);
+            md_pipe_publish_stats(p->threads[i]);
         }
     atomic_store(&p->agg_stop, 1);
-    agg_wake(p);
+    md_pipe_wake(p);
     if (p->agg_started) {
         pthread_join(p->agg_tid, NULL);
         p->agg_started = false;
@@ -632,6 +271,8 @@ void md_pipeline_free(struct md_pipeline *p)
         md_statsd_free(t->sd);
         free(t->bufs);
         free(t->scratch);
+        free(t->cmsg);
+        md_origin_free(t->origin);
         free(t);
     }
     if (p->uds_path) {
@@ -655,33 +296,17 @@ void md_pipeline_free(struct md_pipeline *p)
 void md_pipeline_pause(struct md_pipeline *p, bool paused)
 {
     atomic_store(&p->agg_paused, paused ? 1 : 0);
-    agg_wake(p);
+    md_pipe_wake(p);
 }
 
 /* --- stats -------------------------------------------------------------- */
 
 static int64_t kernel_drops(struct md_pipeline *p)
 {
-    int64_t total = -1;
-    const char *files[] = {"/proc/net/udp", "/proc/net/udp6"};
-    for (int f = 0; f < 2; f++) {
-        FILE *fp = fopen(files[f], "r");
-        if (!fp)
-            continue;
-        char line[512];
-        while (fgets(line, sizeof line, fp)) {
-            unsigned long inode;
-            long long drops;
-            if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %lu %*s %*s %lld", &inode,
-                       &drops) != 2)
-                continue;
-            for (unsigned i = 0; i < p->nthreads; i++)
-                if (p->threads[i]->inode == inode)
-                    total = (total < 0 ? 0 : total) + drops;
-        }
-        fclose(fp);
-    }
-    return total;
+    unsigned long inodes[MAX_THREADS];
+    for (unsigned i = 0; i < p->nthreads; i++)
+        inodes[i] = p->threads[i]->inode;
+    return md_intake_kernel_drops(inodes, p->nthreads);
 }
 
 bool md_pipeline_thread_stats(struct md_pipeline *p, unsigned i, struct md_statsd_stats *out,
@@ -716,3 +341,4 @@ void md_pipeline_stats(struct md_pipeline *p, struct md_pipeline_stats *out)
     out->kernel_drops = kernel_drops(p);
     out->threads = p->nthreads;
 }
+

@@ -11,6 +11,11 @@
  * touch contexts, so nothing on the path takes a lock. Sealed windows come
  * back to the libuv loop as frames through a third kind of ring and a
  * uv_async wake-up.
+ *
+ * With one intake thread (dogstatsd_pipeline_count: 1, or a process allowed
+ * on one core), that thread owns the aggregator itself and there is no
+ * aggregator thread: on a shared core the two would only take turns, and
+ * the intake would wait on a full ring while datagrams queue in the kernel.
  */
 #ifndef METERD_PIPELINE_H
 #define METERD_PIPELINE_H
@@ -41,13 +46,24 @@ struct md_pipeline_opts {
     bool eol_udp, eol_uds;        /* packets must end in a newline */
     int so_rcvbuf;                /* 0 = OS default */
     size_t buffer_size;           /* largest datagram */
-    unsigned threads;             /* UDP intake threads, 0 = one per core */
+    unsigned threads;             /* UDP intake threads, 0 = one per usable core; 1 aggregates inline */
     size_t ring_size;             /* records per intake ring, power of two */
     bool block_on_full;           /* a full ring stops its reader instead of dropping */
 };
 
 /* o and the lists it borrows must outlive the pipeline. NULL with a reason in err. */
 struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err, size_t errlen);
+/*
+ * Origin detection (before md_pipeline_start): intake threads add the
+ * sender container's tags from `store`, by the sender's pid on the unix
+ * socket (by_pid) and/or a client's |c: field (by_field); card is the
+ * default cardinality (0 low, 1 orchestrator, 2 high). 0 or -errno.
+ */
+struct md_containers;
+int md_pipeline_set_origin(struct md_pipeline *p, struct md_containers *store, const char *procfs,
+                           bool by_pid, bool by_field, int card);
+/* tagged, no_container, too_long, lookups: see origin.h. */
+void md_pipeline_origin_stats(struct md_pipeline *p, uint64_t out[4]);
 int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, void *ud);
 /* Ask the aggregator to seal what is due (all open windows when `all`). */
 void md_pipeline_flush(struct md_pipeline *p, bool all);

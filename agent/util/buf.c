@@ -104,15 +104,47 @@ char *md_buf_steal(struct md_buf *b, size_t *len)
     return p;
 }
 
-void md_json_str(struct md_buf *b, const char *s, size_t n)
+size_t md_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* The escaped bytes of s, without quotes; returns the bytes replaced by U+FFFD. */
+static size_t json_body(struct md_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (md_buf_reserve(b, n + 2) != 0)
-        return;
-    md_buf_putc(b, '"');
+    size_t bad = 0;
     size_t run = 0; /* bytes copied in one go between escapes */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t l = md_utf8_len((const unsigned char *)s + i, n - i);
+            if (l) {
+                i += l - 1;
+                continue;
+            }
+            md_buf_add(b, s + run, i - run); /* not UTF-8: U+FFFD in its place */
+            md_buf_add(b, "\\ufffd", 6);
+            run = i + 1;
+            bad++;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         md_buf_add(b, s + run, i - run);
@@ -130,12 +162,32 @@ void md_json_str(struct md_buf *b, const char *s, size_t n)
         }
     }
     md_buf_add(b, s + run, n - run);
-    md_buf_putc(b, '"');
+    return bad;
 }
 
-void md_json_cstr(struct md_buf *b, const char *s)
+size_t md_json_str(struct md_buf *b, const char *s, size_t n)
 {
-    md_json_str(b, s, strlen(s));
+    if (md_buf_reserve(b, n + 2) != 0)
+        return 0;
+    md_buf_putc(b, '"');
+    size_t bad = json_body(b, s, n);
+    md_buf_putc(b, '"');
+    return bad;
+}
+
+size_t md_json_cat(struct md_buf *b, const char *s, const char *t)
+{
+    md_buf_putc(b, '"');
+    size_t bad = json_body(b, s ? s : "", s ? strlen(s) : 0);
+    if (t)
+        bad += json_body(b, t, strlen(t));
+    md_buf_putc(b, '"');
+    return bad;
+}
+
+size_t md_json_cstr(struct md_buf *b, const char *s)
+{
+    return md_json_str(b, s, strlen(s));
 }
 
 void md_json_num(struct md_buf *b, double v)

@@ -33,8 +33,17 @@ void md_buf_printf(struct md_buf *b, const char *fmt, ...) __attribute__((format
 char *md_buf_steal(struct md_buf *b, size_t *len);
 
 /* JSON pieces. */
-void md_json_str(struct md_buf *b, const char *s, size_t n); /* quoted, escaped */
-void md_json_cstr(struct md_buf *b, const char *s);
+/*
+ * Quoted and escaped; always valid UTF-8 (a strict parser refuses the
+ * whole document otherwise): each byte that does not start a valid
+ * sequence becomes U+FFFD. Returns how many were replaced.
+ */
+size_t md_json_str(struct md_buf *b, const char *s, size_t n);
+size_t md_json_cstr(struct md_buf *b, const char *s);
+/* Length of the valid UTF-8 sequence starting at s (n bytes left), 0 when there is none. */
+size_t md_utf8_len(const unsigned char *s, size_t n);
+/* s then t (or NULL) as one string; returns the bytes replaced, as md_json_str. */
+size_t md_json_cat(struct md_buf *b, const char *s, const char *t);
 void md_json_num(struct md_buf *b, double v); /* %.17g trimmed; null when not finite */
 void md_json_int(struct md_buf *b, int64_t v);
 

@@ -104,10 +104,15 @@ union md_key_value {
  * What configure() receives: the values of the declared keys, in table
  * order. Strings stay valid until destroy() of that instance.
  */
+struct md_containers; /* collectors/containers.h */
+
 struct md_instance_conf {
     const union md_key_value *values; /* one per md_key_decl */
     const char *procfs_path;          /* host /proc (may be /host/proc) */
     const char *sysfs_path;           /* host /sys */
+    /* The daemon's shared container table (discovery + metadata); NULL when
+     * the runner was built without one (the collector then keeps its own). */
+    struct md_containers *containers;
 };
 
 struct md_collector_ops {

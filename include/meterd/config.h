@@ -49,15 +49,24 @@ enum md_statsd_mode { MD_MODE_DOGSTATSD = 0, MD_MODE_ETSY };
 
 /* The main file `meterd run` and `meterd configcheck` read when no -c is given. */
 #define MD_CONFIG_DEFAULT_FILE "conf.d/meterd.yaml"
+/* Where the package and the image install it; read when the source tree's file is absent. */
+#define MD_CONFIG_INSTALLED_FILE "/etc/meterd/meterd.yaml"
 
 struct md_config {
     /* where it came from */
     char *config_file;          /* path of meterd.yaml ("" when none) */
     char *confd_path;           /* conf.d folder; default: folder of config_file */
 
+    /* warnings of the load ("FILE:LINE: KEY: unknown key, ignored" ...), for the log */
+    struct md_strlist notes;
+
     /* identity and output */
-    char *hostname;             /* "" = gethostname() at start */
-    struct md_strlist tags;     /* added to everything */
+    char *hostname;             /* "" = resolved at start (agent/util/hostname.c) */
+    char *hostname_file;        /* file whose first line is the host name */
+    char *kubernetes_kubelet_nodename; /* spec.nodeName, from the downward API */
+    char *ecs_agent_url;        /* ECS agent introspection API, for the host name */
+    char *env;                  /* Datadog's env: becomes the tag env:<value> */
+    struct md_strlist tags;     /* added to everything (env:<value> included) */
     struct md_strlist sinks;    /* empty = every sink its keys ask for, else console */
     /* each sink's own keys (api_key, dd_url ... for datadog), by registry index */
     void *sink_conf[MD_CONFIG_MAX_SINK_KINDS];
@@ -70,7 +79,7 @@ struct md_config {
     int dogstatsd_socket_mode;  /* permissions of the socket file, 0660 */
     int dogstatsd_buffer_size;  /* 8192 */
     int dogstatsd_so_rcvbuf;    /* 0 = OS default */
-    int dogstatsd_pipeline_count; /* 0 = number of cores */
+    int dogstatsd_pipeline_count; /* 0 = number of usable cores */
     int dogstatsd_ring_size;    /* records per intake ring, power of two */
     enum md_ring_policy dogstatsd_ring_full_policy;
     int dogstatsd_context_limit; /* 0 = unlimited */
@@ -96,15 +105,43 @@ struct md_config {
     /* forwarder */
     int forwarder_timeout;      /* seconds, 20 */
     bool skip_ssl_validation;
+    int forwarder_num_workers;  /* requests in flight, 4 */
+    int forwarder_backoff_base; /* seconds, 2; also the probe interval */
+    int forwarder_backoff_max;  /* seconds, 64 */
+    int forwarder_retry_queue_payloads_max_size; /* bytes in memory, 15 MiB */
+    char *run_path;             /* /var/lib/meterd */
+    char *forwarder_storage_path; /* "" = <run_path>/transactions_to_retry */
+    int forwarder_storage_max_size_in_bytes; /* 100 MiB; 0 = no spool */
+    char *proxy_http;           /* proxy.http: for http:// backends, "" = none */
+    char *proxy_https;          /* proxy.https: for https:// backends */
+    struct md_strlist proxy_no_proxy; /* proxy.no_proxy: hosts reached directly */
+
+    /* ENC[handle] values: the agent's secret backend protocol (agent/config/secrets.c) */
+    char *secret_backend_command;
+    struct md_strlist secret_backend_arguments;
+    int secret_backend_timeout;       /* seconds */
+    int secret_backend_output_max_size; /* bytes */
 
     /* status and logs */
     char *status_host;          /* 127.0.0.1: an address literal */
     int status_port;            /* 5555; 0 = off */
+    int health_port;            /* /live and /ready on all interfaces; 0 = off */
     char *log_level;            /* info */
 
     /* host collectors */
     char *procfs_path;          /* /proc, or /host/proc in a container */
     char *sysfs_path;           /* /sys */
+
+    /* containers */
+    char *container_cgroup_root;          /* "" = auto */
+    int container_discovery_interval;     /* seconds, 30 */
+    struct md_strlist container_include;  /* "name:re" ... */
+    struct md_strlist container_exclude;
+    char *docker_host;                    /* "" = $DOCKER_HOST or the default socket */
+    struct md_strlist docker_labels_as_tags; /* "label:tag" */
+    struct md_strlist docker_env_as_tags;    /* "VAR:tag" */
+    bool dogstatsd_origin_detection;
+    char *dogstatsd_tag_cardinality;      /* low, orchestrator, high */
 };
 
 enum { MD_EOL_UDP = 1u << 0, MD_EOL_UDS = 1u << 1 };
@@ -129,19 +166,30 @@ void md_config_defaults(struct md_config *c);
  * Messages never contain the api_key. A key written with no value keeps
  * its default. After loading, procfs_path / sysfs_path / confd_path are
  * never empty: "" means auto (HOST_PROC or /host/proc in a container, else
- * /proc; likewise HOST_SYS, /host/sys, /sys; confd_path = the folder of
- * the config file, or "conf.d" without one).
+ * /proc; likewise HOST_SYS, /host/sys, /sys; confd_path = <folder of the
+ * config file>/conf.d when that exists, else the folder of the config
+ * file, or "conf.d" without one).
  */
 int md_config_load(struct md_config *c, const char *file, char *const *sets, size_t nsets,
                    char *err, size_t errlen);
 void md_config_free(struct md_config *c);
+
+/* Log the load's warnings (c->notes), one line each; the daemon does it once per load. */
+void md_config_log_notes(const struct md_config *c);
+
+/* Why a Datadog key meterd recognises has no effect; NULL when it is not one. */
+const char *md_config_ignored_why(const char *name);
+size_t md_config_ignored_count(void);
+/* The i-th recognised-but-ignored key and its reason; NULL past the end. */
+const char *md_config_ignored_at(size_t i, const char **why);
 
 /* Write the effective configuration as YAML; api_key shows its last 4 characters only. */
 void md_config_dump(const struct md_config *c, FILE *out);
 
 /*
  * The main file to read when the command line names none:
- * MD_CONFIG_DEFAULT_FILE when it is readable, else NULL (defaults only).
+ * MD_CONFIG_DEFAULT_FILE when it is readable, else MD_CONFIG_INSTALLED_FILE
+ * when that is, else NULL (defaults only).
  */
 const char *md_config_default_file(void);
 

@@ -2,10 +2,14 @@
  * frame.h: a sealed aggregation window, ready for sinks.
  *
  * When a window closes the aggregator turns its contexts into a frame: a flat
- * list of series points (plus sketches, events and service checks) whose
- * strings live in the frame's own arena. A frame is immutable once sealed and
- * owns everything it points to, so it can cross threads and outlive the
- * contexts it came from; sinks only read it.
+ * list of series points (plus sketches, events and service checks). A frame
+ * is immutable once sealed and sinks only read it. Copying every series'
+ * name, host and tags would cost ~130 B per series at each flush, so a
+ * series borrows them from its context: names and keys stay valid until the
+ * frame is freed, because the aggregator keeps a context it expires until
+ * every frame it handed out has come back (md_frame_free calls `release`).
+ * Strings of points that have no context (|T points, events, checks, etsy
+ * names) live in the frame's own arena.
  */
 #ifndef METERD_FRAME_H
 #define METERD_FRAME_H
@@ -37,7 +41,8 @@ struct md_series_key {
 };
 
 struct md_series {
-    const char *name; /* full name, suffix included (".95percentile") */
+    const char *name;   /* the context's name (a |T point's or etsy's full name) */
+    const char *suffix; /* appended to name (".95percentile"), or NULL */
     const struct md_series_key *key;
     enum md_series_type type;
     uint32_t interval; /* seconds; 0 for gauges */
@@ -88,6 +93,11 @@ struct md_frame {
      * the same window came before this one. */
     size_t window_series;
     bool continued;
+    bool more_parts; /* the aggregator sends the rest of this window in later frames */
+    /* Called once by md_frame_free: the owner of borrowed strings learns
+     * that this frame no longer points at them. */
+    void (*release)(void *ud);
+    void *release_ud;
 };
 
 void md_frame_init(struct md_frame *f, int64_t start, uint32_t interval);
@@ -98,6 +108,12 @@ int md_frame_reserve(struct md_frame *f, size_t n);
 const struct md_series_key *md_frame_key(struct md_frame *f, const char *host, size_t host_len,
                                          const struct md_str *tags, uint32_t ntags);
 /* Append one point; `name` and `suffix` are copied. Non-finite values are refused (-EINVAL). */
+/* The same without copying: name and suffix must outlive the frame (see above). */
+int md_frame_add_ref(struct md_frame *f, const char *name, const char *suffix,
+                     const struct md_series_key *key, enum md_series_type type, uint32_t interval,
+                     int64_t timestamp, double value);
+/* A series' full name into buf (name + suffix), truncated to n - 1 bytes. */
+const char *md_series_full_name(const struct md_series *s, char *buf, size_t n);
 int md_frame_add(struct md_frame *f, const char *name, size_t name_len, const char *suffix,
                  const struct md_series_key *key, enum md_series_type type, uint32_t interval,
                  int64_t timestamp, double value);

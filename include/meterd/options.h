@@ -51,6 +51,8 @@ enum {
     MD_OPT_F_POW2 = 1u << 0,  /* int: must be a power of two */
     MD_OPT_F_OCTAL = 1u << 1, /* int: written in octal ("0660") */
     MD_OPT_F_I64 = 1u << 2,   /* int: the field is an int64_t, not an int */
+    MD_OPT_F_MAP = 1u << 3,   /* STRLIST: a YAML mapping is accepted too, as "key:value" items */
+    MD_OPT_F_DOMAIN = 1u << 4, /* string: a leading http(s):// and trailing / are dropped */
 };
 
 struct md_opt;

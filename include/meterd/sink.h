@@ -30,6 +30,8 @@
 #include "meterd/frame.h"
 #include "meterd/options.h"
 
+struct md_buf;
+
 enum md_transport {
     MD_TRANSPORT_HTTP,   /* POST to url through the forwarder */
     MD_TRANSPORT_STDOUT, /* written to standard output by the flusher */
@@ -78,6 +80,15 @@ struct md_sink_ops {
     /* Append payloads for one frame to *out (a list, tail-appended). 0 or -errno. */
     int (*encode)(void *state, const struct md_frame *f, struct md_payload **out);
     void (*destroy)(void *state);
+    /*
+     * Optional: cut an uncompressed body this sink encoded, holding nitems
+     * items, into two bodies of about half the items each, appended to a
+     * and b (the forwarder's answer to a 413). Stateless, so it works on a
+     * payload read back from the spool by a later run. Returns 0 and sets
+     * *na, *nb; -EINVAL when it cannot (one item, a body it cannot cut).
+     */
+    int (*split)(const char *body, size_t len, size_t nitems, struct md_buf *a, size_t *na,
+                 struct md_buf *b, size_t *nb);
 };
 
 /* Registry: NULL when no sink has that name. */

@@ -119,10 +119,15 @@ class VictoriaMetrics:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         data = os.path.join(workdir, "vm-data")
-        self.proc = Proc(["victoria-metrics", "-storageDataPath=" + data,
-                          "-httpListenAddr=127.0.0.1:%d" % self.port, "-retentionPeriod=100y",
-                          "-search.latencyOffset=0s", "-loggerLevel=WARN"],
-                         os.path.join(workdir, "vm.log"))
+        self.argv = ["victoria-metrics", "-storageDataPath=" + data,
+                     "-httpListenAddr=127.0.0.1:%d" % self.port, "-retentionPeriod=100y",
+                     "-search.latencyOffset=0s", "-loggerLevel=WARN"]
+        self.log_path = os.path.join(workdir, "vm.log")
+        self.restart()
+
+    def restart(self):
+        """Start (again, after stop(): SIGTERM keeps the data) on the same port and folder."""
+        self.proc = Proc(self.argv, self.log_path)
         wait_until(lambda: http_get(self.url + "/health")[1].strip() == "OK", 20, "VictoriaMetrics /health")
 
     def export(self, match):
@@ -155,6 +160,8 @@ class Meterd:
             os.makedirs(os.path.join(workdir, "conf.d"))
         if not any(k.startswith("confd_path=") for k in (settings or {})):
             argv += ["--set", "confd_path=" + os.path.join(workdir, "conf.d")]
+        if "run_path" not in (settings or {}):  # each test its own disk spool
+            argv += ["--set", "run_path=" + workdir]
         for k, v in (settings or {}).items():
             argv += ["--set", "%s=%s" % (k, v)]
         argv += args or []
@@ -202,7 +209,8 @@ def run_tests(tests):
                 print("ok %s (%.1fs)" % (t.__name__, time.time() - t0), flush=True)
             except Exception as e:
                 for p in _LIVE:
-                    p.log.flush()
+                    if not p.log.closed:
+                        p.log.flush()
                 failed += 1
                 print("FAIL %s: %s" % (t.__name__, e), flush=True)
                 traceback.print_exc(file=sys.stdout)

@@ -115,7 +115,7 @@ def test_host_metrics_to_vm(d):
     # The protocol counters (test_datadog_checks.py) are off: only lo's 8 series and CurrEstab.
     write_conf(confd, "network", instance_conf(1, extra=LO_ONLY + "    collect_rate_metrics: false\n"))
     # Collectors that run by default without a file are turned off: only the four above ship.
-    for name in ("disk", "io", "uptime", "processes", "file_handle", "self"):
+    for name in ("disk", "io", "uptime", "processes", "file_handle", "self", "container"):
         write_conf(confd, name, "init_config:\ninstances:\n  - enabled: false\n")
     vm, m = start(d, confd)
     st = m.status()["collectors"]
@@ -244,15 +244,16 @@ def test_sighup_reload(d):
     late = [p for p in points(vm, up % (HOST, "one")) if p[1] > t_reload + 1]
     assert not late, "phase=one after the reload: %r" % late
 
-    # A conf.d with an unknown key is refused; the running collectors stay.
-    bad = instance_conf(1, ["phase:three"], extra="    bogus_key: 1\n")
+    # A conf.d with a bad value on a known key is refused; the running collectors stay.
+    # (An unknown key is only a warning, as in the Datadog agent.)
+    bad = instance_conf(1, ["phase:three"], extra="    bogus_key: 1\n    enabled: maybe\n")
     write_conf(confd, "uptime", bad)
-    bad_line = bad.splitlines().index("    bogus_key: 1") + 1
+    bad_line = bad.splitlines().index("    enabled: maybe") + 1
     m.proc.signal(signal.SIGHUP)
     wait_until(lambda: m.status()["reload_errors"] == 1, 10, "status reload_errors == 1")
     t_bad = time.time()
     assert m.proc.alive() and m.status()["reloads"] == 1
-    want = "%s:%d: bogus_key:" % (conf, bad_line)
+    want = "%s:%d: enabled: expected true or false" % (conf, bad_line)
     wait_until(lambda: want in m.proc.output(), 5, "log line %r" % want)
     c = collector(m, "uptime")
     assert c["interval"] == 2, c
@@ -266,7 +267,7 @@ def test_sighup_reload(d):
     t_bad = time.time()
     want = "%s:" % conf
     out = wait_until(lambda: [l for l in m.proc.output().splitlines()
-                              if "reload rejected" in l and want in l and "bogus_key" not in l],
+                              if "reload rejected" in l and want in l and "enabled: expected" not in l],
                      5, "a second 'reload rejected' log line naming %s" % conf)
     assert any(want + str(k) in out[0] for k in range(1, 5)), out
     wait_points(vm, up % (HOST, "two"), "system.uptime{phase=two} after a second refused reload",

@@ -136,6 +136,34 @@ def test_unix_socket_intake(d):
     assert not os.path.exists(path), "socket file left behind"
 
 
+def test_second_agent_on_same_socket_refused(d):
+    path = os.path.join(d, "dsd.sock")
+    vm, m = start(d, dogstatsd_socket=path)
+    import subprocess
+    r = subprocess.run([meterd_bin(), "run", "--set", "dogstatsd_port=0", "--set", "status_port=0",
+                        "--set", "dogstatsd_socket=" + path, "--set", "confd_path=" + d],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "in use" in r.stderr, (r.returncode, r.stderr[-300:])
+    assert stat.S_ISSOCK(os.stat(path).st_mode), "the first agent's socket was removed"
+    w = avoid_window_edge()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(b"uds.owner:7|c", path)
+    s.close()
+    m.wait_received(1)
+    expect_series(vm, "uds.owner", {"host": HOST}, w, 0.7)
+
+
+def test_stale_socket_file_replaced(d):
+    path = os.path.join(d, "dsd.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.close()  # the file stays, nobody is bound: what a crashed agent leaves
+    vm, m = start(d, dogstatsd_socket=path)
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    c.connect(path)
+    c.close()
+
+
 def test_second_agent_on_same_port_refused(d):
     vm, m = start(d)
     import subprocess
@@ -169,5 +197,6 @@ if __name__ == "__main__":
     sys.exit(run_tests([test_counter_gauge_timer_exact_readback,
                         test_every_type_packed_sampled_timestamped_host_override,
                         test_unix_socket_intake, test_second_agent_on_same_port_refused,
+                        test_second_agent_on_same_socket_refused, test_stale_socket_file_replaced,
                         test_sigterm_flushes_open_window,
                         test_health_and_status_endpoints]))

@@ -52,8 +52,10 @@ static void add(struct md_agg *a, const char *name, int type, double v, double r
 
 static const struct md_series *find(const struct md_frame *f, const char *name, int64_t ts)
 {
+    char full[256];
     for (size_t i = 0; i < f->nseries; i++)
-        if (strcmp(f->series[i].name, name) == 0 && f->series[i].timestamp == ts)
+        if (strcmp(md_series_full_name(&f->series[i], full, sizeof full), name) == 0 &&
+            f->series[i].timestamp == ts)
             return &f->series[i];
     return NULL;
 }
@@ -190,6 +192,49 @@ static void test_counter_zero_fill_then_expiry(void **st)
     md_agg_free(a);
 }
 
+/*
+ * Frames borrow names and keys from the contexts: a context that expires
+ * while an earlier frame still points at it must outlive that frame (run
+ * under ASan by tests/run.sh, a use after free fails here), and contexts
+ * with the same host and tags share one key.
+ */
+static void test_frames_outlive_expired_contexts(void **st)
+{
+    struct md_agg_opts o = {.interval = 10, .grace = 0, .expiry_seconds = 0,
+                            .context_expiry_seconds = 5, .hostname = "h"};
+    struct md_agg *a = md_agg_new(&o);
+    const char *tags[] = {"env:x", "team:y"};
+    add(a, "g.one", MD_GAUGE, 5, 1, tags, 2, T0 + 1);
+    add(a, "g.two", MD_GAUGE, 6, 1, tags, 2, T0 + 2);
+    struct md_frame held, f;
+    md_agg_flush(a, T0 + 10, false, &held);
+    assert_int_equal(held.nseries, 2);
+    assert_ptr_equal(held.series[0].key, held.series[1].key); /* one interned identity */
+    md_agg_flush(a, T0 + 20, false, &f); /* both expire here */
+    assert_int_equal(md_agg_stats(a)->contexts_expired, 2);
+    md_frame_free(&f);
+    assert_int_equal(md_agg_frames_out(a), 1);
+    md_agg_flush(a, T0 + 30, false, &f); /* a frame is out: nothing may be freed yet */
+    md_frame_free(&f);
+    add(a, "g.three", MD_GAUGE, 7, 1, tags, 2, T0 + 31);
+    for (size_t i = 0; i < held.nseries; i++) {
+        const struct md_series *s = &held.series[i];
+        assert_true(strcmp(s->name, "g.one") == 0 || strcmp(s->name, "g.two") == 0);
+        assert_string_equal(s->key->host, "h");
+        assert_int_equal(s->key->ntags, 2);
+        assert_string_equal(s->key->tags[0], "env:x");
+        assert_string_equal(s->key->tags[1], "team:y");
+    }
+    md_frame_free(&held);
+    assert_int_equal(md_agg_frames_out(a), 0);
+    md_agg_flush(a, T0 + 40, false, &f); /* now the expired ones go */
+    assert_int_equal(f.nseries, 1);
+    assert_string_equal(f.series[0].name, "g.three");
+    assert_string_equal(f.series[0].key->tags[1], "team:y");
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
 static void test_timestamped_bypass_and_host_override(void **st)
 {
     struct md_agg *a = agg_default();
@@ -282,7 +327,9 @@ static char **frame_lines(const struct md_frame *f)
     for (size_t i = 0; i < f->nseries; i++) {
         const struct md_series *x = &f->series[i];
         char buf[512];
-        int n = snprintf(buf, sizeof buf, "%s|%s|", x->name, x->key->host);
+        char full[256];
+        int n = snprintf(buf, sizeof buf, "%s|%s|", md_series_full_name(x, full, sizeof full),
+                         x->key->host);
         for (uint32_t t = 0; t < x->key->ntags; t++)
             n += snprintf(buf + n, sizeof buf - (size_t)n, "%s,", x->key->tags[t]);
         snprintf(buf + n, sizeof buf - (size_t)n, "|%d|%lld|%.17g", (int)x->type,
@@ -399,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_histogram_formulas),
         cmocka_unit_test(test_set_counts_distinct),
         cmocka_unit_test(test_counter_zero_fill_then_expiry),
+        cmocka_unit_test(test_frames_outlive_expired_contexts),
         cmocka_unit_test(test_timestamped_bypass_and_host_override),
         cmocka_unit_test(test_late_flush_spills_instead_of_losing),
         cmocka_unit_test(test_shutdown_flushes_open_window),

@@ -25,7 +25,6 @@ static const struct {
     const char *dir;
     const char *expect; /* must appear in the error, after the case folder */
 } bad_cases[] = {
-    {"unknown_key", "/network.d/conf.yaml:4: collect_connection_stat: unknown key for collector 'network'"},
     {"bool_type", "/disk.d/conf.yaml:4: use_mount: expected true or false"},
     {"interval_range", "/cpu.d/conf.yaml:2: min_collection_interval: 0 is out of range (1..86400)"},
     {"interval_type", "/cpu.d/conf.yaml:4: min_collection_interval: expected a duration"},
@@ -35,9 +34,7 @@ static const struct {
     {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: not a valid regular expression"},
     {"list_item", "/network.d/conf.yaml:5: excluded_interfaces[1]: expected a single value"},
     {"int_range", "/disk.d/conf.yaml:3: min_disk_size: -5 is out of range (0.."},
-    {"top_level", "/uptime.d/conf.yaml:4: instanses: unknown top-level key"},
     {"yaml_syntax", "/cpu.d/conf.yaml:"},
-    {"default_bad", "/io.d/conf.yaml.default:4: frobnicate: unknown key for collector 'io'"},
 };
 
 static void test_confd_bad(void **st)
@@ -52,6 +49,34 @@ static void test_confd_bad(void **st)
         err[0] = '\0';
         assert_int_equal(md_collect_validate(dir, NULL, NULL, err, sizeof err), -EINVAL);
         assert_int_equal(strncmp(err, want, strlen(want)), 0);
+    }
+}
+
+/* ---- conf.d: unknown keys are warnings, named like errors, once per load ---- */
+
+static const struct {
+    const char *dir;
+    const char *expect;
+} warn_cases[] = {
+    {"unknown_key", "/network.d/conf.yaml:4: no_such_network_option: unknown key for collector 'network', ignored"},
+    {"top_level", "/uptime.d/conf.yaml:4: instanses: unknown key at the top level of a check file, ignored"},
+    {"default_unknown", "/io.d/conf.yaml.default:4: frobnicate: unknown key for collector 'io', ignored"},
+};
+
+static void test_confd_warn(void **st)
+{
+    for (size_t i = 0; i < sizeof warn_cases / sizeof warn_cases[0]; i++) {
+        char dir[512], err[512] = "", want[600];
+        snprintf(dir, sizeof dir, "%s/confd-warn/%s", MD_FIXTURES, warn_cases[i].dir);
+        snprintf(want, sizeof want, "%s%s", dir, warn_cases[i].expect);
+        struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
+        if (!r)
+            fail_msg("case %s: %s", warn_cases[i].dir, err);
+        const struct md_strlist *l = md_collect_notes(r);
+        if (l->n != 1 || strcmp(l->v[0], want) != 0)
+            fail_msg("case %s: %zu warnings, first '%s', want '%s'", warn_cases[i].dir, l->n,
+                     l->n ? l->v[0] : "", want);
+        md_collect_free(r);
     }
 }
 
@@ -107,8 +132,9 @@ static void test_confd_same_rules_as_main_file(void **st)
     assert_null(md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err));
     assert_non_null(strstr(err, "cpu.d/conf.yaml:2: enabled: expected true or false, got \"2\""));
     write_file(dir, "cpu.d/conf.yaml", "init_config:\n  frobnicate: 1\ninstances:\n  - {}\n");
-    assert_null(md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "cpu.d/conf.yaml:2: frobnicate: unknown key in init_config"));
+    assert_non_null(r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(md_collect_notes(r)->v[0], "cpu.d/conf.yaml:2: frobnicate: unknown key in init_config"));
+    md_collect_free(r);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -195,8 +221,8 @@ static void test_confd_good(void **st)
     r = md_collect_new(NULL, "/tmp/md-no-such-confd", NULL, NULL, NULL, err, sizeof err);
     assert_non_null(r);
     size_t ncollectors = 0;
-    while (md_collectors[ncollectors])
-        ncollectors++;
+    for (size_t i = 0; md_collectors[i]; i++)
+        ncollectors += md_collectors[i]->default_on;
     assert_int_equal(md_collect_ninstances(r), ncollectors);
     md_collect_free(r);
     free(c);
@@ -221,7 +247,7 @@ static void test_confd_shipped(void **st)
             if (strcmp(s.collector, ops->name) == 0) {
                 n++;
                 assert_non_null(strstr(s.source, "/conf.yaml"));
-                assert_true(s.enabled);
+                assert_true(s.enabled || !ops->default_on); /* off by default: shipped disabled */
             }
         }
         if (n != 1)
@@ -556,6 +582,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_confd_bad),
+        cmocka_unit_test(test_confd_warn),
         cmocka_unit_test(test_confd_good),
         cmocka_unit_test(test_confd_same_rules_as_main_file),
         cmocka_unit_test(test_confd_shipped),

@@ -125,7 +125,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.dogstatsd_socket, "");
     assert_int_equal(c.dogstatsd_socket_mode, 0722);
     assert_int_equal(c.dogstatsd_buffer_size, 8192);
-    assert_int_equal(c.dogstatsd_so_rcvbuf, 0);
+    assert_int_equal(c.dogstatsd_so_rcvbuf, 8388608);
     assert_int_equal(c.dogstatsd_pipeline_count, 0);
     assert_int_equal(c.dogstatsd_ring_size, 16384);
     assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_BLOCK);
@@ -206,6 +206,10 @@ static void test_each_type(void **state)
             "log_level: WARNING\n"
             "procfs_path: /host/proc\n"
             "confd_path: /etc/meterd/conf.d\n"
+            "container_exclude: [\"name:^pause$\", \"image:^k8s.gcr.io/\"]\n"
+            "docker_labels_as_tags:\n  com.example.team: team\n  tier: tier\n"
+            "dogstatsd_origin_detection: true\n"
+            "dogstatsd_tag_cardinality: Orchestrator\n"
             "status_port:\n", /* no value: keeps the default */
             NULL, 0);
     assert_string_equal(DD(c)->api_key, "0123456789abcdef0123456789abcdef");
@@ -240,6 +244,12 @@ static void test_each_type(void **state)
     assert_string_equal(c.procfs_path, "/host/proc");
     assert_string_equal(c.confd_path, "/etc/meterd/conf.d");
     assert_int_equal(c.status_port, 5555);
+    assert_int_equal(c.container_exclude.n, 2);
+    assert_string_equal(c.container_exclude.v[1], "image:^k8s.gcr.io/");
+    assert_int_equal(c.docker_labels_as_tags.n, 2); /* Datadog's mapping form */
+    assert_string_equal(c.docker_labels_as_tags.v[0], "com.example.team:team");
+    assert_true(c.dogstatsd_origin_detection);
+    assert_string_equal(c.dogstatsd_tag_cardinality, "orchestrator");
     md_config_free(&c);
 }
 
@@ -388,8 +398,6 @@ static void check_file_error(const char *yaml, const char *want_fmt, const char 
 static void test_file_errors(void **state)
 {
     (void)state;
-    check_file_error("site: x\ndogstatsd_prot: 1\n", "%s:2: dogstatsd_prot: unknown key",
-                     "did you mean dogstatsd_port");
     check_file_error("site: x\nhostname:\n  a: b\n", "%s:2: hostname: expected a string, got a map",
                      NULL);
     check_file_error("\n\ndogstatsd_port: abc\n", "%s:3: dogstatsd_port: expected an integer",
@@ -420,8 +428,16 @@ static void test_file_errors(void **state)
     check_file_error("dogstatsd_eol_required: [tcp]\n", "%s:1: dogstatsd_eol_required[0]:", NULL);
     check_file_error("tags:\n  -\n", "%s:2: tags[0]: empty list item", NULL);
     check_file_error("tags: {a: b}\n", "%s:1: tags: expected a list", NULL);
-    check_file_error("site: https://datadoghq.eu\n", "%s:1: site:", "not a URL");
+    check_file_error("site: https://datadoghq.eu/api\n", "%s:1: site:", "not a URL");
     check_file_error("dd_url: ftp://x\n", "%s:1: dd_url:", "http");
+    check_file_error("container_exclude:\n  - name:^a$\n  - label:x\n", "%s:3: container_exclude[1]:",
+                     "name:<regex>");
+    check_file_error("container_include: [\"image:(\"]\n", "%s:1: container_include[0]:",
+                     "regular expression");
+    check_file_error("dogstatsd_tag_cardinality: all\n", "%s:1: dogstatsd_tag_cardinality:",
+                     "low, orchestrator, high");
+    check_file_error("docker_labels_as_tags:\n  team: [a]\n", "%s:2: docker_labels_as_tags:",
+                     "expected a string");
     check_file_error("statsd_metric_namespace_blocklist: [a]\n"
                      "statsd_metric_namespace_blacklist: [b]\n",
                      "%s:2: statsd_metric_namespace_blacklist:", "keep one");
@@ -486,7 +502,8 @@ static void test_api_key_never_echoed(void **state)
 
     /* Wrong type for api_key: only the type problem. */
     check_file_error("api_key: [a, b]\n", "%s:1: api_key: expected a string, got a list", NULL);
-    snprintf(yaml, sizeof yaml, "api_key: \"%s \"\n", key);
+    /* Whitespace around the key is trimmed (as the agent does); inside, it is an error. */
+    snprintf(yaml, sizeof yaml, "api_key: \"%.16s %s\"\n", key, key + 16);
     check_file_error(yaml, "%s:1: api_key: contains spaces", NULL);
     assert_int_equal(md_config_load(&c, write_conf(yaml), NULL, 0, err, sizeof err), -EINVAL);
     md_config_free(&c);

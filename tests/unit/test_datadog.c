@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "compress.h"
 #include "meterd/config.h"
 #include "meterd/frame.h"
 #include "datadog.h"
@@ -60,16 +61,6 @@ static void sink_open(struct ctx *c, const char *dd_url, const char *site, const
     assert_int_equal(md_sink_datadog_set_agent_items(c->st, false), 0);
 }
 
-static json_t *parse(const struct md_payload *p)
-{
-    json_error_t e;
-    json_t *j = json_loadb(p->body, p->len, 0, &e);
-    if (!j)
-        fail_msg("invalid JSON at %d: %s\n%.*s", e.position, e.text, (int)p->len, p->body);
-    assert_int_equal(strlen(p->body), p->len);
-    return j;
-}
-
 static const char *header(const struct md_payload *p, const char *name)
 {
     size_t n = strlen(name);
@@ -77,6 +68,36 @@ static const char *header(const struct md_payload *p, const char *name)
         if (strncmp(p->headers[i], name, n) == 0 && p->headers[i][n] == ':')
             return p->headers[i] + n + 2;
     return NULL;
+}
+
+/* The body as the backend reads it: inflated when the sink compressed it (static buffer). */
+static const char *plain(const struct md_payload *p, size_t *len)
+{
+    static char *last;
+    free(last);
+    last = NULL;
+    const char *ce = header(p, "Content-Encoding");
+    if (!ce) {
+        *len = p->len;
+        return p->body;
+    }
+    assert_string_equal(ce, "deflate");
+    void *out;
+    assert_int_equal(md_inflate(p->body, p->len, 1u << 30, &out, len), 0);
+    last = out;
+    return last;
+}
+
+static json_t *parse(const struct md_payload *p)
+{
+    json_error_t e;
+    size_t len;
+    const char *body = plain(p, &len);
+    json_t *j = json_loadb(body, len, 0, &e); /* jansson refuses invalid UTF-8 too */
+    if (!j)
+        fail_msg("invalid JSON at %d: %s\n%.*s", e.position, e.text, (int)len, body);
+    assert_int_equal(strnlen(body, len), len);
+    return j;
 }
 
 static size_t list_len(const struct md_payload *p)
@@ -113,13 +134,13 @@ static void test_series_shape(void **state)
     assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
     assert_int_equal(list_len(out), 1);
     assert_string_equal(out->url, "http://127.0.0.1:8428/datadog/api/v1/series");
-    assert_true(out->compress);
+    assert_false(out->compress); /* compressed as it was written */
     assert_int_equal(out->nitems, 3);
     assert_string_equal(out->content_type, "application/json");
     assert_string_equal(header(out, "DD-API-KEY"), "0123456789abcdef");
     assert_string_equal(header(out, "Content-Type"), "application/json");
     assert_string_equal(header(out, "User-Agent"), "meterd/" METERD_VERSION);
-    assert_null(header(out, "Content-Encoding")); /* the flusher adds it after compressing */
+    assert_string_equal(header(out, "Content-Encoding"), "deflate");
 
     json_t *j = parse(out);
     json_t *series = json_object_get(j, "series");
@@ -209,7 +230,7 @@ static void test_split(void **state)
     struct ctx c;
     sink_open(&c, "http://x", NULL, "k");
     const size_t limit = 4000, n = 1000;
-    assert_int_equal(md_sink_datadog_set_limit(c.st, limit), 0);
+    assert_int_equal(md_sink_datadog_set_limits(c.st, 0, limit), 0);
     struct md_frame f;
     md_frame_init(&f, T0, 10);
     const char *t[] = {"env:test"};
@@ -230,9 +251,11 @@ static void test_split(void **state)
     assert_true(list_len(out) > 10);
     size_t next = 0, items = 0;
     for (struct md_payload *p = out; p; p = p->next) {
-        assert_true(p->len <= limit);
+        size_t plen;
+        plain(p, &plen);
+        assert_true(plen <= limit);
         if (p->next)
-            assert_true(p->len > limit / 2); /* filled, not one series per payload */
+            assert_true(plen > limit / 2); /* filled, not one series per payload */
         json_t *j = parse(p);
         json_t *series = json_object_get(j, "series");
         assert_int_equal(json_array_size(series), p->nitems);
@@ -249,6 +272,76 @@ static void test_split(void **state)
     }
     assert_int_equal(items, n);
     assert_int_equal(next, n);
+    md_payload_list_free(out);
+    md_frame_free(&f);
+    c.ops->destroy(c.st);
+}
+
+/* The compressed limit: payloads cut before it, filled close to it, nothing lost. */
+static void test_compressed_limit(void **state)
+{
+    struct ctx c;
+    sink_open(&c, "http://x", NULL, "k");
+    const size_t climit = 3000, n = 2000;
+    assert_int_equal(md_sink_datadog_set_limits(c.st, climit, 0), 0);
+    struct md_frame f;
+    md_frame_init(&f, T0, 10);
+    const struct md_series_key *k = key(&f, "h", NULL, 0);
+    char name[64];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) { /* names that compress poorly */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        snprintf(name, sizeof name, "c.%zu.%016llx", i, (unsigned long long)x);
+        add(&f, name, k, MD_SERIES_GAUGE, 0, (double)i);
+    }
+    struct md_payload *out = NULL;
+    assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
+    assert_true(list_len(out) > 5);
+    size_t items = 0;
+    for (struct md_payload *p = out; p; p = p->next) {
+        assert_true(p->len <= climit);
+        if (p->next)
+            assert_true(p->len > climit * 3 / 4); /* filled close to the limit */
+        json_t *j = parse(p);
+        json_t *series = json_object_get(j, "series");
+        for (size_t i = 0; i < json_array_size(series); i++) {
+            const char *m = json_string_value(json_object_get(json_array_get(series, i), "metric"));
+            assert_int_equal((size_t)atoi(m + 2), items + i); /* in order, none missing */
+        }
+        items += json_array_size(series);
+        assert_int_equal(json_array_size(series), p->nitems);
+        json_decref(j);
+    }
+    assert_int_equal(items, n);
+    md_payload_list_free(out);
+    md_frame_free(&f);
+    c.ops->destroy(c.st);
+}
+
+/* Invalid UTF-8 never reaches the wire: U+FFFD instead, the rest of the payload intact. */
+static void test_invalid_utf8_replaced(void **state)
+{
+    struct ctx c;
+    sink_open(&c, "http://x", NULL, "k");
+    struct md_frame f;
+    md_frame_init(&f, T0, 10);
+    const char *t[] = {"ok:h\xc3\xa9", "bad:\xc3", "sur:\xed\xa0\x80", "over:\xc0\xaf"};
+    const struct md_series_key *k = key(&f, "host\xff", t, 4);
+    add(&f, "bad\xfe\xffname", k, MD_SERIES_GAUGE, 0, 1);
+    add(&f, "good.name", key(&f, "h", NULL, 0), MD_SERIES_GAUGE, 0, 2);
+    struct md_payload *out = NULL;
+    assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
+    json_t *j = parse(out); /* a strict parser accepts it */
+    json_t *s0 = json_array_get(json_object_get(j, "series"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "metric")),
+                        "bad\xef\xbf\xbd\xef\xbf\xbdname");
+    assert_string_equal(json_string_value(json_object_get(s0, "host")), "host\xef\xbf\xbd");
+    const char *want[] = {"ok:h\xc3\xa9", "bad:\xef\xbf\xbd", "sur:\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+                          "over:\xef\xbf\xbd\xef\xbf\xbd"};
+    assert_tags(json_object_get(s0, "tags"), want, 4);
+    json_t *s1 = json_array_get(json_object_get(j, "series"), 1);
+    assert_string_equal(json_string_value(json_object_get(s1, "metric")), "good.name");
+    json_decref(j);
     md_payload_list_free(out);
     md_frame_free(&f);
     c.ops->destroy(c.st);
@@ -312,7 +405,9 @@ static void test_events(void **state)
     assert_int_equal(list_len(out), 1);
     assert_string_equal(out->url, "http://x/intake/");
     assert_int_equal(out->nitems, 4);
-    assert_null(strstr(out->body, "secretkey")); /* the key only travels in the header */
+    size_t olen;
+    const char *obody = plain(out, &olen);
+    assert_null(memmem(obody, olen, "secretkey", 9)); /* the key only travels in the header */
     json_t *j = parse(out);
     assert_string_equal(json_string_value(json_object_get(j, "apiKey")), "");
     assert_string_equal(json_string_value(json_object_get(j, "internalHostname")), "agent-host");
@@ -339,13 +434,15 @@ static void test_events(void **state)
     md_payload_list_free(out);
 
     /* Split: every payload is a complete envelope, events keep their groups. */
-    assert_int_equal(md_sink_datadog_set_limit(c.st, 600), 0);
+    assert_int_equal(md_sink_datadog_set_limits(c.st, 0, 600), 0);
     out = NULL;
     assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
     assert_true(list_len(out) >= 2);
     size_t total = 0;
     for (struct md_payload *p = out; p; p = p->next) {
-        assert_true(p->len <= 600);
+        size_t plen;
+        plain(p, &plen);
+        assert_true(plen <= 600);
         j = parse(p);
         assert_string_equal(json_string_value(json_object_get(j, "internalHostname")), "agent-host");
         const char *k;
@@ -469,6 +566,13 @@ static json_t *find_series(json_t *series, const char *name)
     return NULL;
 }
 
+static bool has_running(const struct md_payload *p)
+{
+    size_t len;
+    const char *b = plain(p, &len);
+    return memmem(b, len, "datadog.agent.running", 21) != NULL;
+}
+
 /*
  * What the sink adds as the agent: the host metadata document on /intake/
  * with the first window (then not again for 30 minutes), and
@@ -531,21 +635,21 @@ static void test_agent_items(void **state)
     out = NULL;
     assert_int_equal(ops->encode(st, &f, &out), 0);
     assert_int_equal(list_len(out), 1);
-    assert_null(strstr(out->body, "datadog.agent.running"));
+    assert_false(has_running(out));
     md_payload_list_free(out);
     /* the next window: running again, no metadata before 30 minutes; a later slice: none */
     f.start += 10;
     out = NULL;
     assert_int_equal(ops->encode(st, &f, &out), 0);
     assert_int_equal(list_len(out), 1);
-    assert_non_null(strstr(out->body, "datadog.agent.running"));
+    assert_true(has_running(out));
     md_payload_list_free(out);
     out = NULL;
     f.continued = true;
     f.start += 10;
     assert_int_equal(ops->encode(st, &f, &out), 0);
     assert_int_equal(list_len(out), 1);
-    assert_null(strstr(out->body, "datadog.agent.running"));
+    assert_false(has_running(out));
     md_payload_list_free(out);
     md_frame_free(&f);
     ops->destroy(st);
@@ -558,6 +662,8 @@ int main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_base_url),
         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_compressed_limit),
+        cmocka_unit_test(test_invalid_utf8_replaced),
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_sketches_protobuf_payload),

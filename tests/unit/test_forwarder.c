@@ -6,206 +6,7 @@
  * (VictoriaMetrics answers 400 where Datadog answers 413, and never 503);
  * connection-refused failures are real (a port nobody listens on).
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-#include <cmocka.h>
-
-#include "forwarder.h"
-#include "httpd.h"
-
-#define API_KEY "secretkey0123456789abcdef"
-#define MAX_REC 64
-
-struct rec {
-    char path[64];
-    char *body;
-    size_t len;
-    char key[64];
-};
-
-struct srv {
-    uv_loop_t loop;
-    uv_async_t stop;
-    struct md_httpd *h;
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int port;
-    int script[16]; /* status for request i; past the end: dflt */
-    int nscript, dflt;
-    unsigned delay_ms;
-    const char *reply;
-    struct rec recs[MAX_REC];
-    int nrecs;
-};
-
-static void handler(void *ud, const struct md_httpd_req *req, struct md_httpd_resp *resp)
-{
-    struct srv *s = ud;
-    pthread_mutex_lock(&s->mu);
-    int i = s->nrecs;
-    if (i < MAX_REC) {
-        struct rec *r = &s->recs[i];
-        snprintf(r->path, sizeof r->path, "%s", req->path);
-        r->body = malloc(req->body_len + 1);
-        memcpy(r->body, req->body ? req->body : "", req->body_len);
-        r->body[req->body_len] = '\0';
-        r->len = req->body_len;
-        const char *k = md_httpd_req_header(req, "DD-API-KEY");
-        snprintf(r->key, sizeof r->key, "%s", k ? k : "");
-        s->nrecs++;
-    }
-    resp->status = i < s->nscript ? s->script[i] : s->dflt;
-    unsigned delay = s->delay_ms;
-    pthread_mutex_unlock(&s->mu);
-    if (delay) { /* a slow backend, deliberately */
-        struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    resp->content_type = "application/json";
-    md_buf_puts(&resp->body, s->reply ? s->reply : "{\"status\":\"ok\"}");
-}
-
-static void on_stop(uv_async_t *a)
-{
-    struct srv *s = a->data;
-    md_httpd_free(s->h);
-    uv_close((uv_handle_t *)&s->stop, NULL);
-}
-
-static void *srv_main(void *arg)
-{
-    struct srv *s = arg;
-    char err[256];
-    uv_loop_init(&s->loop);
-    s->stop.data = s;
-    uv_async_init(&s->loop, &s->stop, on_stop);
-    s->h = md_httpd_new(&s->loop, "127.0.0.1", 0, handler, s, err, sizeof err);
-    if (s->h)
-        md_httpd_set_max_body(s->h, 1 << 20);
-    pthread_mutex_lock(&s->mu);
-    s->port = s->h ? md_httpd_port(s->h) : -1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&s->loop);
-    return NULL;
-}
-
-static struct srv *srv_start(const int *script, int n, int dflt, unsigned delay_ms, const char *reply)
-{
-    struct srv *s = calloc(1, sizeof *s);
-    memcpy(s->script, script, sizeof(int) * (size_t)n);
-    s->nscript = n;
-    s->dflt = dflt;
-    s->delay_ms = delay_ms;
-    s->reply = reply;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
-    pthread_mutex_lock(&s->mu);
-    while (s->port == 0)
-        pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    assert_true(s->port > 0);
-    return s;
-}
-
-static int srv_nrecs(struct srv *s)
-{
-    pthread_mutex_lock(&s->mu);
-    int n = s->nrecs;
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-static void srv_stop(struct srv *s)
-{
-    uv_async_send(&s->stop);
-    pthread_join(s->th, NULL);
-    for (int i = 0; i < s->nrecs; i++)
-        free(s->recs[i].body);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    free(s);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct md_payload *payload(int port, const char *body)
-{
-    struct md_payload *p = calloc(1, sizeof *p);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/datadog/api/v1/series?x=1", port);
-    p->url = strdup(url);
-    p->body = strdup(body);
-    p->len = strlen(body);
-    p->content_type = "application/json";
-    p->headers[p->nheaders++] = strdup("DD-API-KEY: " API_KEY);
-    p->headers[p->nheaders++] = strdup("Content-Type: application/json");
-    p->nitems = 1;
-    p->sink = "datadog";
-    return p;
-}
-
-static void tick_cb(uv_timer_t *t)
-{
-}
-
-/* Run the loop until the forwarder is idle, at most max_s seconds. */
-static bool run_until_idle(uv_loop_t *loop, struct md_forwarder *f, double max_s)
-{
-    uv_timer_t tick; /* bounds each uv_run(ONCE) so the deadline is checked */
-    uv_timer_init(loop, &tick);
-    uv_timer_start(&tick, tick_cb, 20, 20);
-    double t0 = now_s();
-    while (md_forwarder_pending(f) && now_s() - t0 < max_s)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&tick, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    return md_forwarder_pending(f) == 0;
-}
-
-static void on_done(struct md_forwarder *f, void *ud)
-{
-    *(int *)ud += 1;
-}
-
-/* Shut down, run the loop dry and check every handle was closed. */
-static void finish(uv_loop_t *loop, struct md_forwarder *f)
-{
-    int done = 0;
-    if (md_forwarder_shutdown(f, 0, on_done, &done) == 0) {
-        uv_run(loop, UV_RUN_DEFAULT);
-        assert_int_equal(done, 1);
-    }
-    md_forwarder_free(f);
-    uv_run(loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(loop), 0);
-}
-
-static const struct md_fwd_opts fast = {
-    .timeout_ms = 5000, .max_concurrent = 4, .backoff_base_ms = 10, .backoff_max_ms = 40,
-};
+#include "fwd_srv.h"
 
 static void test_sent_202(void **st)
 {
@@ -288,7 +89,7 @@ static char *read_file(const char *path)
     return buf;
 }
 
-static void test_413_dropped_and_logged(void **st)
+static void test_413_single_item_dropped_and_logged(void **st)
 {
     int script[] = {413};
     /* The backend echoes the key back: the log must still not show it. */
@@ -319,7 +120,8 @@ static void test_413_dropped_and_logged(void **st)
     assert_null(strstr(log, "?x=1")); /* query strings can carry secrets too */
     struct md_fwd_stats t;
     md_forwarder_stats(f, "datadog", &t);
-    assert_int_equal(t.dropped_rejected, 1);
+    assert_int_equal(t.dropped_too_big, 1);
+    assert_int_equal(t.items_dropped, 1);
     assert_int_equal(t.payloads_sent, 0);
     assert_int_equal(t.retries, 0);
     assert_int_equal(t.last_status, 413);
@@ -360,18 +162,6 @@ static void test_queue_overflow_drops_oldest(void **st)
     assert_string_equal(s->recs[2].body, bodies[4]);
     finish(&loop, f);
     srv_stop(s);
-}
-
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void test_connection_refused_retried(void **st)
@@ -476,7 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sent_202),
         cmocka_unit_test(test_retry_503_then_202),
-        cmocka_unit_test(test_413_dropped_and_logged),
+        cmocka_unit_test(test_413_single_item_dropped_and_logged),
         cmocka_unit_test(test_queue_overflow_drops_oldest),
         cmocka_unit_test(test_connection_refused_retried),
         cmocka_unit_test(test_shutdown_waits_for_inflight),

@@ -4,7 +4,10 @@
  * totals are exact across two SO_REUSEPORT intake threads, and what happens
  * when the aggregator is stalled and the rings fill: with the drop policy
  * the drop counter equals exactly what did not arrive; with the block
- * policy nothing is lost. Also run by the ThreadSanitizer build.
+ * policy nothing is lost. A lone intake thread aggregates itself, and a
+ * window of more series than a part reaches the loop in parts, each one
+ * only once the loop has freed the one before. Also run by the
+ * ThreadSanitizer build.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -25,10 +28,15 @@
 #include "pipeline.h"
 
 #define NCTX 500
+#define NBIG 20000 /* contexts of the parts test: more than two parts of 8192 series */
 
 struct sums {
     double v[NCTX];
     int frames;
+    int parts;      /* frames with `continued` set */
+    int more;       /* frames with `more_parts` set */
+    double big[NBIG];
+    double big_total;
 };
 
 static void on_frame(void *ud, struct md_frame *f)
@@ -38,8 +46,14 @@ static void on_frame(void *ud, struct md_frame *f)
         int idx;
         if (sscanf(f->series[i].name, "pl.c%d", &idx) == 1 && idx >= 0 && idx < NCTX)
             s->v[idx] += f->series[i].value * f->interval;
+        if (sscanf(f->series[i].name, "pp.c%d", &idx) == 1 && idx >= 0 && idx < NBIG) {
+            s->big[idx] += f->series[i].value * f->interval;
+            s->big_total += f->series[i].value * f->interval;
+        }
     }
     s->frames++;
+    s->parts += f->continued;
+    s->more += f->more_parts;
     md_frame_free(f);
     free(f);
 }
@@ -55,23 +69,30 @@ static int free_udp_port(void)
     return ntohs(a.sin_port);
 }
 
-static struct md_pipeline *start(struct md_config *cfg, uv_loop_t *loop, struct sums *s,
-                                 const char *policy, int threads, int ring_size)
+static struct md_pipeline *start_iv(struct md_config *cfg, uv_loop_t *loop, struct sums *s,
+                                    const char *policy, int threads, int ring_size, int interval)
 {
-    char port[64], th[64], ring[64], pol[64];
+    char port[64], th[64], ring[64], pol[64], iv[64];
+    snprintf(iv, sizeof iv, "flush_interval=%d", interval);
     snprintf(port, sizeof port, "dogstatsd_port=%d", free_udp_port());
     snprintf(th, sizeof th, "dogstatsd_pipeline_count=%d", threads);
     snprintf(ring, sizeof ring, "dogstatsd_ring_size=%d", ring_size);
     snprintf(pol, sizeof pol, "dogstatsd_ring_full_policy=%s", policy);
-    char *sets[] = {port, th, ring, pol, "dogstatsd_so_rcvbuf=33554432", "hostname=t"};
+    char *sets[] = {port, th, ring, pol, iv, "dogstatsd_so_rcvbuf=33554432", "hostname=t"};
     char err[512];
-    assert_int_equal(md_config_load(cfg, NULL, sets, 6, err, sizeof err), 0);
+    assert_int_equal(md_config_load(cfg, NULL, sets, 7, err, sizeof err), 0);
     static struct md_pipeline_opts popts; /* outlives the pipeline */
     md_config_pipeline_opts(cfg, "t", &popts);
     struct md_pipeline *p = md_pipeline_new(&popts, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(md_pipeline_start(p, loop, on_frame, s), 0);
     return p;
+}
+
+static struct md_pipeline *start(struct md_config *cfg, uv_loop_t *loop, struct sums *s,
+                                 const char *policy, int threads, int ring_size)
+{
+    return start_iv(cfg, loop, s, policy, threads, ring_size, 10);
 }
 
 /* Send `n` increments of 1 spread over NCTX counters, 20 per datagram. */
@@ -149,7 +170,7 @@ static void test_stalled_consumer_drop_policy_counts_exactly(void **st)
     uv_loop_init(&loop);
     struct md_config cfg;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 1, 1024);
+    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 2, 1024);
     md_pipeline_pause(p, true);
     const int n = 5000;
     send_counters(cfg.dogstatsd_port, n);
@@ -172,7 +193,7 @@ static void test_stalled_consumer_block_policy_loses_nothing(void **st)
     uv_loop_init(&loop);
     struct md_config cfg;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "block", 1, 1024);
+    struct md_pipeline *p = start(&cfg, &loop, &s, "block", 2, 1024);
     md_pipeline_pause(p, true);
     const int n = 5000;
     send_counters(cfg.dogstatsd_port, n);
@@ -195,10 +216,104 @@ static void test_stalled_consumer_block_policy_loses_nothing(void **st)
     uv_loop_close(&loop);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One increment on each of NBIG contexts, then a due flush of their 1 s window. */
+static void parts_case(int threads)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_config cfg;
+    struct sums *s = calloc(1, sizeof *s);
+    struct md_pipeline *p = start_iv(&cfg, &loop, s, "block", threads, 65536, 1);
+    /* Start early in a second, so that every sample lands in one window. */
+    for (int i = 0; i < 2000 && now_s() - (double)(long)now_s() > 0.3; i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.dogstatsd_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char buf[2048];
+    for (int i = 0; i < NBIG;) {
+        size_t len = 0;
+        for (int k = 0; k < 20 && i < NBIG; k++, i++)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%spp.c%d:1|c", k ? "\n" : "", i);
+        sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof a);
+    }
+    close(fd);
+    wait_metrics(p, NBIG);
+    /* The window is due once it has ended plus the 0.25 s grace of a 1 s interval. */
+    double due = (double)(long)now_s() + 1.3;
+    for (int i = 0; i < 3000 && now_s() < due; i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    md_pipeline_flush(p, false);
+    /* The loop frees each part; the seal waits for that before the next one. */
+    for (int i = 0; i < 5000 && s->big_total < NBIG; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(s->big_total == NBIG);
+    assert_true(s->parts >= 2); /* 20000 series: three parts of at most 8192 */
+    assert_int_equal(s->more, s->parts); /* every part but the last says more follow */
+    md_pipeline_stop(p);
+    for (int i = 0; i < NBIG; i++)
+        assert_true(s->big[i] == 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    md_pipeline_free(p);
+    md_config_free(&cfg);
+    uv_loop_close(&loop);
+    free(s);
+}
+
+static void test_inline_window_in_parts_exact(void **st)
+{
+    parts_case(1);
+}
+
+static void test_threaded_window_in_parts_exact(void **st)
+{
+    parts_case(2);
+}
+
+static void test_exact_totals_one_thread_inline(void **st)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_config cfg;
+    struct sums s = {0};
+    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 1, 65536);
+    const int n = 200000;
+    send_counters(cfg.dogstatsd_port, n);
+    wait_metrics(p, n);
+    md_pipeline_stop(p);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(p, &ps);
+    assert_int_equal(ps.threads, 1);
+    assert_int_equal(ps.ring_full_drops + ps.ring_waits, 0);
+    for (int i = 0; i < NCTX; i++)
+        assert_true(s.v[i] == n / NCTX);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    md_pipeline_free(p);
+    md_config_free(&cfg);
+    uv_loop_close(&loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_totals_two_threads),
+        cmocka_unit_test(test_exact_totals_one_thread_inline),
+        cmocka_unit_test(test_inline_window_in_parts_exact),
+        cmocka_unit_test(test_threaded_window_in_parts_exact),
         cmocka_unit_test(test_stalled_consumer_drop_policy_counts_exactly),
         cmocka_unit_test(test_stalled_consumer_block_policy_loses_nothing),
     };

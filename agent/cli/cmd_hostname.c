@@ -1,0 +1,30 @@
+/*
+ * cmd_hostname.c: `meterd hostname`, the Datadog agent's `agent hostname`.
+ * Prints the name the agent would report and which source gave it, so an
+ * operator can check a deployment's mounts and variables (Docker socket,
+ * DD_KUBERNETES_KUBELET_NODENAME, ...) without reading metrics back.
+ * Exits 1 when no source gives a usable name, as `meterd run` would refuse.
+ */
+#include <stdio.h>
+
+#include "cmd.h"
+#include "daemon.h"
+#include "hostname.h"
+
+int md_cmd_hostname(int argc, char **argv)
+{
+    struct md_config cfg;
+    int rc = md_cmd_load_config(argc, argv, &cfg, NULL);
+    if (rc)
+        return rc;
+    struct md_hostname h;
+    rc = md_hostname_resolve(&cfg, &h);
+    md_config_free(&cfg);
+    printf("%s\nsource: %s\n", h.name, h.source);
+    if (h.detail[0])
+        printf("skipped: %s\n", h.detail);
+    if (rc)
+        fprintf(stderr, "meterd: no usable host name: set hostname (DD_HOSTNAME) or "
+                        "hostname_file, or mount the Docker socket\n");
+    return rc ? 1 : 0;
+}

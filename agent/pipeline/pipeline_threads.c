@@ -1,0 +1,497 @@
+/*
+ * pipeline_threads.c: what the pipeline's threads run (see pipeline.h for
+ * the shape, pipeline_threads.h for the shared state).
+ *
+ * Per metric, an intake thread does: split, parse, enrich, hash the context
+ * key, then either fold the sample into the aggregator itself (a lone
+ * intake thread, md_pipe_inline_main) or copy the line into its ring for the
+ * aggregator thread. No allocation, no lock, no syscall: the syscalls
+ * (recvmmsg, clock_gettime via vDSO, the futex wake when the aggregator
+ * sleeps) happen once per batch of up to 64 datagrams. The aggregator looks
+ * the key up; only for a context it has not seen (or for rare messages:
+ * events, checks, packed values, |T) does it parse the line copy again, so
+ * names and tags are interned once per new context.
+ */
+#include "pipeline_threads.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --- waking the aggregator ---------------------------------------------- */
+
+/*
+ * The aggregator sleeps at most AGG_NAP between looks at the rings, and
+ * producers wake it early only when a ring is getting full (or for a flush
+ * or stop). Waking it for every small batch would cost two context
+ * switches per datagram when intake and aggregation share a core.
+ */
+#define AGG_NAP_NS (50 * 1000 * 1000)
+#define AGG_SEAL_NAP_NS (1000 * 1000) /* a seal waiting for the loop to free parts */
+
+void md_pipe_wake(struct md_pipeline *p)
+{
+    if (!atomic_load(&p->agg_sleeping))
+        return;
+    atomic_fetch_add(&p->wake_seq, 1);
+    syscall(SYS_futex, &p->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* --- intake threads ----------------------------------------------------- */
+
+/* Room for a record in the thread's ring, honouring the full-ring policy. */
+static struct rec *reserve(struct intake_thread *t, uint32_t n)
+{
+    for (;;) {
+        struct rec *r = md_ring_reserve(&t->ring, (uint32_t)sizeof(struct rec) + n);
+        if (r)
+            return r;
+        if (!t->p->block_on_full || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed)) {
+            t->ring_full++;
+            return NULL;
+        }
+        /* block: let the aggregator see what we have, and wait for room */
+        t->ring_waits++;
+        atomic_store_explicit(&t->pub_ring_waits, t->ring_waits, memory_order_relaxed);
+        md_ring_publish(&t->ring);
+        md_pipe_wake(t->p);
+        sched_yield();
+    }
+}
+
+_Static_assert(sizeof(struct rec) == 24, "ring record header");
+
+/* The record of a line (after the batch's time, once): its optional fields and its copy. */
+static struct rec *put_line(struct intake_thread *t, int kind, const char *line, size_t len,
+                            uint32_t flags, double rate, uint64_t member)
+{
+    if (len > UINT16_MAX)
+        return NULL;
+    if (!t->now_sent) {
+        struct rec *tr = reserve(t, 0);
+        if (!tr)
+            return NULL;
+        *tr = (struct rec){.kind = REC_TIME, .value = t->now};
+        t->now_sent = true;
+    }
+    uint32_t opt = ((flags & REC_RATE) ? 8 : 0) + ((flags & REC_MEMBER) ? 8 : 0);
+    struct rec *r = reserve(t, opt + (uint32_t)len);
+    if (!r)
+        return NULL;
+    r->kind = (uint8_t)kind;
+    r->len = (uint16_t)len;
+    r->flags = flags;
+    char *d = r->data;
+    if (flags & REC_RATE) {
+        memcpy(d, &rate, 8);
+        d += 8;
+    }
+    if (flags & REC_MEMBER) {
+        memcpy(d, &member, 8);
+        d += 8;
+    }
+    memcpy(d, line, len);
+    return r;
+}
+
+/* A line the aggregator parses in full: events, checks, packed and |T values. */
+static void slow_line(struct intake_thread *t, char *line, size_t len)
+{
+    if (t->p->inline_agg)
+        md_statsd_line(t->p->agg_sd, line, len, t->now);
+    else
+        put_line(t, REC_LINE, line, len, 0, 1, 0);
+}
+
+static void intake_line(void *ud, char *line, size_t len, enum md_parse_error err)
+{
+    struct intake_thread *t = ud;
+    struct md_statsd_stats *st = md_statsd_stats_mut(t->sd);
+    if (err != MD_PERR_NONE) {
+        st->errors[err]++;
+        return;
+    }
+    if (t->origin) /* the sender's container tags become part of the line */
+        line = md_origin_apply(t->origin, t->pid, line, len, t->now, &len);
+    struct md_msg msg;
+    char *text = line;
+    if (len >= 3 && memcmp(line, "_e{", 3) == 0) {
+        memcpy(t->scratch, line, len);
+        text = t->scratch;
+    }
+    switch (md_parse_line(text, len, &t->popts, &msg)) {
+    case MD_MSG_ERROR:
+        st->errors[msg.error]++;
+        return;
+    case MD_MSG_EVENT:
+        st->events++;
+        slow_line(t, line, len);
+        return;
+    case MD_MSG_SERVICE_CHECK:
+        st->service_checks++;
+        slow_line(t, line, len);
+        return;
+    case MD_MSG_METRIC:
+        break;
+    }
+    const struct md_sample *m = &msg.u.metric;
+    st->metrics += m->type == MD_SET ? 1 : m->nvalues;
+    if (m->nvalues > 1 || (m->flags & MD_SAMPLE_HAS_TS)) {
+        slow_line(t, line, len); /* rare: the aggregator parses it */
+        return;
+    }
+    uint64_t key;
+    if (md_statsd_fast_key(t->sd, &t->keyer, m, &key) != 0)
+        return;
+    if (t->p->inline_agg) {
+        struct md_fast f = {.type = m->type, .value = m->value, .rate = m->sample_rate,
+                            .now = t->now, .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0};
+        if (m->type == MD_SET)
+            f.member_hash = md_hash(m->values.p, m->values.len);
+        if (md_agg_add_fast(t->p->agg, key, &f) == -ENOENT)
+            md_statsd_line(t->p->agg_sd, line, len, t->now); /* new context */
+        return;
+    }
+    uint32_t flags = ((m->flags & MD_SAMPLE_SIGNED) ? REC_SIGNED : 0) |
+                     (m->sample_rate != 1 ? REC_RATE : 0) | (m->type == MD_SET ? REC_MEMBER : 0);
+    struct rec *r = put_line(t, REC_FAST, line, len, flags, m->sample_rate,
+                             m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0);
+    if (!r)
+        return;
+    r->type = (uint8_t)m->type;
+    r->key = key;
+    r->value = m->value;
+}
+
+void md_pipe_publish_stats(struct intake_thread *t)
+{
+    const uint64_t *v = (const uint64_t *)md_statsd_stats(t->sd);
+    for (size_t i = 0; i < STATS_N; i++)
+        atomic_store_explicit(&t->pub[i], v[i], memory_order_relaxed);
+    atomic_store_explicit(&t->pub_ring_full, t->ring_full, memory_order_relaxed);
+    atomic_store_explicit(&t->pub_ring_waits, t->ring_waits, memory_order_relaxed);
+}
+
+/* The sender pid the kernel attached to datagram i (SO_PASSCRED), 0 if none. */
+static int sender_pid(struct intake_thread *t, int i)
+{
+    struct msghdr *h = &t->msgs[i].msg_hdr;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cr;
+            memcpy(&cr, CMSG_DATA(c), sizeof cr);
+            return cr.pid;
+        }
+    return 0;
+}
+
+/* One recvmmsg; returns datagrams read (0 on timeout or when empty). */
+static int intake_batch(struct intake_thread *t, int flags)
+{
+    for (int i = 0; i < BATCH; i++) {
+        t->iov[i] = (struct iovec){t->bufs + (size_t)i * t->bufsize, t->bufsize};
+        t->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &t->iov[i], .msg_iovlen = 1};
+        if (t->cmsg) {
+            t->msgs[i].msg_hdr.msg_control = t->cmsg + (size_t)i * MD_CRED_SPACE;
+            t->msgs[i].msg_hdr.msg_controllen = MD_CRED_SPACE;
+        }
+    }
+    int n = recvmmsg(t->fd, t->msgs, BATCH, flags, NULL);
+    if (n <= 0)
+        return 0;
+    t->now = wall_now();
+    t->now_sent = false;
+    for (int i = 0; i < n; i++) {
+        size_t len = t->msgs[i].msg_len;
+        bool trunc = (t->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > t->bufsize;
+        md_statsd_stats_mut(t->sd)->packets++;
+        md_statsd_stats_mut(t->sd)->bytes += len;
+        t->pid = t->cmsg ? sender_pid(t, i) : 0;
+        md_split_datagram(t->iov[i].iov_base, len > t->bufsize ? t->bufsize : len, trunc,
+                          t->eol_required, intake_line, t);
+    }
+    md_pipe_publish_stats(t);
+    if (t->p->inline_agg)
+        return n;
+    md_ring_publish(&t->ring);
+    t->ring.head_cache = atomic_load_explicit(&t->ring.head, memory_order_acquire);
+    if (t->ring.ptail - t->ring.head_cache > t->ring.size / 4)
+        md_pipe_wake(t->p); /* getting full: do not wait for the aggregator's nap to end */
+    return n;
+}
+
+void *md_pipe_intake_main(void *arg)
+{
+    struct intake_thread *t = arg;
+    while (!atomic_load_explicit(&t->p->intake_stop, memory_order_relaxed))
+        intake_batch(t, MSG_WAITFORONE); /* SO_RCVTIMEO bounds the wait */
+    /* What the kernel still holds was accepted by us: read it before leaving. */
+    while (intake_batch(t, MSG_DONTWAIT) > 0)
+        ;
+    return NULL;
+}
+
+/* --- aggregator thread -------------------------------------------------- */
+
+/* Rebuild a loop-thread point from its ring record. */
+static void handle_point(struct md_pipeline *p, const struct rec *r)
+{
+    const char *d = r->data + 24, *end = d + r->len;
+    struct md_str tags[MD_CTX_MAX_TAGS];
+    struct md_point pt = {.type = r->type, .value = r->value};
+    double now;
+    memcpy(&pt.sample_rate, r->data, 8);
+    memcpy(&now, r->data + 8, 8);
+    memcpy(&pt.timestamp, r->data + 16, 8);
+    uint16_t n;
+#define TAKE(s)                                           \
+    do {                                                  \
+        memcpy(&n, d, 2);                                 \
+        (s) = (struct md_str){d + 2, n};                  \
+        d += 2 + n;                                       \
+    } while (0)
+    TAKE(pt.name);
+    pt.has_host = *d++;
+    TAKE(pt.host);
+    memcpy(&n, d, 2);
+    d += 2;
+    uint16_t nt = n;
+    for (uint16_t i = 0; i < nt && i < MD_CTX_MAX_TAGS && d < end; i++)
+        TAKE(tags[i]);
+#undef TAKE
+    pt.tags = tags;
+    pt.ntags = nt;
+    md_agg_add(p->agg, &pt, now);
+}
+
+static void handle_rec(struct md_pipeline *p, struct rec *r, double *now)
+{
+    char *d = r->data;
+    struct md_fast f = {.type = r->type, .value = r->value, .rate = 1, .now = *now,
+                        .signed_value = (r->flags & REC_SIGNED) != 0};
+    if (r->flags & REC_RATE) {
+        memcpy(&f.rate, d, 8);
+        d += 8;
+    }
+    if (r->flags & REC_MEMBER) {
+        memcpy(&f.member_hash, d, 8);
+        d += 8;
+    }
+    switch (r->kind) {
+    case REC_TIME:
+        *now = r->value;
+        break;
+    case REC_FAST:
+        if (md_agg_add_fast(p->agg, r->key, &f) == -ENOENT)
+            md_statsd_line(p->agg_sd, d, r->len, *now); /* new context */
+        break;
+    case REC_LINE:
+        md_statsd_line(p->agg_sd, d, r->len, *now);
+        break;
+    case REC_POINT:
+        handle_point(p, r);
+        break;
+    }
+}
+
+/* Fold up to DRAIN_MAX records of a ring; now is that ring's current REC_TIME. */
+static size_t drain(struct md_pipeline *p, struct md_ring *ring, double *now)
+{
+    size_t n = 0;
+    uint32_t len;
+    struct rec *r;
+    while (n < DRAIN_MAX && (r = md_ring_peek(ring, &len))) {
+        handle_rec(p, r, now);
+        md_ring_consume(ring);
+        n++;
+    }
+    if (n)
+        md_ring_release(ring);
+    return n;
+}
+
+/* Hand the sealed frame (or the part of it sealed so far) to the loop. */
+static void push_frame(struct md_pipeline *p, bool part)
+{
+    struct md_frame *f = malloc(sizeof *f);
+    if (!f) {
+        struct md_frame lost;
+        if (part)
+            md_agg_seal_take_part(p->agg, &lost);
+        else
+            md_agg_seal_take(p->agg, &lost);
+        md_frame_free(&lost);
+        return;
+    }
+    if (part)
+        md_agg_seal_take_part(p->agg, f);
+    else
+        md_agg_seal_take(p->agg, f);
+    struct md_frame **slot;
+    while (!(slot = md_ring_reserve(&p->frame_ring, sizeof f)))
+        sched_yield(); /* the loop is behind on frames: wait, never drop a window */
+    *slot = f;
+    md_ring_publish(&p->frame_ring);
+    uv_async_send(&p->async);
+}
+
+/*
+ * Flush requests become incremental seals: SEAL_STEP table slots at a time
+ * (about a millisecond), with the rings drained between steps, so that
+ * sealing 100k contexts never leaves intake waiting on full rings while
+ * the socket buffers overflow. A request that comes during a seal waits for
+ * it; "all" (stop, tests) seals in one go.
+ *
+ * The series sealed go to the loop PART_SERIES at a time, and the seal
+ * waits (seal_blocked) while PARTS_OUT frames are still being encoded:
+ * the series of a big window then never all exist at once, which is most
+ * of what a flush adds to the agent's peak memory. Samples keep flowing
+ * meanwhile; only the seal waits.
+ */
+#define SEAL_STEP 2048
+#define PART_SERIES 8192
+#define PARTS_OUT 1
+
+static void seal_work(struct md_pipeline *p)
+{
+    int req = atomic_exchange(&p->flush_req, 0);
+    if (req > p->want_flush)
+        p->want_flush = req;
+    if (!p->seal_busy && p->want_flush) {
+        p->seal_all = p->want_flush == 2;
+        p->want_flush = 0;
+        md_agg_seal_begin(p->agg, wall_now(), p->seal_all);
+        p->seal_busy = true;
+    }
+    if (!p->seal_busy)
+        return;
+    bool parts = !p->seal_all && !p->stopping;
+    p->seal_blocked = parts && md_agg_frames_out(p->agg) >= PARTS_OUT;
+    if (p->seal_blocked)
+        return;
+    if (md_agg_seal_step(p->agg, p->seal_all ? UINT32_MAX : SEAL_STEP)) {
+        push_frame(p, false);
+        p->seal_busy = false;
+    } else if (parts && md_agg_seal_series(p->agg) >= PART_SERIES) {
+        push_frame(p, true);
+    }
+}
+
+/*
+ * The last frames on stop: the seal in progress, then every open window.
+ * The loop is waiting for this thread, so nothing waits for it here and
+ * nothing is cut into parts.
+ */
+static void seal_last(struct md_pipeline *p)
+{
+    p->stopping = true;
+    while (p->seal_busy)
+        seal_work(p);
+    p->want_flush = 2;
+    seal_work(p);
+}
+
+static void publish_agg_stats(struct md_pipeline *p)
+{
+    const uint64_t *v = (const uint64_t *)md_agg_stats(p->agg);
+    for (size_t i = 0; i < AGG_STATS_N; i++)
+        atomic_store_explicit(&p->agg_pub[i], v[i], memory_order_relaxed);
+}
+
+static bool rings_empty(struct md_pipeline *p)
+{
+    for (unsigned i = 0; i < p->nthreads; i++)
+        if (!md_ring_empty(&p->threads[i]->ring))
+            return false;
+    return md_ring_empty(&p->main_ring);
+}
+
+static void agg_sleep(struct md_pipeline *p, long ns)
+{
+    atomic_store(&p->agg_sleeping, 1);
+    uint32_t seq = atomic_load(&p->wake_seq);
+    if (rings_empty(p) && !atomic_load(&p->flush_req) && !atomic_load(&p->agg_stop)) {
+        struct timespec ts = {0, ns};
+        syscall(SYS_futex, &p->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+    }
+    atomic_store(&p->agg_sleeping, 0);
+}
+
+void *md_pipe_agg_main(void *arg)
+{
+    struct md_pipeline *p = arg;
+    for (;;) {
+        if (atomic_load(&p->agg_paused) && !atomic_load(&p->agg_stop)) {
+            struct timespec ts = {0, 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        size_t n = 0;
+        for (unsigned i = 0; i < p->nthreads; i++)
+            n += drain(p, &p->threads[i]->ring, &p->threads[i]->rec_now);
+        n += drain(p, &p->main_ring, &p->main_now);
+        seal_work(p);
+        publish_agg_stats(p);
+        bool idle = n == 0 && (p->seal_blocked || (!p->seal_busy && !p->want_flush));
+        if (atomic_load(&p->agg_stop) && n == 0 && rings_empty(p))
+            break;
+        if (idle)
+            agg_sleep(p, p->seal_blocked ? AGG_SEAL_NAP_NS : AGG_NAP_NS);
+    }
+    seal_last(p);
+    publish_agg_stats(p);
+    return NULL;
+}
+
+/*
+ * With one intake thread, that thread aggregates too (inline_agg): the
+ * aggregator thread would only take turns with it, on one core a context
+ * switch per batch, and when the other thread is descheduled the intake
+ * waits on a full ring while datagrams queue in the kernel. Inline, the one
+ * thread reads, parses and folds each batch, and between batches takes the
+ * loop's points and does one step of a seal in progress (reading without
+ * waiting until the seal is done, so a flush never holds the socket).
+ */
+void *md_pipe_inline_main(void *arg)
+{
+    struct intake_thread *t = arg;
+    struct md_pipeline *p = t->p;
+    while (!atomic_load_explicit(&p->intake_stop, memory_order_relaxed)) {
+        if (atomic_load(&p->agg_paused)) {
+            struct timespec ts = {0, 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (p->seal_blocked) {
+            if (intake_batch(t, MSG_DONTWAIT) == 0) {
+                struct timespec ts = {0, AGG_SEAL_NAP_NS};
+                nanosleep(&ts, NULL);
+            }
+        } else {
+            intake_batch(t, p->seal_busy ? MSG_DONTWAIT : MSG_WAITFORONE);
+        }
+        drain(p, &p->main_ring, &p->main_now);
+        seal_work(p);
+        publish_agg_stats(p);
+    }
+    while (intake_batch(t, MSG_DONTWAIT) > 0)
+        ;
+    while (drain(p, &p->main_ring, &p->main_now))
+        ;
+    seal_last(p);
+    publish_agg_stats(p);
+    return NULL;
+}
+

@@ -1,0 +1,25 @@
+/*
+ * ctrcommon.h: what the container and docker collectors share: finding the
+ * container table (the daemon's, or a private one when run without it) and
+ * reading every discovered container once per run.
+ */
+#ifndef MD_CTRCOMMON_H
+#define MD_CTRCOMMON_H
+
+#include "containers.h"
+#include "meterd/collector.h"
+
+struct md_ctr_run {
+    struct md_containers *store;
+    bool own_store;
+    struct md_ctr_snap snap;
+    struct md_fbuf fb;
+    unsigned host_cpus;
+};
+
+int md_ctr_run_init(struct md_ctr_run *r, const struct md_instance_conf *conf, char *err, size_t errlen);
+void md_ctr_run_free(struct md_ctr_run *r);
+/* Discovery when due, then a snapshot at high cardinality. */
+int md_ctr_run_begin(struct md_ctr_run *r, int64_t now_ns);
+
+#endif

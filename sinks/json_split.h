@@ -1,0 +1,26 @@
+/*
+ * json_split.h: cut a JSON document holding one array of items in two,
+ * for sinks whose payloads the backend answered 413 to.
+ */
+#ifndef METERD_JSON_SPLIT_H
+#define METERD_JSON_SPLIT_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/*
+ * body is `<prefix>[item,item,...]<suffix>` where the array starts at the
+ * first '[' and the prefix holds no string with a '['. Writes the prefix,
+ * the first half of the items and the suffix to a, the same with the
+ * second half to b, and the item counts to *na, *nb. Returns -EINVAL for
+ * fewer than two items or a body that is not such a document.
+ */
+int md_json_split_array(const char *body, size_t len, struct md_buf *a, size_t *na,
+                        struct md_buf *b, size_t *nb);
+
+/* The Datadog sink's split (sink.h): series and service-check bodies only. */
+int md_json_split_datadog(const char *body, size_t len, size_t nitems, struct md_buf *a,
+                          size_t *na, struct md_buf *b, size_t *nb);
+
+#endif

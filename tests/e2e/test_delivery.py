@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""End to end: delivery under real failures, read back from VictoriaMetrics.
+
+A real VictoriaMetrics is stopped (SIGTERM, so it keeps its data) while
+counters flow; meterd is killed with SIGKILL during an outage and started
+again on the same spool; meterd is stopped with SIGTERM while the backend is
+down; the spool sits on a real 256 KiB tmpfs that fills up. Every count
+sent in a sealed window is checked to arrive exactly once: VictoriaMetrics
+keeps duplicate samples, so a double send shows up as a second value.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from harness import Meterd, VictoriaMetrics, http_get, run_tests, wait_until
+
+HOST = "e2e-host"
+
+
+def start_meterd(d, vm_url, **settings):
+    base = {"dd_url": vm_url + "/datadog", "hostname": HOST, "api_key": "e2e-secret-key-1234",
+            "forwarder_backoff_base": 1}
+    base.update(settings)
+    return Meterd(d, base)
+
+
+def counts(vm, name):
+    """{window timestamp (ms): [values]} of counter `name` in VictoriaMetrics."""
+    out = {}
+    for s in vm.export('{__name__="%s"}' % name):
+        for v, t in zip(s["values"], s["timestamps"]):
+            out.setdefault(t, []).append(v)
+    return out
+
+
+def total(vm, name, interval):
+    """Increments stored (counts are shipped as per-second rates) and any duplicated window."""
+    c = counts(vm, name)
+    dups = {t: v for t, v in c.items() if len(v) > 1}
+    return round(sum(sum(v) for v in c.values()) * interval), dups
+
+
+def spool_files(m):
+    return m.status()["forwarder"]["spool"]["files"]
+
+
+def assert_ledger(m):
+    """Every item the forwarder was handed is sent, dropped, evicted, queued or on disk, once."""
+    led = m.status()["forwarder"]["ledger"]
+    assert led["balanced"], led
+    return led
+
+
+def test_outage_60s_exactly_once(d):
+    vm = VictoriaMetrics(d)
+    m = start_meterd(d, vm.url, flush_interval=2)
+    sent = 0
+    t_end = time.time() + 4
+    while time.time() < t_end:  # a few windows while the backend is up
+        m.send("out.count:1|c")
+        sent += 1
+        time.sleep(0.05)
+    vm.stop()
+    t_end = time.time() + 60
+    while time.time() < t_end:  # 60 s of outage with counts flowing
+        m.send("out.count:1|c")
+        sent += 1
+        time.sleep(0.05)
+    m.wait_received(sent, timeout=20)
+    assert spool_files(m) > 0, "nothing spooled during the outage"
+    vm.restart()
+    t0 = time.time()
+    wait_until(lambda: total(vm, "out.count", 2)[0] >= sent, 30, "every count after the restart")
+    recovered = time.time() - t0
+    got, dups = total(vm, "out.count", 2)
+    assert got == sent and not dups, (got, sent, dups)
+    assert recovered < 10, "took %.1f s after the backend came back" % recovered
+    wait_until(lambda: spool_files(m) == 0, 10, "the spool to empty")
+    led = assert_ledger(m)
+    assert led["dropped"] == 0 and led["evicted"] == 0, led
+    print("outage: %d counts, all delivered %.1f s after the restart" % (sent, recovered))
+
+
+def test_sigkill_during_outage_then_restart(d):
+    vm = VictoriaMetrics(d)
+    m = start_meterd(d, vm.url, flush_interval=2)
+    vm.stop()
+    sent = 0
+    for _ in range(40):
+        m.send("kill.count:1|c|#phase:outage")
+        sent += 1
+        time.sleep(0.1)
+    m.wait_received(sent)
+    last_window_end = (int(time.time()) // 2 + 1) * 2
+    # sealed (window end + 1 s grace) and written to the spool before the kill
+    def all_spooled():
+        f = m.status()["forwarder"]
+        return f["spooled"] == f["payloads_in"] and f["inflight"] == 0
+    wait_until(lambda: time.time() > last_window_end + 3 and all_spooled(), 15,
+               "the last window to reach the spool")
+    time.sleep(0.5)
+    assert all_spooled()
+    m.proc.signal(signal.SIGKILL)
+    m.proc.p.wait(10)
+    vm.restart()
+    m2 = start_meterd(d, vm.url, flush_interval=2)
+    try:
+        wait_until(lambda: total(vm, "kill.count", 2)[0] >= sent, 20, "the spooled counts")
+    except AssertionError:
+        raise AssertionError("%d sent; in VictoriaMetrics: %r" % (sent, counts(vm, "kill.count")))
+    time.sleep(1)  # a duplicate would come right behind
+    got, dups = total(vm, "kill.count", 2)
+    assert got == sent and not dups, (got, sent, dups)
+    wait_until(lambda: spool_files(m2) == 0, 10, "the spool to empty")
+    led = assert_ledger(m2)
+    assert led["recovered"] > 0 and led["dropped"] == 0, led
+
+
+def test_repeated_sigkill_restarts_cleanly(d):
+    """kill -9 at random moments (writes in progress included) five times in an outage."""
+    import random
+    vm = VictoriaMetrics(d)
+    vm.stop()
+    sent = 0
+    rnd = random.Random(1234)
+    for cycle in range(5):
+        m = start_meterd(d, vm.url, flush_interval=1)
+        st = m.status()["forwarder"]["spool"]
+        assert st["corrupt"] == 0, st  # every file the last kill left is whole
+        t_end = time.time() + 1.5 + rnd.random() * 2
+        while time.time() < t_end:
+            m.send("crash.count:1|c")
+            sent += 1
+            time.sleep(0.02)
+        m.proc.signal(signal.SIGKILL)
+        m.proc.p.wait(10)
+    vm.restart()
+    m = start_meterd(d, vm.url, flush_interval=1)
+    wait_until(lambda: spool_files(m) == 0, 30, "the spool to drain")
+    time.sleep(1.5)
+    got, dups = total(vm, "crash.count", 1)
+    assert not dups, dups
+    assert 0 < got <= sent, (got, sent)  # the open windows of the kills are lost, nothing twice
+    assert m.status()["forwarder"]["spool"]["corrupt"] == 0
+    print("repeated SIGKILL: %d of %d counts delivered (the rest were in open windows)" % (got, sent))
+
+
+def test_sigterm_with_backend_down_spools_then_delivers(d):
+    vm = VictoriaMetrics(d)
+    # credentials in the URL too (VictoriaMetrics without -httpAuth ignores them)
+    vm_url = vm.url.replace("http://", "http://spooluser:spoolpass99@")
+    m = start_meterd(d, vm_url, flush_interval=2)
+    vm.stop()
+    for _ in range(10):
+        m.send("term.count:1|c")
+    m.wait_received(10)
+    t0 = time.time()
+    m.proc.signal(signal.SIGTERM)
+    rc = m.proc.p.wait(20)
+    took = time.time() - t0
+    assert rc == 0, rc
+    assert took < 5, "exit took %.1f s" % took
+    out = m.proc.output()
+    assert "kept in the spool for the next run" in out, out[-2000:]
+    assert "e2e-secret-key-1234" not in out
+    spool = os.path.join(d, "transactions_to_retry")
+    files = [f for f in os.listdir(spool) if f.endswith(".spl")]
+    assert files, "no spool files after SIGTERM"
+    for f in files:  # neither the API key nor the URL's password is written to disk
+        data = open(os.path.join(spool, f), "rb").read()
+        assert b"e2e-secret-key-1234" not in data and b"spoolpass99" not in data
+    vm.restart()
+    start_meterd(d, vm_url, flush_interval=2)
+    wait_until(lambda: total(vm, "term.count", 2)[0] >= 10, 20, "the counts spooled at exit")
+    time.sleep(1)
+    got, dups = total(vm, "term.count", 2)
+    assert got == 10 and not dups, (got, dups)
+
+
+def test_disk_full_spool_keeps_running(d):
+    mnt = os.path.join(d, "tiny")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt], check=True)
+    try:
+        # A port nobody listens on: the backend is down for the whole test.
+        m = start_meterd(d, "http://127.0.0.1:9", flush_interval=1,
+                         forwarder_storage_path=os.path.join(mnt, "spool"),
+                         forwarder_retry_queue_payloads_max_size=65536)
+        n = 0
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            # about 40 KB of compressed payload per window: random names compress poorly
+            batch = ["full.%s:1|c" % os.urandom(12).hex() for _ in range(40)]
+            for i in range(0, len(batch), 20):
+                m.send("\n".join(batch[i:i + 20]))
+            n += 1
+            sp = m.status()["forwarder"]["spool"]
+            if sp["evicted"] > 0 or sp["write_errors"] > 2:
+                break
+            time.sleep(0.01)
+        m.send("full.last:1|c")
+        time.sleep(2)
+        st = m.status()
+        sp = st["forwarder"]["spool"]
+        assert sp["evicted"] > 0, sp
+        assert m.proc.alive()
+        led = assert_ledger(m)
+        assert led["evicted"] > 0, led
+        used = sum(os.path.getsize(os.path.join(mnt, "spool", f)) for f in os.listdir(os.path.join(mnt, "spool")))
+        assert used <= 256 * 1024, used
+        out = m.proc.output()
+        assert out.count("is full: deleted the oldest") <= 2, "eviction log not rate-limited"
+        metrics = http_get(m.status_url + "/metrics")[1]
+        ev = [l for l in metrics.splitlines() if l.startswith("meterd_spool_evicted_total ")]
+        assert ev and int(ev[0].split()[1]) >= sp["evicted"], ev
+        m.stop()
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests([test_sigterm_with_backend_down_spools_then_delivers,
+                        test_repeated_sigkill_restarts_cleanly,
+                        test_sigkill_during_outage_then_restart,
+                        test_disk_full_spool_keeps_running,
+                        test_outage_60s_exactly_once]))
