@@ -101,7 +101,7 @@ def test_agent_files_run_unchanged(d):
     assert "apm_config: not implemented, ignored" in log
     assert log.count("collect_connection_state: unknown key for collector 'network'") == 1 or \
         "collect_connection_state" not in log  # implemented by then: no warning at all
-    assert log.count("loader: unknown key at the top level of a check file, ignored") == 1
+    assert log.count("loader: a key of the Datadog agent's check loader, ignored by meterd") == 1
     assert "conf.d: postgres.d: not loaded, meterd has no such check" in log
     assert "conf.d: process_agent.yaml.default: not loaded" in log
     assert "FATAL" not in log and "config error" not in log
