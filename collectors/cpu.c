@@ -5,7 +5,9 @@
  * runs, as the Datadog agent does: percent of the whole machine's capacity
  * (all CPUs = 100), nothing on the first run, nothing when a counter went
  * backwards. Context switches go out raw as a monotonic count and the
- * runner turns them into per-run deltas.
+ * runner turns them into per-run deltas. With report_total_percpu, each
+ * CPU's cumulative times go out as gauges in seconds since boot
+ * (system.cpu.<part>.total, tag core:cpuN), as the agent's cpu check does.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,9 +17,19 @@
 #include "host.h"
 #include "meterd/collector.h"
 #include "procfs.h"
+#include <unistd.h>
+
+enum { K_PERCPU };
+
+static const struct md_key_decl cpu_keys[] = {
+    {"report_total_percpu", MD_KEY_BOOL, "false", 0, 0, "per-CPU times since boot, system.cpu.*.total"},
+    {NULL, 0, NULL, 0, 0, NULL, 0},
+};
 
 struct cpu_state {
     char *proc;
+    bool percpu;
+    double hz; /* USER_HZ: /proc/stat ticks per second */
     struct md_fbuf fb;
     struct md_cpu_times prev;
     bool has_prev;
@@ -108,8 +120,39 @@ static int cpu_configure(const struct md_instance_conf *conf, void **state, char
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    s->percpu = conf->values[K_PERCPU].b;
+    long hz = sysconf(_SC_CLK_TCK);
+    s->hz = hz > 0 ? (double)hz : 100.0;
     *state = s;
     return 0;
+}
+
+/* One gauge per part of each "cpuN ..." line. */
+static void cpu_percpu(struct cpu_state *s, struct md_emitter *e)
+{
+    static const char *const names[] = {
+        "system.cpu.user.total", "system.cpu.nice.total", "system.cpu.system.total",
+        "system.cpu.idle.total", "system.cpu.iowait.total", "system.cpu.irq.total",
+        "system.cpu.softirq.total", "system.cpu.steal.total", "system.cpu.guest.total",
+        "system.cpu.guestnice.total"};
+    for (const char *line = s->fb.p; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        struct md_cpu_times t;
+        if (strncmp(line, "cpu", 3) == 0 && line[3] >= '0' && line[3] <= '9') {
+            char tag[32];
+            size_t n = strcspn(line, " ");
+            snprintf(tag, sizeof tag, "core:%.*s", (int)(n < 20 ? n : 20), line);
+            const char *tags[] = {tag};
+            memset(&t, 0, sizeof t);
+            if (parse_cpu_line(line + n, &t) == 0) {
+                const uint64_t v[] = {t.user, t.nice, t.system, t.idle, t.iowait,
+                                      t.irq, t.softirq, t.steal, t.guest, t.guest_nice};
+                for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+                    md_gauge(e, names[i], (double)v[i] / s->hz, tags, 1);
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
 }
 
 static int cpu_collect(void *state, struct md_emitter *e)
@@ -135,6 +178,8 @@ static int cpu_collect(void *state, struct md_emitter *e)
     s->has_prev = true;
     md_gauge(e, "system.cpu.num_cores", cur.ncpu, NULL, 0);
     md_monotonic(e, "system.cpu.context_switches", (double)cur.ctxt, NULL, 0);
+    if (s->percpu)
+        cpu_percpu(s, e);
     return 0;
 }
 
@@ -153,7 +198,7 @@ const struct md_collector_ops md_collector_cpu = {
     .default_on = true,
     .default_interval = 15,
     .needs_two_runs = true,
-    .keys = NULL,
+    .keys = cpu_keys,
     .configure = cpu_configure,
     .collect = cpu_collect,
     .destroy = cpu_destroy,

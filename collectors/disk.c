@@ -11,19 +11,34 @@
  * <proc>/filesystems. Units follow the Datadog agent: KiB, fractions.
  * statvfs of a hung network mount blocks; the runner calls collect on a
  * worker thread and skips (counts) runs while one is still going.
+ *
+ * Filters and tags follow the Datadog disk check, old and new key names
+ * alike: regexes match from the start (Python's re.match), file system
+ * names without regard to case; an include list keeps only what matches.
+ * Labels come from <host>/dev/disk/by-label (what blkid reports, kept by
+ * udev), tagged label: and device_label:. Per block device it also sends
+ * the check's read_time / write_time (ms, monotonic counts) and their _pct
+ * rates from <proc>/diskstats.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "meterd/collector.h"
 #include "procfs.h"
 
-enum { K_USE_MOUNT, K_ALL_PARTITIONS, K_FS_EXCLUDE, K_DEV_EXCLUDE, K_MP_EXCLUDE, K_MIN_SIZE };
+enum {
+    K_USE_MOUNT, K_ALL_PARTITIONS, K_FS_EXCLUDE, K_DEV_EXCLUDE, K_MP_EXCLUDE, K_MIN_SIZE,
+    K_FS_INCLUDE, K_DEV_INCLUDE, K_MP_INCLUDE, K_FS_BLACK, K_DEV_BLACK, K_MP_BLACK, K_FS_WHITE,
+    K_DEV_WHITE, K_MP_WHITE, K_EX_FS, K_EX_DISKS, K_EX_DISK_RE, K_EX_MP_RE, K_TAG_FS, K_TAG_LABEL,
+    K_DEVICE_TAG_RE,
+};
 
 static const struct md_key_decl disk_keys[] = {
     {"use_mount", MD_KEY_BOOL, "false", 0, 0, "tag device: with the mount point instead of the device"},
@@ -32,22 +47,54 @@ static const struct md_key_decl disk_keys[] = {
     {"device_exclude", MD_KEY_STRLIST, "", 0, 0, "regexes of devices to skip"},
     {"mount_point_exclude", MD_KEY_STRLIST, "", 0, 0, "regexes of mount points to skip"},
     {"min_disk_size", MD_KEY_INT, "0", 0, INT64_MAX / (1 << 20), "skip file systems smaller than this, MiB"},
+    {"file_system_include", MD_KEY_STRLIST, "", 0, 0, "regexes of the only file system types to report"},
+    {"device_include", MD_KEY_STRLIST, "", 0, 0, "regexes of the only devices to report"},
+    {"mount_point_include", MD_KEY_STRLIST, "", 0, 0, "regexes of the only mount points to report"},
+    {"file_system_blacklist", MD_KEY_STRLIST, "", 0, 0, "old name of file_system_exclude"},
+    {"device_blacklist", MD_KEY_STRLIST, "", 0, 0, "old name of device_exclude"},
+    {"mount_point_blacklist", MD_KEY_STRLIST, "", 0, 0, "old name of mount_point_exclude"},
+    {"file_system_whitelist", MD_KEY_STRLIST, "", 0, 0, "old name of file_system_include"},
+    {"device_whitelist", MD_KEY_STRLIST, "", 0, 0, "old name of device_include"},
+    {"mount_point_whitelist", MD_KEY_STRLIST, "", 0, 0, "old name of mount_point_include"},
+    {"excluded_filesystems", MD_KEY_STRLIST, "", 0, 0, "file system types to skip (exact names)"},
+    {"excluded_disks", MD_KEY_STRLIST, "", 0, 0, "devices to skip (exact names)"},
+    {"excluded_disk_re", MD_KEY_REGEX, "", 0, 0, "regex of devices to skip"},
+    {"excluded_mountpoint_re", MD_KEY_REGEX, "", 0, 0, "regex of mount points to skip"},
+    {"tag_by_filesystem", MD_KEY_BOOL, "false", 0, 0, "tag filesystem:<type>"},
+    {"tag_by_label", MD_KEY_BOOL, "true", 0, 0, "tag label: and device_label: from /dev/disk/by-label"},
+    {"device_tag_re", MD_KEY_MAP, "", 0, 0, "regex of device (mount point with use_mount) -> comma-separated tags"},
+    {"service_check_rw", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"blkid_cache_file", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"use_lsblk", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"include_all_devices", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"timeout", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"lowercase_device_tag", MD_KEY_IGNORED, "", 0, 0, NULL},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
 struct relist {
     regex_t *v;
-    size_t n;
+    size_t n, cap;
+};
+
+struct disk_label {
+    char dev[64];     /* basename: "vda1" */
+    char tags[2][160]; /* "label:X", "device_label:X" */
 };
 
 struct disk_state {
     char *proc;
     char host_root[512];
     const char *mounts_rel;
-    struct md_fbuf fb, fsbuf;
-    bool use_mount, all;
+    struct md_fbuf fb, fsbuf, dsbuf;
+    bool use_mount, all, by_fs, by_label;
     uint64_t min_bytes;
-    struct relist fs_ex, dev_ex, mp_ex;
+    struct relist fs_ex, dev_ex, mp_ex, fs_in, dev_in, mp_in, tag_re;
+    const char *const *tag_re_tags; /* the map's values: tag_re.v[i] -> tag_re_tags[2i+1] */
+    const char *const *ex_disks;
+    size_t nex_disks;
+    struct disk_label *labels;
+    size_t nlabels, caplabels;
     char (*seen)[1040];
     size_t nseen, capseen;
     struct md_emitter *e;
@@ -157,6 +204,12 @@ static bool relist_match(const struct relist *l, const char *s)
     return false;
 }
 
+/* Kept when not excluded and, if there is an include list, on it. */
+static bool relist_keep(const struct relist *in, const struct relist *ex, const char *s)
+{
+    return !relist_match(ex, s) && (in->n == 0 || relist_match(in, s));
+}
+
 /* One emission per device tag: bind mounts and duplicates in the mount table show once. */
 static bool disk_seen(struct disk_state *s, const char *tag)
 {
@@ -175,16 +228,87 @@ static bool disk_seen(struct disk_state *s, const char *tag)
     return false;
 }
 
+static bool disk_excluded_name(const struct disk_state *s, const char *dev)
+{
+    for (size_t i = 0; i < s->nex_disks; i++)
+        if (strcmp(s->ex_disks[i], dev) == 0)
+            return true;
+    return false;
+}
+
+/* Tags device_tag_re gives name: each matching pattern's comma-separated tags. */
+static size_t disk_re_tags(const struct disk_state *s, const char *name, const char **tags,
+                           size_t max, char (*buf)[128])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->tag_re.n; i++) {
+        if (regexec(&s->tag_re.v[i], name, 0, NULL, 0) != 0)
+            continue;
+        for (const char *p = s->tag_re_tags[2 * i + 1]; *p && n < max;) {
+            size_t len = strcspn(p, ",");
+            const char *t = p;
+            while (len && *t == ' ')
+                t++, len--;
+            while (len && t[len - 1] == ' ')
+                len--;
+            if (len) {
+                snprintf(buf[n], sizeof buf[n], "%.*s", (int)len, t);
+                tags[n] = buf[n];
+                n++;
+            }
+            p += strcspn(p, ",");
+            p += *p == ',';
+        }
+    }
+    return n;
+}
+
+static const struct disk_label *disk_label_of(const struct disk_state *s, const char *dev)
+{
+    const char *base = strrchr(dev, '/');
+    base = base ? base + 1 : dev;
+    for (size_t i = 0; i < s->nlabels; i++)
+        if (strcmp(s->labels[i].dev, base) == 0)
+            return &s->labels[i];
+    return NULL;
+}
+
+enum { DISK_MAX_TAGS = 24 };
+
+/* Tags of one file system or block device: device, device_name, filesystem, labels, device_tag_re. */
+static size_t disk_tags(const struct disk_state *s, const char *dev_tag, const char *dev,
+                        const char *fstype, const char **tags, char (*buf)[128], char *t0, size_t t0len)
+{
+    size_t n = 0;
+    const char *base = strrchr(dev, '/');
+    snprintf(t0, t0len, "device:%s", dev_tag);
+    tags[n++] = t0;
+    snprintf(buf[n], sizeof buf[n], "device_name:%s", base ? base + 1 : dev);
+    tags[n] = buf[n];
+    n++;
+    if (fstype && s->by_fs) {
+        snprintf(buf[n], sizeof buf[n], "filesystem:%s", fstype);
+        tags[n] = buf[n];
+        n++;
+    }
+    const struct disk_label *l = s->by_label ? disk_label_of(s, dev) : NULL;
+    if (l) {
+        tags[n++] = l->tags[0];
+        tags[n++] = l->tags[1];
+    }
+    return n + disk_re_tags(s, dev_tag, tags + n, DISK_MAX_TAGS - n, buf + n);
+}
+
 static void disk_emit(void *ud, const struct md_mount *m)
 {
     struct disk_state *s = ud;
     if (!s->all && (md_disk_is_pseudo(s->fsbuf.len ? s->fsbuf.p : NULL, m->fstype) ||
                     m->device[0] == '\0' || strcmp(m->device, "none") == 0))
         return;
-    if (relist_match(&s->fs_ex, m->fstype) || relist_match(&s->dev_ex, m->device) ||
-        relist_match(&s->mp_ex, m->mountpoint))
+    if (!relist_keep(&s->fs_in, &s->fs_ex, m->fstype) || !relist_keep(&s->dev_in, &s->dev_ex, m->device) ||
+        !relist_keep(&s->mp_in, &s->mp_ex, m->mountpoint) || disk_excluded_name(s, m->device))
         return;
-    char tag[1040], name[280];
+    char tag[1040];
     snprintf(tag, sizeof tag, "device:%s", s->use_mount ? m->mountpoint : m->device);
     if (disk_seen(s, tag))
         return;
@@ -197,23 +321,92 @@ static void disk_emit(void *ud, const struct md_mount *m)
     }
     if (v.f_blocks == 0 || (double)v.f_blocks * v.f_frsize < (double)s->min_bytes)
         return;
-    const char *base = strrchr(m->device, '/');
-    snprintf(name, sizeof name, "device_name:%s", base ? base + 1 : m->device);
-    const char *tags[] = {tag, name};
+    const char *tags[DISK_MAX_TAGS];
+    char buf[DISK_MAX_TAGS][128];
+    size_t nt = disk_tags(s, s->use_mount ? m->mountpoint : m->device, m->device, m->fstype, tags,
+                          buf, tag, sizeof tag);
     struct md_disk_usage u;
     md_disk_compute(v.f_frsize, v.f_blocks, v.f_bfree, v.f_bavail, v.f_files, v.f_ffree, &u);
     struct md_emitter *e = s->e;
-    md_gauge(e, "system.disk.total", u.total_kib, tags, 2);
-    md_gauge(e, "system.disk.used", u.used_kib, tags, 2);
-    md_gauge(e, "system.disk.free", u.free_kib, tags, 2);
-    md_gauge(e, "system.disk.in_use", u.in_use, tags, 2);
-    md_gauge(e, "system.disk.utilized", u.in_use * 100.0, tags, 2);
+    md_gauge(e, "system.disk.total", u.total_kib, tags, nt);
+    md_gauge(e, "system.disk.used", u.used_kib, tags, nt);
+    md_gauge(e, "system.disk.free", u.free_kib, tags, nt);
+    md_gauge(e, "system.disk.in_use", u.in_use, tags, nt);
+    md_gauge(e, "system.disk.utilized", u.in_use * 100.0, tags, nt);
     if (v.f_files) {
-        md_gauge(e, "system.fs.inodes.total", u.inodes_total, tags, 2);
-        md_gauge(e, "system.fs.inodes.free", u.inodes_free, tags, 2);
-        md_gauge(e, "system.fs.inodes.used", u.inodes_used, tags, 2);
-        md_gauge(e, "system.fs.inodes.in_use", u.inodes_in_use, tags, 2);
+        md_gauge(e, "system.fs.inodes.total", u.inodes_total, tags, nt);
+        md_gauge(e, "system.fs.inodes.free", u.inodes_free, tags, nt);
+        md_gauge(e, "system.fs.inodes.used", u.inodes_used, tags, nt);
+        md_gauge(e, "system.fs.inodes.in_use", u.inodes_in_use, tags, nt);
+        md_gauge(e, "system.fs.inodes.utilized", u.inodes_in_use * 100.0, tags, nt);
     }
+}
+
+/* read_time / write_time per block device, as the check takes them from psutil's disk_io_counters. */
+static void disk_latency(void *ud, const struct md_diskstat *d)
+{
+    struct disk_state *s = ud;
+    const char *tags[DISK_MAX_TAGS];
+    char buf[DISK_MAX_TAGS][128], t0[96];
+    size_t nt = disk_tags(s, d->name, d->name, NULL, tags, buf, t0, sizeof t0);
+    md_monotonic(s->e, "system.disk.read_time", (double)d->rticks, tags, nt);
+    md_monotonic(s->e, "system.disk.write_time", (double)d->wticks, tags, nt);
+    /* ms per second * 100 / 1000: the check's figure, which it admits is not really a percentage */
+    md_rate(s->e, "system.disk.read_time_pct", (double)d->rticks * 0.1, tags, nt);
+    md_rate(s->e, "system.disk.write_time_pct", (double)d->wticks * 0.1, tags, nt);
+}
+
+/* "\x20" escapes of udev's by-label names decoded. */
+static void label_decode(char *dst, size_t len, const char *src)
+{
+    size_t o = 0;
+    for (size_t i = 0; src[i] && o + 1 < len; i++) {
+        unsigned c;
+        if (src[i] == '\\' && src[i + 1] == 'x' && sscanf(src + i + 2, "%2x", &c) == 1) {
+            dst[o++] = (char)c;
+            i += 3;
+        } else {
+            dst[o++] = src[i];
+        }
+    }
+    dst[o] = '\0';
+}
+
+/* <host>/dev/disk/by-label/<label> -> ../../<dev>: the label of each device, re-read each run. */
+static void disk_read_labels(struct disk_state *s)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/dev/disk/by-label", s->host_root);
+    s->nlabels = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char link[1200], target[256], label[128];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "%s/%s", dir, de->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (s->nlabels == s->caplabels) {
+            size_t ncap = s->caplabels ? s->caplabels * 2 : 8;
+            struct disk_label *nl = realloc(s->labels, ncap * sizeof *nl);
+            if (!nl)
+                break;
+            s->labels = nl;
+            s->caplabels = ncap;
+        }
+        struct disk_label *l = &s->labels[s->nlabels++];
+        const char *base = strrchr(target, '/');
+        snprintf(l->dev, sizeof l->dev, "%.63s", base ? base + 1 : target);
+        label_decode(label, sizeof label, de->d_name);
+        snprintf(l->tags[0], sizeof l->tags[0], "label:%s", label);
+        snprintf(l->tags[1], sizeof l->tags[1], "device_label:%s", label);
+    }
+    closedir(d);
 }
 
 static void relist_free(struct relist *l)
@@ -221,24 +414,49 @@ static void relist_free(struct relist *l)
     for (size_t i = 0; i < l->n; i++)
         regfree(&l->v[i]);
     free(l->v);
-    l->v = NULL;
-    l->n = 0;
+    memset(l, 0, sizeof *l);
 }
 
-static int relist_compile(struct relist *l, const union md_key_value *v, const char *key,
-                          char *err, size_t errlen)
+/* Append one pattern, anchored at the start as re.match is; exact: the whole text, literally. */
+static int relist_add(struct relist *l, const char *re, bool icase, bool exact, const char *key,
+                      char *err, size_t errlen)
 {
-    if (v->list.n == 0)
-        return 0;
-    l->v = calloc(v->list.n, sizeof *l->v);
-    if (!l->v)
-        return -ENOMEM;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 4;
+        regex_t *nv = realloc(l->v, ncap * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    char pat[1100];
+    size_t o = 0;
+    pat[o++] = '^';
+    pat[o++] = '(';
+    for (const char *p = re; *p && o < sizeof pat - 8; p++) {
+        if (exact && strchr(".[]()*+?{}|^$\\", *p))
+            pat[o++] = '\\';
+        pat[o++] = *p;
+    }
+    pat[o++] = ')';
+    if (exact)
+        pat[o++] = '$';
+    pat[o] = '\0';
+    if (regcomp(&l->v[l->n], pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)) != 0) {
+        snprintf(err, errlen, "%s: invalid regular expression '%s'", key, re);
+        return -EINVAL;
+    }
+    l->n++;
+    return 0;
+}
+
+static int relist_add_all(struct relist *l, const union md_key_value *v, const char *key,
+                          bool icase, bool exact, char *err, size_t errlen)
+{
     for (size_t i = 0; i < v->list.n; i++) {
-        if (regcomp(&l->v[i], v->list.v[i], REG_EXTENDED | REG_NOSUB) != 0) {
-            snprintf(err, errlen, "%s: invalid regular expression '%s'", key, v->list.v[i]);
-            return -EINVAL;
-        }
-        l->n++;
+        int rc = relist_add(l, v->list.v[i], icase, exact, key, err, errlen);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -248,14 +466,53 @@ static void disk_destroy(void *state)
     struct disk_state *s = state;
     if (!s)
         return;
-    relist_free(&s->fs_ex);
-    relist_free(&s->dev_ex);
-    relist_free(&s->mp_ex);
+    struct relist *lists[] = {&s->fs_ex, &s->dev_ex, &s->mp_ex, &s->fs_in, &s->dev_in, &s->mp_in, &s->tag_re};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        relist_free(lists[i]);
+    free(s->labels);
     free(s->seen);
     md_procfs_free(&s->fb);
     md_procfs_free(&s->fsbuf);
+    md_procfs_free(&s->dsbuf);
     free(s->proc);
     free(s);
+}
+
+/* Every filter key, new and old names, into the six lists. */
+static int disk_filters(struct disk_state *s, const union md_key_value *v, char *err, size_t errlen)
+{
+    static const struct {
+        int key;
+        size_t list; /* index in lists[] below */
+        bool icase, exact;
+    } rows[] = {
+        {K_FS_EXCLUDE, 0, true, false}, {K_FS_BLACK, 0, true, false}, {K_EX_FS, 0, true, true},
+        {K_DEV_EXCLUDE, 1, false, false}, {K_DEV_BLACK, 1, false, false},
+        {K_MP_EXCLUDE, 2, false, false}, {K_MP_BLACK, 2, false, false},
+        {K_FS_INCLUDE, 3, true, false}, {K_FS_WHITE, 3, true, false},
+        {K_DEV_INCLUDE, 4, false, false}, {K_DEV_WHITE, 4, false, false},
+        {K_MP_INCLUDE, 5, false, false}, {K_MP_WHITE, 5, false, false},
+    };
+    struct relist *lists[] = {&s->fs_ex, &s->dev_ex, &s->mp_ex, &s->fs_in, &s->dev_in, &s->mp_in};
+    int rc;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if ((rc = relist_add_all(lists[rows[i].list], &v[rows[i].key], disk_keys[rows[i].key].name,
+                                 rows[i].icase, rows[i].exact, err, errlen)) < 0)
+            return rc;
+    if (v[K_EX_DISK_RE].s && *v[K_EX_DISK_RE].s &&
+        (rc = relist_add(&s->dev_ex, v[K_EX_DISK_RE].s, false, false, "excluded_disk_re", err, errlen)) < 0)
+        return rc;
+    if (v[K_EX_MP_RE].s && *v[K_EX_MP_RE].s &&
+        (rc = relist_add(&s->mp_ex, v[K_EX_MP_RE].s, false, false, "excluded_mountpoint_re", err, errlen)) < 0)
+        return rc;
+    const union md_key_value *tr = &v[K_DEVICE_TAG_RE];
+    s->tag_re_tags = tr->list.v;
+    for (size_t i = 0; i + 1 < tr->list.n; i += 2)
+        if ((rc = relist_add(&s->tag_re, tr->list.v[i], false, false, "device_tag_re", err, errlen)) < 0)
+            return rc;
+    s->ex_disks = v[K_EX_DISKS].list.v;
+    s->nex_disks = v[K_EX_DISKS].list.n;
+    return 0;
 }
 
 static int disk_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
@@ -270,11 +527,13 @@ static int disk_configure(const struct md_instance_conf *conf, void **state, cha
     s->mounts_rel = strcmp(s->proc, "/proc") == 0 ? "mounts" : "1/mounts";
     s->use_mount = conf->values[K_USE_MOUNT].b;
     s->all = conf->values[K_ALL_PARTITIONS].b;
+    s->by_fs = conf->values[K_TAG_FS].b;
+    s->by_label = conf->values[K_TAG_LABEL].b;
     s->min_bytes = (uint64_t)conf->values[K_MIN_SIZE].i << 20;
-    int rc;
-    if ((rc = relist_compile(&s->fs_ex, &conf->values[K_FS_EXCLUDE], "file_system_exclude", err, errlen)) < 0 ||
-        (rc = relist_compile(&s->dev_ex, &conf->values[K_DEV_EXCLUDE], "device_exclude", err, errlen)) < 0 ||
-        (rc = relist_compile(&s->mp_ex, &conf->values[K_MP_EXCLUDE], "mount_point_exclude", err, errlen)) < 0) {
+    int rc = disk_filters(s, conf->values, err, errlen);
+    if (rc < 0) {
+        if (rc == -ENOMEM)
+            snprintf(err, errlen, "out of memory");
         disk_destroy(s);
         return rc;
     }
@@ -297,7 +556,11 @@ static int disk_collect(void *state, struct md_emitter *e)
     s->nseen = 0;
     s->errors = 0;
     s->e = e;
+    if (s->by_label)
+        disk_read_labels(s);
     rc = md_disk_parse_mounts(s->fb.p, disk_emit, s);
+    if (rc >= 0 && md_procfs_read(&s->dsbuf, s->proc, "diskstats") >= 0)
+        md_io_parse_diskstats(s->dsbuf.p, disk_latency, s);
     s->e = NULL;
     return rc < 0 ? rc : 0;
 }
@@ -306,6 +569,7 @@ const struct md_collector_ops md_collector_disk = {
     .name = "disk",
     .default_on = true,
     .default_interval = 15,
+    .needs_two_runs = true,
     .keys = disk_keys,
     .configure = disk_configure,
     .collect = disk_collect,

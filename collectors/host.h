@@ -66,6 +66,21 @@ struct md_netdev {
 /* Calls fn for each interface line; returns the number of interfaces or -EINVAL. */
 int md_net_parse_dev(const char *text, void (*fn)(void *ud, const struct md_netdev *d), void *ud);
 
+/* ---- network protocols: /proc/net/{snmp,netstat,tcp,udp} (netstat.c) ---- */
+typedef void (*md_nstat_fn)(void *ud, const char *group, size_t glen, const char *field,
+                            size_t flen, uint64_t value);
+/* Calls fn for each non-negative field of each "Group: ..." line pair; returns pairs or -EINVAL. */
+int md_net_parse_nstat(const char *text, md_nstat_fn fn, void *ud);
+/* The Datadog network check's metric for a field, NULL when it has none; *gauge for CurrEstab. */
+const char *md_nstat_metric(const char *group, size_t glen, const char *field, size_t flen,
+                            bool *gauge);
+
+enum { MD_TCP_NSTATES = 13 }; /* kernel TCP states 1..12; 0 collects unknown ones */
+/* Sockets of a /proc/net/{tcp,udp}{,6} table by state; returns how many, or -EINVAL. */
+int md_net_count_conns(const char *text, uint64_t counts[MD_TCP_NSTATES]);
+/* The check's name for a kernel TCP state, combined into 5 states or not; NULL: none. */
+const char *md_tcp_state_name(unsigned st, bool combine);
+
 /* ---- io: /proc/diskstats ----------------------------------------------- */
 struct md_diskstat {
     unsigned major, minor;

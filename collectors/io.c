@@ -10,6 +10,11 @@
  * monotonic run time (emitter now_ns), never a clock read here.
  * avg_q_sz divides the weighted milliseconds by 1000 (the Datadog agent
  * divides by 1024, ~2 % low; we prefer the correct figure).
+ * system.io.block_in / block_out are /proc/vmstat pgpgin / pgpgout as
+ * bytes per second; the kernel counts those in KiB, so they are multiplied
+ * by 1024 (the agent multiplies by the page size and reports 4x too much).
+ * device_exclude_re is read in init_config, where the agent reads it, or
+ * in an instance; device_blacklist_re is its old name.
  */
 #include <errno.h>
 #include <regex.h>
@@ -21,11 +26,13 @@
 #include "meterd/collector.h"
 #include "procfs.h"
 
-enum { K_DEVICE_EXCLUDE_RE };
+enum { K_DEVICE_EXCLUDE_RE, K_DEVICE_BLACKLIST_RE };
 
 static const struct md_key_decl io_keys[] = {
-    {"device_exclude_re", MD_KEY_REGEX, "", 0, 0, "POSIX extended regex of device names to skip"},
-    {NULL, 0, NULL, 0, 0, NULL},
+    {"device_exclude_re", MD_KEY_REGEX, "", 0, 0, "POSIX extended regex of device names to skip", MD_KEY_F_INIT},
+    {"device_blacklist_re", MD_KEY_REGEX, "", 0, 0, "old name of device_exclude_re", MD_KEY_F_INIT},
+    {"lowercase_device_tag", MD_KEY_IGNORED, "", 0, 0, NULL, MD_KEY_F_INIT},
+    {NULL, 0, NULL, 0, 0, NULL, 0},
 };
 
 struct io_prev {
@@ -36,7 +43,7 @@ struct io_prev {
 
 struct io_state {
     char *proc;
-    struct md_fbuf fb;
+    struct md_fbuf fb, vmbuf;
     regex_t re;
     bool has_re;
     struct io_prev *prev;
@@ -182,6 +189,7 @@ static void io_destroy(void *state)
         regfree(&s->re);
     free(s->prev);
     md_procfs_free(&s->fb);
+    md_procfs_free(&s->vmbuf);
     free(s->proc);
     free(s);
 }
@@ -195,6 +203,8 @@ static int io_configure(const struct md_instance_conf *conf, void **state, char 
         return -ENOMEM;
     }
     const char *re = conf->values[K_DEVICE_EXCLUDE_RE].s;
+    if (!re || !*re)
+        re = conf->values[K_DEVICE_BLACKLIST_RE].s;
     if (re && *re) {
         if (regcomp(&s->re, re, REG_EXTENDED | REG_NOSUB) != 0) {
             snprintf(err, errlen, "device_exclude_re: invalid regular expression");
@@ -218,6 +228,13 @@ static int io_collect(void *state, struct md_emitter *e)
     rc = md_io_parse_diskstats(s->fb.p, io_emit, s);
     s->e = NULL;
     io_sweep(s);
+    uint64_t in, out;
+    if (md_procfs_read(&s->vmbuf, s->proc, "vmstat") >= 0 &&
+        md_mem_parse_vmstat_key(s->vmbuf.p, "pgpgin", &in) == 0 &&
+        md_mem_parse_vmstat_key(s->vmbuf.p, "pgpgout", &out) == 0) {
+        md_rate(e, "system.io.block_in", (double)in * 1024.0, NULL, 0);
+        md_rate(e, "system.io.block_out", (double)out * 1024.0, NULL, 0);
+    }
     return rc < 0 ? rc : 0;
 }
 

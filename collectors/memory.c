@@ -157,11 +157,18 @@ static void mem_destroy(void *state)
     free(s);
 }
 
+/* The agent's memory check key for /proc/vmstat pressure counters, not implemented here yet. */
+static const struct md_key_decl mem_keys[] = {
+    {"collect_memory_pressure", MD_KEY_IGNORED, "", 0, 0, NULL, 0},
+    {NULL, 0, NULL, 0, 0, NULL, 0},
+};
+
 const struct md_collector_ops md_collector_memory = {
     .name = "memory",
     .default_on = true,
     .default_interval = 15,
     .needs_two_runs = true,
+    .keys = mem_keys,
     .configure = mem_configure,
     .collect = mem_collect,
     .destroy = mem_destroy,

@@ -6,6 +6,10 @@
  * networking); with another root (/host/proc in a container) it reads
  * <proc>/1/net/dev, the namespace of the host's PID 1, as the Datadog
  * agent does. Counters go out raw as rates; the runner divides by time.
+ * The protocol counters and connection states (netstat.c) come from the
+ * same namespace's net/snmp, net/netstat and net/{tcp,udp}{,6}.
+ * excluded_interface_re matches from the start of the name, as Python's
+ * re.match in the Datadog check does.
  */
 #include <errno.h>
 #include <regex.h>
@@ -17,22 +21,35 @@
 #include "meterd/collector.h"
 #include "procfs.h"
 
-enum { K_EXCLUDED, K_EXCLUDED_RE };
+enum { K_EXCLUDED, K_EXCLUDED_RE, K_CX_STATE, K_COMBINE, K_RATES, K_COUNTS };
 
 static const struct md_key_decl net_keys[] = {
     {"excluded_interfaces", MD_KEY_STRLIST, "", 0, 0, "interface names to skip"},
     {"excluded_interface_re", MD_KEY_REGEX, "", 0, 0, "POSIX extended regex of interface names to skip"},
+    {"collect_connection_state", MD_KEY_BOOL, "false", 0, 0, "count TCP and UDP sockets by state"},
+    {"combine_connection_states", MD_KEY_BOOL, "true", 0, 0, "fold TCP states into 5 (closing, opening ...)"},
+    {"collect_rate_metrics", MD_KEY_BOOL, "true", 0, 0, "protocol counters as per-second rates"},
+    {"collect_count_metrics", MD_KEY_BOOL, "false", 0, 0, "protocol counters as counts named <metric>.count"},
+    {"collect_connection_queues", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"collect_ethtool_stats", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"collect_ethtool_metrics", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"collect_aws_ena_metrics", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"conntrack_path", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"use_sudo_conntrack", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"whitelist_conntrack_metrics", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"blacklist_conntrack_metrics", MD_KEY_IGNORED, "", 0, 0, NULL},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
 struct net_state {
     char *proc;
-    const char *rel;
+    const char *base; /* "" or "1/": whose network namespace */
     struct md_fbuf fb;
     const char *const *excluded;
     size_t nexcluded;
     regex_t re;
     bool has_re;
+    bool cx_state, combine, rates, counts;
     struct md_emitter *e; /* during one collect */
 };
 
@@ -118,12 +135,24 @@ static int net_configure(const struct md_instance_conf *conf, void **state, char
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    s->rel = strcmp(s->proc, "/proc") == 0 ? "net/dev" : "1/net/dev";
+    s->base = strcmp(s->proc, "/proc") == 0 ? "" : "1/";
+    s->cx_state = conf->values[K_CX_STATE].b;
+    s->combine = conf->values[K_COMBINE].b;
+    s->rates = conf->values[K_RATES].b;
+    s->counts = conf->values[K_COUNTS].b;
     s->excluded = conf->values[K_EXCLUDED].list.v;
     s->nexcluded = conf->values[K_EXCLUDED].list.n;
     const char *re = conf->values[K_EXCLUDED_RE].s;
     if (re && *re) {
-        if (regcomp(&s->re, re, REG_EXTENDED | REG_NOSUB) != 0) {
+        char *anchored;
+        if (asprintf(&anchored, "^(%s)", re) < 0) {
+            snprintf(err, errlen, "out of memory");
+            net_destroy(s);
+            return -ENOMEM;
+        }
+        int bad = regcomp(&s->re, anchored, REG_EXTENDED | REG_NOSUB);
+        free(anchored);
+        if (bad != 0) {
             snprintf(err, errlen, "excluded_interface_re: invalid regular expression");
             net_destroy(s);
             return -EINVAL;
@@ -134,19 +163,102 @@ static int net_configure(const struct md_instance_conf *conf, void **state, char
     return 0;
 }
 
+/* <proc>/[1/]net/<name>; a root without PID 1 (a fixture tree): the root's own namespace. */
+static int net_read(struct net_state *s, const char *name)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "%snet/%s", s->base, name);
+    int rc = md_procfs_read(&s->fb, s->proc, rel);
+    if (rc == -ENOENT && *s->base && strcmp(name, "dev") == 0) {
+        s->base = "";
+        return net_read(s, name);
+    }
+    return rc;
+}
+
+static void net_nstat(void *ud, const char *group, size_t glen, const char *field, size_t flen,
+                      uint64_t value)
+{
+    struct net_state *s = ud;
+    bool gauge;
+    const char *m = md_nstat_metric(group, glen, field, flen, &gauge);
+    if (!m)
+        return;
+    if (gauge) {
+        md_gauge(s->e, m, (double)value, NULL, 0);
+        return;
+    }
+    if (s->rates)
+        md_rate(s->e, m, (double)value, NULL, 0);
+    if (s->counts) {
+        char name[96];
+        snprintf(name, sizeof name, "%s.count", m);
+        md_monotonic(s->e, name, (double)value, NULL, 0);
+    }
+}
+
+/* Every state the check reports is sent, zeros included, so dashboards see 0 rather than a gap. */
+static void net_cx_states(struct net_state *s, const char *proto, const uint64_t *counts)
+{
+    static const char *const names_comb[] = {"established", "opening", "closing", "listening",
+                                             "time_wait", NULL};
+    static const char *const names_gran[] = {"estab", "syn_sent", "syn_recv", "fin_wait_1",
+                                             "fin_wait_2", "time_wait", "unconn", "close_wait",
+                                             "last_ack", "listen", "closing", NULL};
+    for (const char *const *n = s->combine ? names_comb : names_gran; *n; n++) {
+        uint64_t v = 0;
+        for (unsigned st = 1; st < MD_TCP_NSTATES; st++) {
+            const char *sn = md_tcp_state_name(st, s->combine);
+            if (sn && strcmp(sn, *n) == 0)
+                v += counts[st];
+        }
+        char name[64];
+        snprintf(name, sizeof name, "system.net.%s.%s", proto, *n);
+        md_gauge(s->e, name, (double)v, NULL, 0);
+    }
+}
+
+static void net_connections(struct net_state *s)
+{
+    static const char *const files[] = {"tcp", "tcp6", "udp", "udp6"};
+    for (size_t i = 0; i < 4; i++) {
+        uint64_t counts[MD_TCP_NSTATES];
+        /* A kernel without IPv6 has no tcp6/udp6: those series are simply absent. */
+        if (net_read(s, files[i]) < 0)
+            continue;
+        int n = md_net_count_conns(s->fb.p, counts);
+        if (n < 0)
+            continue;
+        char proto[8];
+        snprintf(proto, sizeof proto, "%s%s", i < 2 ? "tcp" : "udp", i % 2 ? "6" : "4");
+        if (i < 2) {
+            net_cx_states(s, proto, counts);
+        } else {
+            char name[64];
+            snprintf(name, sizeof name, "system.net.%s.connections", proto);
+            md_gauge(s->e, name, (double)n, NULL, 0);
+        }
+    }
+}
+
 static int net_collect(void *state, struct md_emitter *e)
 {
     struct net_state *s = state;
-    int rc = md_procfs_read(&s->fb, s->proc, s->rel);
-    /* A root without PID 1 (a fixture tree, a proc mounted without pid access): own namespace. */
-    if (rc == -ENOENT && strcmp(s->rel, "net/dev") != 0) {
-        s->rel = "net/dev";
-        rc = md_procfs_read(&s->fb, s->proc, s->rel);
-    }
+    int rc = net_read(s, "dev");
     if (rc < 0)
         return rc;
     s->e = e;
     rc = md_net_parse_dev(s->fb.p, net_emit, s);
+    /*
+     * A proc without snmp or netstat (a restricted container, a fixture tree)
+     * has no protocol counters; text that is there and does not parse fails the run.
+     */
+    if (rc >= 0 && net_read(s, "snmp") >= 0)
+        rc = md_net_parse_nstat(s->fb.p, net_nstat, s);
+    if (rc >= 0 && net_read(s, "netstat") >= 0)
+        rc = md_net_parse_nstat(s->fb.p, net_nstat, s);
+    if (rc >= 0 && s->cx_state)
+        net_connections(s);
     s->e = NULL;
     return rc < 0 ? rc : 0;
 }

@@ -16,11 +16,15 @@
  * payload nor lose the sample, and the intake hot path stays free of the
  * check. "host" and "tags" are always written, even empty: VictoriaMetrics
  * 1.79 pools request objects without resetting them, and an omitted field
- * inherits an earlier value.
+ * inherits an earlier value. Like the agent, each window carries
+ * datadog.agent.running (1, the agent's host), and the host metadata
+ * document (datadog_meta.c) goes to /intake/ with the first window and
+ * every 30 minutes, so the host shows in the infrastructure list.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -29,6 +33,7 @@
 #include "buf.h"
 #include "log.h"
 #include "datadog.h"
+#include "datadog_meta.h"
 #include "meterd/sink.h"
 #include "json_split.h"
 #include "zstream.h"
@@ -54,7 +59,22 @@ struct dd_state {
     size_t climit; /* max compressed body bytes */
     _Atomic unsigned long long utf8_fixed; /* bytes replaced by U+FFFD, not yet logged */
     _Atomic long long utf8_logged;         /* unix time of the last line about them */
+    char **tags;   /* host tags, for the host metadata */
+    size_t ntags;
+    _Atomic int64_t meta_due; /* unix seconds of the next host metadata; encodes race for it */
+    _Atomic int64_t running_last; /* newest window that carried datadog.agent.running */
+    bool agent_items;         /* host metadata and datadog.agent.running */
 };
+
+
+int md_sink_datadog_set_agent_items(void *state, bool on)
+{
+    struct dd_state *st = state;
+    if (!st)
+        return -EINVAL;
+    st->agent_items = on;
+    return 0;
+}
 
 int md_sink_datadog_set_limits(void *state, size_t max_compressed, size_t max_uncompressed)
 {
@@ -131,6 +151,21 @@ static bool dd_sketches(const void *conf)
     return !u[0] || strstr(u, ".datadoghq.") || strstr(u, "ddog-gov.com");
 }
 
+char *md_sink_datadog_base_url(const struct md_datadog_conf *c)
+{
+    struct md_buf b;
+    md_buf_init(&b);
+    if (c->dd_url && c->dd_url[0])
+        md_buf_puts(&b, c->dd_url);
+    else
+        md_buf_printf(&b, "https://api.%s", c->site && c->site[0] ? c->site : DD_DEFAULT_SITE);
+    while (b.len && b.p[b.len - 1] == '/')
+        b.p[--b.len] = '\0';
+    return md_buf_steal(&b, NULL);
+}
+
+static void dd_destroy(void *state);
+
 static int dd_create(const void *conf, const struct md_sink_env *env, void **state, char *err,
                      size_t errlen)
 {
@@ -140,24 +175,20 @@ static int dd_create(const void *conf, const struct md_sink_env *env, void **sta
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    struct md_buf b;
-    md_buf_init(&b);
-    if (c->dd_url && c->dd_url[0])
-        md_buf_puts(&b, c->dd_url);
-    else
-        md_buf_printf(&b, "https://api.%s", c->site && c->site[0] ? c->site : DD_DEFAULT_SITE);
-    while (b.len && b.p[b.len - 1] == '/')
-        b.p[--b.len] = '\0';
-    st->base = md_buf_steal(&b, NULL);
+    st->base = md_sink_datadog_base_url(c);
     st->api_key = strdup(nz(c->api_key));
     st->host = strdup(env && env->hostname ? env->hostname : "");
     st->limit = DD_MAX_UNCOMPRESSED;
     st->climit = DD_MAX_COMPRESSED;
-    if (!st->base || !st->api_key || !st->host) {
-        free(st->base);
-        free(st->api_key);
-        free(st->host);
-        free(st);
+    st->agent_items = true;
+    bool ok = st->base && st->api_key && st->host;
+    if (ok && env && env->ntags) {
+        ok = (st->tags = calloc(env->ntags, sizeof *st->tags)) != NULL;
+        for (size_t i = 0; ok && i < env->ntags; i++)
+            ok = (st->tags[st->ntags++] = strdup(env->tags[i])) != NULL;
+    }
+    if (!ok) {
+        dd_destroy(st);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -170,10 +201,14 @@ static void dd_destroy(void *state)
     struct dd_state *st = state;
     if (!st)
         return;
-    explicit_bzero(st->api_key, strlen(st->api_key));
+    if (st->api_key)
+        explicit_bzero(st->api_key, strlen(st->api_key));
     free(st->api_key);
     free(st->base);
     free(st->host);
+    for (size_t i = 0; i < st->ntags; i++)
+        free(st->tags[i]);
+    free(st->tags);
     free(st);
 }
 
@@ -394,6 +429,11 @@ static int dd_encode_series(struct dd_state *st, const struct md_frame *f, struc
         dd_note_utf8(st, dd_series_item(&item, f, &f->series[i]));
         dd_batch_add(&b, &fresh, &cont, &item, "series");
     }
+    if (st->agent_items && !f->continued && !b.rc && md_dd_running_take(&st->running_last, f->start)) {
+        md_buf_reset(&item);
+        md_dd_running_item(&item, st->host, f->start, f->interval);
+        dd_batch_add(&b, &fresh, &cont, &item, "series");
+    }
     dd_batch_end(&b);
     md_buf_free(&fresh);
     md_buf_free(&cont);
@@ -576,10 +616,33 @@ static int dd_encode_sketches(struct dd_state *st, const struct md_frame *f, str
     return 0;
 }
 
+/* The host metadata when it is due; of two encodes at once, one wins the slot. */
+static int dd_encode_meta(struct dd_state *st, struct md_payload **out)
+{
+    int64_t now = (int64_t)time(NULL);
+    if (!st->agent_items || !md_dd_meta_take(&st->meta_due, now))
+        return 0;
+    struct md_buf b;
+    md_buf_init(&b);
+    md_dd_meta_body(&b, st->host, (const char *const *)st->tags, st->ntags);
+    struct md_payload *p = b.oom ? NULL : dd_payload_new(st, "/intake/");
+    if (!p || !(p->body = md_buf_steal(&b, &p->len))) {
+        md_buf_free(&b);
+        md_payload_free(p);
+        atomic_store(&st->meta_due, now); /* try again with the next window */
+        return -ENOMEM;
+    }
+    p->nitems = 1;
+    dd_list_append(out, p);
+    return 0;
+}
+
 static int dd_encode(void *state, const struct md_frame *f, struct md_payload **out)
 {
     struct dd_state *st = state;
-    int rc = dd_encode_series(st, f, out);
+    int rc = dd_encode_meta(st, out);
+    if (rc == 0)
+        rc = dd_encode_series(st, f, out);
     if (rc == 0)
         rc = dd_encode_checks(st, f, out);
     if (rc == 0)

@@ -6,6 +6,7 @@
 #ifndef METERD_SINK_DATADOG_H
 #define METERD_SINK_DATADOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum md_dist_output { MD_DIST_AUTO = 0, MD_DIST_SKETCH, MD_DIST_SERIES };
@@ -17,6 +18,14 @@ struct md_datadog_conf {
     enum md_dist_output distribution_output;
 };
 
+/* The intake's base URL (dd_url, else https://api.<site>), no trailing slash; malloc'd, NULL when out of memory. */
+char *md_sink_datadog_base_url(const struct md_datadog_conf *c);
+
+/*
+ * Lets tests of the frame's own payloads leave out what the sink adds as
+ * the agent (host metadata, datadog.agent.running); on by default.
+ */
+int md_sink_datadog_set_agent_items(void *state, bool on);
 /* Lets tests exercise splitting with small frames; 0 restores a default. */
 int md_sink_datadog_set_limits(void *state, size_t max_compressed, size_t max_uncompressed);
 

@@ -14,6 +14,9 @@ int md_cmd_check(int argc, char **argv);
 int md_cmd_configcheck(int argc, char **argv);
 int md_cmd_status(int argc, char **argv);
 int md_cmd_health(int argc, char **argv);
+int md_cmd_config(int argc, char **argv);
+int md_cmd_diagnose(int argc, char **argv);
+int md_cmd_flare(int argc, char **argv);
 int md_cmd_hostname(int argc, char **argv);
 
 #endif

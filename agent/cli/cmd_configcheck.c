@@ -58,7 +58,7 @@ static int configcheck_collectors(const struct md_config *c, FILE *out, FILE *er
     for (size_t i = 0; i < md_collect_ninstances(r); i++) {
         struct md_collect_stats s;
         if (md_collect_stats(r, i, &s) == 0)
-            fprintf(out, "# check %s: %s instance %d, every %us%s\n", s.collector, s.source,
+            fprintf(out, "# check %s: %s instance %d, every %gs%s\n", s.collector, s.source,
                     s.instance, s.interval, s.enabled ? "" : " (disabled)");
     }
     const struct md_strlist *notes = md_collect_notes(r);

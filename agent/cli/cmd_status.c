@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "cmd.h"
+#include "status_text.h"
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -111,40 +112,6 @@ int md_cmd_health(int argc, char **argv)
     return code == 200 ? 0 : 1;
 }
 
-/* A readable rendering of the status JSON, without a JSON library:
- * one "key: value" per line, nesting shown by indentation. */
-static void print_readable(const struct md_buf *b)
-{
-    int depth = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < b->len; i++) {
-        char ch = b->p[i];
-        if (in_str) {
-            if (ch == '\\' && i + 1 < b->len) {
-                putchar(b->p[++i]);
-                continue;
-            }
-            if (ch == '"')
-                in_str = false;
-            else
-                putchar(ch);
-            continue;
-        }
-        switch (ch) {
-        case '"': in_str = true; break;
-        case '{': case '[':
-            depth++;
-            printf("\n%*s", depth * 2, "");
-            break;
-        case '}': case ']': depth--; break;
-        case ',': printf("\n%*s", depth * 2, ""); break;
-        case ':': printf(": "); break;
-        default: if (ch != '\n') putchar(ch);
-        }
-    }
-    putchar('\n');
-}
-
 int md_cmd_status(int argc, char **argv)
 {
     struct md_cli_config cc = {0};
@@ -166,7 +133,11 @@ int md_cmd_status(int argc, char **argv)
     } else if (json) {
         fwrite(b.p, 1, b.len, stdout);
     } else {
-        print_readable(&b);
+        char err[256];
+        if (md_status_text(b.p, b.len, stdout, err, sizeof err) < 0) {
+            fprintf(stderr, "meterd status: cannot read the agent's answer: %s\n", err);
+            rc = 1;
+        }
     }
     md_buf_free(&b);
     md_config_free(&cfg);

@@ -37,6 +37,9 @@ static const struct md_command commands[] = {
     {"configcheck", md_cmd_configcheck, "validate the config and print it"},
     {"check", md_cmd_check, "run one collector once and print what it would send"},
     {"parse", md_cmd_parse, "show how a DogStatsD datagram is parsed, one JSON object per message"},
+    {"config", md_cmd_config, "print the effective config (secrets redacted) and the checks that would run"},
+    {"diagnose", md_cmd_diagnose, "check the config, the backend, the API key and the ports"},
+    {"flare", md_cmd_flare, "write a .tar.gz of redacted config, status, logs and versions for support"},
 };
 
 static void usage(FILE *out)

@@ -393,6 +393,7 @@ static void runner_release(struct md_collect_runner *r)
     free(r->inst);
     free(r->scratch);
     free(r->procfs);
+    free(r->warned);
     free(r->sysfs);
     md_strlist_free(&r->notes);
     free(r);
@@ -451,7 +452,7 @@ int md_collect_start(struct md_collect_runner *r)
         in->timer.data = in;
         /* spread first runs a little so instances do not all read /proc at once */
         uint64_t first = (uint64_t)(i * 37 % 1000);
-        if ((rc = uv_timer_start(&in->timer, on_timer, first, (uint64_t)in->interval * 1000)) < 0)
+        if ((rc = uv_timer_start(&in->timer, on_timer, first, in->interval_ms)) < 0)
             return rc;
     }
     return 0;
@@ -504,7 +505,7 @@ int md_collect_stats(const struct md_collect_runner *r, size_t i, struct md_coll
     out->collector = in->ops->name;
     out->source = in->source;
     out->instance = in->index;
-    out->interval = in->interval;
+    out->interval = in->interval_ms / 1000.0;
     out->enabled = in->enabled;
     out->running = in->busy;
     return 0;
@@ -522,7 +523,7 @@ void md_collect_status_json(struct md_collect_runner *r, struct md_buf *b)
         md_json_cstr(b, s.collector);
         md_buf_puts(b, ",\"source\":");
         md_json_cstr(b, s.source);
-        md_buf_printf(b, ",\"instance\":%d,\"interval\":%u,\"enabled\":%s,\"running\":%s", s.instance,
+        md_buf_printf(b, ",\"instance\":%d,\"interval\":%g,\"enabled\":%s,\"running\":%s", s.instance,
                       s.interval, s.enabled ? "true" : "false", s.running ? "true" : "false");
         md_buf_printf(b, ",\"runs\":%llu,\"errors\":%llu,\"skipped_overruns\":%llu",
                       (unsigned long long)s.runs, (unsigned long long)s.errors,

@@ -80,7 +80,7 @@ struct md_collect_stats {
     const char *collector;
     const char *source;       /* conf.d file, or "default" */
     int instance;             /* index in that file */
-    unsigned interval;        /* seconds */
+    double interval;          /* seconds */
     bool enabled;
     bool running;             /* a run is in flight */
     bool has_counters;        /* emitted rates or monotonic counts (first run shows less) */

@@ -33,7 +33,7 @@ struct inst {
     const struct md_collector_ops *ops;
     char *source;
     int index, line;
-    unsigned interval;
+    unsigned interval_ms;
     bool enabled;
     char **tags;
     size_t ntags;
@@ -74,6 +74,7 @@ struct md_collect_runner {
     size_t ninst;
     struct md_str *scratch; /* tag views of one point */
     size_t scratch_cap;
+    char *warned; /* "collector.key\n" of keys already warned about in this load */
     bool closing;
     size_t pending; /* handles closing + runs in flight after md_collect_free */
     struct md_strlist notes; /* warnings of the conf.d load, logged once by md_collect_new */

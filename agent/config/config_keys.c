@@ -113,13 +113,14 @@ const struct md_opt md_config_keys[] = {
      "is true)."},
     {"dogstatsd_non_local_traffic", MD_OPT_BOOL, O_BOOL(dogstatsd_non_local_traffic), "false", NOLIM,
      NULL, 0, NULL, NULL, NULL, {"DD_DOGSTATSD_NON_LOCAL_TRAFFIC"}, NULL,
-     "Listen on all interfaces (0.0.0.0); needed when other containers or hosts send\n"
-     "metrics."},
+     "Listen on all interfaces, IPv6 and IPv4 (::, or 0.0.0.0 without IPv6); needed\n"
+     "when other containers or hosts send metrics."},
     {"dogstatsd_socket", MD_OPT_STRING, O_STR(dogstatsd_socket), "", NOLIM, NULL, 0, NULL, NULL, NULL,
      {"DD_DOGSTATSD_SOCKET"}, NULL, "Path of a Unix datagram socket to listen on; empty = off."},
-    {"dogstatsd_socket_mode", MD_OPT_INT, O_INT(dogstatsd_socket_mode), "0660", 0, 0777, NULL,
+    {"dogstatsd_socket_mode", MD_OPT_INT, O_INT(dogstatsd_socket_mode), "0722", 0, 0777, NULL,
      MD_OPT_F_OCTAL, NULL, NULL, NULL, {0}, NULL,
-     "Permissions of the socket file, as octal text (\"0660\")."},
+     "Permissions of the socket file, as octal text; the Datadog agent's 0722 lets\n"
+     "clients running as any user (other containers) send."},
     {"dogstatsd_buffer_size", MD_OPT_INT, O_INT(dogstatsd_buffer_size), "8192", 512, 1048576, NULL, 0,
      NULL, NULL, NULL, {"DD_DOGSTATSD_BUFFER_SIZE"}, NULL,
      "Largest datagram accepted, in bytes; longer ones are truncated and counted."},

@@ -76,7 +76,8 @@ void md_config_pipeline_opts(const struct md_config *c, const char *hostname,
     md_config_agg_opts(c, hostname, o->tagv, &o->agg);
     md_config_statsd_opts(c, &o->statsd);
     o->udp_port = c->dogstatsd_port;
-    o->udp_host = c->dogstatsd_non_local_traffic ? "0.0.0.0" : c->bind_host;
+    /* "::" is dual-stack (IPv4 and IPv6), as the agent's ":8125"; v4 only without IPv6 */
+    o->udp_host = c->dogstatsd_non_local_traffic ? "::" : c->bind_host;
     o->uds_path = c->dogstatsd_socket && c->dogstatsd_socket[0] ? c->dogstatsd_socket : NULL;
     o->uds_mode = c->dogstatsd_socket_mode;
     o->eol_udp = c->dogstatsd_eol_required & MD_EOL_UDP;

@@ -51,7 +51,9 @@ static double wall_now(void)
 static int add_sink(struct md_flusher *fl, const struct md_config *cfg,
                     const struct md_sink_ops *ops, char *err, size_t errlen)
 {
-    const struct md_sink_env env = {.hostname = fl->o.hostname};
+    const struct md_sink_env env = {.hostname = fl->o.hostname,
+                                    .tags = (const char *const *)cfg->tags.v,
+                                    .ntags = cfg->tags.n};
     char why[256] = "cannot start";
     if (fl->nsinks == MD_FLUSH_MAX_SINKS) {
         snprintf(err, errlen, "sinks: at most %d sinks", MD_FLUSH_MAX_SINKS);

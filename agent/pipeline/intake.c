@@ -6,13 +6,16 @@
  * datagrams while the intake thread is off the CPU, so it is asked for
  * with SO_RCVBUFFORCE when net.core.rmem_max is too low and the process
  * may pass it (CAP_NET_ADMIN, e.g. root in a container), and a warning
- * names the sysctl otherwise.
+ * names the sysctl otherwise. Host "::" (non-local traffic) is one
+ * dual-stack socket receiving IPv4 and IPv6, as the Datadog agent's
+ * ":8125" does; a kernel without IPv6 gets 0.0.0.0 instead.
  */
 #include "intake.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,15 @@ static void set_rcvbuf(int fd, int rcvbuf)
 int md_intake_udp_socket(const char *host, int port, int rcvbuf, int reuseport, char *err,
                          size_t errlen)
 {
+    if (strcmp(host, "::") == 0) {
+        int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 && errno == EAFNOSUPPORT) {
+            md_info("dogstatsd: no IPv6 on this host; listening on 0.0.0.0 only");
+            host = "0.0.0.0";
+        }
+        if (fd >= 0)
+            close(fd);
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
@@ -62,7 +74,9 @@ int md_intake_udp_socket(const char *host, int port, int rcvbuf, int reuseport, 
         snprintf(err, errlen, "dogstatsd: socket: %s", strerror(-rc));
         return rc;
     }
-    int one = 1;
+    int one = 1, zero = 0;
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     if (reuseport)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     set_rcvbuf(fd, rcvbuf);

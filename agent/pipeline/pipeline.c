@@ -163,6 +163,12 @@ struct md_pipeline *md_pipeline_new(const struct md_pipeline_opts *o, char *err,
     }
     if (o->uds_path) {
         int fd = md_intake_uds_socket(o->uds_path, o->uds_mode, o->so_rcvbuf, err, errlen);
+        /* As the Datadog agent: a socket folder not (yet) mounted costs the socket, not UDP. */
+        if (fd == -ENOENT && o->udp_port > 0) {
+            md_error("%s: its folder does not exist; the unix socket is off, UDP carries on", err);
+            err[0] = '\0';
+            return p;
+        }
         if (fd < 0 || add_thread(p, fd, o->eol_uds) != 0)
             goto fail;
         p->threads[p->nthreads - 1]->uds = true;

@@ -58,6 +58,8 @@ void md_payload_list_free(struct md_payload *p);
 /* What the agent resolved for every sink. */
 struct md_sink_env {
     const char *hostname; /* the agent's host name */
+    const char *const *tags; /* the agent's host tags (`tags`), for sinks that report them */
+    size_t ntags;
 };
 
 struct md_sink_ops {

@@ -275,7 +275,9 @@ def _checks_and_events(d, cap):
     t1 = int(time.time()) + 1
 
     check_reqs = cap.wait_for("/api/v1/check_run")
-    intake_reqs = cap.wait_for("/intake/")
+    # /intake/ also gets the host metadata document (no "events"): only the events here
+    intake_reqs = wait_until(lambda: [r for r in cap.requests("/intake/") if "events" in (r.get("json") or {})],
+                             25, "events on /intake/")
     for r in check_reqs + intake_reqs:
         _check_envelope(r)
 

@@ -59,7 +59,7 @@ static const struct {
     const char *expect;
 } warn_cases[] = {
     {"unknown_key", "/network.d/conf.yaml:4: no_such_network_option: unknown key for collector 'network', ignored"},
-    {"top_level", "/uptime.d/conf.yaml:4: logs: unknown key at the top level of a check file, ignored"},
+    {"top_level", "/uptime.d/conf.yaml:4: instanses: unknown key at the top level of a check file, ignored"},
     {"default_unknown", "/io.d/conf.yaml.default:4: frobnicate: unknown key for collector 'io', ignored"},
 };
 
@@ -257,6 +257,8 @@ static void test_confd_shipped(void **st)
         char *text = fx_read(rel);
         assert_non_null(text);
         for (const struct md_key_decl *k = ops->keys; k && k->name; k++) {
+            if (k->type == MD_KEY_IGNORED)
+                continue; /* the Datadog check's keys meterd only accepts */
             char want[128];
             snprintf(want, sizeof want, "## @param %s - ", k->name);
             if (!strstr(text, want))
@@ -420,7 +422,8 @@ static void test_loop_rate_second_run(void **st)
     assert_true(elapsed >= 0.9 && elapsed < 3.0);
     size_t first = 0, second = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->p[i].run == 1)
+        /* the first run has no rates; Tcp CurrEstab is the collector's one gauge */
+        if (c->p[i].run == 1 && strcmp(c->p[i].name, "system.net.tcp.current_established") != 0)
             first++;
         if (c->p[i].run == 2 && strcmp(c->p[i].name, "system.net.bytes_rcvd") == 0 &&
             strcmp(c->p[i].tags, "device:lo,suite:loop") == 0)

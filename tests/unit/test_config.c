@@ -123,7 +123,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.bind_host, "127.0.0.1");
     assert_false(c.dogstatsd_non_local_traffic);
     assert_string_equal(c.dogstatsd_socket, "");
-    assert_int_equal(c.dogstatsd_socket_mode, 0660);
+    assert_int_equal(c.dogstatsd_socket_mode, 0722);
     assert_int_equal(c.dogstatsd_buffer_size, 8192);
     assert_int_equal(c.dogstatsd_so_rcvbuf, 8388608);
     assert_int_equal(c.dogstatsd_pipeline_count, 0);

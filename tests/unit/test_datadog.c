@@ -57,6 +57,8 @@ static void sink_open(struct ctx *c, const char *dd_url, const char *site, const
     const struct md_sink_env env = {.hostname = "agent-host"};
     char err[128];
     assert_int_equal(c->ops->create(&c->cfg, &env, &c->st, err, sizeof err), 0);
+    /* the frame's own payloads only; test_agent_items looks at the others */
+    assert_int_equal(md_sink_datadog_set_agent_items(c->st, false), 0);
 }
 
 static const char *header(const struct md_payload *p, const char *name)
@@ -539,6 +541,120 @@ static void test_console_and_registry(void **state)
     ops->destroy(st);
 }
 
+/* Count "processor" lines of /proc/cpuinfo and read MemTotal, independently of the sink. */
+static void host_facts(int *cpus, long long *mem_kb)
+{
+    char line[512];
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    *cpus = 0;
+    while (f && fgets(line, sizeof line, f))
+        *cpus += strncmp(line, "processor", 9) == 0;
+    fclose(f);
+    f = fopen("/proc/meminfo", "re");
+    *mem_kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemTotal: %lld kB", mem_kb) == 1)
+            break;
+    fclose(f);
+}
+
+static json_t *find_series(json_t *series, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(series); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(series, i), "metric")), name) == 0)
+            return json_array_get(series, i);
+    return NULL;
+}
+
+static bool has_running(const struct md_payload *p)
+{
+    size_t len;
+    const char *b = plain(p, &len);
+    return memmem(b, len, "datadog.agent.running", 21) != NULL;
+}
+
+/*
+ * What the sink adds as the agent: the host metadata document on /intake/
+ * with the first window (then not again for 30 minutes), and
+ * datadog.agent.running in every window's first slice.
+ */
+static void test_agent_items(void **state)
+{
+    struct md_datadog_conf cfg = {.dd_url = "http://127.0.0.1:1/datadog", .api_key = "k3y-never-in-body"};
+    const struct md_sink_ops *ops = md_sink_lookup("datadog");
+    const char *tags[] = {"env:prod", "team:metrics"};
+    const struct md_sink_env env = {.hostname = "agent-host", .tags = tags, .ntags = 2};
+    void *st;
+    char err[128];
+    assert_int_equal(ops->create(&cfg, &env, &st, err, sizeof err), 0);
+    struct md_frame f;
+    md_frame_init(&f, T0, 10);
+    add(&f, "app.up", key(&f, "", NULL, 0), MD_SERIES_GAUGE, 0, 1);
+    struct md_payload *out = NULL;
+    assert_int_equal(ops->encode(st, &f, &out), 0);
+    assert_int_equal(list_len(out), 2);
+    assert_string_equal(out->url, "http://127.0.0.1:1/datadog/intake/");
+    assert_string_equal(header(out, "DD-API-KEY"), "k3y-never-in-body");
+    assert_null(strstr(out->body, "k3y-never-in-body"));
+    json_t *m = parse(out);
+    assert_string_equal(json_string_value(json_object_get(m, "internalHostname")), "agent-host");
+    assert_string_equal(json_string_value(json_object_get(m, "os")), "linux");
+    json_t *ht = json_object_get(json_object_get(m, "host-tags"), "system");
+    assert_tags(ht, tags, 2);
+    int cpus;
+    long long mem_kb;
+    host_facts(&cpus, &mem_kb);
+    json_t *ss = json_object_get(m, "systemStats");
+    assert_int_equal(json_integer_value(json_object_get(ss, "cpuCores")), cpus);
+    json_error_t je;
+    json_t *g = json_loads(json_string_value(json_object_get(m, "gohai")), 0, &je);
+    assert_non_null(g);
+    char want[64];
+    snprintf(want, sizeof want, "%d", cpus);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(g, "cpu"), "cpu_logical_processors")), want);
+    int cores = atoi(json_string_value(json_object_get(json_object_get(g, "cpu"), "cpu_cores")));
+    assert_true(cores >= 1 && cores <= cpus);
+    snprintf(want, sizeof want, "%lldkB", mem_kb);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(g, "memory"), "total")), want);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(g, "platform"), "kernel_name")), "Linux");
+    json_decref(g);
+    json_decref(m);
+    /* the series of the window, and datadog.agent.running */
+    assert_string_equal(out->next->url, "http://127.0.0.1:1/datadog/api/v1/series");
+    json_t *j = parse(out->next);
+    json_t *r = find_series(json_object_get(j, "series"), "datadog.agent.running");
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_array_get(json_array_get(json_object_get(r, "points"), 0), 0)), T0);
+    assert_true(json_number_value(json_array_get(json_array_get(json_object_get(r, "points"), 0), 1)) == 1);
+    assert_string_equal(json_string_value(json_object_get(r, "host")), "agent-host");
+    assert_string_equal(json_string_value(json_object_get(r, "type")), "gauge");
+    assert_non_null(find_series(json_object_get(j, "series"), "app.up"));
+    json_decref(j);
+    md_payload_list_free(out);
+    /* another frame of the same window: no second running */
+    out = NULL;
+    assert_int_equal(ops->encode(st, &f, &out), 0);
+    assert_int_equal(list_len(out), 1);
+    assert_false(has_running(out));
+    md_payload_list_free(out);
+    /* the next window: running again, no metadata before 30 minutes; a later slice: none */
+    f.start += 10;
+    out = NULL;
+    assert_int_equal(ops->encode(st, &f, &out), 0);
+    assert_int_equal(list_len(out), 1);
+    assert_true(has_running(out));
+    md_payload_list_free(out);
+    out = NULL;
+    f.continued = true;
+    f.start += 10;
+    assert_int_equal(ops->encode(st, &f, &out), 0);
+    assert_int_equal(list_len(out), 1);
+    assert_false(has_running(out));
+    md_payload_list_free(out);
+    md_frame_free(&f);
+    ops->destroy(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_sketches_protobuf_payload),
+        cmocka_unit_test(test_agent_items),
         cmocka_unit_test(test_console_and_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
