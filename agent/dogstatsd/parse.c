@@ -22,8 +22,7 @@
 #define MD_PARSE_SIMD 1
 #endif
 
-#include "meterd/parse.h"
-
+#include "parse_int.h"
 static const char *const perr_names[MD_PERR_COUNT] = {
     [MD_PERR_NONE] = "none",
 #define MD_X(e, s) [e] = s,
@@ -38,182 +37,13 @@ const char *md_parse_error_name(enum md_parse_error e)
     return perr_names[e];
 }
 
-static inline struct md_str mkstr(const char *p, const char *e)
-{
-    return (struct md_str){p, (uint32_t)(e - p)};
-}
 
-static inline bool is_digit(char c)
-{
-    return (unsigned)(c - '0') < 10;
-}
-
-static inline bool is_xdigit(char c)
-{
-    return is_digit(c) || (unsigned)((c | 0x20) - 'a') < 6;
-}
-
-static inline bool has_prefix(const char *p, size_t n, const char *pre, size_t pn)
-{
-    return n >= pn && memcmp(p, pre, pn) == 0;
-}
-
-/*
- * memchr for the short spans of a statsd line: names, values and tags are
- * mostly under 32 bytes, where a libc call costs more than the search.
- * Eight bytes a step (SWAR). swar_match has the high bit of a byte set
- * exactly where that byte of w equals c (no borrow runs between bytes, so
- * '-' is never taken for ','). A tail shorter than eight bytes is one more
- * load that ends at e, reaching back no further than lo (the start of the
- * buffer the span lies in), with the bytes before p masked off; so no load
- * leaves [lo, e).
- */
-#define SWAR_LOW7 UINT64_C(0x7f7f7f7f7f7f7f7f)
-
-static inline uint64_t swar_match(const char *p, uint64_t pat)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-    x ^= pat;
-    return ~(((x & SWAR_LOW7) + SWAR_LOW7) | x | SWAR_LOW7);
-}
-
-static inline const char *find_lo(const char *lo, const char *p, const char *e, char c)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t pat = UINT64_C(0x0101010101010101) * (uint8_t)c;
-    for (; e - p >= 8; p += 8) {
-        uint64_t z = swar_match(p, pat);
-        if (z)
-            return p + (__builtin_ctzll(z) >> 3);
-    }
-    if (p == e)
-        return NULL;
-    if (e - lo >= 8) {
-        uint64_t z = swar_match(e - 8, pat) & (~UINT64_C(0) << (8 * (8 - (e - p))));
-        return z ? e - 8 + (__builtin_ctzll(z) >> 3) : NULL;
-    }
-#else
-    (void)lo;
-#endif
-    for (; p < e; p++)
-        if (*p == c)
-            return p;
-    return NULL;
-}
-
-static inline const char *find(const char *p, const char *e, char c)
-{
-    return find_lo(p, p, e, c);
-}
-
-/* --- numbers ------------------------------------------------------------ */
-
-/* Longest number text handed to strtod; longer ones are refused, since the
- * copy lives on the stack of an intake thread. */
-#define MD_NUM_MAX 255
+/* --- numbers: the fast path (the rest is in parse_num.c) --------------- */
 
 /* Powers of ten that are exact doubles: the Clinger fast path. */
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* Go's special values: inf/infinity with an optional sign, nan without. */
-static int parse_special(const char *p, size_t len, double *out)
-{
-    bool neg = false;
-    size_t i = 0;
-    if (len && (p[0] == '+' || p[0] == '-')) {
-        neg = p[0] == '-';
-        i = 1;
-    }
-    size_t n = len - i;
-    if ((n == 3 && strncasecmp(p + i, "inf", 3) == 0) ||
-        (n == 8 && strncasecmp(p + i, "infinity", 8) == 0)) {
-        *out = neg ? -INFINITY : INFINITY;
-        return 0;
-    }
-    if (i == 0 && n == 3 && strncasecmp(p, "nan", 3) == 0) {
-        *out = NAN;
-        return 0;
-    }
-    return -EINVAL;
-}
-
-/* digits[.digits][e[sign]digits], at least one mantissa digit. No '_':
- * Go allows it, the corpus recommends refusing it (quirk val-underscore). */
-static bool syntax_decimal(const char *s, const char *e)
-{
-    size_t nd = 0;
-    while (s < e && is_digit(*s))
-        s++, nd++;
-    if (s < e && *s == '.')
-        for (s++; s < e && is_digit(*s); s++)
-            nd++;
-    if (nd == 0)
-        return false;
-    if (s < e && (*s | 0x20) == 'e') {
-        s++;
-        if (s < e && (*s == '+' || *s == '-'))
-            s++;
-        size_t ne = 0;
-        while (s < e && is_digit(*s))
-            s++, ne++;
-        if (ne == 0)
-            return false;
-    }
-    return s == e;
-}
-
-/* After "0x": hex mantissa with optional point, then a mandatory p exponent
- * (Go refuses "0x10"; strtod would read it as 16). */
-static bool syntax_hex(const char *s, const char *e)
-{
-    size_t nd = 0;
-    while (s < e && is_xdigit(*s))
-        s++, nd++;
-    if (s < e && *s == '.')
-        for (s++; s < e && is_xdigit(*s); s++)
-            nd++;
-    if (nd == 0 || s == e || (*s | 0x20) != 'p')
-        return false;
-    s++;
-    if (s < e && (*s == '+' || *s == '-'))
-        s++;
-    size_t ne = 0;
-    while (s < e && is_digit(*s))
-        s++, ne++;
-    return ne > 0 && s == e;
-}
-
-static int parse_double_slow(const char *p, size_t len, double *out)
-{
-    if (parse_special(p, len, out) == 0)
-        return 0;
-    const char *s = p, *e = p + len;
-    if (s < e && (*s == '+' || *s == '-'))
-        s++;
-    bool ok;
-    if (e - s >= 2 && s[0] == '0' && (s[1] | 0x20) == 'x')
-        ok = syntax_hex(s + 2, e);
-    else
-        ok = syntax_decimal(s, e);
-    if (!ok || len > MD_NUM_MAX)
-        return -EINVAL;
-    /* The syntax is now known to be one strtod reads whole; it only needs
-     * the NUL terminator the receive buffer does not have. */
-    char tmp[MD_NUM_MAX + 1];
-    memcpy(tmp, p, len);
-    tmp[len] = 0;
-    char *end;
-    double v = strtod(tmp, &end);
-    if (end != tmp + len)
-        return -EINVAL;
-    if (isinf(v)) /* specials were handled above: this is an overflow */
-        return -ERANGE;
-    *out = v; /* underflow gives 0 or a subnormal, as Go does */
-    return 0;
-}
 
 int md_parse_double(const char *p, size_t len, double *out)
 {
@@ -267,49 +97,7 @@ int md_parse_double(const char *p, size_t len, double *out)
         *out = neg ? -v : v;
         return 0;
     }
-    return parse_double_slow(p, len, out);
-}
-
-/* Go strconv.ParseInt(s, 10, 64): optional sign, decimal digits, no overflow. */
-static bool parse_i64(const char *p, size_t len, int64_t *out)
-{
-    const char *s = p, *e = p + len;
-    bool neg = false;
-    if (s < e && (*s == '+' || *s == '-')) {
-        neg = *s == '-';
-        s++;
-    }
-    if (s == e)
-        return false;
-    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (; s < e; s++) {
-        if (!is_digit(*s))
-            return false;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (lim - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return true;
-}
-
-/* strconv.ParseUint(s, 10, 64): digits only. */
-static bool parse_u64(const char *p, size_t len, uint64_t *out)
-{
-    if (len == 0)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_digit(p[i]))
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
+    return md_parse_double_slow(p, len, out);
 }
 
 /* --- tags --------------------------------------------------------------- */
@@ -394,21 +182,15 @@ int md_tag_iter_next_host(struct md_tag_iter *it, struct md_str *tag)
     return 0;
 }
 
-struct tag_scan {
-    uint32_t ntags;
-    bool has_host, has_card;
-    struct md_str host, pod_uid, card;
-};
-
 /* One walk over the final tag list: count what will be forwarded, pick up
  * host: (last wins), dd.internal.entity_id: (last wins) and
  * dd.internal.card: (first wins, as the Agent does). */
-static void tag_scan(struct md_str tags, struct tag_scan *ts)
+void md_parse_tag_scan(struct md_str tags, struct md_parse_tag_scan *ts)
 {
     struct md_tag_iter it;
     const char *p, *e;
     md_tag_iter_init(&it, tags);
-    *ts = (struct tag_scan){0};
+    *ts = (struct md_parse_tag_scan){0};
     while (tag_piece(&it, &p, &e)) {
         switch (tag_classify(p, (size_t)(e - p))) {
         case TAG_PLAIN: ts->ntags++; break;
@@ -495,7 +277,7 @@ static enum md_parse_error parse_values(struct md_sample *s, bool maybe_packed)
 
 /* --- metrics ------------------------------------------------------------ */
 
-static enum md_msg_kind fail(struct md_msg *out, enum md_parse_error e)
+enum md_msg_kind md_parse_fail(struct md_msg *out, enum md_parse_error e)
 {
     out->kind = MD_MSG_ERROR;
     out->error = e;
@@ -539,7 +321,7 @@ static void parse_container(struct md_sample *s, const char *p, const char *e)
             size_t n = (size_t)(b - a);
             if (has_prefix(a, n, "ci-", 3))
                 s->container = mkstr(a + 3, b);
-            else if (has_prefix(a, n, "in-", 3) && !parse_u64(a + 3, n - 3, &s->container_inode))
+            else if (has_prefix(a, n, "in-", 3) && !md_parse_u64(a + 3, n - 3, &s->container_inode))
                 s->container_inode = 0;
         }
     } else {
@@ -547,7 +329,7 @@ static void parse_container(struct md_sample *s, const char *p, const char *e)
         if (has_prefix(p, n, "ci-", 3))
             s->container = mkstr(p + 3, e);
         else if (has_prefix(p, n, "in-", 3)) {
-            if (!parse_u64(p + 3, n - 3, &s->container_inode))
+            if (!md_parse_u64(p + 3, n - 3, &s->container_inode))
                 s->container_inode = 0;
         } else if (has_prefix(p, n, "cid-", 4))
             s->container = mkstr(p + 4, e);
@@ -571,7 +353,7 @@ static enum md_parse_error metric_field(struct md_sample *s, const char *f, cons
     case '#': s->tags = mkstr(f + 1, fe); break;
     case 'T':
         if (o->no_aggregation_pipeline) {
-            if (!parse_i64(f + 1, n - 1, &s->timestamp) || s->timestamp < 1)
+            if (!md_parse_i64(f + 1, n - 1, &s->timestamp) || s->timestamp < 1)
                 return MD_PERR_BAD_TIMESTAMP;
             s->flags |= MD_SAMPLE_HAS_TS;
         }
@@ -680,14 +462,14 @@ static enum md_msg_kind parse_metric(char *line, size_t len, const struct md_par
     seps_init(&sp, line, end);
     const char *bar = next_bar(&sp, line);
     if (!bar)
-        return fail(out, MD_PERR_NO_PIPE);
+        return md_parse_fail(out, MD_PERR_NO_PIPE);
     const char *colon = next_colon(&sp, line, bar);
     if (!colon)
-        return fail(out, MD_PERR_NO_COLON);
+        return md_parse_fail(out, MD_PERR_NO_COLON);
     if (colon == line)
-        return fail(out, MD_PERR_EMPTY_NAME);
+        return md_parse_fail(out, MD_PERR_EMPTY_NAME);
     if (colon + 1 == bar)
-        return fail(out, MD_PERR_EMPTY_VALUE);
+        return md_parse_fail(out, MD_PERR_EMPTY_VALUE);
 
     /* Field by field rather than a compound literal: zeroing the whole
      * record compiled to `rep stos`, a quarter of the time of a line. */
@@ -709,14 +491,14 @@ static enum md_msg_kind parse_metric(char *line, size_t len, const struct md_par
     if (!te)
         te = end;
     if (parse_type(t, (size_t)(te - t), &s->type) != 0)
-        return fail(out, MD_PERR_BAD_TYPE);
+        return md_parse_fail(out, MD_PERR_BAD_TYPE);
     if (s->type == MD_SET) {
         s->nvalues = 1; /* the whole raw value, colons included */
     } else {
         bool maybe_packed = !sp.indexed || seps_next(&sp, sp.colons, colon + 1, bar);
         enum md_parse_error err = parse_values(s, maybe_packed);
         if (err)
-            return fail(out, err);
+            return md_parse_fail(out, err);
     }
 
     /* Fields in any order; unknown ones and empty ones are skipped; a
@@ -730,7 +512,7 @@ static enum md_msg_kind parse_metric(char *line, size_t len, const struct md_par
         if (fe > f) {
             enum md_parse_error err = metric_field(s, f, fe, o, &card_field);
             if (err)
-                return fail(out, err);
+                return md_parse_fail(out, err);
         }
         f = fe;
     }
@@ -741,8 +523,8 @@ static enum md_msg_kind parse_metric(char *line, size_t len, const struct md_par
         out->error = MD_PERR_NONE;
         return MD_MSG_METRIC;
     }
-    struct tag_scan ts;
-    tag_scan(s->tags, &ts);
+    struct md_parse_tag_scan ts;
+    md_parse_tag_scan(s->tags, &ts);
     s->ntags = ts.ntags;
     if (ts.has_host) {
         s->host = ts.host;
@@ -756,192 +538,6 @@ static enum md_msg_kind parse_metric(char *line, size_t len, const struct md_par
     return MD_MSG_METRIC;
 }
 
-/* --- events ------------------------------------------------------------- */
-
-/* A header length: 1..9 decimal digits then `term`. */
-static bool read_len(const char **pp, const char *end, char term, size_t *out)
-{
-    const char *p = *pp;
-    size_t v = 0, nd = 0;
-    while (p < end && is_digit(*p) && nd < 9)
-        v = v * 10 + (size_t)(*p++ - '0'), nd++;
-    if (nd == 0 || p >= end || *p != term)
-        return false;
-    *pp = p + 1;
-    *out = v;
-    return true;
-}
-
-/* Turn the two bytes `\n` into a newline, in place; returns the new length. */
-static uint32_t unescape_nl(char *p, size_t n)
-{
-    char *w = p;
-    const char *r = p, *e = p + n;
-    while (r < e) {
-        const char *b = memchr(r, '\\', (size_t)(e - r));
-        if (!b)
-            b = e;
-        if (w != r)
-            memmove(w, r, (size_t)(b - r));
-        w += b - r;
-        if (b == e)
-            break;
-        if (b + 1 < e && b[1] == 'n') {
-            *w++ = '\n';
-            r = b + 2;
-        } else {
-            *w++ = '\\';
-            r = b + 1;
-        }
-    }
-    return (uint32_t)(w - p);
-}
-
-static void event_field(struct md_event *ev, const char *f, const char *fe)
-{
-    size_t n = (size_t)(fe - f);
-    if (f[0] == '#') {
-        ev->tags = mkstr(f + 1, fe);
-        return;
-    }
-    if (n < 2 || f[1] != ':')
-        return;
-    struct md_str v = mkstr(f + 2, fe);
-    switch (f[0]) {
-    case 'd': {
-        int64_t ts;
-        if (parse_i64(v.p, v.len, &ts)) /* a bad d: is ignored, never fatal */
-            ev->timestamp = ts;
-        break;
-    }
-    case 'h': ev->host = v; break;
-    case 'k': ev->aggregation_key = v; break;
-    case 's': ev->source_type_name = v; break;
-    case 'p':
-        if (v.len == 6 && memcmp(v.p, "normal", 6) == 0)
-            ev->priority = MD_PRIORITY_NORMAL;
-        else if (v.len == 3 && memcmp(v.p, "low", 3) == 0)
-            ev->priority = MD_PRIORITY_LOW;
-        break;
-    case 't':
-        if (v.len == 4 && memcmp(v.p, "info", 4) == 0)
-            ev->alert_type = MD_ALERT_INFO;
-        else if (v.len == 7 && memcmp(v.p, "success", 7) == 0)
-            ev->alert_type = MD_ALERT_SUCCESS;
-        else if (v.len == 7 && memcmp(v.p, "warning", 7) == 0)
-            ev->alert_type = MD_ALERT_WARNING;
-        else if (v.len == 5 && memcmp(v.p, "error", 5) == 0)
-            ev->alert_type = MD_ALERT_ERROR;
-        break;
-    }
-}
-
-/*
- * _e{<title bytes>,<text bytes>}:<title>|<text>[|field]...
- * Deviation from the Agent (corpus quirks event-missing-separator and
- * event-text-shorter-than-declared-extra, recommended fix): the byte after
- * the title must be '|' and the byte after the text must be '|' or the end,
- * so a wrong length is an error instead of a silently cut event.
- */
-static enum md_msg_kind parse_event(char *line, size_t len, struct md_msg *out)
-{
-    const char *end = line + len;
-    const char *p = line + 3;
-    size_t tl, xl;
-    if (!read_len(&p, end, ',', &tl) || !read_len(&p, end, '}', &xl) || p >= end || *p != ':')
-        return fail(out, MD_PERR_EVENT_HEADER);
-    p++;
-    size_t rem = (size_t)(end - p);
-    if (tl == 0 || tl + 1 + xl > rem || p[tl] != '|')
-        return fail(out, MD_PERR_EVENT_LENGTH);
-    char *title = line + (p - line);
-    char *text = title + tl + 1;
-    const char *te = text + xl;
-    if (te < end && *te != '|')
-        return fail(out, MD_PERR_EVENT_LENGTH);
-
-    struct md_event *ev = &out->u.event;
-    *ev = (struct md_event){0};
-    ev->title = (struct md_str){title, unescape_nl(title, tl)};
-    ev->text = (struct md_str){text, unescape_nl(text, xl)};
-    for (const char *f = te; f < end;) {
-        f++;
-        const char *fe = f < end ? memchr(f, '|', (size_t)(end - f)) : NULL;
-        if (!fe)
-            fe = end;
-        if (fe > f)
-            event_field(ev, f, fe);
-        f = fe;
-    }
-    /* h: beats a host: tag; an empty h: does not count as given. */
-    struct tag_scan ts;
-    tag_scan(ev->tags, &ts);
-    if (ev->host.len)
-        ev->has_host = true;
-    else if (ts.has_host) {
-        ev->host = ts.host;
-        ev->has_host = true;
-    }
-    out->kind = MD_MSG_EVENT;
-    out->error = MD_PERR_NONE;
-    return MD_MSG_EVENT;
-}
-
-/* --- service checks ----------------------------------------------------- */
-
-/* _sc|<name>|<status>[|d:ts][|h:host][|#tags][|m:message] */
-static enum md_msg_kind parse_check(char *line, size_t len, struct md_msg *out)
-{
-    const char *end = line + len;
-    if (len < 4 || line[3] != '|')
-        return fail(out, MD_PERR_SC_FORMAT);
-    const char *name = line + 4;
-    const char *ne = memchr(name, '|', (size_t)(end - name));
-    if (!ne || ne == name)
-        return fail(out, MD_PERR_SC_FORMAT);
-    const char *st = ne + 1;
-    const char *se = st < end ? memchr(st, '|', (size_t)(end - st)) : NULL;
-    if (!se)
-        se = end;
-    if (se - st != 1 || st[0] < '0' || st[0] > '3')
-        return fail(out, MD_PERR_SC_STATUS);
-
-    struct md_service_check *sc = &out->u.check;
-    *sc = (struct md_service_check){0};
-    sc->name = mkstr(name, ne);
-    sc->status = st[0] - '0';
-    for (const char *f = se; f < end;) {
-        f++;
-        const char *fe = f < end ? memchr(f, '|', (size_t)(end - f)) : NULL;
-        if (!fe)
-            fe = end;
-        size_t n = (size_t)(fe - f);
-        if (n >= 1 && f[0] == '#')
-            sc->tags = mkstr(f + 1, fe);
-        else if (n >= 2 && f[1] == ':') {
-            int64_t ts;
-            if (f[0] == 'd' && parse_i64(f + 2, n - 2, &ts))
-                sc->timestamp = ts;
-            else if (f[0] == 'h')
-                sc->host = mkstr(f + 2, fe);
-            else if (f[0] == 'm')
-                sc->message = mkstr(f + 2, fe);
-        }
-        f = fe;
-    }
-    struct tag_scan ts;
-    tag_scan(sc->tags, &ts);
-    if (sc->host.len)
-        sc->has_host = true;
-    else if (ts.has_host) {
-        sc->host = ts.host;
-        sc->has_host = true;
-    }
-    out->kind = MD_MSG_SERVICE_CHECK;
-    out->error = MD_PERR_NONE;
-    return MD_MSG_SERVICE_CHECK;
-}
-
 /* --- entry points ------------------------------------------------------- */
 
 enum md_msg_kind md_parse_line(char *line, size_t len, const struct md_parse_opts *o,
@@ -951,9 +547,9 @@ enum md_msg_kind md_parse_line(char *line, size_t len, const struct md_parse_opt
         o = &default_opts;
     if (len >= 3 && line[0] == '_') {
         if (line[1] == 'e' && line[2] == '{')
-            return parse_event(line, len, out);
+            return md_parse_event(line, len, out);
         if (line[1] == 's' && line[2] == 'c')
-            return parse_check(line, len, out);
+            return md_parse_check(line, len, out);
     }
     return parse_metric(line, len, o, out);
 }

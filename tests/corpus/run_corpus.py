@@ -150,8 +150,10 @@ def run_aggregate(meterd, inputs, sets=()):
         args += ["--set", s]
     data = "".join(i.replace("\n", "\\n") + "\n" for i in inputs).encode()
     # One series item per line, as the Datadog sink ships it; its
-    # one point's value is what the cases call "value".
-    series = [o for o in run(args, stdin=data) if "metric" in o]
+    # one point's value is what the cases call "value". The sink's own
+    # heartbeat (datadog.agent.running, one per window) is not the protocol's.
+    series = [o for o in run(args, stdin=data)
+              if "metric" in o and o["metric"] != "datadog.agent.running"]
     for s in series:
         s["value"] = s["points"][0][1]
     return series

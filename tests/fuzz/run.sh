@@ -19,7 +19,7 @@ ko() { echo "FAIL $1"; fail=$((fail + 1)); }
 build() { # output, extra cflags...
     local out=$1; shift
     clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE \
-        -Iinclude -Iagent/dogstatsd "$@" tests/fuzz/fuzz_parse.c agent/dogstatsd/parse.c -lm -o "$out" 2>&1
+        -Iinclude -Iagent/dogstatsd "$@" tests/fuzz/fuzz_parse.c agent/dogstatsd/parse.c agent/dogstatsd/parse_num.c agent/dogstatsd/parse_event.c -lm -o "$out" 2>&1
 }
 
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
