@@ -89,52 +89,50 @@ static void emit_one(struct md_emitter *e, const struct md_ctr_view *c, const st
         gauge(e, "container.uptime", (double)(time(NULL) - c->started_at), c);
 }
 
-struct container_state {
-    struct md_ctr_run run;
-};
-
-static int container_configure(const struct md_instance_conf *conf, void **state, char *err,
-                               size_t errlen)
+int md_ctr_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
-    struct container_state *s = calloc(1, sizeof *s);
-    if (!s) {
+    struct md_ctr_run *r = calloc(1, sizeof *r);
+    if (!r) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    int rc = md_ctr_run_init(&s->run, conf, err, errlen);
+    int rc = md_ctr_run_init(r, conf, err, errlen);
     if (rc < 0) {
-        free(s);
+        free(r);
         return rc;
     }
-    *state = s;
+    *state = r;
+    return 0;
+}
+
+void md_ctr_destroy(void *state)
+{
+    if (!state)
+        return;
+    md_ctr_run_free(state);
+    free(state);
+}
+
+int md_ctr_run_each(struct md_ctr_run *r, struct md_emitter *e, md_ctr_emit_fn fn)
+{
+    int rc = md_ctr_run_begin(r, e->now_ns);
+    if (rc < 0)
+        return rc;
+    const struct md_cg_layout *l = md_containers_layout(r->store);
+    for (size_t i = 0; i < r->snap.n; i++) {
+        const struct md_ctr_view *c = &r->snap.v[i];
+        struct md_cg_stats st;
+        if (!c->in_cgroups || c->excluded || md_cg_read(l, c->paths, r->host_cpus, &r->fb, &st) < 0)
+            continue;
+        fn(e, c, &st);
+    }
     return 0;
 }
 
 static int container_collect(void *state, struct md_emitter *e)
 {
-    struct container_state *s = state;
-    int rc = md_ctr_run_begin(&s->run, e->now_ns);
-    if (rc < 0)
-        return rc == -ENOENT ? 0 : rc;
-    const struct md_cg_layout *l = md_containers_layout(s->run.store);
-    for (size_t i = 0; i < s->run.snap.n; i++) {
-        const struct md_ctr_view *c = &s->run.snap.v[i];
-        struct md_cg_stats st;
-        if (!c->in_cgroups || c->excluded ||
-            md_cg_read(l, c->paths, s->run.host_cpus, &s->run.fb, &st) < 0)
-            continue;
-        emit_one(e, c, &st);
-    }
-    return 0;
-}
-
-static void container_destroy(void *state)
-{
-    struct container_state *s = state;
-    if (!s)
-        return;
-    md_ctr_run_free(&s->run);
-    free(s);
+    int rc = md_ctr_run_each(state, e, emit_one);
+    return rc == -ENOENT ? 0 : rc;
 }
 
 const struct md_collector_ops md_collector_container = {
@@ -142,7 +140,7 @@ const struct md_collector_ops md_collector_container = {
     .default_on = true,
     .default_interval = 15,
     .needs_two_runs = true,
-    .configure = container_configure,
+    .configure = md_ctr_configure,
     .collect = container_collect,
-    .destroy = container_destroy,
+    .destroy = md_ctr_destroy,
 };

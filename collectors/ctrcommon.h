@@ -22,4 +22,17 @@ void md_ctr_run_free(struct md_ctr_run *r);
 /* Discovery when due, then a snapshot at high cardinality. */
 int md_ctr_run_begin(struct md_ctr_run *r, int64_t now_ns);
 
+/* The collector callbacks both share: the state is a struct md_ctr_run. */
+int md_ctr_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen);
+void md_ctr_destroy(void *state);
+
+/*
+ * One run: md_ctr_run_begin, then fn for every container whose cgroups
+ * could be read. 0 when it ran, -ENOENT when there is no container table
+ * yet (nothing to report), another -errno on failure.
+ */
+typedef void (*md_ctr_emit_fn)(struct md_emitter *e, const struct md_ctr_view *c,
+                               const struct md_cg_stats *st);
+int md_ctr_run_each(struct md_ctr_run *r, struct md_emitter *e, md_ctr_emit_fn fn);
+
 #endif

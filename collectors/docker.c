@@ -14,10 +14,6 @@
 
 #include "ctrcommon.h"
 
-struct docker_state {
-    struct md_ctr_run run;
-};
-
 static void gauge(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c)
 {
     if (isfinite(v))
@@ -80,49 +76,14 @@ static void emit_counts(struct md_emitter *e, const struct md_ctr_snap *sn)
     }
 }
 
-static int docker_configure(const struct md_instance_conf *conf, void **state, char *err,
-                            size_t errlen)
-{
-    struct docker_state *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    int rc = md_ctr_run_init(&s->run, conf, err, errlen);
-    if (rc < 0) {
-        free(s);
-        return rc;
-    }
-    *state = s;
-    return 0;
-}
-
 static int docker_collect(void *state, struct md_emitter *e)
 {
-    struct docker_state *s = state;
-    int rc = md_ctr_run_begin(&s->run, e->now_ns);
+    struct md_ctr_run *r = state;
+    int rc = md_ctr_run_each(r, e, emit_one);
     if (rc < 0)
         return rc == -ENOENT ? 0 : rc;
-    const struct md_cg_layout *l = md_containers_layout(s->run.store);
-    for (size_t i = 0; i < s->run.snap.n; i++) {
-        const struct md_ctr_view *c = &s->run.snap.v[i];
-        struct md_cg_stats st;
-        if (!c->in_cgroups || c->excluded ||
-            md_cg_read(l, c->paths, s->run.host_cpus, &s->run.fb, &st) < 0)
-            continue;
-        emit_one(e, c, &st);
-    }
-    emit_counts(e, &s->run.snap);
+    emit_counts(e, &r->snap);
     return 0;
-}
-
-static void docker_destroy(void *state)
-{
-    struct docker_state *s = state;
-    if (!s)
-        return;
-    md_ctr_run_free(&s->run);
-    free(s);
 }
 
 const struct md_collector_ops md_collector_docker = {
@@ -130,7 +91,7 @@ const struct md_collector_ops md_collector_docker = {
     .default_on = false,
     .default_interval = 15,
     .needs_two_runs = true,
-    .configure = docker_configure,
+    .configure = md_ctr_configure,
     .collect = docker_collect,
-    .destroy = docker_destroy,
+    .destroy = md_ctr_destroy,
 };
