@@ -10,7 +10,10 @@
  * name (NUL-terminated, in one allocation with it) and a pointer to its
  * interned host and tags (ident.h); frames borrow both, so an expired
  * context is only freed once every frame handed out has been freed (the
- * graveyard below). Sealing windows into frames is in seal.c.
+ * graveyard below). A new context takes a slot of its origin's budget
+ * (budget.h: DogStatsD's or the agent's own), and after a sweep that freed
+ * many, the allocator is trimmed and the table shrunk so that the memory a
+ * flood of names took goes back. Sealing windows into frames is in seal.c.
  */
 #include "aggregator_int.h"
 
