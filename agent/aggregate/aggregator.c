@@ -10,16 +10,22 @@
  * name (NUL-terminated, in one allocation with it) and a pointer to its
  * interned host and tags (ident.h); frames borrow both, so an expired
  * context is only freed once every frame handed out has been freed (the
- * graveyard below). Sealing windows into frames is in seal.c.
+ * graveyard below). A new context takes a slot of its origin's budget
+ * (budget.h: DogStatsD's or the agent's own), and after a sweep that freed
+ * many, the allocator is trimmed and the table shrunk so that the memory a
+ * flood of names took goes back. Sealing windows into frames is in seal.c.
  */
 #include "aggregator_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "etsy.h"
+#include "log.h"
 
 /* --- contexts ----------------------------------------------------------- */
 
@@ -75,6 +81,15 @@ void md_agg_ctx_retire(struct md_agg *a, struct md_ctx *c)
     a->grave = c;
 }
 
+/*
+ * Contexts freed before the allocator is asked to give pages back. glibc
+ * returns only the top of a heap by itself: after a flood of names expires,
+ * the freed contexts lie all over the aggregator thread's heap and stay
+ * resident (2M expired counter contexts: 262 of 264 MiB stayed). A trim
+ * walks the free lists once, so it waits for a sweep worth its cost.
+ */
+#define TRIM_AFTER 16384
+
 void md_agg_bury(struct md_agg *a)
 {
     while (a->grave) {
@@ -82,15 +97,27 @@ void md_agg_bury(struct md_agg *a)
         a->grave = c->next_dead;
         md_ident_put(&a->ids, c->id);
         free(c);
+        a->buried++;
+    }
+    if (a->buried >= TRIM_AFTER) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int gave = malloc_trim(0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        md_debug("%llu contexts freed: malloc_trim %s memory in %.1f ms",
+                 (unsigned long long)a->buried, gave ? "returned" : "found no",
+                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+        a->buried = 0;
     }
 }
 
 /* Frame release hook (any thread): one more frame is back. */
 /* --- table -------------------------------------------------------------- */
 
-static int tab_grow(struct md_agg *a)
+#define TAB_MIN 1024
+
+static int tab_resize(struct md_agg *a, uint32_t cap)
 {
-    uint32_t cap = a->cap ? a->cap * 2 : 1024;
     struct md_entry *tab = calloc(cap, sizeof *tab);
     if (!tab)
         return -ENOMEM;
@@ -107,6 +134,26 @@ static int tab_grow(struct md_agg *a)
     a->cap = cap;
     a->seal_cursor = 0; /* a seal in progress rescans; sealed contexts are skipped */
     return 0;
+}
+
+static int tab_grow(struct md_agg *a)
+{
+    return tab_resize(a, a->cap ? a->cap * 2 : TAB_MIN);
+}
+
+/*
+ * After many contexts expired: a table under 1/8 full shrinks to about
+ * 40 % (2M expired contexts left a 64 MiB table behind). Not while a seal
+ * is in progress; growing back costs one rehash per doubling.
+ */
+void md_agg_tab_fit(struct md_agg *a)
+{
+    if (a->sealing || a->cap <= TAB_MIN || (uint64_t)a->n * 8 >= a->cap)
+        return;
+    uint32_t cap = TAB_MIN;
+    while ((uint64_t)a->n * 5 > (uint64_t)cap * 2)
+        cap *= 2;
+    tab_resize(a, cap);
 }
 
 static struct md_entry *tab_find(struct md_agg *a, uint64_t key)
@@ -167,6 +214,8 @@ struct md_agg *md_agg_new(const struct md_agg_opts *o)
     };
     md_hist_opts_suffixes(&a->o.hist);
     md_hist_opts_suffixes(&a->dist_hist);
+    md_budget_init(&a->dsd, "dogstatsd_context_limit", "DogStatsD", o->context_limit);
+    md_budget_init(&a->own, "collector_context_limit", "collector", o->collector_limit);
     if (tab_grow(a) != 0) {
         md_agg_free(a);
         return NULL;
@@ -290,18 +339,24 @@ static void add_timestamped(struct md_agg *a, const struct md_point *p)
 
 /* Create the context of p, whose key the keyer just computed. */
 static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
-                             const struct md_point *p)
+                             const struct md_point *p, double now, bool internal)
 {
-    if (a->o.context_limit && a->n >= a->o.context_limit) {
-        a->st.context_limit_drops++;
+    struct md_budget *b = internal ? &a->own : &a->dsd;
+    if (!md_budget_take(b, now)) {
+        a->st.context_limit_drops = a->dsd.drops;
+        a->st.collector_limit_drops = a->own.drops;
         return NULL;
     }
-    if (md_keyer_canonical(&a->keyer, p) != 0)
+    struct md_ctx *c = NULL;
+    if (md_keyer_canonical(&a->keyer, p) == 0)
+        c = ctx_new(a, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
+                    a->keyer.sc.ntags);
+    if (!c) {
+        md_budget_release(b);
         return NULL;
-    struct md_ctx *c = ctx_new(a, &p->name, md_keyer_host(&a->keyer, p), a->keyer.sc.tags,
-                               a->keyer.sc.ntags);
-    if (!c)
-        return NULL;
+    }
+    c->internal = internal;
+    a->st.contexts_collector = a->own.live;
     c->sealed_to = (uint32_t)a->next_seal; /* it holds nothing older */
     e->key = key;
     e->c = c;
@@ -382,7 +437,7 @@ int md_agg_add_fast(struct md_agg *a, uint64_t key, const struct md_fast *v)
     return 0;
 }
 
-void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
+static void agg_add(struct md_agg *a, const struct md_point *p, double now, bool internal)
 {
     if (p->type != MD_SET && !isfinite(p->value)) {
         a->st.nonfinite_drops++;
@@ -399,7 +454,7 @@ void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
         return;
     }
     struct md_entry *e = tab_find(a, key);
-    struct md_ctx *c = e->c ? e->c : create(a, e, key, p);
+    struct md_ctx *c = e->c ? e->c : create(a, e, key, p, now, internal);
     if (!c)
         return;
     struct md_fast v = {.type = p->type, .value = p->value, .rate = p->sample_rate, .now = now,
@@ -407,6 +462,16 @@ void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
     if (p->type == MD_SET)
         v.member_hash = md_hash(p->member.p, p->member.len);
     ctx_add(a, c, &v);
+}
+
+void md_agg_add(struct md_agg *a, const struct md_point *p, double now)
+{
+    agg_add(a, p, now, false);
+}
+
+void md_agg_add_internal(struct md_agg *a, const struct md_point *p, double now)
+{
+    agg_add(a, p, now, true);
 }
 
 /* --- events and service checks ------------------------------------------ */

@@ -29,7 +29,8 @@ struct md_agg_opts {
     const struct md_str *tags; /* added to every point (config `tags`) */
     uint32_t ntags;
     struct md_hist_opts hist;
-    uint32_t context_limit;    /* 0 = none */
+    uint32_t context_limit;    /* DogStatsD contexts (dogstatsd_context_limit), 0 = none */
+    uint32_t collector_limit;  /* the agent's own (collector_context_limit), 0 = none */
     bool etsy;                 /* statsd_mode: etsy */
     double thresholds[16];     /* etsy percent_threshold, at least one */
     size_t nthresholds;
@@ -47,6 +48,8 @@ struct md_agg_stats {
     uint64_t too_many_tags;
     uint64_t timestamped;
     uint64_t late_flushes; /* windows pushed out early because a flush was late */
+    uint64_t contexts_collector;     /* live contexts of the agent's own points */
+    uint64_t collector_limit_drops;  /* their samples dropped by collector_context_limit */
 };
 
 struct md_agg;
@@ -55,6 +58,13 @@ struct md_agg *md_agg_new(const struct md_agg_opts *o);
 void md_agg_free(struct md_agg *a);
 /* Fold one point in, at time `now` (seconds since the epoch). */
 void md_agg_add(struct md_agg *a, const struct md_point *p, double now);
+/*
+ * The same for the agent's own points (collectors, checks, containers,
+ * meterd.* telemetry): a context it creates counts against
+ * collector_limit instead of context_limit, so statsd names can never
+ * crowd them out.
+ */
+void md_agg_add_internal(struct md_agg *a, const struct md_point *p, double now);
 /*
  * The fast path of the threaded intake: the intake thread parsed and keyed
  * the sample already. Returns -ENOENT when the context does not exist yet;

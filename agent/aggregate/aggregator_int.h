@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "aggregator.h"
+#include "budget.h"
 #include "context.h"
 #include "ddsketch.h"
 #include "hset.h"
@@ -49,6 +50,7 @@ struct md_ctx {
     uint32_t sealed_to;  /* windows before this are sealed (see the seal section) */
     uint16_t name_len;
     bool is_counter;     /* zero-filled when idle (etsy: every type is re-sent) */
+    bool internal;       /* counted against the collectors' budget */
     struct md_slot slot[NSLOT];
     char name[];         /* NUL-terminated */
 };
@@ -84,6 +86,8 @@ struct md_agg {
     int seal_windows;
     struct md_frame sealed;
     struct md_agg_stats st;
+    struct md_budget dsd, own; /* context caps: DogStatsD's and the agent's own */
+    uint64_t buried;           /* contexts freed since the allocator was last trimmed */
     struct md_ctx_scratch sc;      /* for events and checks */
     struct md_str tagv[MD_CTX_MAX_TAGS];
 };
@@ -93,6 +97,7 @@ void md_agg_slot_clear(struct md_slot *s);
 void md_agg_ctx_retire(struct md_agg *a, struct md_ctx *c);
 void md_agg_bury(struct md_agg *a);
 void md_agg_tab_remove(struct md_agg *a, struct md_entry *e);
+void md_agg_tab_fit(struct md_agg *a);
 int64_t md_agg_window_of(const struct md_agg *a, double t);
 /* seal.c */
 void md_agg_slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,

@@ -209,6 +209,8 @@ bool md_agg_seal_begin(struct md_agg *a, double now, bool all)
     int64_t from = a->next_seal ? a->next_seal : to;
     if (a->grave && md_agg_frames_out(a) == 0)
         md_agg_bury(a);
+    md_budget_tick(&a->dsd, now);
+    md_budget_tick(&a->own, now);
     /* The pending frame (timestamped points, events, checks, late spills) is the base. */
     a->sealed = a->pending;
     a->sealed.start = from;
@@ -249,6 +251,7 @@ static void remove_expired(struct md_agg *a, double now)
         struct md_ctx *c = a->tab[i].c;
         if (c && ctx_expired(a, c, now)) {
             md_agg_tab_remove(a, &a->tab[i]);
+            md_budget_release(c->internal ? &a->own : &a->dsd);
             md_agg_ctx_retire(a, c);
             a->st.contexts_expired++;
             a->seal_expired--;
@@ -258,6 +261,7 @@ static void remove_expired(struct md_agg *a, double now)
     }
     a->seal_expired = 0;
     a->st.contexts_live = a->n;
+    a->st.contexts_collector = a->own.live;
 }
 
 bool md_agg_seal_step(struct md_agg *a, uint32_t budget)
@@ -275,6 +279,7 @@ bool md_agg_seal_step(struct md_agg *a, uint32_t budget)
         return false;
     remove_expired(a, a->seal_now);
     a->sealing = false;
+    md_agg_tab_fit(a);
     return true;
 }
 

@@ -36,6 +36,7 @@ void md_config_agg_opts(const struct md_config *c, const char *hostname, struct 
         .tags = tagbuf,
         .ntags = (uint32_t)n,
         .context_limit = (uint32_t)c->dogstatsd_context_limit,
+        .collector_limit = (uint32_t)c->collector_context_limit,
         .etsy = c->statsd_mode == MD_MODE_ETSY,
         .hist_limit = (uint32_t)c->histogram_exact_samples,
         .dist_sketch = cfg_dist_sketch(c),

@@ -67,6 +67,7 @@ static void self_telemetry(struct md_daemon *d, double now)
         {"meterd.dogstatsd.ring_full_drops", ps.ring_full_drops},
         {"meterd.dogstatsd.kernel_drops", ps.kernel_drops > 0 ? (uint64_t)ps.kernel_drops : 0},
         {"meterd.aggregator.context_limit_drops", ps.agg.context_limit_drops},
+        {"meterd.aggregator.collector_context_limit_drops", ps.agg.collector_limit_drops},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0] && i < 8; i++) {
         struct md_point p = {.name = {c[i].name, (uint32_t)strlen(c[i].name)},

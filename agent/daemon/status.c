@@ -84,11 +84,14 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
     }
     md_buf_printf(b, "]},\"aggregator\":{\"contexts\":%llu,\"contexts_created\":%llu,"
                      "\"contexts_expired\":%llu,\"context_limit_drops\":%llu,"
+                     "\"contexts_collector\":%llu,\"collector_context_limit_drops\":%llu,"
                      "\"nonfinite_drops\":%llu,\"frames\":%llu,\"series_flushed\":%llu,"
                      "\"last_flush\":%.0f},",
                   (unsigned long long)a->contexts_live, (unsigned long long)a->contexts_created,
                   (unsigned long long)a->contexts_expired,
                   (unsigned long long)a->context_limit_drops,
+                  (unsigned long long)a->contexts_collector,
+                  (unsigned long long)a->collector_limit_drops,
                   (unsigned long long)a->nonfinite_drops, (unsigned long long)fs.frames,
                   (unsigned long long)fs.series, fs.last_flush);
     md_buf_puts(b, "\"sinks\":[");
@@ -151,6 +154,9 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
                   (unsigned long long)a->contexts_live);
     counter(b, "meterd_aggregator_context_limit_drops", "Samples dropped by dogstatsd_context_limit.",
             a->context_limit_drops);
+    counter(b, "meterd_aggregator_collector_context_limit_drops",
+            "Samples of the agent's own series dropped by collector_context_limit.",
+            a->collector_limit_drops);
     counter(b, "meterd_aggregator_nonfinite_drops", "NaN/Inf values refused.", a->nonfinite_drops);
     struct md_flush_stats fs;
     md_flusher_stats(d->flush, &fs);

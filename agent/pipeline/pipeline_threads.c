@@ -304,7 +304,7 @@ static void handle_point(struct md_pipeline *p, const struct rec *r)
 #undef TAKE
     pt.tags = tags;
     pt.ntags = nt;
-    md_agg_add(p->agg, &pt, now);
+    md_agg_add_internal(p->agg, &pt, now); /* only the loop thread's own points come this way */
 }
 
 static void handle_rec(struct md_pipeline *p, struct rec *r, double *now)

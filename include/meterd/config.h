@@ -83,6 +83,7 @@ struct md_config {
     int dogstatsd_ring_size;    /* records per intake ring, power of two */
     enum md_ring_policy dogstatsd_ring_full_policy;
     int dogstatsd_context_limit; /* 0 = unlimited */
+    int collector_context_limit; /* the agent's own series, 0 = unlimited */
     unsigned dogstatsd_eol_required; /* MD_EOL_* bits */
     struct md_strlist dogstatsd_tags;
     bool dogstatsd_origin_detection_client;

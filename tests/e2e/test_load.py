@@ -209,12 +209,12 @@ class HealthPoller(threading.Thread):
 def test_cardinality_flood(d):
     """2M unique names against a 100k context limit: exact drop count, live /health, bounded RSS.
 
-    The limit caps live contexts, and meterd's own telemetry (meterd.*) takes
-    context slots too. So the flood starts only after the first flush has
-    created those (C0 of them, all present in the first frame); from then on
-    the 2M names meet a table with limit - C0 free slots, and every other
-    accepted name must be counted in context_limit_drops. Collectors are
-    turned off so nothing else creates contexts. Counter contexts live for
+    The limit caps live DogStatsD contexts; meterd's own telemetry (meterd.*,
+    C0 contexts, created by the first flush) counts against
+    collector_context_limit instead. So the 2M names meet a table with
+    `limit` free DogStatsD slots, and every other accepted name must be
+    counted in context_limit_drops. Collectors are turned off so nothing
+    else creates contexts. Counter contexts live for
     max(dogstatsd_expiry_seconds, dogstatsd_context_expiry_seconds); both are
     600 s so none expire (and free a slot) during the test.
 
@@ -273,7 +273,7 @@ def test_cardinality_flood(d):
     i, a = intake(st), st["aggregator"]
     hwm = vm_hwm_kib(m.proc.pid)
     accepted = i["metrics"] - i["ring_full_drops"]
-    want_drops = accepted - (limit - c0)
+    want_drops = accepted - limit
     print("  flood: %d names in %.1fs (%.0f/s); settled %.2fs later; c0=%d contexts=%d "
           "context_limit_drops=%d (want %d) kernel_drops=%d ring_full_drops=%d; "
           "VmHWM %.1f MiB; /health %d polls, worst %.3fs, %d failures" % (
@@ -288,14 +288,15 @@ def test_cardinality_flood(d):
     assert i["kernel_drops"] == 0, "kernel dropped %d datagrams at %d/s: lower FLOOD_RATE" % (
         i["kernel_drops"], FLOOD_RATE)
     assert i["metrics"] == names, i
-    assert a["contexts_created"] == limit and a["contexts"] == limit, a
+    assert a["contexts_created"] == limit + c0 and a["contexts"] == limit + c0, a
+    assert a["contexts_collector"] == c0 and a["collector_context_limit_drops"] == 0, a
     assert a["contexts_expired"] == 0, a
     assert a["context_limit_drops"] == want_drops, \
-        "context_limit_drops %d, want %d = %d accepted - (%d limit - %d meterd.* contexts)" % (
-            a["context_limit_drops"], want_drops, accepted, limit, c0)
+        "context_limit_drops %d, want %d = %d accepted - %d limit" % (
+            a["context_limit_drops"], want_drops, accepted, limit)
     # The flush after the flood re-sends meterd.* to existing contexts: no new drops.
     a2 = st2["aggregator"]
-    assert a2["context_limit_drops"] == want_drops and a2["contexts"] == limit, a2
+    assert a2["context_limit_drops"] == want_drops and a2["contexts"] == limit + c0, a2
     assert hwm < RSS_LIMIT_KIB, "VmHWM %d KiB over the %d KiB bound" % (hwm, RSS_LIMIT_KIB)
 
 

@@ -129,7 +129,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.dogstatsd_pipeline_count, 0);
     assert_int_equal(c.dogstatsd_ring_size, 16384);
     assert_int_equal(c.dogstatsd_ring_full_policy, MD_RING_BLOCK);
-    assert_int_equal(c.dogstatsd_context_limit, 0);
+    assert_int_equal(c.dogstatsd_context_limit, 250000);
+    assert_int_equal(c.collector_context_limit, 100000);
     assert_int_equal(c.dogstatsd_eol_required, 0);
     assert_int_equal(c.dogstatsd_tags.n, 0);
     assert_false(c.dogstatsd_origin_detection_client);
