@@ -1,11 +1,13 @@
 /*
- * json_split.c: cut a JSON array document in two halves (see json_split.h).
+ * json_split.c: cut a JSON document of items in two halves (see
+ * json_split.h): one array (series, service checks), or the Datadog events
+ * envelope, an object of arrays by source type.
  *
  * The forwarder keeps only the encoded, compressed payload (which may have
  * come back from the disk spool after a restart), so a 413 is answered by
  * re-cutting that text rather than re-encoding a frame that no longer
- * exists. The scan needs only to know where top-level items end: it
- * tracks strings (with escapes) and bracket depth, nothing else.
+ * exists. The scan needs only to know where items end: it tracks strings
+ * (with escapes) and bracket depth, nothing else.
  */
 #include "json_split.h"
 

@@ -1,6 +1,7 @@
 /*
- * json_split.h: cut a JSON document holding one array of items in two,
- * for sinks whose payloads the backend answered 413 to.
+ * json_split.h: cut a JSON document of items in two (one array, or the
+ * Datadog events envelope), for sinks whose payloads the backend answered
+ * 413 to.
  */
 #ifndef METERD_JSON_SPLIT_H
 #define METERD_JSON_SPLIT_H

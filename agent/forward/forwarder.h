@@ -88,7 +88,8 @@ size_t md_forwarder_pending(const struct md_forwarder *f);
 
 /*
  * Counters, global and per sink name. Dropped reasons: "rejected" (4xx),
- * "too_big" (413 for a single item), "queue_full" (memory queue full and
+ * "too_big" (413 for a single item, or items a sink could fit in no
+ * payload: sink.h, too_big), "queue_full" (memory queue full and
  * no spool room), "shutdown" (could not be spooled at exit), "invalid"
  * (bad URL or curl setup). items_* count series (or checks, events) inside.
  */

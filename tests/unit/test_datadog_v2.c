@@ -602,6 +602,21 @@ static void test_split_sketches(void **state)
     md_buf_free(&a);
     md_buf_free(&b);
     md_payload_list_free(out);
+
+    /* Invalid UTF-8 in a sketch: U+FFFD, as in the series payloads, lengths still right. */
+    const char *t[] = {"t:\xc3"};
+    f.sketches[1].name = "lat\xffx";
+    f.sketches[1].key = key(&f, "h\xfe", t, 1);
+    out = NULL;
+    assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
+    assert_non_null(memmem(out->body, out->len, "lat\xef\xbf\xbdx", 6));
+    assert_non_null(memmem(out->body, out->len, "h\xef\xbf\xbd", 4));
+    assert_non_null(memmem(out->body, out->len, "t:\xef\xbf\xbd", 5));
+    assert_null(memchr(out->body, 0xff, out->len));
+    assert_int_equal(cut(c.ops, out, &a, &na, &b, &nb), 0); /* parses to its end */
+    md_buf_free(&a);
+    md_buf_free(&b);
+    md_payload_list_free(out);
     md_frame_free(&f);
     c.ops->destroy(c.st);
 }
