@@ -9,7 +9,8 @@
  * prints what that sink would ship, uncompressed: each series and each
  * service check on its own line, exactly as it appears in the payload;
  * any other payload as one line (events JSON as is, sketch protobuf as a
- * summary). Series are sorted by name, tags and timestamp so that the
+ * summary). Series are shown in the v1 JSON form (use_v2_api.series is
+ * set false first), the one readable per series. Series are sorted by name, tags and timestamp so that the
  * output does not depend on hash order. It is the seam the protocol corpus
  * test uses, and a way for users to see what their statsd traffic becomes.
  */
@@ -289,6 +290,10 @@ int md_cmd_aggregate(int argc, char **argv)
     struct md_cli_config cc = {0};
     struct md_config cfg;
     long interval = 0;
+    /* Series print as their v1 JSON items, one per line, whatever the config
+     * says; a --set use_v2_api.series=true of the user's comes later and wins
+     * (then the v2 protobuf payload is summarised in one line). */
+    md_cli_config_opt(&cc, "aggregate", MD_OPT_SET, "use_v2_api.series=false");
     int rc = parse_opts(argc, argv, &cc, &interval);
     if (rc >= 0)
         return rc;
