@@ -147,6 +147,11 @@ static bool deflated(const struct md_payload *p)
 static void print_payload(const struct md_payload *p)
 {
     const char *url = p->url ? p->url : "";
+    if (p->too_big) { /* no body: what the forwarder would count as dropped */
+        fprintf(stderr, "meterd aggregate: %zu item(s) for %s larger than a payload may be: "
+                "the agent drops them (too_big)\n", p->nitems, url);
+        return;
+    }
     bool json = p->content_type && strstr(p->content_type, "json");
     void *plain = NULL;
     size_t len = p->len;
