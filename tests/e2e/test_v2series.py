@@ -8,7 +8,8 @@ recording double of capture_server.py, documented as a stand-in: it decodes
 each protobuf body with the real protobuf runtime against the upstream
 field numbers (pb_payloads.py: protoc + python3-protobuf), and, for the
 split tests, answers 413 to any body larger than a set size, as Datadog's
-intake does above its limits. Each split test also sends one series too
+intake does above its limits (v2 series, sketches, remote write, and the
+JSON events envelope and service checks). Each split test also sends one series too
 large to fit that size alone: it must be dropped and counted as too_big,
 and every other point must arrive exactly once.
 """
@@ -243,7 +244,51 @@ def test_413_remote_write_split(d):
         check_split(m, cap, "/api/v1/write", counted, names)
 
 
+def test_413_events_and_checks_split(d):
+    """JSON kinds too: the events envelope is cut across its groups, service checks in two."""
+    rnd = random.Random(7)
+    titles = ["ev.%03d" % i for i in range(60)]
+    checks = ["sc.%03d" % i for i in range(60)]
+    with CaptureServer(max_body=1500, decode=pb_payloads.decode) as cap:
+        m = agent(d, cap)
+        evs = []
+        for i, t in enumerate(titles):
+            text = "%032x" % rnd.getrandbits(128)
+            src = "|s:src%d" % (i % 3) if i % 4 else ""  # several groups, and "api"
+            evs.append(("_e{%d,%d}:%s|%s%s" % (len(t), len(text), t, text, src)).encode())
+        huge = "%x" % rnd.getrandbits(4 * 4000)  # one event alone over the double's size
+        evs.append(("_e{7,%d}:huge.ev|%s" % (len(huge), huge)).encode())
+        m.send(*evs, *["_sc|%s|0|m:%032x" % (c, rnd.getrandbits(128)) for c in checks])
+
+        def seen_once(path, pick):
+            seen = {}
+            for r in cap.requests(path):
+                if r["status"] == 202 and r["json"] is not None:
+                    for name in pick(r["json"]):
+                        seen[name] = seen.get(name, 0) + 1
+            return seen
+
+        def ev_titles(doc):
+            return [e["msg_title"] for group in doc.get("events", {}).values() for e in group]
+
+        def sc_names(doc):
+            return [c["check"] for c in doc] if isinstance(doc, list) else []
+
+        wait_until(lambda: set(titles) <= set(seen_once("/intake/", ev_titles)) and
+                   set(checks) <= set(seen_once("/api/v1/check_run", sc_names)), 40,
+                   "every event and service check at the double")
+        f = wait_until(lambda: (lambda f: f if f["dropped"]["too_big"] >= 1 and not f["queue_payloads"]
+                                and not f["inflight"] else None)(m.status()["forwarder"]), 40,
+                       "the oversize event counted")
+        ev, sc = seen_once("/intake/", ev_titles), seen_once("/api/v1/check_run", sc_names)
+        assert all(ev[t] == 1 for t in titles), ev
+        assert all(sc[c] == 1 for c in checks), sc
+        assert "huge.ev" not in ev
+        assert f["splits"] >= 2 and f["dropped"]["too_big"] == 1 and f["items_dropped"] == 1, f
+        assert all(r["raw_len"] <= 1500 for r in cap.requests() if r["status"] == 202)
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_v2_series_exact, test_v2_default_follows_the_intake,
                         test_413_v2_series_split, test_413_sketches_split,
-                        test_413_remote_write_split]))
+                        test_413_remote_write_split, test_413_events_and_checks_split]))
