@@ -58,7 +58,8 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
  * Queue one payload (p->next is ignored and cleared). Takes ownership of p
  * in every case: on success it is freed once sent or dropped; on error
  * (-ESHUTDOWN after md_forwarder_shutdown, -EINVAL without a URL) it is
- * freed at once and counted as dropped.
+ * freed at once and counted as dropped. A too_big payload (sink.h) is
+ * counted dropped (too_big) at once and never sent.
  */
 int md_forwarder_send(struct md_forwarder *f, struct md_payload *p);
 
