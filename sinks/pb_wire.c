@@ -63,7 +63,9 @@ void md_pb_int64(struct md_buf *b, unsigned field, int64_t v)
 
 size_t md_pb_utf8(struct md_buf *b, const char *s)
 {
-    size_t bad = 0, n = s ? strlen(s) : 0, i = 0, run = 0;
+    if (!s)
+        return 0;
+    size_t bad = 0, n = strlen(s), i = 0, run = 0;
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
         size_t l = c < 0x80 ? 1 : md_utf8_len((const unsigned char *)s + i, n - i);
