@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compress.h"
 #include "datadog.h"
 #include "meterd/frame.h"
 #include "meterd/sink.h"
@@ -35,20 +36,27 @@ static void run(const struct md_frame *f, enum md_v2_series v2, const char *labe
     }
     md_sink_datadog_set_agent_items(st, false);
     double best = 1e9;
-    size_t payloads = 0, bytes = 0;
+    size_t payloads = 0, bytes = 0, plain = 0;
     for (int rep = 0; rep < 3; rep++) {
         struct md_payload *out = NULL;
         double t0 = now();
         ops->encode(st, f, &out);
         double dt = now() - t0;
         best = dt < best ? dt : best;
-        payloads = bytes = 0;
-        for (struct md_payload *p = out; p; p = p->next, payloads++)
+        payloads = bytes = plain = 0;
+        for (struct md_payload *p = out; p; p = p->next, payloads++) {
+            void *u = NULL;
+            size_t ulen = 0;
             bytes += p->len;
+            if (md_inflate(p->body, p->len, 1u << 30, &u, &ulen) == 0)
+                plain += ulen;
+            free(u);
+        }
         md_payload_list_free(out);
     }
-    printf("%s: %.0f ns/series, %zu payload(s), %zu bytes compressed (%.1f per series)\n", label,
-           best * 1e9 / (double)f->nseries, payloads, bytes, (double)bytes / (double)f->nseries);
+    printf("%s: %.0f ns/series, %zu payload(s), %.1f bytes/series compressed, %.1f before\n",
+           label, best * 1e9 / (double)f->nseries, payloads, (double)bytes / (double)f->nseries,
+           (double)plain / (double)f->nseries);
     ops->destroy(st);
 }
 
