@@ -1,11 +1,13 @@
 /*
- * json_split.c: cut a JSON array document in two halves (see json_split.h).
+ * json_split.c: cut a JSON document of items in two halves (see
+ * json_split.h): one array (series, service checks), or the Datadog events
+ * envelope, an object of arrays by source type.
  *
  * The forwarder keeps only the encoded, compressed payload (which may have
  * come back from the disk spool after a restart), so a 413 is answered by
  * re-cutting that text rather than re-encoding a frame that no longer
- * exists. The scan needs only to know where top-level items end: it
- * tracks strings (with escapes) and bracket depth, nothing else.
+ * exists. The scan needs only to know where items end: it tracks strings
+ * (with escapes) and bracket depth, nothing else.
  */
 #include "json_split.h"
 
@@ -70,18 +72,104 @@ int md_json_split_array(const char *body, size_t len, struct md_buf *a, size_t *
     return a->oom || b->oom ? -ENOMEM : 0;
 }
 
-/*
- * The Datadog sink's bodies: series ({"series":[...]}) and service checks
- * ([...]) are one JSON array and are cut in two; event envelopes and
- * sketch protobufs are not (both are small next to the limits), so such a
- * payload is dropped by the forwarder and counted as too_big.
- */
-int md_json_split_datadog(const char *body, size_t len, size_t nitems, struct md_buf *a,
-                          size_t *na, struct md_buf *b, size_t *nb)
+/* Items of the array opened at `open`: 0 for "[]", else commas + 1; -1 when it never closes. */
+static long json_items(const char *s, size_t len, size_t open, size_t *close)
 {
-    static const char series[] = "{\"series\":[";
-    bool is_series = len > sizeof series && memcmp(body, series, sizeof series - 1) == 0;
-    if (nitems < 2 || (!is_series && !(len && body[0] == '[')))
+    size_t cut = 0;
+    long commas = json_scan(s, len, open, 0, &cut, close);
+    if (commas < 0)
+        return -1;
+    return commas == 0 && *close == open + 1 ? 0 : commas + 1;
+}
+
+/* One "group":[...] of an events object: offsets of its key, its '[' and its ']'. */
+struct json_group {
+    size_t key, open, close;
+    size_t n;
+};
+
+#define JSON_MAX_GROUPS 256
+
+/* Group `g` with items [from, to) of its array, after a ',' unless first. */
+static void json_group_part(struct md_buf *out, const char *s, size_t len,
+                            const struct json_group *g, size_t from, size_t to, bool first)
+{
+    size_t cut = 0, close = 0, start = g->open + 1, end = g->close;
+    if (from > 0) {
+        json_scan(s, len, g->open, from, &cut, &close);
+        start = cut + 1;
+    }
+    if (to < g->n) {
+        json_scan(s, len, g->open, to, &cut, &close);
+        end = cut;
+    }
+    if (!first)
+        md_buf_putc(out, ',');
+    md_buf_add(out, s + g->key, g->open + 1 - g->key);
+    md_buf_add(out, s + start, end - start);
+    md_buf_putc(out, ']');
+}
+
+/* The groups of the object opened at `open`; returns how many, -1 when it does not parse. */
+static long json_groups(const char *s, size_t len, size_t open, struct json_group *g,
+                        size_t *close)
+{
+    size_t i = open + 1;
+    long n = 0;
+    while (i < len && s[i] != '}') {
+        if (n == JSON_MAX_GROUPS || s[i] != '"')
+            return -1;
+        g[n].key = i;
+        for (i++; i < len && s[i] != '"'; i++)
+            i += s[i] == '\\';
+        if (i + 2 >= len || s[i + 1] != ':' || s[i + 2] != '[')
+            return -1;
+        g[n].open = i + 2;
+        long items = json_items(s, len, g[n].open, &g[n].close);
+        if (items < 0)
+            return -1;
+        g[n].n = (size_t)items;
+        i = g[n++].close + 1;
+        if (i < len && s[i] == ',')
+            i++;
+    }
+    if (i >= len)
+        return -1;
+    *close = i;
+    return n;
+}
+
+int md_json_split_events(const char *body, size_t len, struct md_buf *a, size_t *na,
+                         struct md_buf *b, size_t *nb)
+{
+    static const char key[] = "\"events\":{";
+    const char *k = memmem(body, len, key, sizeof key - 1);
+    struct json_group g[JSON_MAX_GROUPS];
+    size_t open = k ? (size_t)(k - body) + sizeof key - 2 : 0 /* its '{' */, close = 0, total = 0;
+    long ng = k ? json_groups(body, len, open, g, &close) : -1;
+    for (long i = 0; i < ng; i++)
+        total += g[i].n;
+    if (ng < 0 || total < 2)
         return -EINVAL;
-    return md_json_split_array(body, len, a, na, b, nb);
+    size_t half = total / 2, seen = 0;
+    bool afirst = true, bfirst = true;
+    md_buf_add(a, body, open + 1);
+    md_buf_add(b, body, open + 1);
+    for (long i = 0; i < ng; i++) {
+        size_t in_a = seen >= half ? 0 : half - seen < g[i].n ? half - seen : g[i].n;
+        if (in_a) {
+            json_group_part(a, body, len, &g[i], 0, in_a, afirst);
+            afirst = false;
+        }
+        if (in_a < g[i].n) {
+            json_group_part(b, body, len, &g[i], in_a, g[i].n, bfirst);
+            bfirst = false;
+        }
+        seen += g[i].n;
+    }
+    md_buf_add(a, body + close, len - close);
+    md_buf_add(b, body + close, len - close);
+    *na = half;
+    *nb = total - half;
+    return a->oom || b->oom ? -ENOMEM : 0;
 }

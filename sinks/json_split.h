@@ -1,6 +1,7 @@
 /*
- * json_split.h: cut a JSON document holding one array of items in two,
- * for sinks whose payloads the backend answered 413 to.
+ * json_split.h: cut a JSON document of items in two (one array, or the
+ * Datadog events envelope), for sinks whose payloads the backend answered
+ * 413 to.
  */
 #ifndef METERD_JSON_SPLIT_H
 #define METERD_JSON_SPLIT_H
@@ -19,8 +20,13 @@
 int md_json_split_array(const char *body, size_t len, struct md_buf *a, size_t *na,
                         struct md_buf *b, size_t *nb);
 
-/* The Datadog sink's split (sink.h): series and service-check bodies only. */
-int md_json_split_datadog(const char *body, size_t len, size_t nitems, struct md_buf *a,
-                          size_t *na, struct md_buf *b, size_t *nb);
+/*
+ * The Datadog events envelope, {...,"events":{"group":[item,...],...},...}:
+ * the first half of all items (in order, across groups) to a and the rest
+ * to b, each inside the same envelope, the groups kept. -EINVAL for fewer
+ * than two items or a body that is not such an envelope.
+ */
+int md_json_split_events(const char *body, size_t len, struct md_buf *a, size_t *na,
+                         struct md_buf *b, size_t *nb);
 
 #endif

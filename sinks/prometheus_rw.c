@@ -27,7 +27,9 @@
  * per-second rates), stamped with the window start in milliseconds; every
  * series has one sample per window and payloads go out oldest first, so
  * samples stay in order as Prometheus requires. Distributions reach this
- * sink only as series (distribution_output: series).
+ * sink only as series (distribution_output: series). A 413 is answered by
+ * the forwarder: it un-snappies the body, cuts the WriteRequest between
+ * two time series (prw_split) and sends the halves.
  */
 #include "prometheus_rw.h"
 
@@ -43,6 +45,7 @@
 #include "buf.h"
 #include "log.h"
 #include "meterd/sink.h"
+#include "pb_wire.h"
 
 #define PRW_MAX_BODY (4u * 1024 * 1024) /* uncompressed protobuf per request */
 
@@ -371,6 +374,14 @@ static int prw_encode(void *state, const struct md_frame *f, struct md_payload *
     return rc;
 }
 
+/* WriteRequest.timeseries is field 1; metadata (field 3) would go to both halves. */
+static int prw_split(const char *body, size_t len, size_t nitems, struct md_buf *a, size_t *na,
+                     struct md_buf *b, size_t *nb)
+{
+    (void)nitems;
+    return md_pb_split(body, len, 1, a, na, b, nb);
+}
+
 const struct md_sink_ops md_sink_prometheus_rw = {
     .name = "prometheus_rw",
     .transport = MD_TRANSPORT_HTTP,
@@ -380,4 +391,5 @@ const struct md_sink_ops md_sink_prometheus_rw = {
     .create = prw_create,
     .encode = prw_encode,
     .destroy = prw_destroy,
+    .split = prw_split,
 };

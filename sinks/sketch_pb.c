@@ -6,7 +6,8 @@
  * then written straight into one reservation of the output buffer. Zero
  * scalars and empty strings are left out, as proto3 encoders do; the empty
  * CommonMetadata is still written once, as the agent (gogoproto,
- * non-nullable) does.
+ * non-nullable) does. Strings go out as valid UTF-8 (U+FFFD for bytes that
+ * are not), as in the series payloads.
  */
 #include "sketch_pb.h"
 
@@ -54,14 +55,6 @@ static uint8_t *pb_tag(uint8_t *p, unsigned field, unsigned wire)
     return p;
 }
 
-static uint8_t *pb_bytes(uint8_t *p, unsigned field, const void *s, size_t n)
-{
-    p = pb_tag(p, field, PB_LEN);
-    p = pb_varint(p, n);
-    memcpy(p, s, n);
-    return p + n;
-}
-
 static uint8_t *pb_double(uint8_t *p, unsigned field, double v)
 {
     uint64_t bits;
@@ -77,9 +70,42 @@ static size_t pb_len_field(size_t n)
     return 1 + pb_varint_len(n) + n;
 }
 
+/*
+ * Bytes of s on the wire: valid UTF-8, each byte that does not start a
+ * valid sequence written as U+FFFD, as in the series payloads (a proto3
+ * parser refuses a message holding a string that is not UTF-8).
+ */
 static size_t pb_str_len(const char *s)
 {
-    return s ? strlen(s) : 0;
+    size_t n = 0, len = s ? strlen(s) : 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t l = c < 0x80 ? 1 : md_utf8_len((const unsigned char *)s + i, len - i);
+        n += l ? l : 3;
+        i += l ? l : 1;
+    }
+    return n;
+}
+
+static uint8_t *pb_str(uint8_t *p, unsigned field, const char *s)
+{
+    size_t len = strlen(s);
+    p = pb_tag(p, field, PB_LEN);
+    p = pb_varint(p, pb_str_len(s));
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t l = c < 0x80 ? 1 : md_utf8_len((const unsigned char *)s + i, len - i);
+        if (l) {
+            memcpy(p, s + i, l);
+            p += l;
+            i += l;
+        } else {
+            memcpy(p, "\xef\xbf\xbd", 3);
+            p += 3;
+            i++;
+        }
+    }
+    return p;
 }
 
 /* cnt is a double in the frame, an int64 on the wire. */
@@ -177,15 +203,15 @@ static uint8_t *sk_write_dog(uint8_t *p, const struct md_sketch_series *s, size_
 
 static uint8_t *sk_write(uint8_t *p, const struct md_sketch_series *s)
 {
-    size_t dog = sk_dog_len(s), l;
+    size_t dog = sk_dog_len(s);
     p = pb_tag(p, PAYLOAD_SKETCHES, PB_LEN);
     p = pb_varint(p, sk_sketch_len(s, dog));
-    if ((l = pb_str_len(s->name)) != 0)
-        p = pb_bytes(p, SKETCH_METRIC, s->name, l);
-    if (s->key && (l = pb_str_len(s->key->host)) != 0)
-        p = pb_bytes(p, SKETCH_HOST, s->key->host, l);
+    if (pb_str_len(s->name) != 0)
+        p = pb_str(p, SKETCH_METRIC, s->name);
+    if (s->key && pb_str_len(s->key->host) != 0)
+        p = pb_str(p, SKETCH_HOST, s->key->host);
     for (uint32_t i = 0; s->key && i < s->key->ntags; i++)
-        p = pb_bytes(p, SKETCH_TAGS, s->key->tags[i], pb_str_len(s->key->tags[i]));
+        p = pb_str(p, SKETCH_TAGS, s->key->tags[i]);
     return sk_write_dog(p, s, dog);
 }
 

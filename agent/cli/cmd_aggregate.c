@@ -9,7 +9,8 @@
  * prints what that sink would ship, uncompressed: each series and each
  * service check on its own line, exactly as it appears in the payload;
  * any other payload as one line (events JSON as is, sketch protobuf as a
- * summary). Series are sorted by name, tags and timestamp so that the
+ * summary). Series are shown in the v1 JSON form (use_v2_api.series is
+ * set false first), the one readable per series. Series are sorted by name, tags and timestamp so that the
  * output does not depend on hash order. It is the seam the protocol corpus
  * test uses, and a way for users to see what their statsd traffic becomes.
  */
@@ -146,6 +147,11 @@ static bool deflated(const struct md_payload *p)
 static void print_payload(const struct md_payload *p)
 {
     const char *url = p->url ? p->url : "";
+    if (p->too_big) { /* no body: what the forwarder would count as dropped */
+        fprintf(stderr, "meterd aggregate: %zu item(s) for %s larger than a payload may be: "
+                "the agent drops them (too_big)\n", p->nitems, url);
+        return;
+    }
     bool json = p->content_type && strstr(p->content_type, "json");
     void *plain = NULL;
     size_t len = p->len;
@@ -289,6 +295,10 @@ int md_cmd_aggregate(int argc, char **argv)
     struct md_cli_config cc = {0};
     struct md_config cfg;
     long interval = 0;
+    /* Series print as their v1 JSON items, one per line, whatever the config
+     * says; a --set use_v2_api.series=true of the user's comes later and wins
+     * (then the v2 protobuf payload is summarised in one line). */
+    md_cli_config_opt(&cc, "aggregate", MD_OPT_SET, "use_v2_api.series=false");
     int rc = parse_opts(argc, argv, &cc, &interval);
     if (rc >= 0)
         return rc;

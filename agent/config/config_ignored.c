@@ -58,7 +58,7 @@ static const struct cfg_ignored cfg_ignored_keys[] = {
     {"min_tls_version", FWD}, {"sslkeylogfile", FWD}, {"no_proxy_nonexact_match", FWD},
     {"serializer_max_payload_size", FWD}, {"serializer_max_uncompressed_payload_size", FWD},
     {"serializer_compressor_kind", FWD}, {"serializer_zstd_compressor_level", FWD},
-    {"enable_payloads", FWD}, {"use_v2_api", FWD},
+    {"enable_payloads", FWD},
     {"listeners", AUTODISC}, {"config_providers", AUTODISC}, {"extra_listeners", AUTODISC},
     {"extra_config_providers", AUTODISC}, {"autoconf_template_dir", AUTODISC},
     {"autoconf_config_files_poll", AUTODISC}, {"ad_config_poll_interval", AUTODISC},

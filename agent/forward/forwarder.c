@@ -485,6 +485,13 @@ int md_forwarder_send(struct md_forwarder *f, struct md_payload *p)
     }
     FWD_COUNT(f, it->sink, payloads_in, 1);
     FWD_COUNT(f, it->sink, items_in, p->nitems);
+    if (p->too_big) { /* items the sink could fit in no payload (sink.h) */
+        fwd_log(f, FWD_R_TOO_BIG, MD_LOG_ERROR,
+                "forwarder: %s: %zu item(s) larger than a payload may be: dropped", it->sink->name,
+                p->nitems);
+        fwd_drop(f, it, FWD_R_TOO_BIG);
+        return 0;
+    }
     if (f->state != FWD_RUNNING) {
         if (fwd_spool_item(f, it) == 0) {
             fwd_release_to_spool(f, it);

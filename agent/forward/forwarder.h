@@ -58,7 +58,8 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
  * Queue one payload (p->next is ignored and cleared). Takes ownership of p
  * in every case: on success it is freed once sent or dropped; on error
  * (-ESHUTDOWN after md_forwarder_shutdown, -EINVAL without a URL) it is
- * freed at once and counted as dropped.
+ * freed at once and counted as dropped. A too_big payload (sink.h) is
+ * counted dropped (too_big) at once and never sent.
  */
 int md_forwarder_send(struct md_forwarder *f, struct md_payload *p);
 
@@ -88,7 +89,8 @@ size_t md_forwarder_pending(const struct md_forwarder *f);
 
 /*
  * Counters, global and per sink name. Dropped reasons: "rejected" (4xx),
- * "too_big" (413 for a single item), "queue_full" (memory queue full and
+ * "too_big" (413 for a single item, or items a sink could fit in no
+ * payload: sink.h, too_big), "queue_full" (memory queue full and
  * no spool room), "shutdown" (could not be spooled at exit), "invalid"
  * (bad URL or curl setup). items_* count series (or checks, events) inside.
  */

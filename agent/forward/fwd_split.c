@@ -3,23 +3,30 @@
  *
  * The forwarder only holds the encoded, compressed body (possibly read
  * back from the spool by a later run, when the frame it came from is long
- * gone), so it inflates the body, asks the payload's sink to cut it along
- * item boundaries (sink.h, split) and deflates each half again. The
- * alternative, keeping every frame until its payloads are delivered,
- * would hold whole windows in memory during an outage and could not
- * survive a restart.
+ * gone), so it decompresses the body (zlib "deflate", or snappy for remote
+ * write), asks the payload's sink to cut it along item boundaries (sink.h,
+ * split) and compresses each half the same way again. Every kind of
+ * payload is a list of items (JSON arrays, the events envelope, repeated
+ * protobuf messages), so the sink's cut needs no state. The alternative,
+ * the sink re-encoding halves from a kept list of items, means keeping
+ * every frame until its payloads are delivered: whole windows in memory
+ * during an outage, and nothing to re-encode from after a restart.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <snappy-c.h>
+
 #include "compress.h"
 #include "fwd_int.h"
 
 #define FWD_SPLIT_MAX_PLAIN (256u * 1024 * 1024) /* an inflated body larger than this is refused */
 
-static bool fwd_is_deflated(const struct md_payload *p)
+enum fwd_enc { FWD_ENC_NONE, FWD_ENC_DEFLATE, FWD_ENC_SNAPPY, FWD_ENC_OTHER };
+
+static enum fwd_enc fwd_encoding(const struct md_payload *p)
 {
     static const char h[] = "Content-Encoding:";
     for (unsigned i = 0; i < p->nheaders; i++) {
@@ -27,15 +34,67 @@ static bool fwd_is_deflated(const struct md_payload *p)
         if (v && strncasecmp(v, h, sizeof h - 1) == 0) {
             v += sizeof h - 1;
             v += strspn(v, " \t");
-            return strncasecmp(v, "deflate", 7) == 0;
+            if (strncasecmp(v, "deflate", 7) == 0)
+                return FWD_ENC_DEFLATE;
+            return strncasecmp(v, "snappy", 6) == 0 ? FWD_ENC_SNAPPY : FWD_ENC_OTHER;
         }
     }
-    return false;
+    return FWD_ENC_NONE;
+}
+
+/* The body as the sink wrote it (malloc'd), or -EINVAL. */
+static int fwd_decode(const struct md_payload *p, enum fwd_enc enc, char **plain, size_t *plen)
+{
+    if (enc == FWD_ENC_DEFLATE) {
+        void *out = NULL;
+        int rc = md_inflate(p->body, p->len, FWD_SPLIT_MAX_PLAIN, &out, plen);
+        *plain = out;
+        return rc == 0 ? 0 : -EINVAL;
+    }
+    if (enc == FWD_ENC_SNAPPY) {
+        size_t n = 0;
+        if (snappy_uncompressed_length(p->body, p->len, &n) != SNAPPY_OK ||
+            n > FWD_SPLIT_MAX_PLAIN || !(*plain = malloc(n ? n : 1)))
+            return -EINVAL;
+        *plen = n;
+        if (snappy_uncompress(p->body, p->len, *plain, plen) == SNAPPY_OK)
+            return 0;
+        free(*plain);
+        return -EINVAL;
+    }
+    if (enc != FWD_ENC_NONE || !(*plain = malloc(p->len ? p->len : 1)))
+        return -EINVAL;
+    memcpy(*plain, p->body, p->len);
+    *plen = p->len;
+    return 0;
+}
+
+/* A half's body compressed as the original was; plain is taken. */
+static bool fwd_encode(char *plain, size_t len, enum fwd_enc enc, struct md_payload *h)
+{
+    if (enc == FWD_ENC_NONE) {
+        h->body = plain;
+        h->len = len;
+        return true;
+    }
+    bool ok;
+    if (enc == FWD_ENC_DEFLATE) {
+        void *z = NULL;
+        ok = md_deflate(plain, len, 6, &z, &h->len) == 0;
+        h->body = z;
+    } else {
+        size_t zlen = snappy_max_compressed_length(len);
+        ok = (h->body = malloc(zlen ? zlen : 1)) != NULL &&
+             snappy_compress(plain, len, h->body, &zlen) == SNAPPY_OK;
+        h->len = zlen;
+    }
+    free(plain);
+    return ok;
 }
 
 /* A copy of p's envelope (URL, headers, sink) around a new body; body is taken. */
 static struct md_payload *fwd_half(const struct md_payload *p, struct md_buf *body, size_t n,
-                                   bool deflated)
+                                   enum fwd_enc enc)
 {
     struct md_payload *h = calloc(1, sizeof *h);
     if (!h)
@@ -52,17 +111,9 @@ static struct md_payload *fwd_half(const struct md_payload *p, struct md_buf *bo
         ok = ok && h->headers[i];
     size_t len = 0;
     char *plain = md_buf_steal(body, &len);
-    if (ok && plain && deflated) {
-        void *z = NULL;
-        ok = md_deflate(plain, len, 6, &z, &h->len) == 0;
-        h->body = z;
-        free(plain);
-    } else {
-        h->body = plain;
-        h->len = len;
-        ok = ok && plain;
-    }
-    if (!ok) {
+    if (!ok || !plain || !fwd_encode(plain, len, enc, h)) {
+        if (!ok)
+            free(plain);
         md_payload_free(h);
         return NULL;
     }
@@ -72,24 +123,23 @@ static struct md_payload *fwd_half(const struct md_payload *p, struct md_buf *bo
 int fwd_split(const struct md_payload *p, struct md_payload **a, struct md_payload **b)
 {
     const struct md_sink_ops *ops = md_sink_lookup(p->sink);
-    if (p->nitems < 2 || !ops || !ops->split || !p->url)
+    *a = *b = NULL;
+    if (p->nitems < 2 || !ops || !ops->split || !p->url || !p->body)
         return -EINVAL;
-    bool deflated = fwd_is_deflated(p);
-    void *plain = p->body;
-    size_t plen = p->len;
-    if (deflated && md_inflate(p->body, p->len, FWD_SPLIT_MAX_PLAIN, &plain, &plen) != 0)
+    enum fwd_enc enc = fwd_encoding(p);
+    char *plain = NULL;
+    size_t plen = 0;
+    if (fwd_decode(p, enc, &plain, &plen) != 0)
         return -EINVAL;
     struct md_buf ba, bb;
     md_buf_init(&ba);
     md_buf_init(&bb);
     size_t na = 0, nb = 0;
     int rc = ops->split(plain, plen, p->nitems, &ba, &na, &bb, &nb);
-    if (deflated)
-        free(plain);
-    *a = *b = NULL;
+    free(plain);
     if (rc == 0) {
-        *a = fwd_half(p, &ba, na, deflated);
-        *b = fwd_half(p, &bb, nb, deflated);
+        *a = fwd_half(p, &ba, na, enc);
+        *b = fwd_half(p, &bb, nb, enc);
     }
     md_buf_free(&ba);
     md_buf_free(&bb);

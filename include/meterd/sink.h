@@ -50,6 +50,12 @@ struct md_payload {
     unsigned nheaders;
     size_t nitems;    /* series, sketches, events or checks inside, for telemetry */
     const char *sink; /* sink name, for logs and status */
+    /*
+     * No body: nitems items the sink could not fit in any payload of the
+     * intake's limits. The forwarder counts them dropped (too_big) without
+     * sending, so the drop shows in its ledger like a 413 for one item.
+     */
+    bool too_big;
 };
 
 void md_payload_free(struct md_payload *p); /* frees one payload, not its successors */

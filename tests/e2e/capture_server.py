@@ -10,6 +10,14 @@ deflate or gzip, parsed JSON when it parses) and answers 202 like the intake.
 A body that says it is compressed but does not inflate is recorded with
 `error` set and answered 400, as a real receiver would refuse it.
 
+For the 413 tests it can also answer 413 to every body larger than
+`max_body` bytes (as sent, compressed), as Datadog's intake does above its
+limits and no real backend here does (VictoriaMetrics answers 400); such
+requests are recorded with status 413. `decode(path, body)`, when given,
+turns an inflated body into `rec["decoded"]` (the protobuf payloads:
+MetricPayload, SketchPayload, WriteRequest; see pb_payloads.py). Snappy
+bodies (remote write) are inflated by the small block decoder below.
+
 In-process use (tests): `with CaptureServer() as cap:` then point dd_url at
 cap.url and read cap.requests() / cap.wait_for(path, n, timeout).
 Standalone use: `python3 capture_server.py [PORT]` prints the URL, and
@@ -25,12 +33,57 @@ import time
 import zlib
 
 
+def snappy_block(raw):
+    """Decode one snappy block (the format remote write uses); raises ValueError if corrupt."""
+    n, shift, i = 0, 0, 0
+    while True:  # the uncompressed length, a varint
+        b = raw[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    out = bytearray()
+    while i < len(raw):
+        tag = raw[i]
+        i += 1
+        kind = tag & 3
+        if kind == 0:  # literal
+            ln = tag >> 2
+            if ln >= 60:
+                extra = ln - 59
+                ln = int.from_bytes(raw[i:i + extra], "little")
+                i += extra
+            ln += 1
+            out += raw[i:i + ln]
+            i += ln
+            continue
+        if kind == 1:
+            ln, off = 4 + ((tag >> 2) & 7), ((tag >> 5) << 8) | raw[i]
+            i += 1
+        elif kind == 2:
+            ln, off = (tag >> 2) + 1, int.from_bytes(raw[i:i + 2], "little")
+            i += 2
+        else:
+            ln, off = (tag >> 2) + 1, int.from_bytes(raw[i:i + 4], "little")
+            i += 4
+        if off == 0 or off > len(out):
+            raise ValueError("snappy: bad copy offset")
+        for _ in range(ln):  # copies may overlap their own output
+            out.append(out[-off])
+    if len(out) != n:
+        raise ValueError("snappy: %d bytes, header said %d" % (len(out), n))
+    return bytes(out)
+
+
 def _inflate(encoding, raw):
     enc = (encoding or "").strip().lower()
     if enc == "deflate":
         return zlib.decompress(raw)  # zlib stream (RFC 1950), what the Datadog agent sends
     if enc == "gzip":
         return gzip.decompress(raw)
+    if enc == "snappy":
+        return snappy_block(raw)
     return raw
 
 
@@ -64,10 +117,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _record(self):
         raw = self._read_body()
+        cap = self.server.capture
         rec = {"method": self.command, "path": self.path,
                "headers": {k.lower(): v for k, v in self.headers.items()},
-               "raw_len": len(raw), "body": None, "json": None, "error": None,
-               "time": time.time()}
+               "raw_len": len(raw), "body": None, "json": None, "decoded": None, "error": None,
+               "status": 202, "time": time.time()}
+        if cap.max_body is not None and len(raw) > cap.max_body:
+            rec["status"] = 413  # still decoded below, so a test can see what was refused
         try:
             body = _inflate(self.headers.get("Content-Encoding"), raw)
             rec["body"] = body.decode("utf-8", errors="replace")
@@ -75,10 +131,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 rec["json"] = json.loads(rec["body"]) if rec["body"] else None
             except ValueError:
                 pass
-        except (zlib.error, OSError, EOFError) as e:
-            rec["error"] = "cannot inflate %s body: %s" % (self.headers.get("Content-Encoding"), e)
-        self.server.capture._add(rec)
-        self._reply(400 if rec["error"] else 202)
+            if cap.decode:
+                rec["decoded"] = cap.decode(self.path, body)
+        except (zlib.error, OSError, EOFError, ValueError, IndexError) as e:
+            rec["error"] = "cannot read %s body: %s" % (self.headers.get("Content-Encoding"), e)
+        if rec["error"]:
+            rec["status"] = 400
+        cap._add(rec)
+        if rec["status"] == 413:
+            self._reply(413, b'{"errors":["Payload too large"]}')
+        else:
+            self._reply(rec["status"])
 
     def do_GET(self):
         if self.path == "/_captured":
@@ -98,7 +161,9 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 class CaptureServer:
     """Threaded HTTP server on 127.0.0.1 that records requests; stop() or use as a context."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, max_body=None, decode=None):
+        self.max_body = max_body
+        self.decode = decode
         self._lock = threading.Lock()
         self._reqs = []
         self._srv = _Server(("127.0.0.1", port), _Handler)

@@ -697,8 +697,12 @@ static void test_shipped_template(void **state)
         int klen = (int)strcspn(line + 1, ":");
         if (klen == 0)
             break;
+        if (line[1] == ' ')
+            continue; /* a nested key, under its map's line */
         snprintf(want, sizeof want, "## @param %.*s - ", klen, line + 1);
-        if (!strstr(gen, want))
+        char nested[128]; /* a map of keys ("use_v2_api:") is annotated key by key */
+        snprintf(nested, sizeof nested, "## @param %.*s.", klen, line + 1);
+        if (!strstr(gen, want) && !strstr(gen, nested))
             fail_msg("template lacks '%s'", want);
     }
     char *uncommented = calloc(1, n + 1), *o = uncommented;

@@ -9,8 +9,12 @@
 #include <dirent.h>
 #include <zlib.h>
 
+#include <snappy-c.h>
+
 #include "compress.h"
 #include "fwd_srv.h"
+#include "meterd/frame.h"
+#include "prometheus_rw.h"
 
 static char *tmpdir(void)
 {
@@ -283,6 +287,89 @@ static void test_413_split_until_accepted(void **st)
     srv_stop(s);
 }
 
+/* Remote write: a snappy body is cut and re-snappied; every series arrives once. */
+static void test_413_split_remote_write(void **st)
+{
+    int script[] = {202};
+    struct srv *s = srv_start_on(0, script, 1, 202, 0, NULL, 300);
+    const struct md_sink_ops *ops = md_sink_lookup("prometheus_rw");
+    char url[96], err[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/write", s->port);
+    struct md_prw_conf conf = {.prometheus_remote_write_url = url};
+    void *sst = NULL;
+    assert_int_equal(ops->create(&conf, NULL, &sst, err, sizeof err), 0);
+    struct md_frame fr;
+    md_frame_init(&fr, 1700000000, 10);
+    const struct md_series_key *k = md_frame_key(&fr, "h", 1, NULL, 0);
+    char name[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(name, sizeof name, "rw_m_%02d", i);
+        assert_int_equal(md_frame_add(&fr, name, strlen(name), NULL, k, MD_SERIES_GAUGE, 0,
+                                      fr.start, i), 0);
+    }
+    struct md_payload *p = NULL;
+    assert_int_equal(ops->encode(sst, &fr, &p), 0);
+    p->sink = "prometheus_rw";
+    assert_true(p->len > 300);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_forwarder *f = md_forwarder_new(&loop, &fast);
+    assert_int_equal(md_forwarder_send(f, p), 0);
+    assert_true(run_until_idle(&loop, f, 10));
+    struct md_fwd_stats t;
+    md_forwarder_stats(f, NULL, &t);
+    assert_true(t.splits >= 1);
+    assert_int_equal(t.items_sent, 30);
+    int seen[30] = {0};
+    for (int i = 0; i < srv_nrecs(s); i++) {
+        size_t n = 0;
+        char plain[4096];
+        assert_true(s->recs[i].len <= 300);
+        assert_int_equal(snappy_uncompressed_length(s->recs[i].body, s->recs[i].len, &n), SNAPPY_OK);
+        assert_true(n < sizeof plain);
+        assert_int_equal(snappy_uncompress(s->recs[i].body, s->recs[i].len, plain, &n), SNAPPY_OK);
+        for (size_t j = 0; j + 8 <= n; j++)
+            if (memcmp(plain + j, "rw_m_", 5) == 0)
+                seen[atoi(plain + j + 5)]++;
+    }
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(balanced(f).sent, 30);
+    finish(&loop, f);
+    srv_stop(s);
+    md_frame_free(&fr);
+    ops->destroy(sst);
+}
+
+/* Items a sink could fit in no payload: counted dropped as too_big, nothing sent. */
+static void test_too_big_marker_counted(void **st)
+{
+    int script[] = {202};
+    struct srv *s = srv_start_on(0, script, 1, 202, 0, NULL, 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_forwarder *f = md_forwarder_new(&loop, &fast);
+    struct md_payload *p = payload(s->port, "");
+    free(p->body);
+    p->body = NULL;
+    p->len = 0;
+    p->nitems = 3;
+    p->too_big = true;
+    assert_int_equal(md_forwarder_send(f, p), 0);
+    assert_int_equal(md_forwarder_send(f, payload(s->port, "{\"series\":[]}")), 0);
+    assert_true(run_until_idle(&loop, f, 10));
+    struct md_fwd_stats t;
+    md_forwarder_stats(f, NULL, &t);
+    assert_int_equal(t.dropped_too_big, 1);
+    assert_int_equal(t.items_dropped, 3);
+    assert_int_equal(t.items_sent, 1);
+    assert_int_equal(srv_nrecs(s), 1);
+    struct md_fwd_ledger l = balanced(f);
+    assert_int_equal(l.dropped, 3);
+    finish(&loop, f);
+    srv_stop(s);
+}
+
 static void test_probe_finds_recovered_backend(void **st)
 {
     uv_loop_t loop;
@@ -358,6 +445,8 @@ int main(void)
         cmocka_unit_test(test_full_queue_spills_to_spool_without_loss),
         cmocka_unit_test(test_shutdown_with_backend_down_spools_at_once),
         cmocka_unit_test(test_413_split_until_accepted),
+        cmocka_unit_test(test_413_split_remote_write),
+        cmocka_unit_test(test_too_big_marker_counted),
         cmocka_unit_test(test_probe_finds_recovered_backend),
         cmocka_unit_test(test_outage_fills_spool_ledger_adds_up),
     };
