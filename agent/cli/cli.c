@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +32,27 @@ int md_cli_config_opt(struct md_cli_config *cc, const char *cmd, int ch, const c
     }
     cc->sets[cc->nsets++] = (char *)arg;
     return 0;
+}
+
+int md_cli_parse_config(int argc, char **argv, const char *cmd, const char *usage,
+                        struct md_cli_config *cc)
+{
+    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS, {NULL, 0, NULL, 0}};
+    int ch, rc;
+    md_cli_begin();
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == MD_OPT_HELP)
+            return md_cli_usage(stdout, usage, 0);
+        if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
+            return md_cli_usage(stderr, usage, 2);
+        if ((rc = md_cli_config_opt(cc, cmd, ch, optarg)))
+            return rc;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "meterd %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        return md_cli_usage(stderr, usage, 2);
+    }
+    return -1;
 }
 
 struct md_reload_source md_cli_source(struct md_cli_config *cc)
@@ -83,4 +105,11 @@ int md_cli_usage(FILE *f, const char *usage, int rc)
 {
     fputs(usage, f);
     return rc;
+}
+
+void md_cli_status_url(const struct md_config *c, char *url, size_t len)
+{
+    const char *h = c->status_host && c->status_host[0] ? c->status_host : "127.0.0.1";
+    bool v6 = strchr(h, ':') && h[0] != '[';
+    snprintf(url, len, "http://%s%s%s:%d", v6 ? "[" : "", h, v6 ? "]" : "", c->status_port);
 }

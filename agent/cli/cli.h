@@ -6,7 +6,8 @@
  * --set key=value) and the checks on numeric option values live here, so
  * they mean the same thing and fail the same way everywhere. A bad option
  * or option value prints "meterd CMD: reason" and the usage on stderr, and
- * the command exits 2.
+ * the command exits 2. The commands that ask the running agent find it at
+ * the same address, md_cli_status_url.
  */
 #ifndef METERD_CLI_H
 #define METERD_CLI_H
@@ -44,6 +45,14 @@ int md_cli_config_opt(struct md_cli_config *cc, const char *cmd, int ch, const c
 /* The source the daemon and the one-shot commands load: cc, or the default file without -c. */
 struct md_reload_source md_cli_source(struct md_cli_config *cc);
 
+/*
+ * The whole command line of a command whose only options are -c, --set
+ * and --help: -1 to go on with cc filled in, else the exit code (0 after
+ * --help, 2 after a usage error, both printed).
+ */
+int md_cli_parse_config(int argc, char **argv, const char *cmd, const char *usage,
+                        struct md_cli_config *cc);
+
 /* Load the config; on error print "meterd CMD: config error: ..." and return 1. */
 int md_cli_load(struct md_cli_config *cc, const char *cmd, struct md_config *cfg);
 
@@ -55,5 +64,8 @@ int md_cli_seconds(const char *cmd, const char *opt, const char *val, double min
 
 /* Print usage to f; returns `rc` so that a parser can `return md_cli_usage(...)`. */
 int md_cli_usage(FILE *f, const char *usage, int rc);
+
+/* "http://HOST:PORT" of the running agent's status server (IPv6 in brackets). */
+void md_cli_status_url(const struct md_config *c, char *url, size_t len);
 
 #endif

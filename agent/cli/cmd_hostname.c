@@ -20,23 +20,11 @@ static const char usage[] =
 
 int md_cmd_hostname(int argc, char **argv)
 {
-    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS, {NULL, 0, NULL, 0}};
     struct md_cli_config cc = {0};
     struct md_config cfg;
-    int ch, rc;
-    md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0);
-        if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
-            return md_cli_usage(stderr, usage, 2);
-        if ((rc = md_cli_config_opt(&cc, "hostname", ch, optarg)))
-            return rc;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd hostname: unexpected argument '%s'\n", argv[optind]);
-        return md_cli_usage(stderr, usage, 2);
-    }
+    int rc = md_cli_parse_config(argc, argv, "hostname", usage, &cc);
+    if (rc >= 0)
+        return rc;
     if ((rc = md_cli_load(&cc, "hostname", &cfg)))
         return rc;
     struct md_hostname h;
