@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "httpget.h"
+
 void md_cli_begin(void)
 {
     optind = 0; /* glibc: 0 re-initialises getopt completely, unlike 1 */
@@ -34,23 +36,42 @@ int md_cli_config_opt(struct md_cli_config *cc, const char *cmd, int ch, const c
     return 0;
 }
 
-int md_cli_parse_config(int argc, char **argv, const char *cmd, const char *usage,
-                        struct md_cli_config *cc)
+/* The shared options, then the command's own. */
+static void cli_options(const struct md_cli_spec *s, struct option *opts, char *shorts,
+                        size_t shorts_len)
 {
-    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS, {NULL, 0, NULL, 0}};
+    static const struct option shared[] = {MD_CLI_CONFIG_OPTIONS};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+        opts[n++] = shared[i];
+    for (size_t i = 0; s->own && s->own[i].name && i < MD_CLI_MAX_OWN; i++)
+        opts[n++] = s->own[i];
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    snprintf(shorts, shorts_len, "c:h%s", s->own_short ? s->own_short : "");
+}
+
+int md_cli_parse(const struct md_cli_spec *s, int argc, char **argv, struct md_cli_config *cc)
+{
+    struct option opts[3 + MD_CLI_MAX_OWN + 1];
+    char shorts[3 + 2 * MD_CLI_MAX_OWN + 1];
     int ch, rc;
+    cli_options(s, opts, shorts, sizeof shorts);
     md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0);
-        if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
-            return md_cli_usage(stderr, usage, 2);
-        if ((rc = md_cli_config_opt(cc, cmd, ch, optarg)))
+            return md_cli_usage(stdout, s->usage, 0);
+        if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET) {
+            if ((rc = md_cli_config_opt(cc, s->cmd, ch, optarg)))
+                return rc;
+        } else if (ch == '?' || !s->opt) { /* getopt said why */
+            return md_cli_usage(stderr, s->usage, 2);
+        } else if ((rc = s->opt(s->ud, ch, optarg)) >= 0) {
             return rc;
+        }
     }
-    if (optind < argc) {
-        fprintf(stderr, "meterd %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return md_cli_usage(stderr, usage, 2);
+    if (!s->args && optind < argc) {
+        fprintf(stderr, "meterd %s: unexpected argument '%s'\n", s->cmd, argv[optind]);
+        return md_cli_usage(stderr, s->usage, 2);
     }
     return -1;
 }
@@ -107,9 +128,23 @@ int md_cli_usage(FILE *f, const char *usage, int rc)
     return rc;
 }
 
-void md_cli_status_url(const struct md_config *c, char *url, size_t len)
+void md_cli_status_url(const struct md_config *c, const char *path, char *url, size_t len)
 {
     const char *h = c->status_host && c->status_host[0] ? c->status_host : "127.0.0.1";
     bool v6 = strchr(h, ':') && h[0] != '[';
-    snprintf(url, len, "http://%s%s%s:%d", v6 ? "[" : "", h, v6 ? "]" : "", c->status_port);
+    snprintf(url, len, "http://%s%s%s:%d%s", v6 ? "[" : "", h, v6 ? "]" : "", c->status_port,
+             path);
+}
+
+long md_cli_status_get(const struct md_config *c, const char *path, long timeout_ms,
+                       struct md_buf *body, char *err, size_t errlen)
+{
+    char url[600];
+    if (c->status_port <= 0) {
+        snprintf(err, errlen, "status_port is %d: the agent serves no status", c->status_port);
+        return 0;
+    }
+    md_cli_status_url(c, path, url, sizeof url);
+    const struct md_httpget req = {.url = url, .timeout_ms = timeout_ms};
+    return md_httpget(&req, body, err, errlen);
 }

@@ -13,8 +13,10 @@
 #define METERD_CLI_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
+#include "buf.h"
 #include "meterd/config.h"
 #include "reload.h"
 
@@ -45,13 +47,26 @@ int md_cli_config_opt(struct md_cli_config *cc, const char *cmd, int ch, const c
 /* The source the daemon and the one-shot commands load: cc, or the default file without -c. */
 struct md_reload_source md_cli_source(struct md_cli_config *cc);
 
+#define MD_CLI_MAX_OWN 8
+
+/* A command's command line, as md_cli_parse reads it. */
+struct md_cli_spec {
+    const char *cmd;          /* "check": messages read "meterd check: ..." */
+    const char *usage;        /* on stdout after --help, on stderr after a usage error */
+    const struct option *own; /* the command's own options, NULL-terminated; NULL: none */
+    const char *own_short;    /* their short letters for getopt ("l:o:"); NULL: none */
+    /* One own option: -1 to go on, else the exit code (after printing why). */
+    int (*opt)(void *ud, int ch, const char *arg);
+    void *ud;
+    bool args; /* the command takes positional arguments (from optind); else one is an error */
+};
+
 /*
- * The whole command line of a command whose only options are -c, --set
- * and --help: -1 to go on with cc filled in, else the exit code (0 after
- * --help, 2 after a usage error, both printed).
+ * The options of argv: -c and --set into cc, --help, and the command's own
+ * through s->opt. -1 to go on, else the exit code (0 after --help, 2 after
+ * a usage error, both printed).
  */
-int md_cli_parse_config(int argc, char **argv, const char *cmd, const char *usage,
-                        struct md_cli_config *cc);
+int md_cli_parse(const struct md_cli_spec *s, int argc, char **argv, struct md_cli_config *cc);
 
 /* Load the config; on error print "meterd CMD: config error: ..." and return 1. */
 int md_cli_load(struct md_cli_config *cc, const char *cmd, struct md_config *cfg);
@@ -65,7 +80,15 @@ int md_cli_seconds(const char *cmd, const char *opt, const char *val, double min
 /* Print usage to f; returns `rc` so that a parser can `return md_cli_usage(...)`. */
 int md_cli_usage(FILE *f, const char *usage, int rc);
 
-/* "http://HOST:PORT" of the running agent's status server (IPv6 in brackets). */
-void md_cli_status_url(const struct md_config *c, char *url, size_t len);
+/* "http://HOST:PORT/PATH" on the running agent's status server (IPv6 in brackets). */
+void md_cli_status_url(const struct md_config *c, const char *path, char *url, size_t len);
+
+/*
+ * GET path from the running agent's status server, blocking up to
+ * timeout_ms: the HTTP status, or 0 with the reason in err (nothing
+ * answered, or status_port is off).
+ */
+long md_cli_status_get(const struct md_config *c, const char *path, long timeout_ms,
+                       struct md_buf *body, char *err, size_t errlen);
 
 #endif

@@ -45,7 +45,8 @@ int md_cmd_config(int argc, char **argv)
 {
     struct md_cli_config cc = {0};
     struct md_config cfg;
-    int rc = md_cli_parse_config(argc, argv, "config", config_usage, &cc);
+    const struct md_cli_spec spec = {.cmd = "config", .usage = config_usage};
+    int rc = md_cli_parse(&spec, argc, argv, &cc);
     if (rc >= 0)
         return rc;
     if ((rc = md_cli_load(&cc, "config", &cfg)))

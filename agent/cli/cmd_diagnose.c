@@ -111,13 +111,10 @@ static void diag_sinks(struct diag *d)
 /* Whether the running meterd answers on its status address. */
 static bool agent_running(const struct md_config *c)
 {
-    char url[600], err[256];
+    char err[256];
     struct md_buf b;
     md_buf_init(&b);
-    md_cli_status_url(c, url, sizeof url - 8);
-    strcat(url, "/health");
-    const struct md_httpget req = {.url = url, .timeout_ms = 3000};
-    long code = c->status_port > 0 ? md_httpget(&req, &b, err, sizeof err) : 0;
+    long code = md_cli_status_get(c, "/health", 3000, &b, err, sizeof err);
     md_buf_free(&b);
     return code == 200;
 }
@@ -198,7 +195,8 @@ int md_cmd_diagnose(int argc, char **argv)
 {
     struct md_cli_config cc = {0};
     struct md_config cfg;
-    int rc = md_cli_parse_config(argc, argv, "diagnose", diagnose_usage, &cc);
+    const struct md_cli_spec spec = {.cmd = "diagnose", .usage = diagnose_usage};
+    int rc = md_cli_parse(&spec, argc, argv, &cc);
     if (rc >= 0)
         return rc;
     if (md_cli_load(&cc, "diagnose", &cfg)) {

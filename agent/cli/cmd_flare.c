@@ -24,7 +24,6 @@
 #include "cmd.h"
 #include "collect.h"
 #include "datadog.h"
-#include "httpget.h"
 #include "meterd/sink.h"
 #include "status_text.h"
 
@@ -247,10 +246,8 @@ static void flare_status(struct flare *f, const struct md_config *c)
     char url[600], err[256];
     struct md_buf b;
     md_buf_init(&b);
-    md_cli_status_url(c, url, sizeof url - 8);
-    strcat(url, "/status");
-    const struct md_httpget req = {.url = url, .timeout_ms = 5000};
-    long code = c->status_port > 0 ? md_httpget(&req, &b, err, sizeof err) : 0;
+    md_cli_status_url(c, "/status", url, sizeof url);
+    long code = md_cli_status_get(c, "/status", 5000, &b, err, sizeof err);
     if (code != 200) {
         md_buf_reset(&b);
         md_buf_printf(&b, "no agent answered on %s: %s\n", url, code ? "unexpected HTTP status" : err);
@@ -344,46 +341,33 @@ struct flare_args {
     size_t nlogs;
 };
 
-/* -1 to go on, else the exit code. */
-static int flare_opts(int argc, char **argv, struct flare_args *a)
+/* --log and --output: -1 to go on, else the exit code. */
+static int flare_opt(void *ud, int ch, const char *arg)
 {
-    enum { OPT_LOG = 'l', OPT_OUTPUT = 'o' };
-    static const struct option opts[] = {
-        MD_CLI_CONFIG_OPTIONS,
-        {"log", required_argument, NULL, OPT_LOG},
-        {"output", required_argument, NULL, OPT_OUTPUT},
-        {NULL, 0, NULL, 0},
-    };
-    int ch, rc;
-    md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:l:o:h", opts, NULL)) != -1) {
-        if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, flare_usage, 0);
-        if (ch == OPT_LOG && a->nlogs == FLARE_MAX_LOGS) {
-            fprintf(stderr, "meterd flare: more than %d --log files\n", FLARE_MAX_LOGS);
-            return md_cli_usage(stderr, flare_usage, 2);
-        }
-        if (ch == OPT_LOG)
-            a->logs[a->nlogs++] = optarg;
-        else if (ch == OPT_OUTPUT)
-            a->out = optarg;
-        else if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
-            return md_cli_usage(stderr, flare_usage, 2);
-        else if ((rc = md_cli_config_opt(&a->cc, "flare", ch, optarg)))
-            return rc;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd flare: unexpected argument '%s'\n", argv[optind]);
+    struct flare_args *a = ud;
+    if (ch == 'o') {
+        a->out = arg;
+    } else if (a->nlogs == FLARE_MAX_LOGS) {
+        fprintf(stderr, "meterd flare: more than %d --log files\n", FLARE_MAX_LOGS);
         return md_cli_usage(stderr, flare_usage, 2);
+    } else {
+        a->logs[a->nlogs++] = arg;
     }
     return -1;
 }
 
 int md_cmd_flare(int argc, char **argv)
 {
+    static const struct option own[] = {
+        {"log", required_argument, NULL, 'l'},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
     struct flare_args a = {0};
+    const struct md_cli_spec spec = {.cmd = "flare", .usage = flare_usage, .own = own,
+                                     .own_short = "l:o:", .opt = flare_opt, .ud = &a};
     struct md_config cfg;
-    int rc = flare_opts(argc, argv, &a);
+    int rc = md_cli_parse(&spec, argc, argv, &a.cc);
     if (rc >= 0)
         return rc;
     if ((rc = md_cli_load(&a.cc, "flare", &cfg)))

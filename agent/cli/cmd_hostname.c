@@ -22,7 +22,8 @@ int md_cmd_hostname(int argc, char **argv)
 {
     struct md_cli_config cc = {0};
     struct md_config cfg;
-    int rc = md_cli_parse_config(argc, argv, "hostname", usage, &cc);
+    const struct md_cli_spec spec = {.cmd = "hostname", .usage = usage};
+    int rc = md_cli_parse(&spec, argc, argv, &cc);
     if (rc >= 0)
         return rc;
     if ((rc = md_cli_load(&cc, "hostname", &cfg)))

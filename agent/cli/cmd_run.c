@@ -16,7 +16,8 @@ static const char usage[] =
 int md_cmd_run(int argc, char **argv)
 {
     struct md_cli_config cc = {0};
-    int rc = md_cli_parse_config(argc, argv, "run", usage, &cc);
+    const struct md_cli_spec spec = {.cmd = "run", .usage = usage};
+    int rc = md_cli_parse(&spec, argc, argv, &cc);
     if (rc >= 0)
         return rc;
     struct md_reload_source src = md_cli_source(&cc);
