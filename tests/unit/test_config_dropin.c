@@ -22,72 +22,13 @@
 #include <cmocka.h>
 
 #include "collect.h"
+#include "config_env.h"
 #include "config_int.h"
 #include "datadog.h"
 #include "meterd/config.h"
 #include "meterd/sink.h"
 
 #define DD(c) ((const struct md_datadog_conf *)md_config_sink_conf(&(c), md_sink_lookup("datadog")))
-
-extern char **environ;
-
-static char tmpdir[64];
-static int file_seq;
-
-static void clear_env(void)
-{
-    for (;;) {
-        char name[256] = "";
-        for (char **e = environ; e && *e; e++) {
-            if (strncmp(*e, "METERD_", 7) == 0 || strncmp(*e, "DD_", 3) == 0) {
-                snprintf(name, sizeof name, "%.*s", (int)strcspn(*e, "="), *e);
-                break;
-            }
-        }
-        if (!name[0])
-            return;
-        unsetenv(name);
-    }
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    clear_env();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    clear_env();
-    return 0;
-}
-
-static void put_file(const char *path, const char *text, mode_t mode)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *s = strchr(dir + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(dir, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    assert_int_equal(chmod(path, mode), 0);
-}
-
-static const char *write_conf(const char *text)
-{
-    static char paths[8][128];
-    char *p = paths[file_seq % 8];
-    snprintf(p, sizeof paths[0], "%s/c%d.yaml", tmpdir, file_seq++);
-    put_file(p, text, 0644);
-    return p;
-}
 
 static void load_ok(struct md_config *c, const char *path)
 {
@@ -497,8 +438,7 @@ static void test_datadog_agent_files(void **state)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/md-dropin-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (tmpdir_make("md-dropin"))
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unknown_keys_warn, setup, teardown),
@@ -510,10 +450,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_confd_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_datadog_agent_files, setup, teardown),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        rc = rc ? rc : 1;
-    return rc;
+    return tmpdir_remove(cmocka_run_group_tests(tests, NULL, NULL));
 }
