@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "meterd/config.h"
+
 extern char **environ;
 
 static char tmpdir[64];
@@ -80,6 +82,28 @@ static const char *write_conf(const char *text)
     snprintf(p, sizeof paths[0], "%s/c%d.yaml", tmpdir, file_seq++);
     put_file(p, text, 0644);
     return p;
+}
+
+/* root/rel with `text`, mode 0644 (inline: not every test file uses it). */
+static inline void put_under(const char *root, const char *rel, const char *text)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    put_file(p, text, 0644);
+}
+
+/* The dump as a string, so any key can be checked by its YAML line. */
+static char *dump(const struct md_config *c)
+{
+    /* static: GCC's -Wdangling-pointer misreads open_memstream's out-parameter */
+    static char *s;
+    static size_t n;
+    s = NULL;
+    FILE *f = open_memstream(&s, &n);
+    assert_non_null(f);
+    md_config_dump(c, f);
+    fclose(f);
+    return s;
 }
 
 /* tmpdir as /tmp/PREFIX-XXXXXX: 0, or -1. */

@@ -36,20 +36,6 @@ static void load_ok(struct md_config *c, const char *text, char *const *sets, si
         fail_msg("load failed (%d): %s", rc, err);
 }
 
-/* The dump as a string, so any key can be checked by its YAML line. */
-static char *dump(const struct md_config *c)
-{
-    /* static: GCC's -Wdangling-pointer misreads open_memstream's out-parameter */
-    static char *s;
-    static size_t n;
-    s = NULL;
-    FILE *f = open_memstream(&s, &n);
-    assert_non_null(f);
-    md_config_dump(c, f);
-    fclose(f);
-    return s;
-}
-
 static void assert_dump_has(const struct md_config *c, const char *line)
 {
     char *d = dump(c), want[512];

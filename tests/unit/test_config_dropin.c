@@ -61,18 +61,6 @@ static bool notes_have(const struct md_strlist *l, const char *want)
             fail_msg("no warning with '%s' (%zu warnings)", (want), (l)->n); \
     } while (0)
 
-static char *dump(const struct md_config *c)
-{
-    static char *s;
-    static size_t n;
-    s = NULL;
-    FILE *f = open_memstream(&s, &n);
-    assert_non_null(f);
-    md_config_dump(c, f);
-    fclose(f);
-    return s;
-}
-
 /* ---- unknown and ignored keys ---- */
 
 static void test_unknown_keys_warn(void **state)
@@ -339,31 +327,26 @@ static void test_confd_layout(void **state)
     (void)state;
     char root[128], p[256], err[512] = "";
     snprintf(root, sizeof root, "%s/etc-dd", tmpdir);
-    snprintf(p, sizeof p, "%s/datadog.yaml", root);
-    put_file(p, "api_key: \"\"\n", 0644);
+    put_under(root, "datadog.yaml", "api_key: \"\"\n");
     /* the shipped default, used: no conf.yaml */
-    snprintf(p, sizeof p, "%s/conf.d/cpu.d/conf.yaml.default", root);
-    put_file(p, "instances:\n  - min_collection_interval: 7\n", 0644);
+    put_under(root, "conf.d/cpu.d/conf.yaml.default",
+              "instances:\n  - min_collection_interval: 7\n");
     /* default ignored when conf.yaml exists */
-    snprintf(p, sizeof p, "%s/conf.d/memory.d/conf.yaml.default", root);
-    put_file(p, "instances:\n  - min_collection_interval: 5\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/memory.d/conf.yaml", root);
-    put_file(p, "instances:\n  - min_collection_interval: 9\n", 0644);
+    put_under(root, "conf.d/memory.d/conf.yaml.default",
+              "instances:\n  - min_collection_interval: 5\n");
+    put_under(root, "conf.d/memory.d/conf.yaml", "instances:\n  - min_collection_interval: 9\n");
     /* never read: would be fatal if they were */
-    snprintf(p, sizeof p, "%s/conf.d/memory.d/conf.yaml.example", root);
-    put_file(p, "instances:\n  - min_collection_interval: 0\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/load.d/conf.yaml.disabled", root);
-    put_file(p, "instances:\n  - min_collection_interval: 0\n", 0644);
+    put_under(root, "conf.d/memory.d/conf.yaml.example",
+              "instances:\n  - min_collection_interval: 0\n");
+    put_under(root, "conf.d/load.d/conf.yaml.disabled",
+              "instances:\n  - min_collection_interval: 0\n");
     /* a flat file */
-    snprintf(p, sizeof p, "%s/conf.d/uptime.yaml", root);
-    put_file(p, "instances:\n  - min_collection_interval: 11\n    no_such_option: 1\n", 0644);
+    put_under(root, "conf.d/uptime.yaml",
+              "instances:\n  - min_collection_interval: 11\n    no_such_option: 1\n");
     /* checks meterd does not have */
-    snprintf(p, sizeof p, "%s/conf.d/postgres.d/conf.yaml", root);
-    put_file(p, "instances:\n  - host: x\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/process.d/conf.yaml.default", root);
-    put_file(p, "instances:\n  - {}\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/ntp.yaml", root);
-    put_file(p, "instances:\n  - {}\n", 0644);
+    put_under(root, "conf.d/postgres.d/conf.yaml", "instances:\n  - host: x\n");
+    put_under(root, "conf.d/process.d/conf.yaml.default", "instances:\n  - {}\n");
+    put_under(root, "conf.d/ntp.yaml", "instances:\n  - {}\n");
 
     struct md_config c;
     snprintf(p, sizeof p, "%s/datadog.yaml", root);
