@@ -94,6 +94,15 @@ int md_cli_load(struct md_cli_config *cc, const char *cmd, struct md_config *cfg
     return 1;
 }
 
+int md_cli_parse_load(const struct md_cli_spec *s, int argc, char **argv, struct md_config *cfg)
+{
+    struct md_cli_config cc = {0};
+    int rc = md_cli_parse(s, argc, argv, &cc);
+    if (rc < 0 && (rc = md_cli_load(&cc, s->cmd, cfg)) == 0)
+        return -1;
+    return rc;
+}
+
 int md_cli_long(const char *cmd, const char *opt, const char *val, long min, long max, long *out)
 {
     char *end;

@@ -71,6 +71,13 @@ int md_cli_parse(const struct md_cli_spec *s, int argc, char **argv, struct md_c
 /* Load the config; on error print "meterd CMD: config error: ..." and return 1. */
 int md_cli_load(struct md_cli_config *cc, const char *cmd, struct md_config *cfg);
 
+/*
+ * md_cli_parse, then md_cli_load, for a command that takes no positional
+ * argument: -1 with cfg loaded (the caller frees it), else the exit code
+ * (1: the config did not load).
+ */
+int md_cli_parse_load(const struct md_cli_spec *s, int argc, char **argv, struct md_config *cfg);
+
 /* An integer option value in [min, max]: 0, or 2 after printing why. */
 int md_cli_long(const char *cmd, const char *opt, const char *val, long min, long max, long *out);
 /* A number of seconds in [min, max]: 0, or 2 after printing why. */

@@ -43,13 +43,10 @@ static int config_checks(const struct md_config *c)
 
 int md_cmd_config(int argc, char **argv)
 {
-    struct md_cli_config cc = {0};
-    struct md_config cfg;
     const struct md_cli_spec spec = {.cmd = "config", .usage = config_usage};
-    int rc = md_cli_parse(&spec, argc, argv, &cc);
+    struct md_config cfg;
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
     if (rc >= 0)
-        return rc;
-    if ((rc = md_cli_load(&cc, "config", &cfg)))
         return rc;
     md_config_dump(&cfg, stdout);
     rc = config_checks(&cfg);

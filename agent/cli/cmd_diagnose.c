@@ -193,16 +193,13 @@ static void diag_status_port(struct diag *d)
 
 int md_cmd_diagnose(int argc, char **argv)
 {
-    struct md_cli_config cc = {0};
-    struct md_config cfg;
     const struct md_cli_spec spec = {.cmd = "diagnose", .usage = diagnose_usage};
-    int rc = md_cli_parse(&spec, argc, argv, &cc);
+    struct md_config cfg;
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
+    if (rc == 1)
+        printf("[FAIL] config             does not load (see above)\n");
     if (rc >= 0)
         return rc;
-    if (md_cli_load(&cc, "diagnose", &cfg)) {
-        printf("[FAIL] config             does not load (see above)\n");
-        return 1;
-    }
     struct diag d = {.cfg = &cfg};
     report(&d, OK, "config", "%s loads", cfg.config_file && cfg.config_file[0] ? cfg.config_file : "defaults");
     diag_confd(&d);

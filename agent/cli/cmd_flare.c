@@ -336,7 +336,6 @@ static int flare_write(const struct md_config *c, const char *out, const char *c
 }
 
 struct flare_args {
-    struct md_cli_config cc;
     const char *logs[FLARE_MAX_LOGS], *out;
     size_t nlogs;
 };
@@ -367,10 +366,8 @@ int md_cmd_flare(int argc, char **argv)
     const struct md_cli_spec spec = {.cmd = "flare", .usage = flare_usage, .own = own,
                                      .own_short = "l:o:", .opt = flare_opt, .ud = &a};
     struct md_config cfg;
-    int rc = md_cli_parse(&spec, argc, argv, &a.cc);
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
     if (rc >= 0)
-        return rc;
-    if ((rc = md_cli_load(&a.cc, "flare", &cfg)))
         return rc;
     const char *out = a.out;
     char path[512];

@@ -20,13 +20,10 @@ static const char usage[] =
 
 int md_cmd_hostname(int argc, char **argv)
 {
-    struct md_cli_config cc = {0};
-    struct md_config cfg;
     const struct md_cli_spec spec = {.cmd = "hostname", .usage = usage};
-    int rc = md_cli_parse(&spec, argc, argv, &cc);
+    struct md_config cfg;
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
     if (rc >= 0)
-        return rc;
-    if ((rc = md_cli_load(&cc, "hostname", &cfg)))
         return rc;
     struct md_hostname h;
     rc = md_hostname_resolve(&cfg, &h);
