@@ -32,6 +32,20 @@ char *md_procfs_dup_root(const char *root, const char *def);
  */
 void md_procfs_host_root(const char *procfs, char *out, size_t len);
 
+/*
+ * The whole state of a collector that reads files of one proc root
+ * through one buffer (uptime, file_handle, processes, memory): its
+ * configure and destroy callbacks are these two.
+ */
+struct md_instance_conf;
+struct md_procfs_src {
+    char *proc;
+    struct md_fbuf fb;
+};
+int md_procfs_src_configure(const struct md_instance_conf *conf, void **state, char *err,
+                            size_t errlen);
+void md_procfs_src_destroy(void *state);
+
 /* Parse an unsigned decimal at *p (skipping blanks first); advances *p. Returns 0 or -EINVAL. */
 int md_procfs_u64(const char **p, uint64_t *out);
 
