@@ -86,17 +86,23 @@ char *md_procfs_dup_root(const char *root, const char *def)
     return strndup(r, n);
 }
 
-int md_procfs_src_configure(const struct md_instance_conf *conf, void **state, char *err,
-                            size_t errlen)
+void *md_procfs_src_new(const struct md_instance_conf *conf, size_t size, char *err,
+                        size_t errlen)
 {
-    struct md_procfs_src *s = calloc(1, sizeof *s);
+    struct md_procfs_src *s = calloc(1, size);
     if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
         free(s);
         snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+        return NULL;
     }
-    *state = s;
-    return 0;
+    return s;
+}
+
+int md_procfs_src_configure(const struct md_instance_conf *conf, void **state, char *err,
+                            size_t errlen)
+{
+    *state = md_procfs_src_new(conf, sizeof(struct md_procfs_src), err, errlen);
+    return *state ? 0 : -ENOMEM;
 }
 
 void md_procfs_src_destroy(void *state)
