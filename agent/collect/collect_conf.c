@@ -224,7 +224,7 @@ void md_collect_conf_inst_free(struct inst *in)
         free(in->tab[i].key);
     free(in->tab);
     free(in->recs);
-    free(in->arena);
+    md_buf_free(&in->arena);
     free(in->source);
     free(in);
 }

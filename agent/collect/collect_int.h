@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "buf.h"
 #include "collect.h"
 
 /* One emitted sample, recorded by the worker: arena bytes "name\0tag\0tag\0". */
@@ -52,8 +53,7 @@ struct inst {
 
     struct rec *recs;
     size_t nrecs, caprecs;
-    char *arena;
-    size_t alen, acap;
+    struct md_buf arena; /* the run's names and tags, "name\0tag\0tag\0" per record */
     bool overflow;
 
     struct series *tab;

@@ -192,7 +192,7 @@ void md_mapper_free(struct md_mapper *m)
     free(m->rm);
     free(m->tag_off);
     free(m->tag_len);
-    free(m->text);
+    md_buf_free(&m->text);
     free(m->cname);
     free(m->memo);
     free(m);
@@ -274,7 +274,7 @@ static int32_t mp_slot(struct md_mapper *m)
 static int32_t mp_insert(struct md_mapper *m, uint64_t h, const char *name, size_t len,
                          const struct mp_mapping *mp)
 {
-    size_t ntags = mp ? mp->ntags : 0, text = mp ? m->text_len : 0;
+    size_t ntags = mp ? mp->ntags : 0, text = mp ? m->text.len : 0;
     size_t head = ntags * sizeof(struct md_str);
     if (len > UINT32_MAX || text > UINT32_MAX)
         return -1;
@@ -292,7 +292,7 @@ static int32_t mp_insert(struct md_mapper *m, uint64_t h, const char *name, size
     memcpy(key, name, len);
     e->key = key;
     if (mp) {
-        memcpy(txt, m->text, text);
+        memcpy(txt, m->text.p, text);
         struct md_str *tags = (struct md_str *)(void *)blob;
         for (size_t t = 0; t < ntags; t++)
             tags[t] = (struct md_str){txt + m->tag_off[t], (uint32_t)m->tag_len[t]};

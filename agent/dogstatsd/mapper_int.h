@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "mapper.h"
 
 struct mp_entry; /* a cache entry (mapper.c) */
@@ -63,8 +64,8 @@ struct md_mapper {
     regmatch_t *rm;
     size_t maxtags;
     size_t *tag_off, *tag_len;
-    char *text; /* new name at [0, name_len), then the tags */
-    size_t text_len, text_cap, name_len;
+    struct md_buf text; /* new name at [0, name_len), then the tags */
+    size_t name_len;
     char *cname; /* NUL-terminated copy of the name for regexec */
     size_t cname_cap;
     unsigned char *memo;

@@ -147,19 +147,8 @@ int md_mapper_match(struct md_mapper *m, const struct mp_mapping *mp, const char
 
 static int mm_put(struct md_mapper *m, const char *s, size_t n)
 {
-    if (m->text_len + n > m->text_cap) {
-        size_t cap = m->text_cap ? m->text_cap : 256;
-        while (cap < m->text_len + n)
-            cap *= 2;
-        char *p = realloc(m->text, cap);
-        if (!p)
-            return -ENOMEM;
-        m->text = p;
-        m->text_cap = cap;
-    }
-    memcpy(m->text + m->text_len, s, n);
-    m->text_len += n;
-    return 0;
+    md_buf_add(&m->text, s, n);
+    return m->text.oom ? -ENOMEM : 0;
 }
 
 static bool mm_is_word(char c)
@@ -222,11 +211,11 @@ static int mm_expand(struct md_mapper *m, const char *t, const char *name, size_
 int md_mapper_expand(struct md_mapper *m, const struct mp_mapping *mp, const char *name,
                      size_t len)
 {
-    m->text_len = 0;
+    md_buf_reset(&m->text);
     int rc = mm_expand(m, mp->name, name, len, mp->ncaps);
-    m->name_len = m->text_len;
+    m->name_len = m->text.len;
     for (size_t i = 0; i < mp->ntags && !rc; i++) {
-        size_t start = m->text_len;
+        size_t start = m->text.len;
         const struct mp_tag *tg = &mp->tags[i];
         if (tg->key) {
             rc = mm_put(m, tg->key, strlen(tg->key));
@@ -236,7 +225,7 @@ int md_mapper_expand(struct md_mapper *m, const struct mp_mapping *mp, const cha
         if (!rc)
             rc = mm_expand(m, tg->tmpl, name, len, mp->ncaps);
         m->tag_off[i] = start;
-        m->tag_len[i] = m->text_len - start;
+        m->tag_len[i] = m->text.len - start;
     }
     return rc;
 }
