@@ -1,13 +1,16 @@
 /*
- * cli.h: what every subcommand's option parsing shares.
+ * cli.h: the one option parser of the subcommands, and what else they share.
  *
- * Each subcommand parses its own arguments with getopt_long and prints its
- * own usage on --help; the options that load the configuration (-c FILE,
- * --set key=value) and the checks on numeric option values live here, so
- * they mean the same thing and fail the same way everywhere. A bad option
+ * A subcommand describes its command line (struct md_cli_spec: its usage,
+ * its own options and a callback for them) and md_cli_parse reads it with
+ * getopt_long. The options that load the configuration (-c FILE, --set
+ * key=value), --help and the checks on numeric option values live here, so
+ * they mean the same thing and fail the same way everywhere: a bad option
  * or option value prints "meterd CMD: reason" and the usage on stderr, and
- * the command exits 2. The commands that ask the running agent find it at
- * the same address, md_cli_status_url.
+ * the command exits 2; --help prints the usage on stdout and exits 0.
+ * md_cli_begin and md_cli_config_opt are the pieces md_cli_parse is made
+ * of, for a command that still runs its own getopt loop. The commands that
+ * ask the running agent find it at one address, md_cli_status_url.
  */
 #ifndef METERD_CLI_H
 #define METERD_CLI_H
@@ -53,7 +56,7 @@ struct md_reload_source md_cli_source(struct md_cli_config *cc);
 struct md_cli_spec {
     const char *cmd;          /* "check": messages read "meterd check: ..." */
     const char *usage;        /* on stdout after --help, on stderr after a usage error */
-    const struct option *own; /* the command's own options, NULL-terminated; NULL: none */
+    const struct option *own; /* its own options (at most MD_CLI_MAX_OWN), NULL-terminated */
     const char *own_short;    /* their short letters for getopt ("l:o:"); NULL: none */
     /* One own option: -1 to go on, else the exit code (after printing why). */
     int (*opt)(void *ud, int ch, const char *arg);
