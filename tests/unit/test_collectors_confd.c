@@ -19,12 +19,23 @@
 
 #include "test_collectors_common.h"
 
+/* A fixture folder and the message it must give, after the folder's path. */
+struct confd_case {
+    const char *dir;
+    const char *expect;
+};
+
+/* A case's folder (under fixtures/KIND/) and the whole message it must give. */
+static void case_paths(const char *kind, const struct confd_case *c, char *dir, size_t dlen,
+                       char *want, size_t wlen)
+{
+    snprintf(dir, dlen, "%s/%s/%s", MD_FIXTURES, kind, c->dir);
+    snprintf(want, wlen, "%s%s", dir, c->expect);
+}
+
 /* ---- conf.d: broken files ------------------------------------------------ */
 
-static const struct {
-    const char *dir;
-    const char *expect; /* must appear in the error, after the case folder */
-} bad_cases[] = {
+static const struct confd_case bad_cases[] = {
     {"bool_type", "/disk.d/conf.yaml:4: use_mount: expected true or false"},
     {"interval_range", "/cpu.d/conf.yaml:2: min_collection_interval: 0 is out of range (1..86400)"},
     {"interval_type", "/cpu.d/conf.yaml:4: min_collection_interval: expected a duration"},
@@ -41,8 +52,7 @@ static void test_confd_bad(void **st)
 {
     for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
         char dir[512], err[512] = "", want[600];
-        snprintf(dir, sizeof dir, "%s/confd-bad/%s", MD_FIXTURES, bad_cases[i].dir);
-        snprintf(want, sizeof want, "%s%s", dir, bad_cases[i].expect);
+        case_paths("confd-bad", &bad_cases[i], dir, sizeof dir, want, sizeof want);
         struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
         if (r || strncmp(err, want, strlen(want)) != 0)
             fail_msg("case %s: got '%s', want prefix '%s'", bad_cases[i].dir, err, want);
@@ -54,10 +64,7 @@ static void test_confd_bad(void **st)
 
 /* ---- conf.d: unknown keys are warnings, named like errors, once per load ---- */
 
-static const struct {
-    const char *dir;
-    const char *expect;
-} warn_cases[] = {
+static const struct confd_case warn_cases[] = {
     {"unknown_key", "/network.d/conf.yaml:4: no_such_network_option: unknown key for collector 'network', ignored"},
     {"top_level", "/uptime.d/conf.yaml:4: instanses: unknown key at the top level of a check file, ignored"},
     {"default_unknown", "/io.d/conf.yaml.default:4: frobnicate: unknown key for collector 'io', ignored"},
@@ -67,8 +74,7 @@ static void test_confd_warn(void **st)
 {
     for (size_t i = 0; i < sizeof warn_cases / sizeof warn_cases[0]; i++) {
         char dir[512], err[512] = "", want[600];
-        snprintf(dir, sizeof dir, "%s/confd-warn/%s", MD_FIXTURES, warn_cases[i].dir);
-        snprintf(want, sizeof want, "%s%s", dir, warn_cases[i].expect);
+        case_paths("confd-warn", &warn_cases[i], dir, sizeof dir, want, sizeof want);
         struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
         if (!r)
             fail_msg("case %s: %s", warn_cases[i].dir, err);
