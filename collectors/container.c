@@ -51,13 +51,13 @@ int md_ctr_run_begin(struct md_ctr_run *r, int64_t now_ns)
     return md_containers_snapshot(r->store, MD_CARD_HIGH, &r->snap);
 }
 
-static void gauge(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c)
+void md_ctr_gauge(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c)
 {
     if (isfinite(v))
         md_gauge(e, name, v, c->tags, c->ntags);
 }
 
-static void rate(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c)
+void md_ctr_rate(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c)
 {
     if (isfinite(v))
         md_rate(e, name, v, c->tags, c->ntags);
@@ -65,28 +65,28 @@ static void rate(struct md_emitter *e, const char *name, double v, const struct 
 
 static void emit_one(struct md_emitter *e, const struct md_ctr_view *c, const struct md_cg_stats *s)
 {
-    rate(e, "container.cpu.usage", s->cpu_total, c);
-    rate(e, "container.cpu.user", s->cpu_user, c);
-    rate(e, "container.cpu.system", s->cpu_system, c);
-    rate(e, "container.cpu.throttled", s->throttled_time, c);
-    rate(e, "container.cpu.throttled.periods", s->throttled_periods, c);
-    gauge(e, "container.cpu.limit", s->cpu_limit, c);
-    gauge(e, "container.memory.usage", s->mem_usage, c);
-    gauge(e, "container.memory.rss", s->mem_rss, c);
-    gauge(e, "container.memory.cache", s->mem_cache, c);
-    gauge(e, "container.memory.working_set", s->mem_working_set, c);
-    gauge(e, "container.memory.limit", s->mem_limit, c);
-    gauge(e, "container.memory.kernel", s->mem_kernel, c);
-    gauge(e, "container.memory.oom_events", s->mem_oom_events, c);
-    rate(e, "container.io.read", s->io_read, c);
-    rate(e, "container.io.write", s->io_write, c);
-    rate(e, "container.io.read.operations", s->io_read_ops, c);
-    rate(e, "container.io.write.operations", s->io_write_ops, c);
-    gauge(e, "container.pid.count", s->procs, c);
-    gauge(e, "container.pid.thread_count", s->threads, c);
-    gauge(e, "container.pid.thread_limit", s->thread_limit, c);
+    md_ctr_rate(e, "container.cpu.usage", s->cpu_total, c);
+    md_ctr_rate(e, "container.cpu.user", s->cpu_user, c);
+    md_ctr_rate(e, "container.cpu.system", s->cpu_system, c);
+    md_ctr_rate(e, "container.cpu.throttled", s->throttled_time, c);
+    md_ctr_rate(e, "container.cpu.throttled.periods", s->throttled_periods, c);
+    md_ctr_gauge(e, "container.cpu.limit", s->cpu_limit, c);
+    md_ctr_gauge(e, "container.memory.usage", s->mem_usage, c);
+    md_ctr_gauge(e, "container.memory.rss", s->mem_rss, c);
+    md_ctr_gauge(e, "container.memory.cache", s->mem_cache, c);
+    md_ctr_gauge(e, "container.memory.working_set", s->mem_working_set, c);
+    md_ctr_gauge(e, "container.memory.limit", s->mem_limit, c);
+    md_ctr_gauge(e, "container.memory.kernel", s->mem_kernel, c);
+    md_ctr_gauge(e, "container.memory.oom_events", s->mem_oom_events, c);
+    md_ctr_rate(e, "container.io.read", s->io_read, c);
+    md_ctr_rate(e, "container.io.write", s->io_write, c);
+    md_ctr_rate(e, "container.io.read.operations", s->io_read_ops, c);
+    md_ctr_rate(e, "container.io.write.operations", s->io_write_ops, c);
+    md_ctr_gauge(e, "container.pid.count", s->procs, c);
+    md_ctr_gauge(e, "container.pid.thread_count", s->threads, c);
+    md_ctr_gauge(e, "container.pid.thread_limit", s->thread_limit, c);
     if (c->started_at > 0)
-        gauge(e, "container.uptime", (double)(time(NULL) - c->started_at), c);
+        md_ctr_gauge(e, "container.uptime", (double)(time(NULL) - c->started_at), c);
 }
 
 int md_ctr_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)

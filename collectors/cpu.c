@@ -27,10 +27,9 @@ static const struct md_key_decl cpu_keys[] = {
 };
 
 struct cpu_state {
-    char *proc;
+    struct md_procfs_src src; /* first: md_procfs_src_destroy frees the whole state */
     bool percpu;
     double hz; /* USER_HZ: /proc/stat ticks per second */
-    struct md_fbuf fb;
     struct md_cpu_times prev;
     bool has_prev;
 };
@@ -114,12 +113,9 @@ int md_cpu_compute(const struct md_cpu_times *prev, const struct md_cpu_times *c
 
 static int cpu_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
-    struct cpu_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
+    struct cpu_state *s = md_procfs_src_new(conf, sizeof *s, err, errlen);
+    if (!s)
         return -ENOMEM;
-    }
     s->percpu = conf->values[K_PERCPU].b;
     long hz = sysconf(_SC_CLK_TCK);
     s->hz = hz > 0 ? (double)hz : 100.0;
@@ -135,7 +131,7 @@ static void cpu_percpu(struct cpu_state *s, struct md_emitter *e)
         "system.cpu.idle.total", "system.cpu.iowait.total", "system.cpu.irq.total",
         "system.cpu.softirq.total", "system.cpu.steal.total", "system.cpu.guest.total",
         "system.cpu.guestnice.total"};
-    for (const char *line = s->fb.p; line && *line;) {
+    for (const char *line = s->src.fb.p; line && *line;) {
         const char *nl = strchr(line, '\n');
         struct md_cpu_times t;
         if (strncmp(line, "cpu", 3) == 0 && line[3] >= '0' && line[3] <= '9') {
@@ -159,10 +155,10 @@ static int cpu_collect(void *state, struct md_emitter *e)
 {
     struct cpu_state *s = state;
     struct md_cpu_times cur;
-    int rc = md_procfs_read(&s->fb, s->proc, "stat");
+    int rc = md_procfs_read(&s->src.fb, s->src.proc, "stat");
     if (rc < 0)
         return rc;
-    if ((rc = md_cpu_parse_stat(s->fb.p, &cur)) < 0)
+    if ((rc = md_cpu_parse_stat(s->src.fb.p, &cur)) < 0)
         return rc;
     struct md_cpu_pct pct;
     if (s->has_prev && md_cpu_compute(&s->prev, &cur, &pct) == 0) {
@@ -183,16 +179,6 @@ static int cpu_collect(void *state, struct md_emitter *e)
     return 0;
 }
 
-static void cpu_destroy(void *state)
-{
-    struct cpu_state *s = state;
-    if (!s)
-        return;
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
-}
-
 const struct md_collector_ops md_collector_cpu = {
     .name = "cpu",
     .default_on = true,
@@ -201,5 +187,5 @@ const struct md_collector_ops md_collector_cpu = {
     .keys = cpu_keys,
     .configure = cpu_configure,
     .collect = cpu_collect,
-    .destroy = cpu_destroy,
+    .destroy = md_procfs_src_destroy,
 };

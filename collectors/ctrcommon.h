@@ -1,7 +1,8 @@
 /*
  * ctrcommon.h: what the container and docker collectors share: finding the
- * container table (the daemon's, or a private one when run without it) and
- * reading every discovered container once per run.
+ * container table (the daemon's, or a private one when run without it),
+ * reading every discovered container once per run, and emitting a
+ * container's readings under its tags.
  */
 #ifndef MD_CTRCOMMON_H
 #define MD_CTRCOMMON_H
@@ -34,5 +35,9 @@ void md_ctr_destroy(void *state);
 typedef void (*md_ctr_emit_fn)(struct md_emitter *e, const struct md_ctr_view *c,
                                const struct md_cg_stats *st);
 int md_ctr_run_each(struct md_ctr_run *r, struct md_emitter *e, md_ctr_emit_fn fn);
+
+/* One reading of container c under its tags; NaN (not available on this host) is left out. */
+void md_ctr_gauge(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c);
+void md_ctr_rate(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c);
 
 #endif

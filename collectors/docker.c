@@ -14,39 +14,27 @@
 
 #include "ctrcommon.h"
 
-static void gauge(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c)
-{
-    if (isfinite(v))
-        md_gauge(e, name, v, c->tags, c->ntags);
-}
-
-static void rate(struct md_emitter *e, const char *name, double v, const struct md_ctr_view *c)
-{
-    if (isfinite(v))
-        md_rate(e, name, v, c->tags, c->ntags);
-}
-
 static void emit_one(struct md_emitter *e, const struct md_ctr_view *c, const struct md_cg_stats *s)
 {
     /* ns of CPU per second / 1e7 = percent of one core */
-    rate(e, "docker.cpu.usage", s->cpu_total / 1e7, c);
-    rate(e, "docker.cpu.user", s->cpu_user / 1e7, c);
-    rate(e, "docker.cpu.system", s->cpu_system / 1e7, c);
-    rate(e, "docker.cpu.throttled", s->throttled_periods, c);
-    gauge(e, "docker.cpu.limit", s->cpu_limit / 1e7, c);
-    gauge(e, "docker.mem.rss", s->mem_rss, c);
-    gauge(e, "docker.mem.cache", s->mem_cache, c);
-    gauge(e, "docker.mem.limit", s->mem_limit, c);
-    gauge(e, "docker.mem.working_set", s->mem_working_set, c);
-    gauge(e, "docker.mem.failed_count", s->mem_oom_events, c);
+    md_ctr_rate(e, "docker.cpu.usage", s->cpu_total / 1e7, c);
+    md_ctr_rate(e, "docker.cpu.user", s->cpu_user / 1e7, c);
+    md_ctr_rate(e, "docker.cpu.system", s->cpu_system / 1e7, c);
+    md_ctr_rate(e, "docker.cpu.throttled", s->throttled_periods, c);
+    md_ctr_gauge(e, "docker.cpu.limit", s->cpu_limit / 1e7, c);
+    md_ctr_gauge(e, "docker.mem.rss", s->mem_rss, c);
+    md_ctr_gauge(e, "docker.mem.cache", s->mem_cache, c);
+    md_ctr_gauge(e, "docker.mem.limit", s->mem_limit, c);
+    md_ctr_gauge(e, "docker.mem.working_set", s->mem_working_set, c);
+    md_ctr_gauge(e, "docker.mem.failed_count", s->mem_oom_events, c);
     if (isfinite(s->mem_limit) && s->mem_limit > 0)
-        gauge(e, "docker.mem.in_use", s->mem_usage / s->mem_limit, c);
-    rate(e, "docker.io.read_bytes", s->io_read, c);
-    rate(e, "docker.io.write_bytes", s->io_write, c);
-    rate(e, "docker.io.read_operations", s->io_read_ops, c);
-    rate(e, "docker.io.write_operations", s->io_write_ops, c);
-    gauge(e, "docker.thread.count", s->threads, c);
-    gauge(e, "docker.thread.limit", s->thread_limit, c);
+        md_ctr_gauge(e, "docker.mem.in_use", s->mem_usage / s->mem_limit, c);
+    md_ctr_rate(e, "docker.io.read_bytes", s->io_read, c);
+    md_ctr_rate(e, "docker.io.write_bytes", s->io_write, c);
+    md_ctr_rate(e, "docker.io.read_operations", s->io_read_ops, c);
+    md_ctr_rate(e, "docker.io.write_operations", s->io_write_ops, c);
+    md_ctr_gauge(e, "docker.thread.count", s->threads, c);
+    md_ctr_gauge(e, "docker.thread.limit", s->thread_limit, c);
 }
 
 /* docker.containers.running / .stopped: one series per image, counted over the table. */

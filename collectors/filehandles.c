@@ -11,11 +11,6 @@
 #include "meterd/collector.h"
 #include "procfs.h"
 
-struct fh_state {
-    char *proc;
-    struct md_fbuf fb;
-};
-
 int md_fh_parse_file_nr(const char *text, struct md_file_nr *out)
 {
     const char *p = text;
@@ -25,21 +20,9 @@ int md_fh_parse_file_nr(const char *text, struct md_file_nr *out)
     return 0;
 }
 
-static int fh_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
-{
-    struct fh_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    *state = s;
-    return 0;
-}
-
 static int fh_collect(void *state, struct md_emitter *e)
 {
-    struct fh_state *s = state;
+    struct md_procfs_src *s = state;
     struct md_file_nr f;
     int rc = md_procfs_read(&s->fb, s->proc, "sys/fs/file-nr");
     if (rc < 0)
@@ -56,21 +39,11 @@ static int fh_collect(void *state, struct md_emitter *e)
     return 0;
 }
 
-static void fh_destroy(void *state)
-{
-    struct fh_state *s = state;
-    if (!s)
-        return;
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
-}
-
 const struct md_collector_ops md_collector_file_handle = {
     .name = "file_handle",
     .default_on = true,
     .default_interval = 15,
-    .configure = fh_configure,
+    .configure = md_procfs_src_configure,
     .collect = fh_collect,
-    .destroy = fh_destroy,
+    .destroy = md_procfs_src_destroy,
 };

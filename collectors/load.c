@@ -13,8 +13,7 @@
 #include "procfs.h"
 
 struct load_state {
-    char *proc;
-    struct md_fbuf fb;
+    struct md_procfs_src src; /* first: md_procfs_src_destroy frees the whole state */
     unsigned ncpu;
 };
 
@@ -31,14 +30,11 @@ int md_load_parse(const char *text, struct md_loadavg *out)
 
 static int load_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
-    struct load_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
+    struct load_state *s = md_procfs_src_new(conf, sizeof *s, err, errlen);
+    if (!s)
         return -ENOMEM;
-    }
     struct md_cpu_times t;
-    if (md_procfs_read(&s->fb, s->proc, "stat") >= 0 && md_cpu_parse_stat(s->fb.p, &t) == 0)
+    if (md_procfs_read(&s->src.fb, s->src.proc, "stat") >= 0 && md_cpu_parse_stat(s->src.fb.p, &t) == 0)
         s->ncpu = t.ncpu;
     *state = s;
     return 0;
@@ -48,10 +44,10 @@ static int load_collect(void *state, struct md_emitter *e)
 {
     struct load_state *s = state;
     struct md_loadavg l;
-    int rc = md_procfs_read(&s->fb, s->proc, "loadavg");
+    int rc = md_procfs_read(&s->src.fb, s->src.proc, "loadavg");
     if (rc < 0)
         return rc;
-    if ((rc = md_load_parse(s->fb.p, &l)) < 0)
+    if ((rc = md_load_parse(s->src.fb.p, &l)) < 0)
         return rc;
     md_gauge(e, "system.load.1", l.l1, NULL, 0);
     md_gauge(e, "system.load.5", l.l5, NULL, 0);
@@ -64,21 +60,11 @@ static int load_collect(void *state, struct md_emitter *e)
     return 0;
 }
 
-static void load_destroy(void *state)
-{
-    struct load_state *s = state;
-    if (!s)
-        return;
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
-}
-
 const struct md_collector_ops md_collector_load = {
     .name = "load",
     .default_on = true,
     .default_interval = 15,
     .configure = load_configure,
     .collect = load_collect,
-    .destroy = load_destroy,
+    .destroy = md_procfs_src_destroy,
 };

@@ -15,11 +15,6 @@
 #include "meterd/collector.h"
 #include "procfs.h"
 
-struct mem_state {
-    char *proc;
-    struct md_fbuf fb;
-};
-
 int md_mem_parse_meminfo(const char *text, struct md_meminfo *out)
 {
     static const struct {
@@ -81,18 +76,6 @@ int md_mem_parse_vmstat_key(const char *text, const char *key, uint64_t *out)
     return -ENOENT;
 }
 
-static int mem_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
-{
-    struct mem_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    *state = s;
-    return 0;
-}
-
 #define MIB(kib) ((double)(kib) / 1024.0)
 
 static void emit_mem(struct md_emitter *e, const struct md_meminfo *m)
@@ -126,7 +109,7 @@ static void emit_mem(struct md_emitter *e, const struct md_meminfo *m)
 
 static int mem_collect(void *state, struct md_emitter *e)
 {
-    struct mem_state *s = state;
+    struct md_procfs_src *s = state;
     struct md_meminfo m;
     int rc = md_procfs_read(&s->fb, s->proc, "meminfo");
     if (rc < 0)
@@ -147,16 +130,6 @@ static int mem_collect(void *state, struct md_emitter *e)
     return 0;
 }
 
-static void mem_destroy(void *state)
-{
-    struct mem_state *s = state;
-    if (!s)
-        return;
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
-}
-
 /* The agent's memory check key for /proc/vmstat pressure counters, not implemented here yet. */
 static const struct md_key_decl mem_keys[] = {
     {"collect_memory_pressure", MD_KEY_IGNORED, "", 0, 0, NULL, 0},
@@ -169,7 +142,7 @@ const struct md_collector_ops md_collector_memory = {
     .default_interval = 15,
     .needs_two_runs = true,
     .keys = mem_keys,
-    .configure = mem_configure,
+    .configure = md_procfs_src_configure,
     .collect = mem_collect,
-    .destroy = mem_destroy,
+    .destroy = md_procfs_src_destroy,
 };

@@ -16,23 +16,6 @@
 #include "meterd/collector.h"
 #include "procfs.h"
 
-struct procs_state {
-    char *proc;
-    struct md_fbuf fb;
-};
-
-static int procs_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
-{
-    struct procs_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    *state = s;
-    return 0;
-}
-
 static long count_pids(const char *proc)
 {
     DIR *d = opendir(proc);
@@ -53,7 +36,7 @@ static long count_pids(const char *proc)
 
 static int procs_collect(void *state, struct md_emitter *e)
 {
-    struct procs_state *s = state;
+    struct md_procfs_src *s = state;
     struct md_cpu_times t;
     int rc = md_procfs_read(&s->fb, s->proc, "stat");
     if (rc < 0)
@@ -69,22 +52,12 @@ static int procs_collect(void *state, struct md_emitter *e)
     return total < 0 ? (int)total : 0;
 }
 
-static void procs_destroy(void *state)
-{
-    struct procs_state *s = state;
-    if (!s)
-        return;
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
-}
-
 const struct md_collector_ops md_collector_processes = {
     .name = "processes",
     .default_on = true,
     .default_interval = 15,
     .needs_two_runs = true,
-    .configure = procs_configure,
+    .configure = md_procfs_src_configure,
     .collect = procs_collect,
-    .destroy = procs_destroy,
+    .destroy = md_procfs_src_destroy,
 };

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "meterd/collector.h"
+
 #define MD_PROCFS_MAX (64u << 20)
 
 int md_procfs_path(char *out, size_t len, const char *root, const char *rel)
@@ -82,6 +84,35 @@ char *md_procfs_dup_root(const char *root, const char *def)
     while (n > 1 && r[n - 1] == '/')
         n--;
     return strndup(r, n);
+}
+
+void *md_procfs_src_new(const struct md_instance_conf *conf, size_t size, char *err,
+                        size_t errlen)
+{
+    struct md_procfs_src *s = calloc(1, size);
+    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+int md_procfs_src_configure(const struct md_instance_conf *conf, void **state, char *err,
+                            size_t errlen)
+{
+    *state = md_procfs_src_new(conf, sizeof(struct md_procfs_src), err, errlen);
+    return *state ? 0 : -ENOMEM;
+}
+
+void md_procfs_src_destroy(void *state)
+{
+    struct md_procfs_src *s = state;
+    if (!s)
+        return;
+    md_procfs_free(&s->fb);
+    free(s->proc);
+    free(s);
 }
 
 void md_procfs_host_root(const char *procfs, char *out, size_t len)

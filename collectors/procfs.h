@@ -32,6 +32,25 @@ char *md_procfs_dup_root(const char *root, const char *def);
  */
 void md_procfs_host_root(const char *procfs, char *out, size_t len);
 
+/*
+ * The state of a collector that reads files of one proc root through one
+ * buffer. It is the whole state of uptime, file_handle, processes and
+ * memory, whose configure and destroy callbacks are the two below; cpu,
+ * load and self start their state with it, allocate it with
+ * md_procfs_src_new and destroy it with md_procfs_src_destroy.
+ */
+struct md_instance_conf;
+struct md_procfs_src {
+    char *proc;
+    struct md_fbuf fb;
+};
+/* A zeroed state of `size` bytes starting with a struct md_procfs_src; NULL with err. */
+void *md_procfs_src_new(const struct md_instance_conf *conf, size_t size, char *err,
+                        size_t errlen);
+int md_procfs_src_configure(const struct md_instance_conf *conf, void **state, char *err,
+                            size_t errlen);
+void md_procfs_src_destroy(void *state);
+
 /* Parse an unsigned decimal at *p (skipping blanks first); advances *p. Returns 0 or -EINVAL. */
 int md_procfs_u64(const char **p, uint64_t *out);
 

@@ -20,8 +20,7 @@
 #include "procfs.h"
 
 struct self_state {
-    char *proc;
-    struct md_fbuf fb;
+    struct md_procfs_src src; /* first: md_procfs_src_destroy frees the whole state */
     long hz, page;
 };
 
@@ -56,12 +55,9 @@ int md_self_parse_statm(const char *text, uint64_t *resident_pages)
 
 static int self_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
-    struct self_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
+    struct self_state *s = md_procfs_src_new(conf, sizeof *s, err, errlen);
+    if (!s)
         return -ENOMEM;
-    }
     s->hz = sysconf(_SC_CLK_TCK);
     s->page = sysconf(_SC_PAGESIZE);
     if (s->hz <= 0)
@@ -94,30 +90,20 @@ static int self_collect(void *state, struct md_emitter *e)
     struct self_state *s = state;
     struct md_self_stat st;
     uint64_t res;
-    int rc = md_procfs_read(&s->fb, s->proc, "self/stat");
-    if (rc < 0 || (rc = md_self_parse_stat(s->fb.p, &st)) < 0)
+    int rc = md_procfs_read(&s->src.fb, s->src.proc, "self/stat");
+    if (rc < 0 || (rc = md_self_parse_stat(s->src.fb.p, &st)) < 0)
         return rc;
     md_rate(e, "meterd.cpu", (double)(st.utime + st.stime) * 100.0 / (double)s->hz, NULL, 0);
     md_gauge(e, "meterd.threads", (double)st.num_threads, NULL, 0);
-    if ((rc = md_procfs_read(&s->fb, s->proc, "self/statm")) < 0 ||
-        (rc = md_self_parse_statm(s->fb.p, &res)) < 0)
+    if ((rc = md_procfs_read(&s->src.fb, s->src.proc, "self/statm")) < 0 ||
+        (rc = md_self_parse_statm(s->src.fb.p, &res)) < 0)
         return rc;
     md_gauge(e, "meterd.mem.rss", (double)res * (double)s->page, NULL, 0);
-    long fds = count_fds(s->proc);
+    long fds = count_fds(s->src.proc);
     if (fds < 0)
         return (int)fds;
     md_gauge(e, "meterd.open_fds", (double)fds, NULL, 0);
     return 0;
-}
-
-static void self_destroy(void *state)
-{
-    struct self_state *s = state;
-    if (!s)
-        return;
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
 }
 
 const struct md_collector_ops md_collector_self = {
@@ -127,5 +113,5 @@ const struct md_collector_ops md_collector_self = {
     .needs_two_runs = true,
     .configure = self_configure,
     .collect = self_collect,
-    .destroy = self_destroy,
+    .destroy = md_procfs_src_destroy,
 };

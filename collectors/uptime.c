@@ -10,11 +10,6 @@
 #include "meterd/collector.h"
 #include "procfs.h"
 
-struct uptime_state {
-    char *proc;
-    struct md_fbuf fb;
-};
-
 int md_uptime_parse(const char *text, double *uptime, double *idle)
 {
     double u, i = 0;
@@ -26,21 +21,9 @@ int md_uptime_parse(const char *text, double *uptime, double *idle)
     return 0;
 }
 
-static int uptime_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
-{
-    struct uptime_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    *state = s;
-    return 0;
-}
-
 static int uptime_collect(void *state, struct md_emitter *e)
 {
-    struct uptime_state *s = state;
+    struct md_procfs_src *s = state;
     double up;
     int rc = md_procfs_read(&s->fb, s->proc, "uptime");
     if (rc < 0)
@@ -51,21 +34,11 @@ static int uptime_collect(void *state, struct md_emitter *e)
     return 0;
 }
 
-static void uptime_destroy(void *state)
-{
-    struct uptime_state *s = state;
-    if (!s)
-        return;
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
-}
-
 const struct md_collector_ops md_collector_uptime = {
     .name = "uptime",
     .default_on = true,
     .default_interval = 15,
-    .configure = uptime_configure,
+    .configure = md_procfs_src_configure,
     .collect = uptime_collect,
-    .destroy = uptime_destroy,
+    .destroy = md_procfs_src_destroy,
 };

@@ -2,11 +2,24 @@
  * console.c: the "console" sink, a human-readable dump of each frame.
  *
  * It is what meterd ships when no backend is configured, so someone trying
- * the agent sees their metrics at once: one header line per frame, then one
- * line per series, event and service check, in the frame's order. It is for
- * eyes, not parsers; the flusher writes the payload to standard output.
+ * the agent sees their metrics at once: one header line per window, then
+ * one line per series, event and service check, in the frame's order. It
+ * is for eyes, not parsers; the flusher writes the payload to standard
+ * output.
+ *
+ * A big window reaches the sinks in parts (the aggregator hands it over
+ * 8192 series at a time, and the flusher encodes a frame in slices), and
+ * its series count is not known until the last part: so each part gets a
+ * header with the exact count of the series under it, and the last one is
+ * followed by the window's exact total. That needs the one piece of state
+ * a sink otherwise avoids: the window in parts being printed. The parts of
+ * a window are encoded one after another (the aggregator takes the next
+ * part only once the previous frame is freed); the mutex only keeps a
+ * stray concurrent encode from tearing the counts.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,15 +27,41 @@
 #include "buf.h"
 #include "meterd/sink.h"
 
+/* The window in parts being printed. */
+struct console_parts {
+    bool open;
+    int64_t start;
+    uint32_t interval;
+    size_t parts;      /* parts begun */
+    size_t total;      /* series printed so far */
+    size_t frame_seen; /* series printed of the current part (a part may come in slices) */
+};
+
+struct console {
+    pthread_mutex_t mu;
+    struct console_parts w;
+};
+
 static int console_create(const void *conf, const struct md_sink_env *env, void **state,
                           char *err, size_t errlen)
 {
-    *state = NULL; /* stateless */
+    struct console *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "console: out of memory");
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    *state = c;
     return 0;
 }
 
 static void console_destroy(void *state)
 {
+    struct console *c = state;
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    free(c);
 }
 
 static void console_time(struct md_buf *b, int64_t ts)
@@ -98,23 +137,102 @@ static void console_check(struct md_buf *b, const struct md_check_out *c)
     md_buf_putc(b, '\n');
 }
 
+static void console_rule(struct md_buf *b, int64_t start, uint32_t interval)
+{
+    md_buf_puts(b, "=== ");
+    console_time(b, start);
+    md_buf_printf(b, " interval=%us", interval);
+}
+
+/* part: 0 for a window in one frame, else the part's number. */
+static void console_header(struct md_buf *b, const struct md_frame *f, size_t part,
+                           size_t nseries)
+{
+    console_rule(b, f->start, f->interval);
+    if (part)
+        md_buf_printf(b, " part=%zu", part);
+    md_buf_printf(b, " series=%zu sketches=%zu events=%zu checks=%zu\n", nseries, f->nsketches,
+                  f->nevents, f->nchecks);
+}
+
+static void console_total(struct md_buf *b, struct console_parts *w)
+{
+    console_rule(b, w->start, w->interval);
+    md_buf_printf(b, " series=%zu in %zu parts\n", w->total, w->parts);
+    w->open = false;
+}
+
+/*
+ * A slice of a window in parts: a header when a part begins, the total
+ * after the last slice of the last part. A window whose last part had
+ * nothing left to print never reaches a sink: its total comes before the
+ * next window in parts.
+ */
+static void console_part_begin(struct console_parts *w, struct md_buf *b,
+                               const struct md_frame *f, size_t part_series)
+{
+    if (w->open && w->start != f->start)
+        console_total(b, w);
+    if (!w->open)
+        *w = (struct console_parts){.open = true, .start = f->start, .interval = f->interval};
+    if (w->frame_seen == 0)
+        console_header(b, f, ++w->parts, part_series);
+}
+
+static void console_part_end(struct console_parts *w, struct md_buf *b,
+                             const struct md_frame *f, size_t part_series)
+{
+    w->frame_seen += f->nseries;
+    w->total += f->nseries;
+    if (w->frame_seen < part_series)
+        return; /* more slices of this part follow */
+    w->frame_seen = 0;
+    if (!f->more_parts)
+        console_total(b, w);
+}
+
+static void console_items(struct md_buf *b, const struct md_frame *f)
+{
+    for (size_t i = 0; i < f->nseries; i++)
+        console_series(b, &f->series[i]);
+    for (size_t i = 0; i < f->nevents; i++)
+        console_event(b, &f->events[i]);
+    for (size_t i = 0; i < f->nchecks; i++)
+        console_check(b, &f->checks[i]);
+}
+
+/*
+ * Whole frames and the flusher's slices of one (window_series: the
+ * frame's series; `continued` on the slices after the first) get one
+ * header; the parts of a window (more_parts on all but the last) go
+ * through console_part_*.
+ */
+static void console_text(struct console *c, struct md_buf *b, const struct md_frame *f)
+{
+    size_t frame_series = f->window_series > f->nseries ? f->window_series : f->nseries;
+    pthread_mutex_lock(&c->mu);
+    struct console_parts *w = &c->w;
+    bool part = f->more_parts || (w->open && w->start == f->start);
+    if (!part) {
+        if (w->open && !f->continued)
+            console_total(b, w);
+        if (!f->continued)
+            console_header(b, f, 0, frame_series);
+        pthread_mutex_unlock(&c->mu);
+        console_items(b, f);
+        return;
+    }
+    console_part_begin(w, b, f, frame_series);
+    console_items(b, f);
+    console_part_end(w, b, f, frame_series);
+    pthread_mutex_unlock(&c->mu);
+}
+
 static int console_encode(void *state, const struct md_frame *f, struct md_payload **out)
 {
     struct md_buf b;
     md_buf_init(&b);
-    if (!f->continued) { /* one header per window, however many slices it comes in */
-        md_buf_puts(&b, "=== ");
-        console_time(&b, f->start);
-        md_buf_printf(&b, " interval=%us series=%zu%s sketches=%zu events=%zu checks=%zu\n",
-                      f->interval, f->window_series > f->nseries ? f->window_series : f->nseries,
-                      f->more_parts ? "+" : "", f->nsketches, f->nevents, f->nchecks);
-    }
-    for (size_t i = 0; i < f->nseries; i++)
-        console_series(&b, &f->series[i]);
-    for (size_t i = 0; i < f->nevents; i++)
-        console_event(&b, &f->events[i]);
-    for (size_t i = 0; i < f->nchecks; i++)
-        console_check(&b, &f->checks[i]);
+    console_text(state, &b, f);
     struct md_payload *p = b.oom ? NULL : calloc(1, sizeof *p);
     if (!p) {
         md_buf_free(&b);

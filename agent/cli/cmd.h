@@ -1,8 +1,8 @@
 /*
  * cmd.h: the sub-commands of the meterd binary. Each lives in its own
  * cmd_<name>.c, gets argv with argv[0] = "meterd <name>" (so getopt's
- * messages name the command), parses it with getopt_long and the helpers
- * of cli.h, and returns the process exit code (2 for a usage error).
+ * messages name the command), parses it with md_cli_parse (cli.h), and
+ * returns the process exit code (2 for a usage error).
  */
 #ifndef METERD_CMD_H
 #define METERD_CMD_H

@@ -174,31 +174,26 @@ static void print_payload(const struct md_payload *p)
     free(plain);
 }
 
+static int aggregate_opt(void *ud, int ch, const char *arg)
+{
+    int rc = md_cli_long("aggregate", "--interval", arg, 1, 3600, ud);
+    return rc ? rc : -1;
+}
+
+/* -1 to go on, else the exit code. */
 static int parse_opts(int argc, char **argv, struct md_cli_config *cc, long *interval)
 {
-    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS,
-                                         {"interval", required_argument, NULL, OPT_INTERVAL},
-                                         {NULL, 0, NULL, 0}};
-    int ch, rc;
-    md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0);
-        if (ch == OPT_INTERVAL)
-            rc = md_cli_long("aggregate", "--interval", optarg, 1, 3600, interval);
-        else if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET)
-            rc = md_cli_config_opt(cc, "aggregate", ch, optarg);
-        else
-            rc = md_cli_usage(stderr, usage, 2);
-        if (rc)
-            return rc;
-    }
-    if (optind < argc) {
+    static const struct option own[] = {{"interval", required_argument, NULL, OPT_INTERVAL},
+                                        {NULL, 0, NULL, 0}};
+    const struct md_cli_spec spec = {.cmd = "aggregate", .usage = usage, .own = own,
+                                     .opt = aggregate_opt, .ud = interval, .args = true};
+    int rc = md_cli_parse(&spec, argc, argv, cc);
+    if (rc < 0 && optind < argc) {
         fprintf(stderr, "meterd aggregate: unexpected argument '%s' (datagrams come on stdin)\n",
                 argv[optind]);
         return md_cli_usage(stderr, usage, 2);
     }
-    return -1;
+    return rc;
 }
 
 /* Every line of stdin into the pipeline, all in the window that starts now. */

@@ -82,31 +82,33 @@ struct check_args {
     struct md_cli_config cc;
 };
 
+static int check_opt(void *ud, int ch, const char *arg)
+{
+    struct check_args *a = ud;
+    int rc = 0;
+    if (ch == OPT_JSON)
+        a->json = true;
+    else if (ch == OPT_CONFD)
+        a->confd = arg;
+    else
+        rc = md_cli_seconds("check", "--delay", arg, 0, 3600, &a->delay);
+    return rc ? rc : -1;
+}
+
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
-    static const struct option opts[] = {
-        MD_CLI_CONFIG_OPTIONS,
+    static const struct option own[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"delay", required_argument, NULL, OPT_DELAY},
         {"confd", required_argument, NULL, OPT_CONFD},
         {NULL, 0, NULL, 0},
     };
-    int ch, rc = 0;
-    md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case OPT_JSON: a->json = true; break;
-        case OPT_CONFD: a->confd = optarg; break;
-        case OPT_DELAY: rc = md_cli_seconds("check", "--delay", optarg, 0, 3600, &a->delay); break;
-        case MD_OPT_CONFIG:
-        case MD_OPT_SET: rc = md_cli_config_opt(&a->cc, "check", ch, optarg); break;
-        case MD_OPT_HELP: return md_cli_usage(stdout, usage, 0);
-        default: return md_cli_usage(stderr, usage, 2);
-        }
-        if (rc)
-            return rc;
-    }
+    const struct md_cli_spec spec = {.cmd = "check", .usage = usage, .own = own,
+                                     .opt = check_opt, .ud = a, .args = true};
+    int rc = md_cli_parse(&spec, argc, argv, &a->cc);
+    if (rc >= 0)
+        return rc;
     if (optind != argc - 1) {
         fprintf(stderr, "meterd check: expected one collector name\n");
         return md_cli_usage(stderr, usage, 2);

@@ -5,11 +5,10 @@
  * its last 4 characters, URL credentials three stars), then the conf.d
  * instances that would run, with their source file, interval and tags.
  */
-#include <getopt.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "cmd.h"
-#include "cmd_support.h"
 #include "collect.h"
 
 static const char config_usage[] =
@@ -44,33 +43,10 @@ static int config_checks(const struct md_config *c)
 
 int md_cmd_config(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct md_sup_opts o = {0};
+    const struct md_cli_spec spec = {.cmd = "config", .usage = config_usage};
     struct md_config cfg;
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(config_usage, stdout);
-            return 0;
-        }
-        if (ch != 'c' && ch != 's') {
-            fputs(config_usage, stderr);
-            return 2;
-        }
-        if ((rc = md_sup_opt(&o, "config", ch, optarg)))
-            return rc;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd config: unexpected argument '%s'\n%s", argv[optind], config_usage);
-        return 2;
-    }
-    if ((rc = md_sup_load(&o, "config", &cfg)))
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
+    if (rc >= 0)
         return rc;
     md_config_dump(&cfg, stdout);
     rc = config_checks(&cfg);

@@ -9,29 +9,26 @@
  * are listed as comments after the values: they do not fail the check. `--template` prints the
  * shipped conf.d/meterd.yaml.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "collect.h"
 #include "daemon.h"
 #include "meterd/config.h"
 
-static void configcheck_usage(FILE *out)
-{
-    fprintf(out, "usage: meterd configcheck [-c FILE] [--set key=value]... [--template]\n"
-                 "  -c, --config FILE  main config file (default: " MD_CONFIG_DEFAULT_FILE
-                 " if present)\n"
-                 "  --set key=value    override one key (wins over file and environment)\n"
-                 "  --template         print the documented default config and exit\n"
-                 "Checks what `meterd run` checks before it starts: every key of the main\n"
-                 "file, the environment and --set, the sinks' keys, and every conf.d instance.\n"
-                 "Prints the effective configuration, then as comments the checks that will\n"
-                 "run, every warning (unknown keys; the Datadog agent's keys meterd does not\n"
-                 "implement, with why) and what conf.d holds that meterd does not load.\n");
-}
+static const char usage[] =
+    "usage: meterd configcheck [-c FILE] [--set key=value]... [--template]\n"
+    "  -c, --config FILE  main config file (default: " MD_CONFIG_DEFAULT_FILE " if present)\n"
+    "  --set key=value    override one key (wins over file and environment)\n"
+    "  --template         print the documented default config and exit\n"
+    "Checks what `meterd run` checks before it starts: every key of the main\n"
+    "file, the environment and --set, the sinks' keys, and every conf.d instance.\n"
+    "Prints the effective configuration, then as comments the checks that will\n"
+    "run, every warning (unknown keys; the Datadog agent's keys meterd does not\n"
+    "implement, with why) and what conf.d holds that meterd does not load.\n";
 
 static void configcheck_unclaimed(void *ud, const char *entry, const char *why)
 {
@@ -69,7 +66,7 @@ static int configcheck_collectors(const struct md_config *c, FILE *out, FILE *er
     return 0;
 }
 
-static int configcheck_run(const char *file, char **sets, size_t nsets)
+static int configcheck_run(const char *file, char *const *sets, size_t nsets)
 {
     struct md_config cfg;
     char err[1024];
@@ -96,49 +93,23 @@ static int configcheck_run(const char *file, char **sets, size_t nsets)
     return rc;
 }
 
+/* --template: the documented defaults, and nothing else. */
+static int configcheck_template(void *ud, int ch, const char *arg)
+{
+    md_config_write_template(stdout);
+    return 0;
+}
+
 int md_cmd_configcheck(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},
-        {"template", no_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *file = NULL;
-    char **sets = calloc((size_t)(argc > 0 ? argc : 1), sizeof *sets);
-    size_t nsets = 0;
-    int ch, rc = 2;
-    if (!sets) {
-        fprintf(stderr, "meterd configcheck: out of memory\n");
-        return 1;
-    }
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
-        if (ch == 'c') {
-            file = optarg;
-        } else if (ch == 's') {
-            sets[nsets++] = optarg;
-        } else if (ch == 't' || ch == 'h') {
-            if (ch == 't')
-                md_config_write_template(stdout);
-            else
-                configcheck_usage(stdout);
-            free(sets);
-            return 0;
-        } else {
-            configcheck_usage(stderr);
-            free(sets);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd configcheck: unexpected argument '%s'\n", argv[optind]);
-        configcheck_usage(stderr);
-    } else {
-        /* The same default file as `meterd run`, so this checks what the daemon would load. */
-        rc = configcheck_run(file ? file : md_config_default_file(), sets, nsets);
-    }
-    free(sets);
-    return rc;
+    static const struct option own[] = {{"template", no_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+    const struct md_cli_spec spec = {.cmd = "configcheck", .usage = usage, .own = own,
+                                     .opt = configcheck_template};
+    struct md_cli_config cc = {0};
+    int rc = md_cli_parse(&spec, argc, argv, &cc);
+    if (rc >= 0)
+        return rc;
+    /* The same default file as `meterd run`, so this checks what the daemon would load. */
+    struct md_reload_source src = md_cli_source(&cc);
+    return configcheck_run(src.file, src.sets, src.nsets);
 }

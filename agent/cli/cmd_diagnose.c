@@ -10,7 +10,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -19,10 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cmd.h"
-#include "cmd_support.h"
 #include "collect.h"
 #include "datadog.h"
+#include "httpget.h"
 #include "intake.h"
 #include "meterd/sink.h"
 
@@ -75,9 +75,10 @@ static void diag_datadog(struct diag *d, const struct md_datadog_conf *c)
     snprintf(url, sizeof url, "%s/api/v1/validate", base);
     snprintf(hdr, sizeof hdr, "DD-API-KEY: %s", c->api_key ? c->api_key : "");
     const char *headers[] = {hdr, NULL};
+    const struct md_httpget req = {.url = url, .headers = headers, .timeout_ms = 10000};
     struct md_buf body;
     md_buf_init(&body);
-    long code = md_sup_http_get(url, headers, 10, &body, err, sizeof err);
+    long code = md_httpget(&req, &body, err, sizeof err);
     explicit_bzero(hdr, sizeof hdr);
     if (code == 0)
         report(d, FAIL, "datadog backend", "%s: cannot reach it: %s", shown, err);
@@ -110,12 +111,10 @@ static void diag_sinks(struct diag *d)
 /* Whether the running meterd answers on its status address. */
 static bool agent_running(const struct md_config *c)
 {
-    char url[600], err[256];
+    char err[256];
     struct md_buf b;
     md_buf_init(&b);
-    md_sup_status_url(c, url, sizeof url - 8);
-    strcat(url, "/health");
-    long code = c->status_port > 0 ? md_sup_http_get(url, NULL, 3, &b, err, sizeof err) : 0;
+    long code = md_cli_status_get(c, "/health", 3000, &b, err, sizeof err);
     md_buf_free(&b);
     return code == 200;
 }
@@ -194,36 +193,13 @@ static void diag_status_port(struct diag *d)
 
 int md_cmd_diagnose(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct md_sup_opts o = {0};
+    const struct md_cli_spec spec = {.cmd = "diagnose", .usage = diagnose_usage};
     struct md_config cfg;
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(diagnose_usage, stdout);
-            return 0;
-        }
-        if (ch != 'c' && ch != 's') {
-            fputs(diagnose_usage, stderr);
-            return 2;
-        }
-        if ((rc = md_sup_opt(&o, "diagnose", ch, optarg)))
-            return rc;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd diagnose: unexpected argument '%s'\n%s", argv[optind], diagnose_usage);
-        return 2;
-    }
-    if (md_sup_load(&o, "diagnose", &cfg)) {
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
+    if (rc == 1)
         printf("[FAIL] config             does not load (see above)\n");
-        return 1;
-    }
+    if (rc >= 0)
+        return rc;
     struct diag d = {.cfg = &cfg};
     report(&d, OK, "config", "%s loads", cfg.config_file && cfg.config_file[0] ? cfg.config_file : "defaults");
     diag_confd(&d);

@@ -12,7 +12,6 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -21,8 +20,8 @@
 #include <yaml.h>
 #include <zlib.h>
 
+#include "cli.h"
 #include "cmd.h"
-#include "cmd_support.h"
 #include "collect.h"
 #include "datadog.h"
 #include "meterd/sink.h"
@@ -247,9 +246,8 @@ static void flare_status(struct flare *f, const struct md_config *c)
     char url[600], err[256];
     struct md_buf b;
     md_buf_init(&b);
-    md_sup_status_url(c, url, sizeof url - 8);
-    strcat(url, "/status");
-    long code = c->status_port > 0 ? md_sup_http_get(url, NULL, 5, &b, err, sizeof err) : 0;
+    md_cli_status_url(c, "/status", url, sizeof url);
+    long code = md_cli_status_get(c, "/status", 5000, &b, err, sizeof err);
     if (code != 200) {
         md_buf_reset(&b);
         md_buf_printf(&b, "no agent answered on %s: %s\n", url, code ? "unexpected HTTP status" : err);
@@ -337,40 +335,41 @@ static int flare_write(const struct md_config *c, const char *out, const char *c
     return 0;
 }
 
+struct flare_args {
+    const char *logs[FLARE_MAX_LOGS], *out;
+    size_t nlogs;
+};
+
+/* --log and --output: -1 to go on, else the exit code. */
+static int flare_opt(void *ud, int ch, const char *arg)
+{
+    struct flare_args *a = ud;
+    if (ch == 'o') {
+        a->out = arg;
+    } else if (a->nlogs == FLARE_MAX_LOGS) {
+        fprintf(stderr, "meterd flare: more than %d --log files\n", FLARE_MAX_LOGS);
+        return md_cli_usage(stderr, flare_usage, 2);
+    } else {
+        a->logs[a->nlogs++] = arg;
+    }
+    return -1;
+}
+
 int md_cmd_flare(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"log", required_argument, NULL, 'l'},    {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    static const struct option own[] = {
+        {"log", required_argument, NULL, 'l'},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
     };
-    struct md_sup_opts o = {0};
-    const char *logs[FLARE_MAX_LOGS], *out = NULL;
-    size_t nlogs = 0;
-    int ch, rc;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "+c:l:o:h", opts, NULL)) != -1) {
-        if (ch == 'h') {
-            fputs(flare_usage, stdout);
-            return 0;
-        } else if (ch == 'l' && nlogs < FLARE_MAX_LOGS) {
-            logs[nlogs++] = optarg;
-        } else if (ch == 'o') {
-            out = optarg;
-        } else if (ch != 'c' && ch != 's') {
-            fputs(flare_usage, stderr);
-            return 2;
-        } else if ((rc = md_sup_opt(&o, "flare", ch, optarg))) {
-            return rc;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd flare: unexpected argument '%s'\n%s", argv[optind], flare_usage);
-        return 2;
-    }
+    struct flare_args a = {0};
+    const struct md_cli_spec spec = {.cmd = "flare", .usage = flare_usage, .own = own,
+                                     .own_short = "l:o:", .opt = flare_opt, .ud = &a};
     struct md_config cfg;
-    if ((rc = md_sup_load(&o, "flare", &cfg)))
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
+    if (rc >= 0)
         return rc;
+    const char *out = a.out;
     char path[512];
     if (!out) {
         char host[256] = "host", ts[32];
@@ -382,7 +381,7 @@ int md_cmd_flare(int argc, char **argv)
                  cfg.hostname && cfg.hostname[0] ? cfg.hostname : host, ts);
         out = path;
     }
-    rc = flare_write(&cfg, out, logs, nlogs);
+    rc = flare_write(&cfg, out, a.logs, a.nlogs);
     md_config_free(&cfg);
     return rc;
 }

@@ -20,24 +20,10 @@ static const char usage[] =
 
 int md_cmd_hostname(int argc, char **argv)
 {
-    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS, {NULL, 0, NULL, 0}};
-    struct md_cli_config cc = {0};
+    const struct md_cli_spec spec = {.cmd = "hostname", .usage = usage};
     struct md_config cfg;
-    int ch, rc;
-    md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0);
-        if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
-            return md_cli_usage(stderr, usage, 2);
-        if ((rc = md_cli_config_opt(&cc, "hostname", ch, optarg)))
-            return rc;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd hostname: unexpected argument '%s'\n", argv[optind]);
-        return md_cli_usage(stderr, usage, 2);
-    }
-    if ((rc = md_cli_load(&cc, "hostname", &cfg)))
+    int rc = md_cli_parse_load(&spec, argc, argv, &cfg);
+    if (rc >= 0)
         return rc;
     struct md_hostname h;
     rc = md_hostname_resolve(&cfg, &h);

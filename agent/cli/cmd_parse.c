@@ -228,31 +228,26 @@ static char *read_stdin(size_t *len)
     return p;
 }
 
+static int parse_transport(void *ud, int ch, const char *arg)
+{
+    *(const char **)ud = arg;
+    if (strcmp(arg, "udp") == 0 || strcmp(arg, "uds") == 0)
+        return -1;
+    fprintf(stderr, "meterd parse: --transport %s: expected udp or uds\n", arg);
+    return md_cli_usage(stderr, usage, 2);
+}
+
 /* Options and the datagram argument: -1 to go on, else the exit code. */
 static int parse_opts(int argc, char **argv, struct md_cli_config *cc, const char **transport,
                       const char **dgram)
 {
-    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS,
-                                         {"transport", required_argument, NULL, OPT_TRANSPORT},
-                                         {NULL, 0, NULL, 0}};
-    int ch, rc;
-    md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0);
-        if (ch == OPT_TRANSPORT) {
-            *transport = optarg;
-            if (strcmp(optarg, "udp") != 0 && strcmp(optarg, "uds") != 0) {
-                fprintf(stderr, "meterd parse: --transport %s: expected udp or uds\n", optarg);
-                return md_cli_usage(stderr, usage, 2);
-            }
-        } else if (ch == MD_OPT_CONFIG || ch == MD_OPT_SET) {
-            if ((rc = md_cli_config_opt(cc, "parse", ch, optarg)))
-                return rc;
-        } else {
-            return md_cli_usage(stderr, usage, 2);
-        }
-    }
+    static const struct option own[] = {{"transport", required_argument, NULL, OPT_TRANSPORT},
+                                        {NULL, 0, NULL, 0}};
+    const struct md_cli_spec spec = {.cmd = "parse", .usage = usage, .own = own,
+                                     .opt = parse_transport, .ud = transport, .args = true};
+    int rc = md_cli_parse(&spec, argc, argv, cc);
+    if (rc >= 0)
+        return rc;
     if (optind != argc - 1) {
         fprintf(stderr, "meterd parse: expected one DATAGRAM argument\n");
         return md_cli_usage(stderr, usage, 2);

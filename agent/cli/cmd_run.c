@@ -15,22 +15,11 @@ static const char usage[] =
 
 int md_cmd_run(int argc, char **argv)
 {
-    static const struct option opts[] = {MD_CLI_CONFIG_OPTIONS, {NULL, 0, NULL, 0}};
     struct md_cli_config cc = {0};
-    int ch, rc;
-    md_cli_begin();
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        if (ch == MD_OPT_HELP)
-            return md_cli_usage(stdout, usage, 0);
-        if (ch != MD_OPT_CONFIG && ch != MD_OPT_SET)
-            return md_cli_usage(stderr, usage, 2);
-        if ((rc = md_cli_config_opt(&cc, "run", ch, optarg)))
-            return rc;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "meterd run: unexpected argument '%s'\n", argv[optind]);
-        return md_cli_usage(stderr, usage, 2);
-    }
+    const struct md_cli_spec spec = {.cmd = "run", .usage = usage};
+    int rc = md_cli_parse(&spec, argc, argv, &cc);
+    if (rc >= 0)
+        return rc;
     struct md_reload_source src = md_cli_source(&cc);
     return md_daemon_run(&src);
 }

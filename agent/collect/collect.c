@@ -131,20 +131,8 @@ int md_collect_validate(const char *confd_path, const char *procfs, const char *
 
 static int arena_put(struct inst *in, const char *s)
 {
-    size_t n = strlen(s) + 1;
-    if (in->alen + n > in->acap) {
-        size_t ncap = in->acap ? in->acap : 4096;
-        while (ncap < in->alen + n)
-            ncap *= 2;
-        char *na = realloc(in->arena, ncap);
-        if (!na)
-            return -ENOMEM;
-        in->arena = na;
-        in->acap = ncap;
-    }
-    memcpy(in->arena + in->alen, s, n);
-    in->alen += n;
-    return 0;
+    md_buf_add(&in->arena, s, strlen(s) + 1);
+    return in->arena.oom ? -ENOMEM : 0;
 }
 
 static void record(struct md_emitter *e, const char *name, enum md_emit_kind kind, double value,
@@ -161,19 +149,20 @@ static void record(struct md_emitter *e, const char *name, enum md_emit_kind kin
         in->recs = nr;
         in->caprecs = ncap;
     }
-    size_t start = in->alen;
+    size_t start = in->arena.len;
     if (arena_put(in, name) < 0)
         goto oom;
     for (size_t i = 0; i < ntags; i++)
         if (arena_put(in, tags[i]) < 0)
             goto oom;
-    if (in->alen > UINT32_MAX)
+    if (in->arena.len > UINT32_MAX)
         goto oom;
-    in->recs[in->nrecs++] = (struct rec){(uint32_t)start, (uint32_t)(in->alen - start),
+    in->recs[in->nrecs++] = (struct rec){(uint32_t)start, (uint32_t)(in->arena.len - start),
                                          (uint32_t)ntags, kind, value};
     return;
 oom:
-    in->alen = start;
+    in->arena.len = start;
+    in->arena.oom = false;
     in->overflow = true;
 }
 
@@ -187,7 +176,7 @@ static int64_t unix_ms(void)
 static void run_collect(struct inst *in, int64_t now_ns)
 {
     in->nrecs = 0;
-    in->alen = 0;
+    md_buf_reset(&in->arena);
     in->overflow = false;
     in->run_ns = now_ns;
     in->run_unix_ms = unix_ms();
@@ -309,7 +298,7 @@ static int scratch_fit(struct md_collect_runner *r, size_t n)
 static void deliver(struct inst *in, const struct rec *rc, double value)
 {
     struct md_collect_runner *r = in->r;
-    const char *p = in->arena + rc->off;
+    const char *p = in->arena.p + rc->off;
     size_t nlen = strlen(p);
     size_t nt = rc->ntags + in->ntags;
     if (scratch_fit(r, nt) < 0) {
@@ -358,7 +347,7 @@ static void finish_run(struct inst *in)
         double v;
         if (rc->kind != MD_EMIT_GAUGE)
             in->st.has_counters = true;
-        if (apply_kind(in, rc, in->arena + rc->off, &v))
+        if (apply_kind(in, rc, in->arena.p + rc->off, &v))
             deliver(in, rc, v);
     }
     if (in->gen % MD_SERIES_SWEEP == 0 && in->tabcap)

@@ -1,13 +1,10 @@
 /*
- * collect_conf.c: conf.d loading for the collector runner.
+ * collect_conf.c: one conf.d check file into collector instances.
  *
- * For each registered collector, the YAML files of <confd>/<name>.d/
- * (*.yaml, *.yml) and a flat <confd>/<name>.yaml give `instances:`, as in
- * the Datadog agent's conf.d; *.yaml.default files are read only when no
- * such file exists, so the agent's shipped defaults work unchanged and a
- * user's conf.yaml replaces them; *.example and *.disabled are never read;
- * empty files are ignored. Keys meterd does not know (the agent's loader:,
- * logs:, an instance key of a feature meterd lacks) are warnings. Every instance key, the common ones
+ * A file gives `instances:` (and `init_config:`), as in the Datadog agent's
+ * conf.d; which files are read is collect_files.c's job. Keys meterd does
+ * not know (the agent's loader:, logs:, an instance key of a feature
+ * meterd lacks) are warnings. Every instance key, the common ones
  * (min_collection_interval, enabled, tags) and the collector's declared
  * ones, goes through the config engine (agent/config/opt.c), so booleans,
  * integers, durations and lists follow exactly the rules of meterd.yaml
@@ -19,13 +16,11 @@
  * from init_config, where the agent reads them, as are
  * min_collection_interval and service, defaults for every instance.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "collect_int.h"
 #include "opt.h"
@@ -229,7 +224,7 @@ void md_collect_conf_inst_free(struct inst *in)
         free(in->tab[i].key);
     free(in->tab);
     free(in->recs);
-    free(in->arena);
+    md_buf_free(&in->arena);
     free(in->source);
     free(in);
 }
@@ -454,8 +449,8 @@ static int conf_top(struct md_collect_runner *r, struct md_opt_ctx *x,
     return *insts ? 0 : md_opt_fail(x, root->line, "instances", "missing");
 }
 
-static int conf_file(struct md_collect_runner *r, const struct md_collector_ops *ops,
-                     const char *path, char *err, size_t errlen)
+int md_collect_conf_file(struct md_collect_runner *r, const struct md_collector_ops *ops,
+                         const char *path, char *err, size_t errlen)
 {
     struct md_opt_ctx x = {.file = path, .err = err, .errlen = errlen, .notes = &r->notes};
     struct md_ynode *root = NULL;
@@ -480,157 +475,4 @@ static int conf_file(struct md_collect_runner *r, const struct md_collector_ops 
     }
     md_ynode_free(root);
     return rc;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-/* 1: a config, 2: a shipped default, 0: not read (*.example, *.disabled, other files). */
-static int conf_kind(const char *name)
-{
-    if (ends_with(name, ".yaml") || ends_with(name, ".yml"))
-        return 1;
-    return ends_with(name, ".yaml.default") || ends_with(name, ".yml.default") ? 2 : 0;
-}
-
-static int yaml_filter(const struct dirent *de)
-{
-    return conf_kind(de->d_name) != 0;
-}
-
-static bool file_nonempty(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    bool ne = fgetc(f) != EOF;
-    fclose(f);
-    return ne;
-}
-
-/* The files of one check: <confd>/<name>.d/<file> (sorted), then flat <confd>/<name>.yaml... */
-struct conf_files {
-    char **path;
-    int *kind;
-    size_t n;
-};
-
-static int conf_files_add(struct conf_files *f, const char *path, int kind)
-{
-    char **p = realloc(f->path, (f->n + 1) * sizeof *p);
-    if (p)
-        f->path = p;
-    int *k = p ? realloc(f->kind, (f->n + 1) * sizeof *k) : NULL;
-    if (k)
-        f->kind = k;
-    char *dup = k ? strdup(path) : NULL;
-    if (!dup)
-        return -ENOMEM;
-    f->path[f->n] = dup;
-    f->kind[f->n++] = kind;
-    return 0;
-}
-
-static void conf_files_free(struct conf_files *f)
-{
-    for (size_t i = 0; i < f->n; i++)
-        free(f->path[i]);
-    free(f->path);
-    free(f->kind);
-}
-
-static int conf_files_list(const char *confd, const char *name, struct conf_files *f)
-{
-    char path[4400];
-    struct dirent **list = NULL;
-    snprintf(path, sizeof path, "%s/%s.d", confd, name);
-    int n = scandir(path, &list, yaml_filter, alphasort), rc = 0;
-    for (int i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s.d/%s", confd, name, list[i]->d_name);
-        if (!rc && file_nonempty(path))
-            rc = conf_files_add(f, path, conf_kind(list[i]->d_name));
-        free(list[i]);
-    }
-    free(list);
-    static const char *const flat[] = {".yaml", ".yml", ".yaml.default", ".yml.default"};
-    for (size_t i = 0; !rc && i < 4; i++) {
-        snprintf(path, sizeof path, "%s/%s%s", confd, name, flat[i]);
-        if (file_nonempty(path))
-            rc = conf_files_add(f, path, i < 2 ? 1 : 2);
-    }
-    return rc;
-}
-
-int md_collect_conf_load(struct md_collect_runner *r, const char *confd,
-                         const struct md_collector_ops *ops, bool *found, char *err,
-                         size_t errlen)
-{
-    struct conf_files f = {0};
-    *found = false;
-    if (!confd)
-        return 0;
-    int rc = conf_files_list(confd, ops->name, &f);
-    if (rc) {
-        snprintf(err, errlen, "out of memory");
-        conf_files_free(&f);
-        return rc;
-    }
-    bool has_config = false;
-    for (size_t i = 0; i < f.n; i++)
-        has_config = has_config || f.kind[i] == 1;
-    for (size_t i = 0; i < f.n && rc == 0; i++) {
-        if (f.kind[i] != (has_config ? 1 : 2))
-            continue; /* a user's file replaces the shipped defaults */
-        size_t before = r->ninst;
-        rc = conf_file(r, ops, f.path[i], err, errlen);
-        if (r->ninst > before)
-            *found = true;
-    }
-    conf_files_free(&f);
-    return rc;
-}
-
-static bool conf_is_collector(const char *name, size_t len)
-{
-    for (size_t c = 0; md_collectors[c]; c++)
-        if (strlen(md_collectors[c]->name) == len && strncmp(md_collectors[c]->name, name, len) == 0)
-            return true;
-    return false;
-}
-
-size_t md_collect_confd_unclaimed(const char *confd, const char *skip,
-                                  void (*cb)(void *ud, const char *entry, const char *why),
-                                  void *ud)
-{
-    struct dirent **list = NULL;
-    int n = confd ? scandir(confd, &list, NULL, alphasort) : -1;
-    const char *skip_base = skip ? strrchr(skip, '/') : NULL;
-    skip_base = skip_base ? skip_base + 1 : skip;
-    size_t reported = 0;
-    for (int i = 0; i < n; i++) {
-        const char *e = list[i]->d_name;
-        char path[4400];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", confd, e);
-        bool dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-        size_t len = strlen(e);
-        const char *why = NULL;
-        if (dir && ends_with(e, ".d") && !conf_is_collector(e, len - 2))
-            why = "meterd has no such check";
-        else if (!dir && conf_kind(e) && !(skip_base && strcmp(e, skip_base) == 0)) {
-            len = strcspn(e, "."); /* "process_agent.yaml.default" is check process_agent */
-            if (!conf_is_collector(e, len))
-                why = "meterd has no such check";
-        }
-        if (why) {
-            cb(ud, e, why);
-            reported++;
-        }
-        free(list[i]);
-    }
-    free(list);
-    return reported;
 }

@@ -1,13 +1,15 @@
 /*
  * collect_int.h: what the runner (collect.c) and conf.d loading
- * (collect_conf.c) share: one instance of a collector with its parsed
- * keys, run state and counters, and the runner that owns the instances.
+ * (collect_files.c, collect_conf.c) share: one instance of a collector
+ * with its parsed keys, run state and counters, and the runner that owns
+ * the instances.
  */
 #ifndef METERD_COLLECT_INT_H
 #define METERD_COLLECT_INT_H
 
 #include <stdbool.h>
 
+#include "buf.h"
 #include "collect.h"
 
 /* One emitted sample, recorded by the worker: arena bytes "name\0tag\0tag\0". */
@@ -51,8 +53,7 @@ struct inst {
 
     struct rec *recs;
     size_t nrecs, caprecs;
-    char *arena;
-    size_t alen, acap;
+    struct md_buf arena; /* the run's names and tags, "name\0tag\0tag\0" per record */
     bool overflow;
 
     struct series *tab;
@@ -86,6 +87,12 @@ struct inst *md_collect_conf_inst(struct md_collect_runner *r, const struct md_c
                                   const char *source, int index, int line);
 void md_collect_conf_inst_free(struct inst *in);
 int md_collect_conf_add(struct md_collect_runner *r, struct inst *in);
+/*
+ * The instances of one check file of ops into r (collect_conf.c). 0, or a
+ * negative errno with "FILE:LINE: KEY: reason".
+ */
+int md_collect_conf_file(struct md_collect_runner *r, const struct md_collector_ops *ops,
+                         const char *path, char *err, size_t errlen);
 /*
  * Load <confd>/<name>.d/ for ops into r; *found tells whether any instance
  * came from a file. 0, or a negative errno with "FILE:LINE: KEY: reason".

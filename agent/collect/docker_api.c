@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "containers.h"
 #include "log.h"
 #include "jsonp.h"
@@ -40,8 +41,7 @@ struct md_docker {
     int open_handles;
     bool closing, listing, synced, logged_down;
     struct md_fetch *events;
-    char *evbuf;
-    size_t evlen, evcap;
+    struct md_buf ev; /* the events stream since its last complete line */
     struct inspected *ins;
     size_t nins, capins;
     uint64_t listing_no;
@@ -347,28 +347,20 @@ static void event_line(struct md_docker *d, const char *line, size_t len)
 static int on_event_chunk(void *ud, const char *p, size_t n)
 {
     struct md_docker *d = ud;
-    if (d->evlen + n > (1u << 20))
-        d->evlen = 0; /* a runaway line: drop what we have */
-    if (d->evlen + n > d->evcap) {
-        size_t nc = d->evcap ? d->evcap : 4096;
-        while (nc < d->evlen + n)
-            nc *= 2;
-        char *nb = realloc(d->evbuf, nc);
-        if (!nb)
-            return 1;
-        d->evbuf = nb;
-        d->evcap = nc;
-    }
-    memcpy(d->evbuf + d->evlen, p, n);
-    d->evlen += n;
+    struct md_buf *b = &d->ev;
+    if (b->len + n > (1u << 20))
+        md_buf_reset(b); /* a runaway line: drop what we have */
+    md_buf_add(b, p, n);
+    if (b->oom)
+        return 1;
     size_t start = 0;
-    for (size_t i = 0; i < d->evlen; i++)
-        if (d->evbuf[i] == '\n') {
-            event_line(d, d->evbuf + start, i - start);
+    for (size_t i = 0; i < b->len; i++)
+        if (b->p[i] == '\n') {
+            event_line(d, b->p + start, i - start);
             start = i + 1;
         }
-    memmove(d->evbuf, d->evbuf + start, d->evlen - start);
-    d->evlen -= start;
+    memmove(b->p, b->p + start, b->len - start);
+    b->len -= start;
     return 0;
 }
 
@@ -377,7 +369,7 @@ static void on_events_done(void *ud, int rc, long status, const char *body, size
     struct md_docker *d = ud;
     (void)rc, (void)status, (void)body, (void)len;
     d->events = NULL; /* the refresh timer re-opens it after the next listing */
-    d->evlen = 0;
+    md_buf_reset(&d->ev);
 }
 
 static void events_start(struct md_docker *d)
@@ -439,7 +431,7 @@ static void docker_closed(uv_handle_t *h)
         for (size_t i = 0; i < d->nins; i++)
             ins_clear(&d->ins[i]);
         free(d->ins);
-        free(d->evbuf);
+        md_buf_free(&d->ev);
         md_jsonp_free(d->last_list);
         free(d);
     }

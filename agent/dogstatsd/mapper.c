@@ -1,20 +1,16 @@
 /*
- * mapper.c: dogstatsd_mapper_profiles (see mapper.h).
+ * mapper.c: dogstatsd_mapper_profiles (see mapper.h): building the mapper
+ * from the checked config, choosing the one profile a name falls under,
+ * and the cache in front of the miss path (mapper_match.c).
  *
- * The agent compiles a wildcard pattern into the regex ^a\.([^.]*)\.b$ and
- * runs Go's leftmost-first matcher. Since neither a literal nor a `*` can
- * match across a dot, a name matches only when it has exactly the pattern's
- * segments, and each segment matches on its own; inside a segment the
- * search tries the longest capture first, which is what the greedy Go
- * regex reports. Failed (position, star) pairs are remembered so a pattern
- * like `*a*a*a*b` cannot make a hostile name cost exponential time. regex
- * mappings use POSIX regcomp, the closest thing libc offers to RE2.
- * Results live in an LRU cache of malloc'd blobs: a hit only relinks a list.
+ * Results, mapped or not, live in an LRU cache of malloc'd blobs, one per
+ * name (at most cache_size of them, found through a chained hash table): a
+ * hit only relinks the recency list, so the names that arrive over and
+ * over cost no allocation.
  */
 #include "mapper.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,36 +19,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "mapper_int.h"
+
 #define MP_CACHE_MAX (1u << 20)
-
-struct mp_tag {
-    char *key;  /* text before the first ':', kept as is; NULL when there is no ':' */
-    char *tmpl; /* the value, or the whole tag when there is no ':' */
-};
-
-struct mp_mapping {
-    char *match;
-    size_t mlen;
-    bool is_regex;
-    regex_t re;
-    unsigned ncaps;
-    char *name; /* template */
-    struct mp_tag *tags;
-    size_t ntags;
-};
-
-struct mp_profile {
-    char *prefix;
-    size_t plen;
-    bool any; /* prefix "*" */
-    struct mp_mapping *maps;
-    size_t nmaps;
-};
-
-struct mp_span {
-    size_t off, len;
-    bool set;
-};
 
 struct mp_entry {
     uint64_t hash;
@@ -62,31 +31,6 @@ struct mp_entry {
     bool mapped;
     struct md_mapper_result res;
     int32_t prev, next, chain;
-};
-
-struct md_mapper {
-    struct mp_profile *profiles;
-    size_t nprofiles;
-    struct md_mapper_stats st;
-
-    struct mp_entry *ents;
-    uint32_t cap, nents, ents_alloc;
-    int32_t *buckets;
-    uint32_t nbuckets;
-    int32_t head, tail; /* most / least recently used */
-
-    /* scratch for the miss path */
-    struct mp_span *caps; /* 1 + most captures of any mapping */
-    unsigned maxcaps;
-    regmatch_t *rm;
-    size_t maxtags;
-    size_t *tag_off, *tag_len;
-    char *text; /* new name at [0, name_len), then the tags */
-    size_t text_len, text_cap, name_len;
-    char *cname; /* NUL-terminated copy of the name for regexec */
-    size_t cname_cap;
-    unsigned char *memo;
-    size_t memo_cap;
 };
 
 /* ---- building ---- */
@@ -248,7 +192,7 @@ void md_mapper_free(struct md_mapper *m)
     free(m->rm);
     free(m->tag_off);
     free(m->tag_len);
-    free(m->text);
+    md_buf_free(&m->text);
     free(m->cname);
     free(m->memo);
     free(m);
@@ -257,224 +201,6 @@ void md_mapper_free(struct md_mapper *m)
 const struct md_mapper_stats *md_mapper_stats(const struct md_mapper *m)
 {
     return &m->st;
-}
-
-/* ---- wildcard matching ---- */
-
-struct mp_seg {
-    struct md_mapper *m;
-    const char *pat, *name;
-    size_t pn, nn, nbase; /* nbase: offset of this name segment in the name */
-    unsigned cbase;       /* index of this segment's first capture */
-};
-
-static bool mp_memo_get(const struct mp_seg *g, unsigned star, size_t ni)
-{
-    size_t bit = star * (g->nn + 1) + ni;
-    return g->m->memo[bit / 8] & (1u << (bit % 8));
-}
-
-static void mp_memo_set(const struct mp_seg *g, unsigned star, size_t ni)
-{
-    size_t bit = star * (g->nn + 1) + ni;
-    g->m->memo[bit / 8] |= (unsigned char)(1u << (bit % 8));
-}
-
-/*
- * Match pattern [pi..) against name [ni..) within one segment; star is the
- * index (within the segment) of the next `*`. Longest capture first.
- */
-static bool mp_seg_rec(const struct mp_seg *g, size_t pi, size_t ni, unsigned star)
-{
-    while (pi < g->pn && g->pat[pi] != '*') {
-        if (ni >= g->nn || g->name[ni] != g->pat[pi])
-            return false;
-        pi++;
-        ni++;
-    }
-    if (pi == g->pn)
-        return ni == g->nn;
-    if (mp_memo_get(g, star, ni))
-        return false;
-    for (size_t end = g->nn;; end--) {
-        struct mp_span *c = &g->m->caps[g->cbase + star];
-        *c = (struct mp_span){g->nbase + ni, end - ni, true};
-        if (mp_seg_rec(g, pi + 1, end, star + 1))
-            return true;
-        if (end == ni)
-            break;
-    }
-    mp_memo_set(g, star, ni);
-    return false;
-}
-
-static int mp_seg_match(struct mp_seg *g, unsigned nstars, bool *ok)
-{
-    size_t bits = (size_t)nstars * (g->nn + 1), bytes = (bits + 7) / 8;
-    if (bytes > g->m->memo_cap) {
-        unsigned char *p = realloc(g->m->memo, bytes);
-        if (!p)
-            return -ENOMEM;
-        g->m->memo = p;
-        g->m->memo_cap = bytes;
-    }
-    if (bytes)
-        memset(g->m->memo, 0, bytes);
-    *ok = mp_seg_rec(g, 0, 0, 0);
-    return 0;
-}
-
-/* Segment by segment: dots must line up one to one. caps[1..] are filled. */
-static int mp_wildcard(struct md_mapper *m, const struct mp_mapping *mp, const char *name,
-                       size_t len, bool *ok)
-{
-    size_t pi = 0, ni = 0;
-    unsigned cbase = 1;
-    for (;;) {
-        const char *pd = memchr(mp->match + pi, '.', mp->mlen - pi);
-        const char *nd = memchr(name + ni, '.', len - ni);
-        size_t pe = pd ? (size_t)(pd - mp->match) : mp->mlen;
-        size_t ne = nd ? (size_t)(nd - name) : len;
-        unsigned nstars = 0;
-        for (size_t i = pi; i < pe; i++)
-            nstars += mp->match[i] == '*';
-        struct mp_seg g = {m, mp->match + pi, name + ni, pe - pi, ne - ni, ni, cbase};
-        int rc = mp_seg_match(&g, nstars, ok);
-        if (rc || !*ok)
-            return rc;
-        cbase += nstars;
-        if (!pd || !nd) {
-            *ok = !pd && !nd;
-            return 0;
-        }
-        pi = pe + 1;
-        ni = ne + 1;
-    }
-}
-
-static int mp_regex(struct md_mapper *m, const struct mp_mapping *mp, const char *name,
-                    size_t len, bool *ok)
-{
-    *ok = false;
-    if (memchr(name, '\0', len))
-        return 0; /* regexec cannot see past a NUL */
-    if (len + 1 > m->cname_cap) {
-        char *p = realloc(m->cname, len + 1);
-        if (!p)
-            return -ENOMEM;
-        m->cname = p;
-        m->cname_cap = len + 1;
-    }
-    memcpy(m->cname, name, len);
-    m->cname[len] = '\0';
-    if (regexec(&mp->re, m->cname, mp->ncaps + 1, m->rm, 0) != 0)
-        return 0;
-    for (unsigned i = 1; i <= mp->ncaps; i++) {
-        bool set = m->rm[i].rm_so >= 0;
-        m->caps[i] = (struct mp_span){set ? (size_t)m->rm[i].rm_so : 0,
-                                      set ? (size_t)(m->rm[i].rm_eo - m->rm[i].rm_so) : 0, set};
-    }
-    *ok = true;
-    return 0;
-}
-
-/* ---- template expansion (Go regexp.Expand) ---- */
-
-static int mp_put(struct md_mapper *m, const char *s, size_t n)
-{
-    if (m->text_len + n > m->text_cap) {
-        size_t cap = m->text_cap ? m->text_cap : 256;
-        while (cap < m->text_len + n)
-            cap *= 2;
-        char *p = realloc(m->text, cap);
-        if (!p)
-            return -ENOMEM;
-        m->text = p;
-        m->text_cap = cap;
-    }
-    memcpy(m->text + m->text_len, s, n);
-    m->text_len += n;
-    return 0;
-}
-
-static bool mp_is_word(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-/* Group number of a $name, or -1 for a name that is not a plain index. */
-static long mp_group(const char *s, size_t n)
-{
-    long num = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9' || num >= 100000000)
-            return -1;
-        num = num * 10 + (s[i] - '0');
-    }
-    return s[0] == '0' && n > 1 ? -1 : num;
-}
-
-/*
- * `$n` / `${n}` -> capture n ($0 the whole name), `$$` -> `$`; a name is
- * the longest run of [A-Za-z0-9_], so `$1_x` asks for group "1_x" and
- * gives "" (write `${1}_x`). Unknown groups give "", a malformed `$` stays.
- */
-static int mp_expand(struct md_mapper *m, const char *t, const char *name, size_t len,
-                     unsigned ncaps)
-{
-    int rc = 0;
-    while (*t && !rc) {
-        const char *dollar = strchr(t, '$');
-        if (!dollar)
-            return mp_put(m, t, strlen(t));
-        rc = mp_put(m, t, (size_t)(dollar - t));
-        if (rc)
-            break;
-        if (dollar[1] == '$') {
-            rc = mp_put(m, "$", 1);
-            t = dollar + 2;
-            continue;
-        }
-        bool brace = dollar[1] == '{';
-        const char *s = dollar + 1 + brace, *e = s;
-        while (mp_is_word(*e))
-            e++;
-        if (e == s || (brace && *e != '}')) {
-            rc = mp_put(m, "$", 1);
-            t = dollar + 1;
-            continue;
-        }
-        long g = mp_group(s, (size_t)(e - s));
-        if (g == 0)
-            rc = mp_put(m, name, len);
-        else if (g > 0 && (unsigned long)g <= ncaps && m->caps[g].set)
-            rc = mp_put(m, name + m->caps[g].off, m->caps[g].len);
-        t = e + brace;
-    }
-    return rc;
-}
-
-/* Expand the new name and tags of mp into m->text / tag_off / tag_len. */
-static int mp_build(struct md_mapper *m, const struct mp_mapping *mp, const char *name,
-                    size_t len)
-{
-    m->text_len = 0;
-    int rc = mp_expand(m, mp->name, name, len, mp->ncaps);
-    m->name_len = m->text_len;
-    for (size_t i = 0; i < mp->ntags && !rc; i++) {
-        size_t start = m->text_len;
-        const struct mp_tag *tg = &mp->tags[i];
-        if (tg->key) {
-            rc = mp_put(m, tg->key, strlen(tg->key));
-            if (!rc)
-                rc = mp_put(m, ":", 1);
-        }
-        if (!rc)
-            rc = mp_expand(m, tg->tmpl, name, len, mp->ncaps);
-        m->tag_off[i] = start;
-        m->tag_len[i] = m->text_len - start;
-    }
-    return rc;
 }
 
 /* ---- cache ---- */
@@ -548,7 +274,7 @@ static int32_t mp_slot(struct md_mapper *m)
 static int32_t mp_insert(struct md_mapper *m, uint64_t h, const char *name, size_t len,
                          const struct mp_mapping *mp)
 {
-    size_t ntags = mp ? mp->ntags : 0, text = mp ? m->text_len : 0;
+    size_t ntags = mp ? mp->ntags : 0, text = mp ? m->text.len : 0;
     size_t head = ntags * sizeof(struct md_str);
     if (len > UINT32_MAX || text > UINT32_MAX)
         return -1;
@@ -566,7 +292,7 @@ static int32_t mp_insert(struct md_mapper *m, uint64_t h, const char *name, size
     memcpy(key, name, len);
     e->key = key;
     if (mp) {
-        memcpy(txt, m->text, text);
+        memcpy(txt, m->text.p, text);
         struct md_str *tags = (struct md_str *)(void *)blob;
         for (size_t t = 0; t < ntags; t++)
             tags[t] = (struct md_str){txt + m->tag_off[t], (uint32_t)m->tag_len[t]};
@@ -603,13 +329,12 @@ static int mp_compute(struct md_mapper *m, const struct mp_profile *p, const cha
         bool ok = false;
         for (unsigned c = 0; c <= mp->ncaps; c++)
             m->caps[c].set = false;
-        int rc = mp->is_regex ? mp_regex(m, mp, name, len, &ok)
-                              : mp_wildcard(m, mp, name, len, &ok);
+        int rc = md_mapper_match(m, mp, name, len, &ok);
         if (rc)
             return rc;
         if (ok) {
             *hit = mp;
-            return mp_build(m, mp, name, len);
+            return md_mapper_expand(m, mp, name, len);
         }
     }
     return 0;

@@ -43,28 +43,39 @@ static int parse_special(const char *p, size_t len, double *out)
     return -EINVAL;
 }
 
+/* digits[.digits] of one base at *s; how many digits (both sides of the point). */
+static size_t syntax_mantissa(const char **sp, const char *e, bool (*digit)(char))
+{
+    const char *s = *sp;
+    size_t nd = 0;
+    while (s < e && digit(*s))
+        s++, nd++;
+    if (s < e && *s == '.')
+        for (s++; s < e && digit(*s); s++)
+            nd++;
+    *sp = s;
+    return nd;
+}
+
+/* [sign]digits (decimal, whatever the mantissa's base), to the end e. */
+static bool syntax_exponent(const char *s, const char *e)
+{
+    if (s < e && (*s == '+' || *s == '-'))
+        s++;
+    size_t ne = 0;
+    while (s < e && is_digit(*s))
+        s++, ne++;
+    return ne > 0 && s == e;
+}
+
 /* digits[.digits][e[sign]digits], at least one mantissa digit. No '_':
  * Go allows it, the corpus recommends refusing it (quirk val-underscore). */
 static bool syntax_decimal(const char *s, const char *e)
 {
-    size_t nd = 0;
-    while (s < e && is_digit(*s))
-        s++, nd++;
-    if (s < e && *s == '.')
-        for (s++; s < e && is_digit(*s); s++)
-            nd++;
-    if (nd == 0)
+    if (syntax_mantissa(&s, e, is_digit) == 0)
         return false;
-    if (s < e && (*s | 0x20) == 'e') {
-        s++;
-        if (s < e && (*s == '+' || *s == '-'))
-            s++;
-        size_t ne = 0;
-        while (s < e && is_digit(*s))
-            s++, ne++;
-        if (ne == 0)
-            return false;
-    }
+    if (s < e && (*s | 0x20) == 'e')
+        return syntax_exponent(s + 1, e);
     return s == e;
 }
 
@@ -72,21 +83,9 @@ static bool syntax_decimal(const char *s, const char *e)
  * (Go refuses "0x10"; strtod would read it as 16). */
 static bool syntax_hex(const char *s, const char *e)
 {
-    size_t nd = 0;
-    while (s < e && is_xdigit(*s))
-        s++, nd++;
-    if (s < e && *s == '.')
-        for (s++; s < e && is_xdigit(*s); s++)
-            nd++;
-    if (nd == 0 || s == e || (*s | 0x20) != 'p')
+    if (syntax_mantissa(&s, e, is_xdigit) == 0 || s == e || (*s | 0x20) != 'p')
         return false;
-    s++;
-    if (s < e && (*s == '+' || *s == '-'))
-        s++;
-    size_t ne = 0;
-    while (s < e && is_digit(*s))
-        s++, ne++;
-    return ne > 0 && s == e;
+    return syntax_exponent(s + 1, e);
 }
 
 int md_parse_double_slow(const char *p, size_t len, double *out)

@@ -3,14 +3,13 @@
  *
  * Every command that needs the host name (run, check, aggregate, hostname)
  * calls md_hostname_resolve and nothing else asks the OS. The Docker and
- * ECS look-ups use blocking libcurl with a short total timeout: they run
- * once, before the event loop starts, and a daemon socket that accepts but
- * never answers must cost at most that timeout.
+ * ECS look-ups are blocking GETs (httpget.h) with a short total timeout:
+ * they run once, before the event loop starts, and a daemon socket that
+ * accepts but never answers must cost at most that timeout.
  */
 #include "hostname.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "httpget.h"
 
 #define HN_TIMEOUT_MS 1000
 #define HN_MAX_BODY (1 << 20)
@@ -126,35 +126,16 @@ int md_hostname_json_member(const char *j, size_t n, const char *key, char *out,
 
 /* ---- sources ------------------------------------------------------------- */
 
-static size_t hn_on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct md_buf *b = ud;
-    if (b->len + size * n > HN_MAX_BODY)
-        return 0; /* not an answer we expect: abort the transfer */
-    md_buf_add(b, p, size * n);
-    return size * n;
-}
-
 /* GET url (over a Unix socket when unix_path is set); 0 when it answered 200. */
 static int hn_http_get(const char *url, const char *unix_path, struct md_buf *body)
 {
-    CURL *h = curl_easy_init();
-    if (!h)
-        return -ENOMEM;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    if (unix_path)
-        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, unix_path);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)HN_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* a proxy in the environment must not see these */
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hn_on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
-    long code = 0;
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
-    return rc == CURLE_OK && code == 200 && !body->oom ? 0 : -EIO;
+    /* a proxy in the environment must not see these */
+    const struct md_httpget req = {.url = url, .unix_socket = unix_path,
+                                   .timeout_ms = HN_TIMEOUT_MS, .max_body = HN_MAX_BODY,
+                                   .no_proxy = true};
+    char err[256];
+    long code = md_httpget(&req, body, err, sizeof err);
+    return code == 200 && !body->oom ? 0 : -EIO;
 }
 
 static int hn_from_file(const char *path, char *out, size_t len)

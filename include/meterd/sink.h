@@ -19,7 +19,8 @@
  * configuration (the loop thread in the daemon); destroy runs on the loop
  * thread after the last encode has returned. encode runs on a libuv
  * worker thread, and two frames of one sink may be encoded at once on two
- * workers: encode must only read the state it shares with other calls.
+ * workers: encode must only read the state it shares with other calls, or
+ * lock what it writes (the console sink's count of a window in parts).
  */
 #ifndef METERD_SINK_H
 #define METERD_SINK_H

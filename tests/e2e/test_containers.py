@@ -362,6 +362,17 @@ def test_kubernetes_pod_cgroup(d):
                     break
 
 
+def test_hostname_from_the_engine(d):
+    """`meterd hostname` asks the Docker Engine (GET /info over its unix socket)."""
+    dk = docker()
+    name = dk.docker("info", "--format", "{{.Name}}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "METERD_"))}
+    r = subprocess.run([meterd_bin(), "hostname"], env=dict(env, DOCKER_HOST=dk.host), cwd=d,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:2] == [name, "source: docker"], (name, r.stdout)
+
+
 def test_victoriametrics_read_back(d):
     try:
         victoriametrics_read_back(d)
@@ -410,7 +421,7 @@ if __name__ == "__main__":
     try:
         rc = run_tests([test_check_reports_real_containers, test_filters_and_docker_names,
                         test_ecs_task_metadata, test_origin_detection, test_memory_limit_and_oom,
-                        test_kubernetes_pod_cgroup,
+                        test_kubernetes_pod_cgroup, test_hostname_from_the_engine,
                         test_victoriametrics_read_back])
     finally:
         for dk in _DOCKER:

@@ -19,12 +19,23 @@
 
 #include "test_collectors_common.h"
 
+/* A fixture folder and the message it must give, after the folder's path. */
+struct confd_case {
+    const char *dir;
+    const char *expect;
+};
+
+/* A case's folder (under fixtures/KIND/) and the whole message it must give. */
+static void case_paths(const char *kind, const struct confd_case *c, char *dir, size_t dlen,
+                       char *want, size_t wlen)
+{
+    snprintf(dir, dlen, "%s/%s/%s", MD_FIXTURES, kind, c->dir);
+    snprintf(want, wlen, "%s%s", dir, c->expect);
+}
+
 /* ---- conf.d: broken files ------------------------------------------------ */
 
-static const struct {
-    const char *dir;
-    const char *expect; /* must appear in the error, after the case folder */
-} bad_cases[] = {
+static const struct confd_case bad_cases[] = {
     {"bool_type", "/disk.d/conf.yaml:4: use_mount: expected true or false"},
     {"interval_range", "/cpu.d/conf.yaml:2: min_collection_interval: 0 is out of range (1..86400)"},
     {"interval_type", "/cpu.d/conf.yaml:4: min_collection_interval: expected a duration"},
@@ -41,8 +52,7 @@ static void test_confd_bad(void **st)
 {
     for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
         char dir[512], err[512] = "", want[600];
-        snprintf(dir, sizeof dir, "%s/confd-bad/%s", MD_FIXTURES, bad_cases[i].dir);
-        snprintf(want, sizeof want, "%s%s", dir, bad_cases[i].expect);
+        case_paths("confd-bad", &bad_cases[i], dir, sizeof dir, want, sizeof want);
         struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
         if (r || strncmp(err, want, strlen(want)) != 0)
             fail_msg("case %s: got '%s', want prefix '%s'", bad_cases[i].dir, err, want);
@@ -54,10 +64,7 @@ static void test_confd_bad(void **st)
 
 /* ---- conf.d: unknown keys are warnings, named like errors, once per load ---- */
 
-static const struct {
-    const char *dir;
-    const char *expect;
-} warn_cases[] = {
+static const struct confd_case warn_cases[] = {
     {"unknown_key", "/network.d/conf.yaml:4: no_such_network_option: unknown key for collector 'network', ignored"},
     {"top_level", "/uptime.d/conf.yaml:4: instanses: unknown key at the top level of a check file, ignored"},
     {"default_unknown", "/io.d/conf.yaml.default:4: frobnicate: unknown key for collector 'io', ignored"},
@@ -67,8 +74,7 @@ static void test_confd_warn(void **st)
 {
     for (size_t i = 0; i < sizeof warn_cases / sizeof warn_cases[0]; i++) {
         char dir[512], err[512] = "", want[600];
-        snprintf(dir, sizeof dir, "%s/confd-warn/%s", MD_FIXTURES, warn_cases[i].dir);
-        snprintf(want, sizeof want, "%s%s", dir, warn_cases[i].expect);
+        case_paths("confd-warn", &warn_cases[i], dir, sizeof dir, want, sizeof want);
         struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
         if (!r)
             fail_msg("case %s: %s", warn_cases[i].dir, err);
@@ -378,6 +384,28 @@ static void loop_finish(struct loopctl *l)
     assert_int_equal(uv_loop_close(&l->loop), 0);
 }
 
+/* The watchdog loop, and a runner on it whose points go to c. */
+static void loop_runner(struct loopctl *l, bool (*step)(struct loopctl *), const char *confd,
+                        const struct md_collect_opts *o, struct cap *c)
+{
+    loop_init(l, step);
+    struct md_point_sink sink = {sink_point, c};
+    char err[256] = "";
+    l->r = md_collect_new_opts(&l->loop, confd, NULL, NULL, &sink, o, err, sizeof err);
+    if (!l->r)
+        fail_msg("%s", err);
+}
+
+/* Start the runner and run the loop until the step says done: the seconds it took. */
+static double loop_run(struct loopctl *l)
+{
+    assert_int_equal(md_collect_start(l->r), 0);
+    uint64_t t0 = uv_hrtime();
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    assert_false(l->timed_out);
+    return (double)(uv_hrtime() - t0) / 1e9;
+}
+
 static uint64_t runs_of(struct md_collect_runner *r)
 {
     struct md_collect_stats s;
@@ -404,20 +432,11 @@ static void test_loop_rate_second_run(void **st)
     close(fd);
 
     struct loopctl l = {0};
-    loop_init(&l, rate_step);
     struct cap *c = calloc(1, sizeof *c);
-    struct md_point_sink sink = {sink_point, c};
-    char err[256] = "";
     struct md_collect_opts o = {.only = "network"};
-    l.r = md_collect_new_opts(&l.loop, dir, NULL, NULL, &sink, &o, err, sizeof err);
-    if (!l.r)
-        fail_msg("%s", err);
+    loop_runner(&l, rate_step, dir, &o, c);
     c->r = l.r;
-    assert_int_equal(md_collect_start(l.r), 0);
-    uint64_t t0 = uv_hrtime();
-    uv_run(&l.loop, UV_RUN_DEFAULT);
-    double elapsed = (double)(uv_hrtime() - t0) / 1e9;
-    assert_false(l.timed_out);
+    double elapsed = loop_run(&l);
     /* two runs one interval apart */
     assert_true(elapsed >= 0.9 && elapsed < 3.0);
     size_t first = 0, second = 0;
@@ -471,16 +490,10 @@ static void test_loop_overrun(void **st)
     atomic_store(&block_entered, 0);
     atomic_store(&block_max_inside, 0);
     struct loopctl l = {0};
-    loop_init(&l, overrun_step);
     struct cap *c = calloc(1, sizeof *c);
-    struct md_point_sink sink = {sink_point, c};
-    char err[256] = "";
     struct md_collect_opts o = {.registry = block_registry};
-    l.r = md_collect_new_opts(&l.loop, NULL, NULL, NULL, &sink, &o, err, sizeof err);
-    assert_non_null(l.r);
-    assert_int_equal(md_collect_start(l.r), 0);
-    uv_run(&l.loop, UV_RUN_DEFAULT);
-    assert_false(l.timed_out);
+    loop_runner(&l, overrun_step, NULL, &o, c);
+    loop_run(&l);
     struct md_collect_stats s;
     assert_int_equal(md_collect_stats(l.r, 0, &s), 0);
     assert_int_equal(s.runs, 1);
@@ -514,16 +527,10 @@ static void test_loop_free_in_flight(void **st)
     assert_int_equal(uv_sem_init(&block_sem, 0), 0);
     atomic_store(&block_entered, 0);
     struct loopctl l = {0};
-    loop_init(&l, inflight_step);
     struct cap *c = calloc(1, sizeof *c);
-    struct md_point_sink sink = {sink_point, c};
-    char err[256] = "";
     struct md_collect_opts o = {.registry = block_registry};
-    l.r = md_collect_new_opts(&l.loop, NULL, NULL, NULL, &sink, &o, err, sizeof err);
-    assert_non_null(l.r);
-    assert_int_equal(md_collect_start(l.r), 0);
-    uv_run(&l.loop, UV_RUN_DEFAULT);
-    assert_false(l.timed_out);
+    loop_runner(&l, inflight_step, NULL, &o, c);
+    loop_run(&l);
     loop_finish(&l); /* waits for the in-flight run; ASan checks nothing leaks or is reused */
     assert_int_equal(c->n, 0); /* points of a run finishing after free are dropped */
     uv_sem_destroy(&block_sem);
@@ -553,18 +560,12 @@ static bool reload_step(struct loopctl *l)
 static void test_loop_reload(void **st)
 {
     struct loopctl l = {0};
-    loop_init(&l, reload_step);
     l.c = calloc(1, sizeof *l.c);
     l.c2 = calloc(1, sizeof *l.c2);
-    struct md_point_sink sink = {sink_point, l.c};
-    char err[256] = "";
     struct md_collect_opts o = {.registry = counter_registry};
-    l.r = md_collect_new_opts(&l.loop, NULL, NULL, NULL, &sink, &o, err, sizeof err);
-    assert_non_null(l.r);
+    loop_runner(&l, reload_step, NULL, &o, l.c);
     l.c->r = l.r;
-    assert_int_equal(md_collect_start(l.r), 0);
-    uv_run(&l.loop, UV_RUN_DEFAULT);
-    assert_false(l.timed_out);
+    loop_run(&l);
     /* the old runner made one run (a rate: no point); the new one starts from scratch */
     assert_int_equal(l.c->n, 0);
     assert_int_equal(l.c2->n, 1);

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "config_env.h"
 #include "datadog.h"
 #include "histogram.h"
 #include "module_opts.h"
@@ -26,56 +27,6 @@
 /* The Datadog sink's own keys, as loaded into c. */
 #define DD(c) ((const struct md_datadog_conf *)md_config_sink_conf(&(c), md_sink_lookup("datadog")))
 
-extern char **environ;
-
-static char tmpdir[64];
-static int file_seq;
-
-/* Environment variables this test may set; cleared around every test. */
-static void clear_env(void)
-{
-    for (;;) {
-        char name[256] = "";
-        for (char **e = environ; e && *e; e++) {
-            if (strncmp(*e, "METERD_", 7) == 0 || strncmp(*e, "DD_", 3) == 0 ||
-                strncmp(*e, "HOST_PROC=", 10) == 0 || strncmp(*e, "HOST_SYS=", 9) == 0) {
-                snprintf(name, sizeof name, "%.*s", (int)strcspn(*e, "="), *e);
-                break;
-            }
-        }
-        if (!name[0])
-            return;
-        unsetenv(name); /* environ changed: rescan */
-    }
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    clear_env();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    clear_env();
-    return 0;
-}
-
-/* A real file with `text`; the returned path lives until the next call to write_conf + 7. */
-static const char *write_conf(const char *text)
-{
-    static char paths[8][128];
-    char *p = paths[file_seq % 8];
-    snprintf(p, sizeof paths[0], "%s/c%d.yaml", tmpdir, file_seq++);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return p;
-}
-
 static void load_ok(struct md_config *c, const char *text, char *const *sets, size_t nsets)
 {
     char err[512] = "";
@@ -83,20 +34,6 @@ static void load_ok(struct md_config *c, const char *text, char *const *sets, si
     int rc = md_config_load(c, path, sets, nsets, err, sizeof err);
     if (rc)
         fail_msg("load failed (%d): %s", rc, err);
-}
-
-/* The dump as a string, so any key can be checked by its YAML line. */
-static char *dump(const struct md_config *c)
-{
-    /* static: GCC's -Wdangling-pointer misreads open_memstream's out-parameter */
-    static char *s;
-    static size_t n;
-    s = NULL;
-    FILE *f = open_memstream(&s, &n);
-    assert_non_null(f);
-    md_config_dump(c, f);
-    fclose(f);
-    return s;
 }
 
 static void assert_dump_has(const struct md_config *c, const char *line)
@@ -882,8 +819,7 @@ static void test_default_file(void **state)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/md_config_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (tmpdir_make("md_config"))
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
@@ -909,12 +845,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shipped_template, setup, teardown),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    for (int i = 0; i < file_seq; i++) {
-        char p[128];
-        snprintf(p, sizeof p, "%s/c%d.yaml", tmpdir, i);
-        unlink(p);
-    }
-    rmdir(tmpdir);
-    return rc;
+    return tmpdir_remove(cmocka_run_group_tests(tests, NULL, NULL));
 }

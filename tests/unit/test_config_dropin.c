@@ -22,72 +22,13 @@
 #include <cmocka.h>
 
 #include "collect.h"
+#include "config_env.h"
 #include "config_int.h"
 #include "datadog.h"
 #include "meterd/config.h"
 #include "meterd/sink.h"
 
 #define DD(c) ((const struct md_datadog_conf *)md_config_sink_conf(&(c), md_sink_lookup("datadog")))
-
-extern char **environ;
-
-static char tmpdir[64];
-static int file_seq;
-
-static void clear_env(void)
-{
-    for (;;) {
-        char name[256] = "";
-        for (char **e = environ; e && *e; e++) {
-            if (strncmp(*e, "METERD_", 7) == 0 || strncmp(*e, "DD_", 3) == 0) {
-                snprintf(name, sizeof name, "%.*s", (int)strcspn(*e, "="), *e);
-                break;
-            }
-        }
-        if (!name[0])
-            return;
-        unsetenv(name);
-    }
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    clear_env();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    clear_env();
-    return 0;
-}
-
-static void put_file(const char *path, const char *text, mode_t mode)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *s = strchr(dir + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(dir, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    assert_int_equal(chmod(path, mode), 0);
-}
-
-static const char *write_conf(const char *text)
-{
-    static char paths[8][128];
-    char *p = paths[file_seq % 8];
-    snprintf(p, sizeof paths[0], "%s/c%d.yaml", tmpdir, file_seq++);
-    put_file(p, text, 0644);
-    return p;
-}
 
 static void load_ok(struct md_config *c, const char *path)
 {
@@ -119,18 +60,6 @@ static bool notes_have(const struct md_strlist *l, const char *want)
         if (!notes_have((l), (want)))                          \
             fail_msg("no warning with '%s' (%zu warnings)", (want), (l)->n); \
     } while (0)
-
-static char *dump(const struct md_config *c)
-{
-    static char *s;
-    static size_t n;
-    s = NULL;
-    FILE *f = open_memstream(&s, &n);
-    assert_non_null(f);
-    md_config_dump(c, f);
-    fclose(f);
-    return s;
-}
 
 /* ---- unknown and ignored keys ---- */
 
@@ -398,31 +327,26 @@ static void test_confd_layout(void **state)
     (void)state;
     char root[128], p[256], err[512] = "";
     snprintf(root, sizeof root, "%s/etc-dd", tmpdir);
-    snprintf(p, sizeof p, "%s/datadog.yaml", root);
-    put_file(p, "api_key: \"\"\n", 0644);
+    put_under(root, "datadog.yaml", "api_key: \"\"\n");
     /* the shipped default, used: no conf.yaml */
-    snprintf(p, sizeof p, "%s/conf.d/cpu.d/conf.yaml.default", root);
-    put_file(p, "instances:\n  - min_collection_interval: 7\n", 0644);
+    put_under(root, "conf.d/cpu.d/conf.yaml.default",
+              "instances:\n  - min_collection_interval: 7\n");
     /* default ignored when conf.yaml exists */
-    snprintf(p, sizeof p, "%s/conf.d/memory.d/conf.yaml.default", root);
-    put_file(p, "instances:\n  - min_collection_interval: 5\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/memory.d/conf.yaml", root);
-    put_file(p, "instances:\n  - min_collection_interval: 9\n", 0644);
+    put_under(root, "conf.d/memory.d/conf.yaml.default",
+              "instances:\n  - min_collection_interval: 5\n");
+    put_under(root, "conf.d/memory.d/conf.yaml", "instances:\n  - min_collection_interval: 9\n");
     /* never read: would be fatal if they were */
-    snprintf(p, sizeof p, "%s/conf.d/memory.d/conf.yaml.example", root);
-    put_file(p, "instances:\n  - min_collection_interval: 0\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/load.d/conf.yaml.disabled", root);
-    put_file(p, "instances:\n  - min_collection_interval: 0\n", 0644);
+    put_under(root, "conf.d/memory.d/conf.yaml.example",
+              "instances:\n  - min_collection_interval: 0\n");
+    put_under(root, "conf.d/load.d/conf.yaml.disabled",
+              "instances:\n  - min_collection_interval: 0\n");
     /* a flat file */
-    snprintf(p, sizeof p, "%s/conf.d/uptime.yaml", root);
-    put_file(p, "instances:\n  - min_collection_interval: 11\n    no_such_option: 1\n", 0644);
+    put_under(root, "conf.d/uptime.yaml",
+              "instances:\n  - min_collection_interval: 11\n    no_such_option: 1\n");
     /* checks meterd does not have */
-    snprintf(p, sizeof p, "%s/conf.d/postgres.d/conf.yaml", root);
-    put_file(p, "instances:\n  - host: x\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/process.d/conf.yaml.default", root);
-    put_file(p, "instances:\n  - {}\n", 0644);
-    snprintf(p, sizeof p, "%s/conf.d/ntp.yaml", root);
-    put_file(p, "instances:\n  - {}\n", 0644);
+    put_under(root, "conf.d/postgres.d/conf.yaml", "instances:\n  - host: x\n");
+    put_under(root, "conf.d/process.d/conf.yaml.default", "instances:\n  - {}\n");
+    put_under(root, "conf.d/ntp.yaml", "instances:\n  - {}\n");
 
     struct md_config c;
     snprintf(p, sizeof p, "%s/datadog.yaml", root);
@@ -497,8 +421,7 @@ static void test_datadog_agent_files(void **state)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/md-dropin-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (tmpdir_make("md-dropin"))
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unknown_keys_warn, setup, teardown),
@@ -510,10 +433,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_confd_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_datadog_agent_files, setup, teardown),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        rc = rc ? rc : 1;
-    return rc;
+    return tmpdir_remove(cmocka_run_group_tests(tests, NULL, NULL));
 }
