@@ -51,11 +51,14 @@ void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double 
     size_t n = 2 + pt->name.len + 1 + 2 + pt->host.len + 2;
     for (uint32_t i = 0; i < pt->ntags; i++)
         n += 2 + pt->tags[i].len;
-    if (n > UINT16_MAX || pt->name.len > UINT16_MAX)
+    if (n > UINT16_MAX || pt->name.len > UINT16_MAX) {
+        p->point_too_long++;
         return;
+    }
     struct rec *r = md_ring_reserve(&p->main_ring, (uint32_t)(sizeof *r + 24 + n));
     if (!r) {
-        md_warn("collector point dropped: aggregator ring full");
+        if (!p->point_ring_full++) /* counted; one line, not one per point */
+            md_warn("collector points dropped: aggregator ring full (counted in /status)");
         return;
     }
     *r = (struct rec){.kind = REC_POINT, .type = (uint8_t)pt->type, .len = (uint16_t)n,
@@ -111,6 +114,10 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol)
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     size_t ring_bytes = o->ring_size * 64;
+    /* A record is at most a quarter of the ring (md_ring_reserve), with its
+     * ring header, its own and its optional fields; len is 16 bits. */
+    size_t room = ring_bytes / 4 - 16 - sizeof(struct rec) - 16;
+    t->max_line = room < UINT16_MAX ? room : UINT16_MAX;
     if (!t->bufs || !t->scratch || md_ring_init(&t->ring, ring_bytes) != 0 ||
         md_keyer_init(&t->keyer, o->agg.hostname, o->agg.tags, o->agg.ntags) != 0 ||
         !(t->sd = md_statsd_new(&o->statsd, NULL)))
@@ -332,33 +339,79 @@ bool md_pipeline_thread_stats(struct md_pipeline *p, unsigned i, struct md_stats
 {
     if (i >= p->nthreads)
         return false;
-    uint64_t *v = (uint64_t *)out;
-    for (size_t k = 0; k < STATS_N; k++)
-        v[k] = atomic_load_explicit(&p->threads[i]->pub[k], memory_order_relaxed);
-    *ring_full_drops = atomic_load_explicit(&p->threads[i]->pub_ring_full, memory_order_relaxed);
+    struct intake_counts c;
+    md_pipe_seq_read(&p->threads[i]->pub_seq, p->threads[i]->pub, &c, INTAKE_N);
+    *out = c.st;
+    *ring_full_drops = c.ring_full;
     return true;
+}
+
+/* a - b, field by field, for the DogStatsD share of the aggregator's stats. */
+static struct md_agg_stats agg_minus(const struct md_agg_stats *a, const struct md_agg_stats *b)
+{
+    struct md_agg_stats d;
+    const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+    uint64_t *z = (uint64_t *)&d;
+    for (size_t k = 0; k < sizeof d / sizeof(uint64_t); k++)
+        z[k] = x[k] - y[k];
+    return d;
+}
+
+/* The intake identity (pipeline.h): every sample received is in one term. */
+static void ledger(const struct agg_counts *ac, const struct intake_counts *in,
+                   struct md_intake_ledger *l)
+{
+    const struct md_statsd_stats *s = &in->st;
+    struct md_agg_stats a = agg_minus(&ac->agg, &ac->coll);
+    memset(l, 0, sizeof *l);
+    uint64_t drops = 0;
+    for (int k = 1; k < MD_PERR_COUNT; k++) {
+        l->rejected[k] = s->errors[k];
+        drops += s->errors[k];
+    }
+    l->received = s->metrics + drops;
+    l->blocked = s->blocked + ac->sd.blocked;
+    l->too_many_tags = s->too_many_tags + ac->sd.too_many_tags + a.too_many_tags;
+    l->nonfinite = a.nonfinite_drops;
+    l->context_limit = a.context_limit_drops;
+    l->timestamp_type = a.timestamp_type_drops;
+    l->no_memory = a.alloc_drops;
+    l->ring_full = in->ring_full;
+    l->reparse = ac->reparse;
+    l->shutdown = ac->shutdown;
+    l->aggregated = a.points - a.context_limit_drops - a.timestamp_type_drops - a.alloc_drops;
+    l->in_transit = in->pushed - ac->taken;
+    drops += l->blocked + l->too_many_tags + l->nonfinite + l->context_limit + l->timestamp_type +
+             l->no_memory + l->ring_full + l->reparse + l->shutdown;
+    l->balanced = l->received == l->aggregated + drops + l->in_transit;
 }
 
 void md_pipeline_stats(struct md_pipeline *p, struct md_pipeline_stats *out)
 {
     memset(out, 0, sizeof *out);
-    uint64_t *sum = (uint64_t *)&out->statsd;
+    /* The aggregator's snapshot first: then the intake's is at least as new,
+     * and every sample taken is one the snapshot counts as pushed. */
+    struct agg_counts ac;
+    md_pipe_seq_read(&p->agg_seq, p->agg_pub, &ac, AGG_N);
+    struct intake_counts sum = {0};
+    uint64_t *v = (uint64_t *)&sum;
     for (unsigned i = 0; i < p->nthreads; i++) {
-        struct md_statsd_stats s;
-        uint64_t full;
-        md_pipeline_thread_stats(p, i, &s, &full);
-        const uint64_t *v = (const uint64_t *)&s;
-        for (size_t k = 0; k < STATS_N; k++)
-            sum[k] += v[k];
-        out->ring_full_drops += full;
-        out->ring_waits += atomic_load_explicit(&p->threads[i]->pub_ring_waits, memory_order_relaxed);
+        struct intake_counts c;
+        md_pipe_seq_read(&p->threads[i]->pub_seq, p->threads[i]->pub, &c, INTAKE_N);
+        const uint64_t *x = (const uint64_t *)&c;
+        for (size_t k = 0; k < INTAKE_N; k++)
+            v[k] += x[k];
     }
-    uint64_t *a = (uint64_t *)&out->agg;
-    for (size_t k = 0; k < AGG_STATS_N; k++)
-        a[k] = atomic_load_explicit(&p->agg_pub[k], memory_order_relaxed);
-    out->fast_misses = atomic_load_explicit(&p->pub_fast_misses, memory_order_relaxed);
-    out->fast_mismatches = atomic_load_explicit(&p->pub_fast_mismatches, memory_order_relaxed);
+    out->statsd = sum.st;
+    out->ring_full_drops = sum.ring_full;
+    out->ring_full_msgs = sum.ring_full_msgs;
+    out->ring_waits = sum.ring_waits;
+    out->agg = ac.agg;
+    out->fast_misses = ac.fast_misses;
+    out->fast_mismatches = ac.fast_mismatches;
     out->kernel_drops = kernel_drops(p);
     out->threads = p->nthreads;
+    out->point_ring_full = p->point_ring_full;
+    out->point_too_long = p->point_too_long;
+    ledger(&ac, &sum, &out->ledger);
 }
-
