@@ -231,47 +231,6 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
     r->value = m->value;
 }
 
-/*
- * Sequence lock: the writer makes seq odd, stores, makes it even; a reader
- * retries while it is odd or changed under it. Once per batch, not per
- * metric.
- */
-void md_pipe_seq_publish(_Atomic uint32_t *seq, _Atomic uint64_t *dst, const void *src, size_t n)
-{
-    const uint64_t *v = src;
-    uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
-    atomic_store_explicit(seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    for (size_t i = 0; i < n; i++)
-        atomic_store_explicit(&dst[i], v[i], memory_order_relaxed);
-    atomic_store_explicit(seq, s + 2, memory_order_release);
-}
-
-void md_pipe_seq_read(_Atomic uint32_t *seq, const _Atomic uint64_t *src, void *dst, size_t n)
-{
-    uint64_t *v = dst;
-    for (;;) {
-        uint32_t s = atomic_load_explicit(seq, memory_order_acquire);
-        if (s & 1) {
-            sched_yield();
-            continue;
-        }
-        for (size_t i = 0; i < n; i++)
-            v[i] = atomic_load_explicit(&src[i], memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(seq, memory_order_relaxed) == s)
-            return;
-    }
-}
-
-void md_pipe_publish_stats(struct intake_thread *t)
-{
-    struct intake_counts c = {.st = *md_statsd_stats(t->sd), .ring_full = t->ring_full,
-                              .ring_full_msgs = t->ring_full_msgs, .ring_waits = t->ring_waits,
-                              .pushed = t->pushed};
-    md_pipe_seq_publish(&t->pub_seq, t->pub, &c, INTAKE_N);
-}
-
 /* The sender pid the kernel attached to datagram i (SO_PASSCRED), 0 if none. */
 static int sender_pid(struct intake_thread *t, int i)
 {
