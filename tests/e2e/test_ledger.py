@@ -189,7 +189,6 @@ def test_flood_every_term_exact(d):
     admitted = counts(vm, names)
     assert len(admitted) == aggregated and all(v == 1 for v in admitted.values()), admitted
     assert 0 < aggregated < unique, aggregated
-    assert m.status()["aggregator"]["contexts"] <= limit
     # ledger.tags, ledger.nan, ledger.blocked and ledger.h are dropped before
     # the context table, and the truncated lines never parse: every name past
     # the limit is one of the flood's.
