@@ -50,17 +50,11 @@ void md_pipe_wake(struct md_pipeline *p)
 }
 
 /*
- * The intake's key names no context: a new one, normally. The line is parsed
- * again and aggregated by the slow path, which creates the context under
- * the slow key. If that context existed already, the fast key disagreed
- * with the slow one: counted, because every later sample of it would take
- * this path too. Runs on the thread that owns the aggregator.
- */
-/*
  * The aggregator's statsd stage parses a line of `samples` samples (0 for
- * events and checks) that the caller counted as taken from the intake. The intake parsed it already,
- * so it always takes it; if it ever did not, the samples it did not count
- * are `reparse` drops instead of vanishing from the ledger.
+ * events and checks) that the caller counted as taken from the intake.
+ * The intake parsed it already, so it always takes it; if it ever did not,
+ * the samples it did not count are `reparse` drops instead of vanishing
+ * from the ledger.
  */
 static void slow_fold(struct md_pipeline *p, char *line, size_t len, uint64_t samples, double now)
 {
@@ -71,6 +65,13 @@ static void slow_fold(struct md_pipeline *p, char *line, size_t len, uint64_t sa
         p->ac.reparse += samples - (sd->metrics - before);
 }
 
+/*
+ * The intake's key names no context: a new one, normally. The line is parsed
+ * again and aggregated by the slow path, which creates the context under
+ * the slow key. If that context existed already, the fast key disagreed
+ * with the slow one: counted, because every later sample of it would take
+ * this path too. Runs on the thread that owns the aggregator.
+ */
 static void fast_miss(struct md_pipeline *p, char *line, size_t len, double now)
 {
     const struct md_agg_stats *a = md_agg_stats(p->agg);
@@ -206,8 +207,8 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
     uint64_t key;
     if (md_statsd_fast_key(t->sd, &t->keyer, m, &key) != 0)
         return; /* counted: blocked or too many tags */
-    t->pushed++;
     if (t->p->inline_agg) {
+        t->pushed++;
         t->p->ac.taken++;
         struct md_fast f = {.type = m->type, .value = m->value, .rate = m->sample_rate,
                             .now = t->now, .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0};
@@ -222,10 +223,10 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
     struct rec *r = put_line(t, REC_FAST, line, len, flags, m->sample_rate,
                              m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0);
     if (!r) {
-        t->pushed--;
         t->ring_full++;
         return;
     }
+    t->pushed++;
     r->type = (uint8_t)m->type;
     r->key = key;
     r->value = m->value;

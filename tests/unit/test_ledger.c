@@ -8,8 +8,8 @@
  * inline; every term must come out exact, packed values counting each
  * value, and the identity must hold. A stalled aggregator shows the
  * in-transit term measured while samples sit in the rings, and the drop
- * policy's ring_full counted in samples. Also run by the ThreadSanitizer
- * build.
+ * policy's ring_full counted in samples. `meterd status` works its table's
+ * sums out itself. Also run by the ThreadSanitizer build.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -28,6 +28,7 @@
 #include "meterd/config.h"
 #include "module_opts.h"
 #include "pipeline.h"
+#include "status_text.h"
 
 #define NDGRAM 16
 
@@ -305,6 +306,42 @@ static void test_stalled_drop_ring_full_in_samples(void **st)
     stalled("dogstatsd_ring_full_policy=drop", true);
 }
 
+/* meterd status: the sum is worked out from the lines it prints, not taken on trust. */
+static void render(const char *json, char **out)
+{
+    size_t len;
+    FILE *f = open_memstream(out, &len);
+    char err[256];
+    assert_int_equal(md_status_text(json, strlen(json), f, err, sizeof err), 0);
+    fclose(f);
+}
+
+static void test_status_table_says_whether_it_adds_up(void **st)
+{
+    static const char ok[] =
+        "{\"ledger\":{\"intake\":{\"received\":10,\"aggregated\":6,\"in_transit\":1,"
+        "\"rejected\":{\"bad_type\":2},\"dropped\":{\"context_limit\":1,\"shutdown\":0},"
+        "\"balanced\":true},\"forwarder\":{\"series_flushed\":4,\"handed\":5,"
+        "\"recovered\":1,\"shipped\":3,\"queued\":1,\"inflight\":0,\"on_disk\":1,"
+        "\"dropped\":{\"evicted\":1},\"balanced\":true}}}";
+    char *out = NULL;
+    render(ok, &out);
+    assert_non_null(strstr(out, "Adds up: yes (10 in = 10 accounted for)"));
+    assert_non_null(strstr(out, "Adds up: yes (6 in = 6 accounted for)"));
+    assert_non_null(strstr(out, "context_limit"));
+    assert_null(strstr(out, "shutdown")); /* zero reasons are not listed */
+    free(out);
+    /* One sample short: the table says so, whatever the agent claims. */
+    static const char short_one[] =
+        "{\"ledger\":{\"intake\":{\"received\":11,\"aggregated\":6,\"in_transit\":1,"
+        "\"rejected\":{\"bad_type\":2},\"dropped\":{\"context_limit\":1},"
+        "\"balanced\":true},\"forwarder\":{\"series_flushed\":0}}}";
+    render(short_one, &out);
+    assert_non_null(strstr(out, "Adds up: NO (11 in, 10 accounted for, difference 1)"));
+    assert_non_null(strstr(out, "No HTTP sink"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_udp_inline_every_reason),
         cmocka_unit_test(test_stalled_block_in_transit),
         cmocka_unit_test(test_stalled_drop_ring_full_in_samples),
+        cmocka_unit_test(test_status_table_says_whether_it_adds_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
