@@ -79,7 +79,8 @@ static void self_telemetry(struct md_daemon *d, double now)
     }
     struct md_point g = {.name = {"meterd.aggregator.contexts", 26}, .type = MD_GAUGE,
                          .value = (double)ps.agg.contexts_live, .sample_rate = 1};
-    md_pipeline_point(d->pipe, &g, now);    md_ledger_telemetry(d, now);
+    md_pipeline_point(d->pipe, &g, now);
+    md_ledger_telemetry(d, now);
 }
 
 static void arm_flush_timer(struct md_daemon *d);
