@@ -111,9 +111,9 @@ fi
 summarised fuzz bash tests/fuzz/run.sh
 
 # ThreadSanitizer: the tests whose code crosses threads (rings, intake, feed, aggregator).
-if TARGETS="tests/unit/test_ring tests/unit/test_pipeline tests/unit/test_pipeline_feed" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+if TARGETS="tests/unit/test_ring tests/unit/test_pipeline tests/unit/test_pipeline_feed tests/unit/test_ledger" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-    for t in ring pipeline pipeline_feed; do
+    for t in ring pipeline pipeline_feed ledger; do
         cmocka "build-tsan/tests/unit/test_$t" tsan
     done
 else

@@ -324,16 +324,19 @@ static void add_timestamped(struct md_agg *a, const struct md_point *p)
         t = MD_SERIES_RATE;
         v /= a->o.interval;
     } else {
+        a->st.timestamp_type_drops++;
         return;
     }
     const struct md_str *host = md_keyer_host(&a->keyer, p);
-    if (md_keyer_canonical(&a->keyer, p) != 0)
+    if (md_keyer_canonical(&a->keyer, p) != 0) {
+        a->st.alloc_drops++;
         return;
+    }
     const struct md_series_key *k = md_frame_key(&a->pending, host->p, host->len,
                                                  a->keyer.sc.tags, a->keyer.sc.ntags);
-    if (k)
-        md_frame_add(&a->pending, p->name.p, p->name.len, NULL, k, t, a->o.interval,
-                     p->timestamp, v);
+    if (!k || md_frame_add(&a->pending, p->name.p, p->name.len, NULL, k, t, a->o.interval,
+                           p->timestamp, v) != 0)
+        a->st.alloc_drops++;
     a->st.timestamped++;
 }
 
@@ -353,6 +356,7 @@ static struct md_ctx *create(struct md_agg *a, struct md_entry *e, uint64_t key,
                     a->keyer.sc.ntags);
     if (!c) {
         md_budget_release(b);
+        a->st.alloc_drops++;
         return NULL;
     }
     c->internal = internal;
@@ -409,8 +413,10 @@ static void ctx_add(struct md_agg *a, struct md_ctx *c, const struct md_fast *v)
     struct md_slot *s = &c->slot[(w / a->o.interval) % NSLOT];
     if (s->wstart != 0 && s->wstart != w)
         slot_spill(a, c, s);
-    if (s->wstart == 0 && !slot_init(a, s, v->type, w))
+    if (s->wstart == 0 && !slot_init(a, s, v->type, w)) {
+        a->st.alloc_drops++;
         return;
+    }
     if (a->o.etsy) {
         etsy_add(c, s, v);
     } else {

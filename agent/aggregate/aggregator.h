@@ -50,6 +50,9 @@ struct md_agg_stats {
     uint64_t late_flushes; /* windows pushed out early because a flush was late */
     uint64_t contexts_collector;     /* live contexts of the agent's own points */
     uint64_t collector_limit_drops;  /* their samples dropped by collector_context_limit */
+    /* Counted in points, then not stored: */
+    uint64_t timestamp_type_drops; /* |T on a type other than gauge and count (as the agent) */
+    uint64_t alloc_drops;          /* out of memory, or a clock outside 1970..2106 */
 };
 
 struct md_agg;

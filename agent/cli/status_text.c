@@ -3,7 +3,8 @@
  * agent's `agent status` (a banner per section: the agent, Collector with
  * each check's runs, samples, last run and last error, Forwarder,
  * DogStatsD, Aggregator), so people who read the agent's page find the same
- * things in the same places. It renders the /status JSON, which the
+ * things in the same places; then the delivery ledger, which the agent's
+ * page has no equivalent of. It renders the /status JSON, which the
  * status endpoint keeps free of secrets; the JSON goes through the YAML
  * tree reader (JSON is YAML), so no JSON library is needed. Keys this
  * version does not know are ignored, so an older CLI can read a newer agent.
@@ -157,6 +158,88 @@ static void section_aggregator(FILE *out, const struct md_ynode *st)
     fprintf(out, "  Reloads: %s (errors %s)\n", val(st, "reloads"), val(st, "reload_errors"));
 }
 
+/* Sum of a map's numbers (a ledger's reasons); each non-zero one listed under `title`. */
+static double ledger_terms(FILE *out, const struct md_ynode *m, const char *title)
+{
+    double sum = 0;
+    bool any = false;
+    for (size_t i = 0; m && m->type == MD_Y_MAP && i < m->n; i++) {
+        double v = m->items[i]->type == MD_Y_SCALAR ? strtod(m->items[i]->scalar, NULL) : 0;
+        sum += v;
+        if (v == 0)
+            continue;
+        if (!any)
+            fprintf(out, "    %s:\n", title);
+        any = true;
+        fprintf(out, "      %-28s %15.0f\n", m->keys[i], v);
+    }
+    if (!any)
+        fprintf(out, "    %-30s %15s\n", title, "none");
+    return sum;
+}
+
+/* The totals line: the sum is done here, from the terms shown, not taken from the agent. */
+static void ledger_total(FILE *out, double in, double accounted, const char *agent_says)
+{
+    fprintf(out, "    %-30s %15.0f\n", "Accounted for", accounted);
+    if (in == accounted && strcmp(agent_says, "false") != 0)
+        fprintf(out, "    Adds up: yes (%.0f in = %.0f accounted for)\n", in, accounted);
+    else
+        fprintf(out, "    Adds up: NO (%.0f in, %.0f accounted for, difference %.0f)\n", in,
+                accounted, in - accounted);
+}
+
+static void ledger_intake(FILE *out, const struct md_ynode *l)
+{
+    fprintf(out, "\n  Intake (DogStatsD samples; a rejected line counts one)\n"
+                 "  ======\n");
+    fprintf(out, "    %-30s %15s\n    %-30s %15s\n    %-30s %15s\n", "Received", val(l, "received"),
+            "Aggregated", val(l, "aggregated"), "In transit (intake rings)", val(l, "in_transit"));
+    double acc = num(l, "aggregated") + num(l, "in_transit");
+    acc += ledger_terms(out, md_ymap_get(l, "rejected"), "Rejected lines");
+    acc += ledger_terms(out, md_ymap_get(l, "dropped"), "Dropped samples");
+    ledger_total(out, num(l, "received"), acc, val(l, "balanced"));
+    const struct md_ynode *dg = md_ymap_get(l, "datagrams");
+    fprintf(out, "    Datagrams read: %s; dropped by the kernel (never read, so not in Received): %s\n",
+            val(dg, "received"), val(dg, "kernel_drops"));
+}
+
+static void ledger_forwarder(FILE *out, const struct md_ynode *f)
+{
+    fprintf(out, "\n  Forwarder (items: series points, sketches, checks, events, per HTTP sink)\n"
+                 "  =========\n");
+    fprintf(out, "    %-30s %15s\n", "Series points flushed", val(f, "series_flushed"));
+    if (!md_ymap_get(f, "handed")) {
+        fprintf(out, "    No HTTP sink: nothing is forwarded.\n");
+        return;
+    }
+    static const char *const rows[][2] = {
+        {"handed", "Handed to the forwarder"}, {"recovered", "Recovered from the spool"},
+        {"shipped", "Shipped"}, {"queued", "Queued in memory"}, {"inflight", "In flight"},
+        {"on_disk", "Spooled on disk"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        fprintf(out, "    %-30s %15s\n", rows[i][1], val(f, rows[i][0]));
+    double acc = num(f, "shipped") + num(f, "queued") + num(f, "inflight") + num(f, "on_disk");
+    acc += ledger_terms(out, md_ymap_get(f, "dropped"), "Dropped items");
+    ledger_total(out, num(f, "handed") + num(f, "recovered"), acc, val(f, "balanced"));
+}
+
+/*
+ * The delivery ledger: one table per half, each with its sum worked out
+ * from the lines printed, so a reader can see that nothing went missing
+ * without a reason (the README's delivery section defines the identities).
+ */
+static void section_ledger(FILE *out, const struct md_ynode *st)
+{
+    const struct md_ynode *l = md_ymap_get(st, "ledger");
+    if (!l || l->type != MD_Y_MAP)
+        return; /* an older agent */
+    banner(out, "Delivery ledger");
+    ledger_intake(out, md_ymap_get(l, "intake"));
+    ledger_forwarder(out, md_ymap_get(l, "forwarder"));
+}
+
 int md_status_text(const char *json, size_t len, FILE *out, char *err, size_t errlen)
 {
     struct md_ynode *st = NULL;
@@ -172,6 +255,7 @@ int md_status_text(const char *json, size_t len, FILE *out, char *err, size_t er
     section_forwarder(out, st);
     section_dogstatsd(out, st);
     section_aggregator(out, st);
+    section_ledger(out, st);
     md_ynode_free(st);
     return 0;
 }

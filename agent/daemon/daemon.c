@@ -30,6 +30,7 @@
 #include "flush.h"
 #include "forwarder.h"
 #include "hostname.h"
+#include "ledger.h"
 #include "log.h"
 #include "module_opts.h"
 #include "pipeline.h"
@@ -79,6 +80,7 @@ static void self_telemetry(struct md_daemon *d, double now)
     struct md_point g = {.name = {"meterd.aggregator.contexts", 26}, .type = MD_GAUGE,
                          .value = (double)ps.agg.contexts_live, .sample_rate = 1};
     md_pipeline_point(d->pipe, &g, now);
+    md_ledger_telemetry(d, now);
 }
 
 static void arm_flush_timer(struct md_daemon *d);

@@ -49,6 +49,8 @@ enum md_daemon_request {
     MD_REQ_DRAINED, /* the flusher and the forwarder hold nothing more */
 };
 
+#define MD_LEDGER_TEL_MAX 48 /* meterd.ledger.* series (ledger.c) */
+
 struct md_daemon {
     uv_loop_t *loop;
     struct md_reload_source src;
@@ -72,6 +74,7 @@ struct md_daemon {
     double started;
     uint64_t reloads, reload_errors;
     uint64_t tel_prev[8];
+    uint64_t ledger_prev[MD_LEDGER_TEL_MAX]; /* ledger.c: the last window's counts */
 };
 
 /* Load the config from src, run until stopped; returns the exit code. */

@@ -16,6 +16,7 @@
 #include "flush.h"
 #include "forwarder.h"
 #include "httpd.h"
+#include "ledger.h"
 #include "pipeline.h"
 
 struct md_status {
@@ -32,8 +33,9 @@ static double now_s(void)
 
 static void status_json(struct md_daemon *d, struct md_buf *b)
 {
-    struct md_pipeline_stats ps;
-    md_pipeline_stats(d->pipe, &ps);
+    struct md_ledger led;
+    md_ledger_take(d, &led);
+    const struct md_pipeline_stats ps = led.ps;
     const struct md_statsd_stats *s = &ps.statsd;
     const struct md_agg_stats *a = &ps.agg;
     struct md_flush_stats fs;
@@ -86,14 +88,18 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
                      "\"contexts_expired\":%llu,\"context_limit_drops\":%llu,"
                      "\"contexts_collector\":%llu,\"collector_context_limit_drops\":%llu,"
                      "\"nonfinite_drops\":%llu,\"frames\":%llu,\"series_flushed\":%llu,"
-                     "\"last_flush\":%.0f},",
+                     "\"last_flush\":%.0f,\"loop_points_dropped\":{\"ring_full\":%llu,"
+                     "\"too_long\":%llu}},",
                   (unsigned long long)a->contexts_live, (unsigned long long)a->contexts_created,
                   (unsigned long long)a->contexts_expired,
                   (unsigned long long)a->context_limit_drops,
                   (unsigned long long)a->contexts_collector,
                   (unsigned long long)a->collector_limit_drops,
                   (unsigned long long)a->nonfinite_drops, (unsigned long long)fs.frames,
-                  (unsigned long long)fs.series, fs.last_flush);
+                  (unsigned long long)fs.series, fs.last_flush,
+                  (unsigned long long)ps.point_ring_full, (unsigned long long)ps.point_too_long);
+    md_ledger_json(&led, b);
+    md_buf_putc(b, ',');
     md_buf_puts(b, "\"sinks\":[");
     const char *name;
     for (size_t i = 0; (name = md_flusher_sink_name(d->flush, i)); i++)
@@ -120,8 +126,9 @@ static void counter(struct md_buf *b, const char *name, const char *help, uint64
 
 static void metrics_text(struct md_daemon *d, struct md_buf *b)
 {
-    struct md_pipeline_stats ps;
-    md_pipeline_stats(d->pipe, &ps);
+    struct md_ledger led;
+    md_ledger_take(d, &led);
+    const struct md_pipeline_stats ps = led.ps;
     const struct md_statsd_stats *s = &ps.statsd;
     const struct md_agg_stats *a = &ps.agg;
     counter(b, "meterd_dogstatsd_packets", "Datagrams received.", s->packets);
@@ -163,6 +170,7 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
     counter(b, "meterd_flush_series", "Series points flushed.", fs.series);
     if (d->fwd)
         md_forwarder_metrics(d->fwd, b);
+    md_ledger_metrics(&led, b);
     if (d->status && d->status->httpd)
         counter(b, "meterd_status_idle_evictions",
                 "Status connections closed unanswered to make room for new ones.",

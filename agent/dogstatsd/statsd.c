@@ -208,7 +208,7 @@ static int fast_key_slow(struct md_statsd *s, const struct md_keyer *k, const st
     for (uint32_t i = 0; i < k->ngtags; i++)
         rc |= md_tagsum_add_hash(&ts, k->ghash[i]);
     if (rc) {
-        s->st.errors[MD_PERR_TOO_MANY_TAGS]++;
+        s->st.too_many_tags++;
         return -E2BIG;
     }
     uint64_t hh = has_host ? md_host_hash(host.p, host.len) : k->host_hash;
@@ -236,7 +236,9 @@ int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const stru
     return rc;
 }
 
-bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)
+enum enrich_drop { ENRICH_OK, ENRICH_BLOCKED, ENRICH_TOO_MANY_TAGS };
+
+static enum enrich_drop enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)
 {
     *p = (struct md_point){
         .type = (int)m->type,
@@ -249,25 +251,19 @@ bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_
     };
     struct md_mapper_result mapped;
     p->name = final_name(s, m, &mapped);
-    if (blocked(s, p->name)) {
-        s->st.blocked++;
-        return false;
-    }
+    if (blocked(s, p->name))
+        return ENRICH_BLOCKED;
     uint32_t n = 0;
     struct md_tag_iter it;
     struct md_str t;
     md_tag_iter_init(&it, m->tags);
     while (md_tag_iter_next(&it, &t)) {
-        if (n + s->ndtags >= MD_CTX_MAX_TAGS) {
-            s->st.errors[MD_PERR_TOO_MANY_TAGS]++;
-            return false;
-        }
+        if (n + s->ndtags >= MD_CTX_MAX_TAGS)
+            return ENRICH_TOO_MANY_TAGS;
         s->tagv[n++] = t;
     }
-    if (n + s->ndtags + mapped.ntags > MD_CTX_MAX_TAGS) {
-        s->st.errors[MD_PERR_TOO_MANY_TAGS]++;
-        return false;
-    }
+    if (n + s->ndtags + mapped.ntags > MD_CTX_MAX_TAGS)
+        return ENRICH_TOO_MANY_TAGS;
     memcpy(s->tagv + n, s->dtags, s->ndtags * sizeof *s->dtags);
     n += s->ndtags;
     if (mapped.ntags)
@@ -275,14 +271,35 @@ bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_
     p->tags = s->tagv;
     p->ntags = n + mapped.ntags;
     p->signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0;
-    return true;
+    return ENRICH_OK;
+}
+
+/* A dropped message's samples: all its values, not one per line. */
+static void count_drop(struct md_statsd *s, enum enrich_drop why, uint64_t samples)
+{
+    if (why == ENRICH_BLOCKED)
+        s->st.blocked += samples;
+    else if (why == ENRICH_TOO_MANY_TAGS)
+        s->st.too_many_tags += samples;
+}
+
+bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)
+{
+    enum enrich_drop why = enrich(s, m, p);
+    count_drop(s, why, 1);
+    return why == ENRICH_OK;
 }
 
 static void handle_metric(struct md_statsd *s, const struct md_sample *m)
 {
     struct md_point p;
-    if (!md_statsd_enrich(s, m, &p))
+    enum enrich_drop why = enrich(s, m, &p);
+    uint64_t samples = m->type == MD_SET ? 1 : m->nvalues;
+    if (why != ENRICH_OK) {
+        s->st.metrics += samples;
+        count_drop(s, why, samples);
         return;
+    }
     if (m->type == MD_SET) {
         s->st.metrics++;
         md_agg_add(s->agg, &p, s->now);

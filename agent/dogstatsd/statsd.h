@@ -16,13 +16,20 @@
 #include "meterd/parse.h"
 #include "point.h"
 
+/*
+ * Counted in samples (a packed message counts its values) except packets,
+ * bytes, events, checks and errors (lines rejected before they became
+ * samples, by reason). A sample counted in metrics may later be counted in
+ * blocked or too_many_tags: those are drops of a sample, not rejected lines.
+ */
 struct md_statsd_stats {
     uint64_t packets;
     uint64_t bytes;
-    uint64_t metrics;  /* metric messages accepted (a packed message counts its values) */
+    uint64_t metrics;  /* metric samples parsed */
     uint64_t events;
     uint64_t service_checks;
-    uint64_t blocked;  /* dropped by statsd_metric_blocklist */
+    uint64_t blocked;  /* samples dropped by statsd_metric_blocklist */
+    uint64_t too_many_tags; /* samples with more than MD_CTX_MAX_TAGS tags once enriched */
     uint64_t errors[MD_PERR_COUNT];
 };
 
@@ -58,7 +65,8 @@ void md_statsd_line(struct md_statsd *s, char *line, size_t len, double now);
 /*
  * Enrichment alone: the point a metric sample becomes (first value only;
  * tags are views into s's scratch and the sample, valid until the next
- * call). False when the blocklist drops it or it has too many tags.
+ * call). False when the blocklist drops it or it has too many tags
+ * (counted as one sample).
  */
 bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p);
 /*

@@ -105,6 +105,7 @@ struct md_fwd_stats {
     uint64_t spooled;                   /* payloads written to the disk spool */
     uint64_t dropped_rejected, dropped_too_big, dropped_queue_full, dropped_shutdown,
         dropped_invalid;
+    uint64_t items_rejected, items_too_big, items_queue_full, items_shutdown, items_invalid;
     int last_status;                    /* HTTP code of the last answer, 0 = none/no answer */
     int64_t last_success;               /* unix seconds of the last 2xx, 0 = never */
     int64_t last_attempt;               /* unix seconds of the last completed request */

@@ -100,24 +100,30 @@ void fwd_unspool(struct md_forwarder *f, struct fwd_item *it)
 void fwd_drop(struct md_forwarder *f, struct fwd_item *it, enum fwd_reason why)
 {
     struct fwd_sink *sk = it->sink;
+    uint64_t n = it->p->nitems;
     switch (why) {
     case FWD_R_QUEUE_FULL:
         FWD_COUNT(f, sk, dropped_queue_full, 1);
+        FWD_COUNT(f, sk, items_queue_full, n);
         break;
     case FWD_R_SHUTDOWN:
         FWD_COUNT(f, sk, dropped_shutdown, 1);
+        FWD_COUNT(f, sk, items_shutdown, n);
         break;
     case FWD_R_INVALID:
         FWD_COUNT(f, sk, dropped_invalid, 1);
+        FWD_COUNT(f, sk, items_invalid, n);
         break;
     case FWD_R_TOO_BIG:
         FWD_COUNT(f, sk, dropped_too_big, 1);
+        FWD_COUNT(f, sk, items_too_big, n);
         break;
     default:
         FWD_COUNT(f, sk, dropped_rejected, 1);
+        FWD_COUNT(f, sk, items_rejected, n);
         break;
     }
-    FWD_COUNT(f, sk, items_dropped, it->p->nitems);
+    FWD_COUNT(f, sk, items_dropped, n);
     fwd_unspool(f, it);
     fwd_item_free(it);
 }

@@ -1,7 +1,8 @@
 /*
- * pipeline.c: building, starting and stopping the threaded DogStatsD path,
- * the loop's side of it (frames in, collector points out) and its stats
- * (see pipeline.h for the shape; the threads run pipeline_threads.c).
+ * pipeline.c: building, starting and stopping the threaded DogStatsD path
+ * and the loop's side of it (frames in, collector points out); see
+ * pipeline.h for the shape. The threads run pipeline_threads.c; their
+ * counters and the intake ledger are pipeline_stats.c.
  */
 #include "pipeline.h"
 
@@ -51,11 +52,14 @@ void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double 
     size_t n = 2 + pt->name.len + 1 + 2 + pt->host.len + 2;
     for (uint32_t i = 0; i < pt->ntags; i++)
         n += 2 + pt->tags[i].len;
-    if (n > UINT16_MAX || pt->name.len > UINT16_MAX)
+    if (n > UINT16_MAX || pt->name.len > UINT16_MAX) {
+        p->point_too_long++;
         return;
+    }
     struct rec *r = md_ring_reserve(&p->main_ring, (uint32_t)(sizeof *r + 24 + n));
     if (!r) {
-        md_warn("collector point dropped: aggregator ring full");
+        if (!p->point_ring_full++) /* counted; one line, not one per point */
+            md_warn("collector points dropped: aggregator ring full (counted in /status)");
         return;
     }
     *r = (struct rec){.kind = REC_POINT, .type = (uint8_t)pt->type, .len = (uint16_t)n,
@@ -111,6 +115,10 @@ static int add_thread(struct md_pipeline *p, int fd, bool eol)
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     size_t ring_bytes = o->ring_size * 64;
+    /* A record is at most a quarter of the ring (md_ring_reserve), with its
+     * ring header, its own and its optional fields; len is 16 bits. */
+    size_t room = ring_bytes / 4 - 16 - sizeof(struct rec) - 16;
+    t->max_line = room < UINT16_MAX ? room : UINT16_MAX;
     if (!t->bufs || !t->scratch || md_ring_init(&t->ring, ring_bytes) != 0 ||
         md_keyer_init(&t->keyer, o->agg.hostname, o->agg.tags, o->agg.ntags) != 0 ||
         !(t->sd = md_statsd_new(&o->statsd, NULL)))
@@ -316,49 +324,3 @@ void md_pipeline_pause(struct md_pipeline *p, bool paused)
     atomic_store(&p->agg_paused, paused ? 1 : 0);
     md_pipe_wake(p);
 }
-
-/* --- stats -------------------------------------------------------------- */
-
-static int64_t kernel_drops(struct md_pipeline *p)
-{
-    unsigned long inodes[MAX_THREADS];
-    for (unsigned i = 0; i < p->nthreads; i++)
-        inodes[i] = p->threads[i]->inode;
-    return md_intake_kernel_drops(inodes, p->nthreads);
-}
-
-bool md_pipeline_thread_stats(struct md_pipeline *p, unsigned i, struct md_statsd_stats *out,
-                              uint64_t *ring_full_drops)
-{
-    if (i >= p->nthreads)
-        return false;
-    uint64_t *v = (uint64_t *)out;
-    for (size_t k = 0; k < STATS_N; k++)
-        v[k] = atomic_load_explicit(&p->threads[i]->pub[k], memory_order_relaxed);
-    *ring_full_drops = atomic_load_explicit(&p->threads[i]->pub_ring_full, memory_order_relaxed);
-    return true;
-}
-
-void md_pipeline_stats(struct md_pipeline *p, struct md_pipeline_stats *out)
-{
-    memset(out, 0, sizeof *out);
-    uint64_t *sum = (uint64_t *)&out->statsd;
-    for (unsigned i = 0; i < p->nthreads; i++) {
-        struct md_statsd_stats s;
-        uint64_t full;
-        md_pipeline_thread_stats(p, i, &s, &full);
-        const uint64_t *v = (const uint64_t *)&s;
-        for (size_t k = 0; k < STATS_N; k++)
-            sum[k] += v[k];
-        out->ring_full_drops += full;
-        out->ring_waits += atomic_load_explicit(&p->threads[i]->pub_ring_waits, memory_order_relaxed);
-    }
-    uint64_t *a = (uint64_t *)&out->agg;
-    for (size_t k = 0; k < AGG_STATS_N; k++)
-        a[k] = atomic_load_explicit(&p->agg_pub[k], memory_order_relaxed);
-    out->fast_misses = atomic_load_explicit(&p->pub_fast_misses, memory_order_relaxed);
-    out->fast_mismatches = atomic_load_explicit(&p->pub_fast_mismatches, memory_order_relaxed);
-    out->kernel_drops = kernel_drops(p);
-    out->threads = p->nthreads;
-}
-

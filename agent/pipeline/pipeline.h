@@ -89,10 +89,45 @@ void md_pipeline_free(struct md_pipeline *p);
 /* Stall (or resume) the aggregator thread: lets tests fill the rings for real. */
 void md_pipeline_pause(struct md_pipeline *p, bool paused);
 
+/*
+ * The intake half of the delivery ledger, in DogStatsD metric samples (a
+ * packed message counts its values; a line rejected before it became a
+ * sample counts one, its value count being unknown, and an event or check
+ * line that does not parse is such a line). At every moment
+ *
+ *   received = aggregated + sum(rejected) + blocked + too_many_tags
+ *              + nonfinite + context_limit + timestamp_type + no_memory
+ *              + ring_full + reparse + shutdown + in_transit
+ *
+ * and balanced says it does. in_transit is measured (pushed into the
+ * intake rings minus taken out of them), not the remainder, so a sample
+ * lost without a reason unbalances it. The loop's own points (collectors,
+ * telemetry) are not in it. Datagrams the kernel dropped were never read,
+ * so they are not in received: kernel_drops is a datagram count apart.
+ */
+struct md_intake_ledger {
+    uint64_t received, aggregated;
+    uint64_t rejected[MD_PERR_COUNT]; /* lines, by parse reason (index 0 unused) */
+    uint64_t blocked;        /* statsd_metric_blocklist */
+    uint64_t too_many_tags;  /* over MD_CTX_MAX_TAGS distinct tags once enriched */
+    uint64_t nonfinite;      /* NaN, Inf */
+    uint64_t context_limit;  /* a new context past dogstatsd_context_limit */
+    uint64_t timestamp_type; /* |T on a type other than gauge and count */
+    uint64_t no_memory;      /* the aggregator could not allocate */
+    uint64_t ring_full;      /* dogstatsd_ring_full_policy: drop */
+    uint64_t reparse;        /* the aggregator's parse refused a line the intake took */
+    uint64_t shutdown;       /* left in a ring after the last window was sealed */
+    uint64_t in_transit;     /* in the intake rings right now */
+    bool balanced;
+};
+
 struct md_pipeline_stats {
     struct md_statsd_stats statsd; /* summed over intake threads */
-    struct md_agg_stats agg;
-    uint64_t ring_full_drops;
+    struct md_agg_stats agg;       /* every point, the loop's included */
+    struct md_intake_ledger ledger;
+    uint64_t ring_full_drops;      /* samples */
+    uint64_t ring_full_msgs;       /* events and service checks */
+    uint64_t point_ring_full, point_too_long; /* the loop's points dropped (read on the loop) */
     uint64_t ring_waits;      /* block policy: times an intake thread waited */
     int64_t kernel_drops;     /* -1 when unknown */
     uint64_t fast_misses;     /* intake keys the aggregator did not know: new contexts, or ... */

@@ -50,6 +50,22 @@ void md_pipe_wake(struct md_pipeline *p)
 }
 
 /*
+ * The aggregator's statsd stage parses a line of `samples` samples (0 for
+ * events and checks) that the caller counted as taken from the intake.
+ * The intake parsed it already, so it always takes it; if it ever did not,
+ * the samples it did not count are `reparse` drops instead of vanishing
+ * from the ledger.
+ */
+static void slow_fold(struct md_pipeline *p, char *line, size_t len, uint64_t samples, double now)
+{
+    const struct md_statsd_stats *sd = md_statsd_stats(p->agg_sd);
+    uint64_t before = sd->metrics;
+    md_statsd_line(p->agg_sd, line, len, now);
+    if (sd->metrics - before < samples)
+        p->ac.reparse += samples - (sd->metrics - before);
+}
+
+/*
  * The intake's key names no context: a new one, normally. The line is parsed
  * again and aggregated by the slow path, which creates the context under
  * the slow key. If that context existed already, the fast key disagreed
@@ -60,10 +76,10 @@ static void fast_miss(struct md_pipeline *p, char *line, size_t len, double now)
 {
     const struct md_agg_stats *a = md_agg_stats(p->agg);
     uint64_t points = a->points, created = a->contexts_created, limited = a->context_limit_drops;
-    md_statsd_line(p->agg_sd, line, len, now);
-    p->fast_misses++;
+    slow_fold(p, line, len, 1, now);
+    p->ac.fast_misses++;
     if (a->points > points && a->contexts_created == created && a->context_limit_drops == limited)
-        p->fast_mismatches++;
+        p->ac.fast_mismatches++;
 }
 
 /* --- intake threads ----------------------------------------------------- */
@@ -76,13 +92,11 @@ static struct rec *reserve(struct intake_thread *t, uint32_t n)
         if (r)
             return r;
         bool block = t->p->block_on_full || t->fd < 0; /* a feed's caller can wait */
-        if (!block || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed)) {
-            t->ring_full++;
-            return NULL;
-        }
-        /* block: let the aggregator see what we have, and wait for room */
+        if (!block || atomic_load_explicit(&t->p->agg_stop, memory_order_relaxed))
+            return NULL; /* the caller counts what it loses */
+        /* block: let the aggregator see what we have (counted first), and wait for room */
         t->ring_waits++;
-        atomic_store_explicit(&t->pub_ring_waits, t->ring_waits, memory_order_relaxed);
+        md_pipe_publish_stats(t);
         md_ring_publish(&t->ring);
         md_pipe_wake(t->p);
         sched_yield();
@@ -124,13 +138,28 @@ static struct rec *put_line(struct intake_thread *t, int kind, const char *line,
     return r;
 }
 
-/* A line the aggregator parses in full: events, checks, packed and |T values. */
-static void slow_line(struct intake_thread *t, char *line, size_t len)
+/*
+ * A line the aggregator parses in full: events, checks (0 samples), packed
+ * and |T values. A REC_LINE's key holds its sample count, so the
+ * aggregator knows how many it took.
+ */
+static void slow_line(struct intake_thread *t, char *line, size_t len, uint64_t samples)
 {
-    if (t->p->inline_agg)
-        md_statsd_line(t->p->agg_sd, line, len, t->now);
-    else
-        put_line(t, REC_LINE, line, len, 0, 1, 0);
+    if (t->p->inline_agg) {
+        t->pushed += samples;
+        t->p->ac.taken += samples;
+        slow_fold(t->p, line, len, samples, t->now);
+        return;
+    }
+    struct rec *r = put_line(t, REC_LINE, line, len, 0, 1, 0);
+    if (r) {
+        r->key = samples;
+        t->pushed += samples;
+    } else if (samples) {
+        t->ring_full += samples;
+    } else {
+        t->ring_full_msgs++;
+    }
 }
 
 static void intake_line(void *ud, char *line, size_t len, enum md_parse_error err)
@@ -143,6 +172,10 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
     }
     if (t->origin) /* the sender's container tags become part of the line */
         line = md_origin_apply(t->origin, t->pid, line, len, t->now, &len);
+    if (len > t->max_line) {
+        st->errors[MD_PERR_LINE_TOO_LONG]++;
+        return;
+    }
     struct md_msg msg;
     char *text = line;
     if (len >= 3 && memcmp(line, "_e{", 3) == 0) {
@@ -155,25 +188,28 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
         return;
     case MD_MSG_EVENT:
         st->events++;
-        slow_line(t, line, len);
+        slow_line(t, line, len, 0);
         return;
     case MD_MSG_SERVICE_CHECK:
         st->service_checks++;
-        slow_line(t, line, len);
+        slow_line(t, line, len, 0);
         return;
     case MD_MSG_METRIC:
         break;
     }
     const struct md_sample *m = &msg.u.metric;
-    st->metrics += m->type == MD_SET ? 1 : m->nvalues;
+    uint64_t samples = m->type == MD_SET ? 1 : m->nvalues;
+    st->metrics += samples;
     if (m->nvalues > 1 || (m->flags & MD_SAMPLE_HAS_TS)) {
-        slow_line(t, line, len); /* rare: the aggregator parses it */
+        slow_line(t, line, len, samples); /* rare: the aggregator parses it */
         return;
     }
     uint64_t key;
     if (md_statsd_fast_key(t->sd, &t->keyer, m, &key) != 0)
-        return;
+        return; /* counted: blocked or too many tags */
     if (t->p->inline_agg) {
+        t->pushed++;
+        t->p->ac.taken++;
         struct md_fast f = {.type = m->type, .value = m->value, .rate = m->sample_rate,
                             .now = t->now, .signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0};
         if (m->type == MD_SET)
@@ -186,20 +222,14 @@ static void intake_line(void *ud, char *line, size_t len, enum md_parse_error er
                      (m->sample_rate != 1 ? REC_RATE : 0) | (m->type == MD_SET ? REC_MEMBER : 0);
     struct rec *r = put_line(t, REC_FAST, line, len, flags, m->sample_rate,
                              m->type == MD_SET ? md_hash(m->values.p, m->values.len) : 0);
-    if (!r)
+    if (!r) {
+        t->ring_full++;
         return;
+    }
+    t->pushed++;
     r->type = (uint8_t)m->type;
     r->key = key;
     r->value = m->value;
-}
-
-void md_pipe_publish_stats(struct intake_thread *t)
-{
-    const uint64_t *v = (const uint64_t *)md_statsd_stats(t->sd);
-    for (size_t i = 0; i < STATS_N; i++)
-        atomic_store_explicit(&t->pub[i], v[i], memory_order_relaxed);
-    atomic_store_explicit(&t->pub_ring_full, t->ring_full, memory_order_relaxed);
-    atomic_store_explicit(&t->pub_ring_waits, t->ring_waits, memory_order_relaxed);
 }
 
 /* The sender pid the kernel attached to datagram i (SO_PASSCRED), 0 if none. */
@@ -304,7 +334,15 @@ static void handle_point(struct md_pipeline *p, const struct rec *r)
 #undef TAKE
     pt.tags = tags;
     pt.ntags = nt;
+    /* The loop's points share the aggregator and its stats: keep their
+     * share apart, so what is left is DogStatsD's. */
+    const struct md_agg_stats *a = md_agg_stats(p->agg);
+    struct md_agg_stats before = *a;
     md_agg_add_internal(p->agg, &pt, now); /* only the loop thread's own points come this way */
+    const uint64_t *x = (const uint64_t *)a, *b = (const uint64_t *)&before;
+    uint64_t *c = (uint64_t *)&p->ac.coll;
+    for (size_t i = 0; i < sizeof *a / sizeof(uint64_t); i++)
+        c[i] += x[i] - b[i];
 }
 
 static void handle_rec(struct md_pipeline *p, struct rec *r, double *now)
@@ -325,11 +363,13 @@ static void handle_rec(struct md_pipeline *p, struct rec *r, double *now)
         *now = r->value;
         break;
     case REC_FAST:
+        p->ac.taken++;
         if (md_agg_add_fast(p->agg, r->key, &f) == -ENOENT)
             fast_miss(p, d, r->len, *now);
         break;
     case REC_LINE:
-        md_statsd_line(p->agg_sd, d, r->len, *now);
+        p->ac.taken += r->key;
+        slow_fold(p, d, r->len, r->key, *now);
         break;
     case REC_POINT:
         handle_point(p, r);
@@ -436,11 +476,30 @@ static void seal_last(struct md_pipeline *p)
 
 static void publish_agg_stats(struct md_pipeline *p)
 {
-    const uint64_t *v = (const uint64_t *)md_agg_stats(p->agg);
-    for (size_t i = 0; i < AGG_STATS_N; i++)
-        atomic_store_explicit(&p->agg_pub[i], v[i], memory_order_relaxed);
-    atomic_store_explicit(&p->pub_fast_misses, p->fast_misses, memory_order_relaxed);
-    atomic_store_explicit(&p->pub_fast_mismatches, p->fast_mismatches, memory_order_relaxed);
+    p->ac.agg = *md_agg_stats(p->agg);
+    p->ac.sd = *md_statsd_stats(p->agg_sd);
+    md_pipe_seq_publish(&p->agg_seq, p->agg_pub, &p->ac, AGG_N);
+}
+
+/*
+ * After the last seal nothing is folded any more: records still in a ring
+ * (none, when the intake threads stopped first, as md_pipeline_stop
+ * does) are counted as lost at shutdown.
+ */
+static void count_leftovers(struct md_pipeline *p)
+{
+    for (unsigned i = 0; i < p->nthreads; i++) {
+        struct md_ring *ring = &p->threads[i]->ring;
+        uint32_t len;
+        struct rec *r;
+        while ((r = md_ring_peek(ring, &len))) {
+            uint64_t n = r->kind == REC_FAST ? 1 : r->kind == REC_LINE ? r->key : 0;
+            p->ac.taken += n;
+            p->ac.shutdown += n;
+            md_ring_consume(ring);
+        }
+        md_ring_release(ring);
+    }
 }
 
 static bool rings_empty(struct md_pipeline *p)
@@ -484,6 +543,7 @@ void *md_pipe_agg_main(void *arg)
             agg_sleep(p, p->seal_blocked ? AGG_SEAL_NAP_NS : AGG_NAP_NS);
     }
     seal_last(p);
+    count_leftovers(p);
     publish_agg_stats(p);
     return NULL;
 }
@@ -524,6 +584,7 @@ void *md_pipe_inline_main(void *arg)
     while (drain(p, &p->main_ring, &p->main_now))
         ;
     seal_last(p);
+    count_leftovers(p);
     publish_agg_stats(p);
     return NULL;
 }

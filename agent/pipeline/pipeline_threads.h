@@ -23,8 +23,33 @@
 #define BATCH 64
 #define MAX_THREADS 64
 #define DRAIN_MAX 4096 /* records taken from one ring before looking at the others */
-#define STATS_N (sizeof(struct md_statsd_stats) / sizeof(uint64_t))
-#define AGG_STATS_N (sizeof(struct md_agg_stats) / sizeof(uint64_t))
+
+/*
+ * The counters a thread publishes for the status endpoint, as one
+ * consistent snapshot (a sequence lock: md_pipe_seq_publish/read). Intake
+ * threads publish theirs before the records they count become visible in
+ * the ring, so a reader that takes the aggregator's snapshot first and the
+ * intake's second never sees a sample taken that was not yet pushed: the
+ * ledger adds up at any moment, not only when the agent is idle.
+ */
+struct intake_counts {
+    struct md_statsd_stats st;
+    uint64_t ring_full;      /* samples dropped on a full ring */
+    uint64_t ring_full_msgs; /* events and service checks dropped on a full ring */
+    uint64_t ring_waits;
+    uint64_t pushed;         /* samples handed to the aggregator (ring or inline) */
+};
+struct agg_counts {
+    struct md_agg_stats agg;  /* every point: DogStatsD and the loop's */
+    struct md_agg_stats coll; /* the share of the loop's points (collectors, telemetry) */
+    uint64_t taken;           /* DogStatsD samples taken from the rings (or inline) */
+    uint64_t reparse;         /* ... whose line the aggregator's parse did not take */
+    uint64_t shutdown;        /* ... left in a ring after the last seal */
+    uint64_t fast_misses, fast_mismatches;
+    struct md_statsd_stats sd; /* the aggregator's own statsd stage (slow path) */
+};
+#define INTAKE_N (sizeof(struct intake_counts) / sizeof(uint64_t))
+#define AGG_N (sizeof(struct agg_counts) / sizeof(uint64_t))
 
 /*
  * Ring records: a 24-byte header, the optional fields its flags name, then
@@ -73,9 +98,10 @@ struct intake_thread {
     bool uds;
     int pid;
     char *cmsg; /* BATCH control buffers for SCM_CREDENTIALS */
-    uint64_t ring_full, ring_waits;
-    _Atomic uint64_t pub[STATS_N];
-    _Atomic uint64_t pub_ring_full, pub_ring_waits;
+    size_t max_line;  /* longest line a ring record holds */
+    uint64_t ring_full, ring_full_msgs, ring_waits, pushed;
+    _Atomic uint32_t pub_seq;
+    _Atomic uint64_t pub[INTAKE_N]; /* struct intake_counts */
     unsigned long inode;
 };
 
@@ -102,9 +128,10 @@ struct md_pipeline {
     _Atomic int agg_sleeping;
     _Atomic int agg_paused;     /* tests stall the consumer with this */
     _Atomic uint32_t wake_seq;
-    _Atomic uint64_t agg_pub[AGG_STATS_N];
-    uint64_t fast_misses, fast_mismatches; /* the thread that owns the aggregator */
-    _Atomic uint64_t pub_fast_misses, pub_fast_mismatches;
+    struct agg_counts ac;       /* the thread that owns the aggregator */
+    _Atomic uint32_t agg_seq;
+    _Atomic uint64_t agg_pub[AGG_N]; /* struct agg_counts */
+    uint64_t point_ring_full, point_too_long; /* loop thread: its points dropped */
     struct intake_thread *feed; /* md_pipeline_feed_open */
     char *uds_path;
     struct md_origin_stats origin_st;
@@ -125,6 +152,9 @@ void *md_pipe_inline_main(void *t);
 void md_pipe_wake(struct md_pipeline *p);
 /* Copy an intake thread's counters where md_pipeline_stats reads them. */
 void md_pipe_publish_stats(struct intake_thread *t);
+/* A consistent copy of n counters (sequence lock; one writer). */
+void md_pipe_seq_publish(_Atomic uint32_t *seq, _Atomic uint64_t *dst, const void *src, size_t n);
+void md_pipe_seq_read(_Atomic uint32_t *seq, const _Atomic uint64_t *src, void *dst, size_t n);
 /* One datagram pushed by the caller into a feed (fd -1) thread's ring. */
 void md_pipe_feed(struct intake_thread *t, char *buf, size_t len, bool truncated, double now);
 

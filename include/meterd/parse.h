@@ -11,8 +11,11 @@
 
 #include "meterd/sample.h"
 
-/* Why a message was rejected. The names are the telemetry tag values and
- * the "reason" of `meterd parse` error objects, so keep them stable. */
+/* Why a line was rejected before it became a sample. The names are the
+ * telemetry tag values and the "reason" of `meterd parse` error objects, so
+ * keep them stable. line_too_long is the intake's (a line longer than its
+ * ring record can hold); too many tags is not here: it is found after the
+ * sample is counted, and the intake ledger counts it as a drop of its own. */
 #define MD_PARSE_ERRORS(X)                                  \
     X(MD_PERR_NO_PIPE, "no_type_separator")                 \
     X(MD_PERR_NO_COLON, "no_value_separator")               \
@@ -28,7 +31,7 @@
     X(MD_PERR_SC_STATUS, "bad_service_check_status")        \
     X(MD_PERR_TRUNCATED, "truncated_datagram")              \
     X(MD_PERR_UNTERMINATED, "unterminated_line")            \
-    X(MD_PERR_TOO_MANY_TAGS, "too_many_tags")
+    X(MD_PERR_LINE_TOO_LONG, "line_too_long")
 
 enum md_parse_error {
     MD_PERR_NONE = 0,

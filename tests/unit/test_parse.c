@@ -653,7 +653,7 @@ static void test_separator_index_edges(void **st)
 static void test_error_names(void **st)
 {
     assert_string_equal(md_parse_error_name(MD_PERR_NO_PIPE), "no_type_separator");
-    assert_string_equal(md_parse_error_name(MD_PERR_TOO_MANY_TAGS), "too_many_tags");
+    assert_string_equal(md_parse_error_name(MD_PERR_LINE_TOO_LONG), "line_too_long");
     assert_string_equal(md_parse_error_name(MD_PERR_NONE), "none");
     assert_string_equal(md_parse_error_name((enum md_parse_error)999), "unknown");
     for (int e = 1; e < MD_PERR_COUNT; e++)
