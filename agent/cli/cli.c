@@ -12,7 +12,8 @@
 
 #include "httpget.h"
 
-void md_cli_begin(void)
+/* Reset getopt before a subcommand parses its argv (argv[0] = "meterd CMD"). */
+static void md_cli_begin(void)
 {
     optind = 0; /* glibc: 0 re-initialises getopt completely, unlike 1 */
     opterr = 1;
@@ -154,6 +155,7 @@ long md_cli_status_get(const struct md_config *c, const char *path, long timeout
         return 0;
     }
     md_cli_status_url(c, path, url, sizeof url);
-    const struct md_httpget req = {.url = url, .timeout_ms = timeout_ms};
+    /* The agent's own status address: a proxy from the environment must not see it. */
+    const struct md_httpget req = {.url = url, .timeout_ms = timeout_ms, .no_proxy = true};
     return md_httpget(&req, body, err, errlen);
 }

@@ -8,9 +8,9 @@
  * they mean the same thing and fail the same way everywhere: a bad option
  * or option value prints "meterd CMD: reason" and the usage on stderr, and
  * the command exits 2; --help prints the usage on stdout and exits 0.
- * md_cli_begin and md_cli_config_opt are the pieces md_cli_parse is made
- * of, for a command that still runs its own getopt loop. The commands that
- * ask the running agent find it at one address, md_cli_status_url.
+ * md_cli_config_opt adds one -c or --set to a parsed command line. The
+ * commands that ask the running agent find it at one address,
+ * md_cli_status_url, and fetch from it with md_cli_status_get.
  */
 #ifndef METERD_CLI_H
 #define METERD_CLI_H
@@ -37,9 +37,6 @@ struct md_cli_config {
     char *sets[MD_CLI_MAX_SETS];
     size_t nsets;
 };
-
-/* Reset getopt before a subcommand parses its argv (argv[0] = "meterd CMD"). */
-void md_cli_begin(void);
 
 /*
  * One of the shared config options (MD_OPT_CONFIG or MD_OPT_SET) into cc.
