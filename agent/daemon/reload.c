@@ -49,7 +49,9 @@ void md_reload_warn_restart_only(const struct md_config *o, const struct md_conf
     if (o->dogstatsd_port != n->dogstatsd_port || !str_same(o->bind_host, n->bind_host) ||
         o->dogstatsd_non_local_traffic != n->dogstatsd_non_local_traffic ||
         !str_same(o->dogstatsd_socket, n->dogstatsd_socket) ||
-        o->flush_interval != n->flush_interval || o->status_port != n->status_port)
-        md_warn("reload: listening addresses, status_port and flush_interval change only on "
-                "restart; kept the running values");
+        o->flush_interval != n->flush_interval || o->status_port != n->status_port ||
+        o->dogstatsd_context_limit != n->dogstatsd_context_limit ||
+        o->collector_context_limit != n->collector_context_limit)
+        md_warn("reload: listening addresses, status_port, flush_interval and the context "
+                "limits change only on restart; kept the running values");
 }

@@ -137,6 +137,29 @@ def test_health_over_ipv6(d):
     assert r.returncode == 0 and '"dogstatsd"' in r.stdout, (r.returncode, r.stderr)
 
 
+def test_reload_keeps_the_context_limit(d):
+    """The context limit sizes the running aggregator: a SIGHUP that changes it
+    keeps the running value and says so in one line."""
+    conf = "dogstatsd_context_limit: 5\nlog_level: info\n"
+    m = Meterd(d, config_text=conf)
+    try:
+        def drops():
+            return m.status()["aggregator"]["context_limit_drops"]
+        m.send(*["limit.a%d:1|c" % i for i in range(8)])
+        wait_until(lambda: drops() == 3, 10, "3 drops past a limit of 5")
+        with open(m.config_path, "w") as f:
+            f.write(conf.replace(": 5", ": 1000"))
+        m.proc.signal(signal.SIGHUP)
+        wait_until(lambda: m.status()["reloads"] == 1, 10, "the SIGHUP reload")
+        want = "the context limits change only on restart"
+        wait_until(lambda: want in m.proc.output(), 5, "log line %r" % want)
+        m.send(*["limit.b%d:1|c" % i for i in range(4)])
+        wait_until(lambda: drops() == 7, 10, "4 more drops: the running limit is still 5")
+    finally:
+        m.stop()
+
+
 if __name__ == "__main__":
     raise SystemExit(run_tests([test_sighup_during_drain_is_ignored,
-                                test_second_sigterm_exits_at_once, test_health_over_ipv6]))
+                                test_second_sigterm_exits_at_once, test_health_over_ipv6,
+                                test_reload_keeps_the_context_limit]))
