@@ -164,12 +164,6 @@ static void on_forwarder_done(struct md_forwarder *f, void *ud)
     md_daemon_request(d, MD_REQ_DRAINED);
 }
 
-/* How long the forwarder may keep sending after a stop request. */
-static uint64_t drain_deadline_ms(const struct md_config *c)
-{
-    return (uint64_t)c->forwarder_timeout * 1000 / 4 + 2000;
-}
-
 /* Draining: once the pool has handed everything over, the forwarder gets its deadline. */
 static bool drained(struct md_daemon *d)
 {
@@ -177,7 +171,8 @@ static bool drained(struct md_daemon *d)
         return false;
     if (d->fwd && !d->fwd_shutdown) {
         d->fwd_shutdown = true;
-        md_forwarder_shutdown(d->fwd, drain_deadline_ms(&d->cfg), on_forwarder_done, d);
+        md_forwarder_shutdown(d->fwd, (uint64_t)d->cfg.shutdown_timeout * 1000, on_forwarder_done,
+                              d);
         return false;
     }
     return !d->fwd || d->fwd_done;

@@ -109,6 +109,7 @@ struct md_config {
     int forwarder_num_workers;  /* requests in flight, 4 */
     int forwarder_backoff_base; /* seconds, 2; also the probe interval */
     int forwarder_backoff_max;  /* seconds, 64 */
+    int shutdown_timeout;       /* seconds, 5: the stop drain's wait for sends */
     int forwarder_retry_queue_payloads_max_size; /* bytes in memory, 15 MiB */
     char *run_path;             /* /var/lib/meterd */
     char *forwarder_storage_path; /* "" = <run_path>/transactions_to_retry */
