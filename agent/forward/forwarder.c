@@ -373,6 +373,11 @@ static void fwd_teardown(struct md_forwarder *f)
     md_forwarder_spool_pending(f);
     f->state = FWD_CLOSING;
     fwd_curl_close(f);
+    if (f->spool_async.data) { /* the spool's wake-up handle was opened */
+        if (f->spool)
+            md_spool_stop_waking(f->spool);
+        uv_close((uv_handle_t *)&f->spool_async, fwd_handle_closed);
+    }
     uv_close((uv_handle_t *)&f->curl_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->retry_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->deadline_timer, fwd_handle_closed);
@@ -398,6 +403,19 @@ static void fwd_defaults(struct md_fwd_opts *o)
         o->spool_max_bytes = FWD_DEF_SPOOL_BYTES;
 }
 
+/* Spool writer thread, under its lock: something finished. */
+static void fwd_spool_wake(void *ud)
+{
+    uv_async_send(&((struct md_forwarder *)ud)->spool_async);
+}
+
+static void fwd_spool_async_cb(uv_async_t *a)
+{
+    struct md_forwarder *f = a->data;
+    md_spool_reap(f->spool);
+    fwd_dispatch(f); /* a payload a failed write gave back may go now */
+}
+
 /* A spool that cannot be opened leaves the agent running without one, and says so. */
 static void fwd_spool_open(struct md_forwarder *f)
 {
@@ -405,9 +423,14 @@ static void fwd_spool_open(struct md_forwarder *f)
         return;
     char err[512];
     uint64_t max_seq = 0;
-    f->spool = md_spool_open(f->o.spool_path, f->o.spool_max_bytes,
-                             (const char *const *)f->secrets, f->nsecrets, &max_seq, err,
-                             sizeof err);
+    struct md_spool_opts so = {.dir = f->o.spool_path, .max_bytes = f->o.spool_max_bytes,
+                               .secrets = (const char *const *)f->secrets,
+                               .nsecrets = f->nsecrets, .wake = fwd_spool_wake,
+                               .failed = fwd_spool_failed, .ud = f};
+    uv_async_init(f->loop, &f->spool_async, fwd_spool_async_cb);
+    f->spool_async.data = f;
+    f->open_handles++;
+    f->spool = md_spool_open(&so, &max_seq, err, sizeof err);
     if (!f->spool)
         md_warn("forwarder: disk spool off: %s; payloads for a failing backend are kept in "
                 "memory only",
@@ -455,16 +478,16 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
         fwd_release(f);
         return NULL;
     }
-    if (o) {
-        f->o.spool_path = o->spool_path;
-        fwd_spool_open(f);
-        f->o.spool_path = NULL;
-    }
     uv_timer_t *timers[] = {&f->curl_timer, &f->retry_timer, &f->deadline_timer};
     for (int i = 0; i < 3; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = f;
         f->open_handles++;
+    }
+    if (o) {
+        f->o.spool_path = o->spool_path;
+        fwd_spool_open(f);
+        f->o.spool_path = NULL;
     }
     f->state = FWD_RUNNING;
     fwd_dispatch(f); /* a spool left by the last run starts draining now */
@@ -542,6 +565,8 @@ static bool fwd_spool_or_drop(struct md_forwarder *f, struct fwd_item *it)
 size_t md_forwarder_spool_pending(struct md_forwarder *f)
 {
     size_t spooled = 0, dropped = 0;
+    uint64_t failed = f->total.dropped_shutdown;
+    f->spooling_out = true;
     while (f->inflight) {
         struct fwd_item *it = f->inflight;
         fwd_abort(f, it);
@@ -561,6 +586,13 @@ size_t md_forwarder_spool_pending(struct md_forwarder *f)
         else
             dropped++;
     }
+    if (f->spool) { /* the writes are on disk before this returns: the process may end next */
+        md_spool_sync(f->spool);
+        failed = f->total.dropped_shutdown - failed - dropped;
+        spooled -= failed;
+        dropped += failed;
+    }
+    f->spooling_out = false;
     if (spooled)
         md_info("forwarder: %zu unsent payload(s) kept in the spool for the next run", spooled);
     if (dropped)

@@ -88,6 +88,7 @@ struct md_forwarder {
     struct md_fwd_opts o;
     enum fwd_state state;
     uv_timer_t curl_timer, retry_timer, deadline_timer;
+    uv_async_t spool_async; /* the spool's writer finished something (with a spool only) */
     unsigned open_handles; /* libuv handles not yet closed */
     struct fwd_item *qhead, *qtail, *inflight;
     size_t qbytes, qcount;
@@ -101,6 +102,7 @@ struct md_forwarder {
     size_t nsecrets;
     char *proxy_http, *proxy_https, *no_proxy; /* owned copies of o's; may hold a password */
     uint64_t spool_retry_at; /* loop time: no spool writes before it after a failure */
+    bool spooling_out;       /* md_forwarder_spool_pending: a failed write is a drop */
     struct fwd_ratelog logs[FWD_R_COUNT];
     uint64_t rng, seq;
     md_forwarder_done_cb done;
@@ -135,6 +137,7 @@ int fwd_spool_item(struct md_forwarder *f, struct fwd_item *it);
 void fwd_release_to_spool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_unspool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_refill(struct md_forwarder *f);
+void fwd_spool_failed(void *ud, uint64_t seq, struct md_payload *p);
 void fwd_spool_waiting(struct md_forwarder *f);
 bool fwd_sink_backlogged(struct md_forwarder *f, struct fwd_sink *sk);
 

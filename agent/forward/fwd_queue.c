@@ -79,6 +79,46 @@ int fwd_spool_item(struct md_forwarder *f, struct fwd_item *it)
     return 0;
 }
 
+/* The item with this seq in memory (queued or in flight), or NULL. */
+static struct fwd_item *fwd_find(struct md_forwarder *f, uint64_t seq)
+{
+    for (struct fwd_item *it = f->qhead; it; it = it->next)
+        if (it->seq == seq)
+            return it;
+    for (struct fwd_item *it = f->inflight; it; it = it->next)
+        if (it->seq == seq)
+            return it;
+    return NULL;
+}
+
+/*
+ * The spool could not write seq after all (disk full with nothing to
+ * evict, I/O error). A payload still in memory just has no disk copy; one
+ * that was only on disk comes back to the queue, or, at exit, is dropped
+ * and counted as "shutdown".
+ */
+void fwd_spool_failed(void *ud, uint64_t seq, struct md_payload *p)
+{
+    struct md_forwarder *f = ud;
+    f->spool_retry_at = uv_now(f->loop) + FWD_SPOOL_PAUSE_MS;
+    if (!p) {
+        struct fwd_item *it = fwd_find(f, seq);
+        if (it)
+            it->spooled = false;
+        return;
+    }
+    struct fwd_item *it = fwd_item_new(f, p, seq);
+    if (!it) {
+        md_error("forwarder: out of memory: a payload of %zu items is lost", p->nitems);
+        md_payload_free(p);
+        return;
+    }
+    if (f->spooling_out || f->state >= FWD_CLOSING)
+        fwd_drop(f, it, FWD_R_SHUTDOWN);
+    else
+        fwd_queue_push(f, it);
+}
+
 /* The memory copy goes away; the disk copy (if any) stays for later. */
 void fwd_release_to_spool(struct md_forwarder *f, struct fwd_item *it)
 {
