@@ -416,6 +416,66 @@ static void test_outage_fills_spool_ledger_adds_up(void **st)
     fx_rmdir_all(d);
 }
 
+static struct md_payload *intake_payload(int port)
+{
+    struct md_payload *p = payload(port, "{\"internalHostname\":\"h\"}");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/datadog/intake/?x=1", port);
+    free(p->url);
+    p->url = strdup(url);
+    return p;
+}
+
+static bool got_series_recs(void *ud)
+{
+    struct want *w = ud;
+    int n = 0;
+    pthread_mutex_lock(&w->s->mu);
+    for (int i = 0; i < w->s->nrecs; i++)
+        n += strstr(w->s->recs[i].path, "/api/v1/series") != NULL;
+    pthread_mutex_unlock(&w->s->mu);
+    return (uint64_t)n >= w->n;
+}
+
+/*
+ * The host metadata payload failing on /intake/ (a proxy that blocks it,
+ * an intake that refuses it) backs off that endpoint only: series of the
+ * same sink keep going to /api/v1/series at once. The server's 503 for
+ * /intake/ is scripted: no real backend refuses one path on demand.
+ */
+static void test_failing_metadata_does_not_hold_back_series(void **st)
+{
+    int script[] = {202};
+    struct srv *s = srv_start(script, 1, 202, 0, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->fail_path = "/datadog/intake/";
+    s->fail_status = 503;
+    pthread_mutex_unlock(&s->mu);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_fwd_opts o = fast;
+    o.backoff_base_ms = 2000; /* a blocked sink would hold the series 2 to 4 s */
+    o.backoff_max_ms = 8000;
+    struct md_forwarder *f = md_forwarder_new(&loop, &o);
+    assert_int_equal(md_forwarder_send(f, intake_payload(s->port)), 0);
+    struct want w = {.f = f, .s = s, .n = 1};
+    assert_true(run_until(&loop, got_errors, &w, 10)); /* /intake/ failed and backs off */
+    double t0 = now_s();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(md_forwarder_send(f, payload(s->port, "series")), 0);
+    w.n = 3;
+    assert_true(run_until(&loop, got_series_recs, &w, 10));
+    double took = now_s() - t0;
+    assert_true(took < 1.0);
+    struct md_fwd_stats t;
+    md_forwarder_stats(f, "datadog", &t);
+    assert_int_equal(t.items_sent, 3);
+    assert_int_equal(md_forwarder_pending(f), 1); /* the metadata still waits for its endpoint */
+    balanced(f);
+    finish(&loop, f);
+    srv_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_too_big_marker_counted),
         cmocka_unit_test(test_probe_finds_recovered_backend),
         cmocka_unit_test(test_outage_fills_spool_ledger_adds_up),
+        cmocka_unit_test(test_failing_metadata_does_not_hold_back_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
