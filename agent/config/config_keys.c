@@ -303,6 +303,15 @@ const struct md_opt md_config_keys[] = {
      "(127.0.0.1, ::1, 0.0.0.0), not a host name."},
     {"status_port", MD_OPT_INT, O_INT(status_port), "5555", 0, 65535, NULL, 0, NULL, NULL, NULL, {0},
      NULL, "TCP port of the status server; 0 = off."},
+    {"openmetrics_expose_series", MD_OPT_BOOL, O_BOOL(openmetrics_expose_series), "false", NOLIM,
+     NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "GET /metrics also shows the last flushed window's series, after the agent's\n"
+     "own counters, for a Prometheus to scrape. Names and labels as the\n"
+     "prometheus_rw sink writes them; each series a gauge with the value every sink\n"
+     "ships (statsd counters as the window's per-second rate, gauges as their last\n"
+     "value, histogram aggregates as computed) stamped with the window's start, so\n"
+     "a window scraped twice is one sample. meterd.* series are left out: the\n"
+     "counters above already show them."},
     {"health_port", MD_OPT_INT, O_INT(health_port), "0", 0, 65535, NULL, 0, NULL, NULL, NULL,
      {"DD_HEALTH_PORT"}, NULL,
      "TCP port serving /live and /ready on all interfaces, for kubelet and ECS\n"

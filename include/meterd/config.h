@@ -127,6 +127,7 @@ struct md_config {
     /* status and logs */
     char *status_host;          /* 127.0.0.1: an address literal */
     int status_port;            /* 5555; 0 = off */
+    bool openmetrics_expose_series; /* /metrics shows the last window's series too */
     int health_port;            /* /live and /ready on all interfaces; 0 = off */
     char *log_level;            /* info */
 
