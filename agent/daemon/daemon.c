@@ -193,12 +193,16 @@ static void begin_drain(struct md_daemon *d)
     md_daemon_request(d, MD_REQ_DRAINED);
 }
 
-/* A second stop request: drop what is left and let the loop end now. */
+/*
+ * A second stop request: no more waiting for the backends. What is unsent
+ * still goes to the spool (the forwarder's teardown writes it and says how
+ * much); frames still encoding are lost.
+ */
 static void abandon_drain(struct md_daemon *d)
 {
     size_t left = d->fwd ? md_forwarder_pending(d->fwd) : 0;
-    md_warn("second stop request: exiting without waiting for the drain (%zu payload(s) "
-            "dropped, %d frame(s) still encoding)", left, md_flusher_busy(d->flush));
+    md_warn("second stop request: exiting without waiting for the drain (%zu unsent payload(s) "
+            "to the spool, %d frame(s) still encoding lost)", left, md_flusher_busy(d->flush));
     d->forced = true;
     d->state = MD_DAEMON_STOPPED;
     md_flusher_detach(d->flush);
