@@ -247,11 +247,10 @@ static void prw_bytes(struct md_buf *b, unsigned field, const void *p, size_t n)
     md_buf_add(b, p, n);
 }
 
-/* One TimeSeries message (its labels sorted, one sample) into e->item. */
-static void prw_series(struct prw_enc *e, const struct md_series *s)
+/* The series' labels, __name__ included, sanitised and sorted; false when out of memory. */
+static bool prw_labels(struct prw_enc *e, const struct md_series *s)
 {
     md_buf_reset(&e->scratch);
-    md_buf_reset(&e->item);
     e->nlabels = 0;
     const struct md_series_key *k = s->key;
     for (uint32_t i = 0; k && i < k->ntags; i++) {
@@ -269,19 +268,36 @@ static void prw_series(struct prw_enc *e, const struct md_series *s)
     size_t nlen = e->scratch.len - noff;
     prw_add_label(e, "__name__", 8, false, "");
     if (e->oom || e->scratch.oom)
-        return;
+        return false;
     struct prw_label *nm = &e->labels[e->nlabels - 1];
     nm->voff = noff;
     nm->vlen = nlen;
     qsort_r(e->labels, e->nlabels, sizeof *e->labels, prw_label_cmp, e->scratch.p);
+    return true;
+}
+
+/* A later label of the same name wins: is label i shadowed by the next one? */
+static bool prw_label_shadowed(const struct prw_enc *e, size_t i)
+{
+    const struct prw_label *l = &e->labels[i];
+    const struct prw_label *nx = i + 1 < e->nlabels ? &e->labels[i + 1] : NULL;
+    return nx && nx->nlen == l->nlen &&
+           memcmp(e->scratch.p + nx->noff, e->scratch.p + l->noff, l->nlen) == 0;
+}
+
+/* One TimeSeries message (its labels sorted, one sample) into e->item. */
+static void prw_series(struct prw_enc *e, const struct md_series *s)
+{
+    md_buf_reset(&e->item);
+    if (!prw_labels(e, s))
+        return;
     const char *base = e->scratch.p;
     struct md_buf lb;
     md_buf_init(&lb);
     for (size_t i = 0; i < e->nlabels; i++) {
         const struct prw_label *l = &e->labels[i];
-        const struct prw_label *nx = i + 1 < e->nlabels ? &e->labels[i + 1] : NULL;
-        if (nx && nx->nlen == l->nlen && memcmp(base + nx->noff, base + l->noff, l->nlen) == 0)
-            continue; /* a later label of the same name wins */
+        if (prw_label_shadowed(e, i))
+            continue;
         md_buf_reset(&lb);
         prw_bytes(&lb, 1, base + l->noff, l->nlen);
         prw_bytes(&lb, 2, base + l->voff, l->vlen);
@@ -296,6 +312,47 @@ static void prw_series(struct prw_enc *e, const struct md_series *s)
     prw_bytes(&e->item, 2, lb.p, lb.len);
     e->oom = e->oom || lb.oom || e->item.oom;
     md_buf_free(&lb);
+}
+
+/* OpenMetrics label values escape backslash, double quote and line feed. */
+static void prw_text_value(struct md_buf *b, const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '\\' || v[i] == '"')
+            md_buf_putc(b, '\\');
+        if (v[i] == '\n')
+            md_buf_puts(b, "\\n");
+        else
+            md_buf_putc(b, v[i]);
+    }
+}
+
+void md_prw_series_text(const struct md_series *s, struct md_buf *out)
+{
+    struct prw_enc e = {0};
+    md_buf_init(&e.scratch);
+    if (prw_labels(&e, s)) {
+        const char *base = e.scratch.p;
+        size_t name = 0, nlab = 0;
+        for (size_t i = 0; i < e.nlabels; i++)
+            if (e.labels[i].nlen == 8 && memcmp(base + e.labels[i].noff, "__name__", 8) == 0)
+                name = i;
+        md_buf_add(out, base + e.labels[name].voff, e.labels[name].vlen);
+        for (size_t i = 0; i < e.nlabels; i++) {
+            const struct prw_label *l = &e.labels[i];
+            if (i == name || prw_label_shadowed(&e, i))
+                continue;
+            md_buf_putc(out, nlab++ ? ',' : '{');
+            md_buf_add(out, base + l->noff, l->nlen);
+            md_buf_puts(out, "=\"");
+            prw_text_value(out, base + l->voff, l->vlen);
+            md_buf_putc(out, '"');
+        }
+        if (nlab)
+            md_buf_putc(out, '}');
+    }
+    md_buf_free(&e.scratch);
+    free(e.labels);
 }
 
 static char *prw_header(const char *name, const char *value)

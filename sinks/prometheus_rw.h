@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+#include "buf.h"
+#include "meterd/frame.h"
+
 struct md_prw_conf {
     char *prometheus_remote_write_url;
     char *prometheus_remote_write_username;
@@ -22,5 +25,12 @@ struct md_prw_conf {
  * not fit in len bytes.
  */
 int md_prw_auth_header(const struct md_prw_conf *c, char *out, size_t len);
+
+/*
+ * Series s as the start of an OpenMetrics sample line, named and labelled
+ * as remote write ships it: `name{label="value",...}` (no braces without
+ * labels), values escaped. Appended to out. Safe on any thread.
+ */
+void md_prw_series_text(const struct md_series *s, struct md_buf *out);
 
 #endif

@@ -244,6 +244,12 @@ const struct md_opt md_config_keys[] = {
      "also probed (HEAD) every base, and used again at the first answer."},
     {"forwarder_backoff_max", MD_OPT_DURATION, O_INT(forwarder_backoff_max), "64", 1, 3600, NULL, 0,
      NULL, NULL, NULL, {"DD_FORWARDER_BACKOFF_MAX"}, NULL, "The longest wait between tries."},
+    {"shutdown_timeout", MD_OPT_DURATION, O_INT(shutdown_timeout), "5", 0, 3600, NULL, 0, NULL,
+     NULL, NULL, {0}, NULL,
+     "On SIGTERM the agent seals the open window, flushes it and waits this long\n"
+     "for requests in flight; what is still unsent then goes to the disk spool for\n"
+     "the next run, and the agent exits 0. Keep it below the stop grace period of\n"
+     "systemd (TimeoutStopSec) or Kubernetes (terminationGracePeriodSeconds)."},
     {"forwarder_retry_queue_payloads_max_size", MD_OPT_INT,
      O_INT(forwarder_retry_queue_payloads_max_size), "15728640", 65536, 1073741824, NULL, 0, NULL,
      NULL, NULL, {"DD_FORWARDER_RETRY_QUEUE_PAYLOADS_MAX_SIZE"}, NULL,
@@ -297,6 +303,15 @@ const struct md_opt md_config_keys[] = {
      "(127.0.0.1, ::1, 0.0.0.0), not a host name."},
     {"status_port", MD_OPT_INT, O_INT(status_port), "5555", 0, 65535, NULL, 0, NULL, NULL, NULL, {0},
      NULL, "TCP port of the status server; 0 = off."},
+    {"openmetrics_expose_series", MD_OPT_BOOL, O_BOOL(openmetrics_expose_series), "false", NOLIM,
+     NULL, 0, NULL, NULL, NULL, {0}, NULL,
+     "GET /metrics also shows the last flushed window's series, after the agent's\n"
+     "own counters, for a Prometheus to scrape. Names and labels as the\n"
+     "prometheus_rw sink writes them; each series a gauge with the value every sink\n"
+     "ships (statsd counters as the window's per-second rate, gauges as their last\n"
+     "value, histogram aggregates as computed) stamped with the window's start, so\n"
+     "a window scraped twice is one sample. meterd.* series are left out: the\n"
+     "counters above already show them."},
     {"health_port", MD_OPT_INT, O_INT(health_port), "0", 0, 65535, NULL, 0, NULL, NULL, NULL,
      {"DD_HEALTH_PORT"}, NULL,
      "TCP port serving /live and /ready on all interfaces, for kubelet and ECS\n"

@@ -164,12 +164,6 @@ static void on_forwarder_done(struct md_forwarder *f, void *ud)
     md_daemon_request(d, MD_REQ_DRAINED);
 }
 
-/* How long the forwarder may keep sending after a stop request. */
-static uint64_t drain_deadline_ms(const struct md_config *c)
-{
-    return (uint64_t)c->forwarder_timeout * 1000 / 4 + 2000;
-}
-
 /* Draining: once the pool has handed everything over, the forwarder gets its deadline. */
 static bool drained(struct md_daemon *d)
 {
@@ -177,7 +171,8 @@ static bool drained(struct md_daemon *d)
         return false;
     if (d->fwd && !d->fwd_shutdown) {
         d->fwd_shutdown = true;
-        md_forwarder_shutdown(d->fwd, drain_deadline_ms(&d->cfg), on_forwarder_done, d);
+        md_forwarder_shutdown(d->fwd, (uint64_t)d->cfg.shutdown_timeout * 1000, on_forwarder_done,
+                              d);
         return false;
     }
     return !d->fwd || d->fwd_done;
@@ -198,12 +193,16 @@ static void begin_drain(struct md_daemon *d)
     md_daemon_request(d, MD_REQ_DRAINED);
 }
 
-/* A second stop request: drop what is left and let the loop end now. */
+/*
+ * A second stop request: no more waiting for the backends. What is unsent
+ * still goes to the spool (the forwarder's teardown writes it and says how
+ * much); frames still encoding are lost.
+ */
 static void abandon_drain(struct md_daemon *d)
 {
     size_t left = d->fwd ? md_forwarder_pending(d->fwd) : 0;
-    md_warn("second stop request: exiting without waiting for the drain (%zu payload(s) "
-            "dropped, %d frame(s) still encoding)", left, md_flusher_busy(d->flush));
+    md_warn("second stop request: exiting without waiting for the drain (%zu unsent payload(s) "
+            "to the spool, %d frame(s) still encoding lost)", left, md_flusher_busy(d->flush));
     d->forced = true;
     d->state = MD_DAEMON_STOPPED;
     md_flusher_detach(d->flush);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "compress.h"
+#include "expose.h"
 #include "forwarder.h"
 #include "log.h"
 
@@ -31,6 +32,7 @@ struct md_flusher {
     size_t nsinks;
     int in_pool;
     struct md_flush_stats st;
+    struct md_expose *expose; /* the last window for /metrics (openmetrics_expose_series) */
 };
 
 /* A frame on its way through the thread pool. */
@@ -39,6 +41,7 @@ struct flush_job {
     struct md_flusher *fl;
     struct md_frame frame;
     struct md_payload *payloads;
+    struct md_expose_part *expose;
 };
 
 static double wall_now(void)
@@ -92,6 +95,11 @@ int md_flusher_new(const struct md_config *cfg, const char *only, const struct m
     } else {
         n = md_config_sinks(cfg, ops, MD_FLUSH_MAX_SINKS);
     }
+    if (cfg->openmetrics_expose_series && o->loop && !(fl->expose = md_expose_new())) {
+        snprintf(err, errlen, "flusher: out of memory");
+        free(fl);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         int rc = add_sink(fl, cfg, ops[i], err, errlen);
         if (rc < 0) {
@@ -109,6 +117,7 @@ void md_flusher_free(struct md_flusher *fl)
         return;
     for (size_t i = 0; i < fl->nsinks; i++)
         fl->sinks[i].ops->destroy(fl->sinks[i].state);
+    md_expose_free(fl->expose);
     free(fl);
 }
 
@@ -184,6 +193,8 @@ static void flush_work(uv_work_t *w)
     struct flush_job *j = w->data;
     /* Encoding 100k contexts must not take the core from the intake threads. */
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    if (j->fl->expose)
+        j->expose = md_expose_render(&j->frame);
     md_flusher_encode(j->fl, &j->frame, true, &j->payloads);
     md_frame_free(&j->frame);
 }
@@ -208,6 +219,10 @@ static void flush_done(uv_work_t *w, int status)
         }
         p = next;
     }
+    if (fl->expose)
+        md_expose_add(fl->expose, j->expose);
+    else
+        md_expose_part_free(j->expose);
     md_frame_free(&j->frame);
     free(j);
     fl->in_pool--;
@@ -259,4 +274,10 @@ void md_flusher_stats(const struct md_flusher *fl, struct md_flush_stats *out)
 const char *md_flusher_sink_name(const struct md_flusher *fl, size_t i)
 {
     return i < fl->nsinks ? fl->sinks[i].ops->name : NULL;
+}
+
+void md_flusher_metrics(const struct md_flusher *fl, struct md_buf *b)
+{
+    if (fl && fl->expose)
+        md_expose_write(fl->expose, b);
 }

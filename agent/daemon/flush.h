@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "buf.h"
 #include "meterd/config.h"
 #include "meterd/frame.h"
 #include "meterd/sink.h"
@@ -74,6 +75,11 @@ struct md_flush_stats {
     double last_flush; /* unix seconds of the last non-empty frame, 0 = none yet */
 };
 void md_flusher_stats(const struct md_flusher *fl, struct md_flush_stats *out);
+/*
+ * With openmetrics_expose_series: the last flushed window's series as
+ * OpenMetrics families (expose.h), appended to b; nothing otherwise.
+ */
+void md_flusher_metrics(const struct md_flusher *fl, struct md_buf *b);
 /* Name of sink i, NULL past the last. */
 const char *md_flusher_sink_name(const struct md_flusher *fl, size_t i);
 

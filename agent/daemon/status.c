@@ -175,6 +175,7 @@ static void metrics_text(struct md_daemon *d, struct md_buf *b)
         counter(b, "meterd_status_idle_evictions",
                 "Status connections closed unanswered to make room for new ones.",
                 md_httpd_evicted(d->status->httpd));
+    md_flusher_metrics(d->flush, b); /* the last window's series, when exposed */
     md_buf_puts(b, "# EOF\n");
 }
 

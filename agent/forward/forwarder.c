@@ -1,23 +1,22 @@
 /*
- * forwarder.c: the queue, what each answer means, the spool, and the public
+ * forwarder.c: what each answer means, dispatch, shutdown and the public
  * API (see forwarder.h for the contract).
  *
  * Failures are classified as the Datadog agent does, with two differences:
  * 404 is dropped, not retried, and 413 splits the payload instead of
- * dropping it. Each sink has its own backoff state, so one failing backend
- * does not hold back another: after a retryable failure the sink is
- * blocked for uniform(d/2, d), d = base*2^n capped at max, and when the
- * block ends a single request goes first; its success reopens the sink to
- * full concurrency. When the failure was a backend that did not answer at
- * all (refused, reset, timed out), a HEAD probe every backoff_base ends the
- * block as soon as anything answers, so a restarted backend is used within
- * seconds however long the outage was. Waiting payloads are kept in
- * sending order (ordering matters to Prometheus-style receivers). While a
- * sink is failing they are also written to the spool, which is what makes
- * a crash or a SIGKILL lose only the payloads that were on their first
- * attempt; the memory queue is bounded in bytes and spills its oldest
- * payloads to the spool, and refills from it, oldest first, as the backend
- * drains the queue.
+ * dropping it. Each endpoint (a sink's URL path) has its own backoff
+ * state, so neither a failing backend nor a failing path of one (host
+ * metadata on /intake/) holds back another: after a retryable failure the
+ * endpoint is blocked for uniform(d/2, d), d = base*2^n capped at max, and
+ * when the block ends a single request goes first; its success reopens it
+ * to full concurrency. When the failure was a backend that did not answer
+ * at all (refused, reset, timed out), a HEAD probe every backoff_base ends
+ * the block as soon as anything answers, so a restarted backend is used
+ * within seconds however long the outage was. Waiting payloads are kept in
+ * sending order (ordering matters to Prometheus-style receivers); the
+ * memory queue (fwd_queue.c) and the disk spool behind it (fwd_spool.c)
+ * make a crash or a SIGKILL lose only the payloads that were on their
+ * first attempt.
  */
 #include "forwarder.h"
 
@@ -84,12 +83,14 @@ static void fwd_success(struct md_forwarder *f, struct fwd_item *it, long code)
     FWD_COUNT(f, sk, payloads_sent, 1);
     FWD_COUNT(f, sk, bytes_sent, it->p->len);
     FWD_COUNT(f, sk, items_sent, it->p->nitems);
+    struct fwd_ep *ep = it->ep;
     sk->st.last_success = f->total.last_success = (int64_t)time(NULL);
-    if (sk->nerr)
-        md_info("forwarder: %s: backend accepting again (HTTP %ld)", sk->name, code);
-    sk->nerr = 0;
-    sk->blocked_until = 0;
-    sk->unreachable = false;
+    if (ep->nerr)
+        md_info("forwarder: %s: backend accepting again on %s (HTTP %ld)", sk->name, ep->path,
+                code);
+    ep->nerr = 0;
+    ep->blocked_until = 0;
+    ep->unreachable = false;
     fwd_unspool(f, it);
     fwd_item_free(it);
 }
@@ -98,23 +99,24 @@ static void fwd_retry(struct md_forwarder *f, struct fwd_item *it, const char *w
                       bool unreachable)
 {
     struct fwd_sink *sk = it->sink;
+    struct fwd_ep *ep = it->ep;
     uint64_t now = uv_now(f->loop);
     /* Answers to requests sent before the block began do not lengthen it. */
-    if (now >= sk->blocked_until) {
-        sk->nerr++;
-        sk->blocked_until = now + fwd_backoff_ms(f, sk->nerr);
+    if (now >= ep->blocked_until) {
+        ep->nerr++;
+        ep->blocked_until = now + fwd_backoff_ms(f, ep->nerr);
     }
-    sk->unreachable = unreachable;
+    ep->unreachable = unreachable;
     if (unreachable) {
-        free(sk->probe_url);
-        sk->probe_url = strdup(it->p->url);
-        sk->probe_at = now + f->o.backoff_base_ms;
+        free(ep->probe_url);
+        ep->probe_url = strdup(it->p->url);
+        ep->probe_at = now + f->o.backoff_base_ms;
     }
     char u[256];
     fwd_url_for_log(it->p->url, u, sizeof u);
     fwd_log(f, FWD_R_RETRY, MD_LOG_WARN,
             "forwarder: %s: POST %s failed (%s), attempt %u; retrying in %llu ms%s", sk->name, u,
-            why, it->attempts, (unsigned long long)(sk->blocked_until - now),
+            why, it->attempts, (unsigned long long)(ep->blocked_until - now),
             unreachable ? " or as soon as a probe gets an answer" : "");
     FWD_COUNT(f, sk, retries, 1);
     fwd_queue_push(f, it);
@@ -185,17 +187,17 @@ static void fwd_too_large(struct md_forwarder *f, struct fwd_item *it)
 
 static void fwd_probe_done(struct md_forwarder *f, struct fwd_item *it, CURLcode rc, long code)
 {
-    struct fwd_sink *sk = it->sink;
+    struct fwd_ep *ep = it->ep;
     uint64_t now = uv_now(f->loop);
-    sk->probing = false;
-    if (rc == CURLE_OK && code > 0 && !fwd_code_retryable(code) && sk->nerr) {
+    ep->probing = false;
+    if (rc == CURLE_OK && code > 0 && !fwd_code_retryable(code) && ep->nerr) {
         fwd_log(f, FWD_R_RECOVERED, MD_LOG_INFO,
-                "forwarder: %s: backend answers again (HTTP %ld to a probe): resuming", sk->name,
-                code);
-        sk->blocked_until = now; /* one payload goes first, as after any block */
-        sk->unreachable = false;
+                "forwarder: %s: backend answers again (HTTP %ld to a probe): resuming",
+                it->sink->name, code);
+        ep->blocked_until = now; /* one payload goes first, as after any block */
+        ep->unreachable = false;
     } else {
-        sk->probe_at = now + f->o.backoff_base_ms;
+        ep->probe_at = now + f->o.backoff_base_ms;
     }
     fwd_item_free(it);
 }
@@ -246,11 +248,11 @@ static void fwd_deadline_cb(uv_timer_t *t)
     fwd_teardown(t->data);
 }
 
-static void fwd_probe_start(struct md_forwarder *f, struct fwd_sink *sk)
+static void fwd_probe_start(struct md_forwarder *f, struct fwd_sink *sk, struct fwd_ep *ep)
 {
     struct md_payload *p = calloc(1, sizeof *p);
     struct fwd_item *it = NULL;
-    if (p && (p->url = strdup(sk->probe_url))) {
+    if (p && (p->url = strdup(ep->probe_url))) {
         p->sink = sk->name;
         it = fwd_item_new(f, p, 0);
     }
@@ -263,7 +265,7 @@ static void fwd_probe_start(struct md_forwarder *f, struct fwd_sink *sk)
         fwd_item_free(it);
         return;
     }
-    sk->probing = true;
+    ep->probing = true;
     FWD_COUNT(f, sk, probes, 1);
 }
 
@@ -273,13 +275,16 @@ static uint64_t fwd_probes(struct md_forwarder *f, uint64_t now)
     uint64_t wake = 0;
     for (size_t i = 0; i < f->nsinks && f->state == FWD_RUNNING; i++) {
         struct fwd_sink *sk = &f->sinks[i];
-        if (!sk->nerr || !sk->unreachable || now >= sk->blocked_until || sk->probing ||
-            sk->inflight || !sk->probe_url)
-            continue;
-        if (now >= sk->probe_at)
-            fwd_probe_start(f, sk);
-        else if (!wake || sk->probe_at < wake)
-            wake = sk->probe_at;
+        for (size_t j = 0; j < sk->neps; j++) {
+            struct fwd_ep *ep = &sk->eps[j];
+            if (!ep->nerr || !ep->unreachable || now >= ep->blocked_until || ep->probing ||
+                ep->inflight || !ep->probe_url)
+                continue;
+            if (now >= ep->probe_at)
+                fwd_probe_start(f, sk, ep);
+            else if (!wake || ep->probe_at < wake)
+                wake = ep->probe_at;
+        }
     }
     return wake;
 }
@@ -294,11 +299,11 @@ void fwd_dispatch(struct md_forwarder *f)
     struct fwd_item **pp = &f->qhead, *prev = NULL;
     while (*pp) {
         struct fwd_item *it = *pp;
-        struct fwd_sink *sk = it->sink;
-        if (!fwd_sink_ready(sk, now) || f->ninflight >= f->o.max_concurrent) {
-            if (sk->nerr && now < sk->blocked_until && (!wake || sk->blocked_until < wake))
-                wake = sk->blocked_until;
-            sendable_left = sendable_left || fwd_sink_ready(sk, now) || sk->inflight;
+        struct fwd_ep *ep = it->ep;
+        if (!fwd_ep_ready(ep, now) || f->ninflight >= f->o.max_concurrent) {
+            if (ep->nerr && now < ep->blocked_until && (!wake || ep->blocked_until < wake))
+                wake = ep->blocked_until;
+            sendable_left = sendable_left || fwd_ep_ready(ep, now) || ep->inflight;
             prev = it;
             pp = &it->next;
             continue;
@@ -311,7 +316,7 @@ void fwd_dispatch(struct md_forwarder *f)
         f->qcount--;
         if (fwd_start(f, it) != 0) {
             fwd_log(f, FWD_R_INVALID, MD_LOG_ERROR,
-                    "forwarder: %s: cannot start a request; payload dropped", sk->name);
+                    "forwarder: %s: cannot start a request; payload dropped", it->sink->name);
             fwd_drop(f, it, FWD_R_INVALID);
         }
     }
@@ -335,7 +340,8 @@ static void fwd_release(struct md_forwarder *f)
 {
     md_spool_close(f->spool);
     for (size_t i = 0; i < f->nsinks; i++)
-        free(f->sinks[i].probe_url);
+        for (size_t j = 0; j < f->sinks[i].neps; j++)
+            free(f->sinks[i].eps[j].probe_url);
     for (size_t i = 0; i < f->nsecrets; i++) {
         explicit_bzero(f->secrets[i], strlen(f->secrets[i]));
         free(f->secrets[i]);
@@ -373,6 +379,11 @@ static void fwd_teardown(struct md_forwarder *f)
     md_forwarder_spool_pending(f);
     f->state = FWD_CLOSING;
     fwd_curl_close(f);
+    if (f->spool_async.data) { /* the spool's wake-up handle was opened */
+        if (f->spool)
+            md_spool_stop_waking(f->spool);
+        uv_close((uv_handle_t *)&f->spool_async, fwd_handle_closed);
+    }
     uv_close((uv_handle_t *)&f->curl_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->retry_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->deadline_timer, fwd_handle_closed);
@@ -396,23 +407,6 @@ static void fwd_defaults(struct md_fwd_opts *o)
         o->backoff_max_ms = o->backoff_base_ms;
     if (!o->spool_max_bytes)
         o->spool_max_bytes = FWD_DEF_SPOOL_BYTES;
-}
-
-/* A spool that cannot be opened leaves the agent running without one, and says so. */
-static void fwd_spool_open(struct md_forwarder *f)
-{
-    if (!f->o.spool_path || !f->o.spool_path[0])
-        return;
-    char err[512];
-    uint64_t max_seq = 0;
-    f->spool = md_spool_open(f->o.spool_path, f->o.spool_max_bytes,
-                             (const char *const *)f->secrets, f->nsecrets, &max_seq, err,
-                             sizeof err);
-    if (!f->spool)
-        md_warn("forwarder: disk spool off: %s; payloads for a failing backend are kept in "
-                "memory only",
-                err);
-    f->seq = (max_seq / FWD_SEQ_SPAN + 1) * FWD_SEQ_SPAN;
 }
 
 struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts *o)
@@ -455,16 +449,16 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
         fwd_release(f);
         return NULL;
     }
-    if (o) {
-        f->o.spool_path = o->spool_path;
-        fwd_spool_open(f);
-        f->o.spool_path = NULL;
-    }
     uv_timer_t *timers[] = {&f->curl_timer, &f->retry_timer, &f->deadline_timer};
     for (int i = 0; i < 3; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = f;
         f->open_handles++;
+    }
+    if (o) {
+        f->o.spool_path = o->spool_path;
+        fwd_spool_open(f);
+        f->o.spool_path = NULL;
     }
     f->state = FWD_RUNNING;
     fwd_dispatch(f); /* a spool left by the last run starts draining now */
@@ -525,47 +519,6 @@ int md_forwarder_shutdown(struct md_forwarder *f, uint64_t timeout_ms, md_forwar
     uv_timer_start(&f->deadline_timer, fwd_deadline_cb, timeout_ms, 0);
     fwd_dispatch(f); /* also notices an already idle forwarder */
     return 0;
-}
-
-/* Spool one payload at exit, or drop it; true when spooled. */
-static bool fwd_spool_or_drop(struct md_forwarder *f, struct fwd_item *it)
-{
-    f->spool_retry_at = 0; /* last chance: no pause after an earlier failure */
-    if (fwd_spool_item(f, it) == 0) {
-        fwd_release_to_spool(f, it);
-        return true;
-    }
-    fwd_drop(f, it, FWD_R_SHUTDOWN);
-    return false;
-}
-
-size_t md_forwarder_spool_pending(struct md_forwarder *f)
-{
-    size_t spooled = 0, dropped = 0;
-    while (f->inflight) {
-        struct fwd_item *it = f->inflight;
-        fwd_abort(f, it);
-        if (it->probe) {
-            it->sink->probing = false;
-            fwd_item_free(it);
-        } else if (fwd_spool_or_drop(f, it)) {
-            spooled++;
-        } else {
-            dropped++;
-        }
-    }
-    struct fwd_item *it;
-    while ((it = fwd_queue_pop(f))) {
-        if (fwd_spool_or_drop(f, it))
-            spooled++;
-        else
-            dropped++;
-    }
-    if (spooled)
-        md_info("forwarder: %zu unsent payload(s) kept in the spool for the next run", spooled);
-    if (dropped)
-        md_warn("forwarder: %zu unsent payload(s) dropped: no spool or no room in it", dropped);
-    return spooled;
 }
 
 size_t md_forwarder_pending(const struct md_forwarder *f)

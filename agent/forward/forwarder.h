@@ -3,8 +3,9 @@
  *
  * Every HTTP sink's payloads go through one forwarder: libcurl's multi
  * interface driven by the agent's libuv loop, a bound on concurrent
- * requests, retries with exponential backoff and jitter for answers that
- * may succeed later (408, 429, 5xx, timeouts, connection errors), and
+ * requests, retries with exponential backoff and jitter, per endpoint (a
+ * sink's URL path), for answers that may succeed later (408, 429, 5xx,
+ * timeouts, connection errors), and
  * drops that are counted and logged (at most one line per reason a minute,
  * with the backend's answer, never the headers) for answers that will
  * never succeed (other 4xx). A 413 splits the payload in two and sends the
@@ -13,8 +14,8 @@
  * when it is back, so recovery takes seconds, not the backoff cap.
  *
  * Payloads waiting for a failing backend are written to the disk spool
- * (spool.h) so a full memory queue, a restart or a crash does not lose
- * them; the memory queue is bounded in bytes and spills its oldest to the
+ * (spool.h, on a writer thread of its own) so a full memory queue, a
+ * restart or a crash does not lose them; the memory queue is bounded in bytes and spills its oldest to the
  * spool. On shutdown it drains what it can within a deadline and spools
  * the rest, then closes every handle it owns so uv_run() can return.
  */
@@ -77,10 +78,11 @@ int md_forwarder_shutdown(struct md_forwarder *f, uint64_t timeout_ms, md_forwar
 
 /*
  * Write every payload in memory (queued or in flight: those transfers are
- * aborted) to the spool, to be sent by the next run; what cannot be
- * written is dropped and counted as "shutdown". Returns how many were
- * spooled. md_forwarder_shutdown calls it at its deadline; a daemon that
- * must exit at once may call it first.
+ * aborted) to the spool, to be sent by the next run, and wait until the
+ * spool's writer thread has them on disk; what cannot be written is
+ * dropped and counted as "shutdown". Returns how many were spooled.
+ * md_forwarder_shutdown calls it at its deadline; a daemon that must exit
+ * at once may call it first.
  */
 size_t md_forwarder_spool_pending(struct md_forwarder *f);
 
@@ -93,6 +95,8 @@ size_t md_forwarder_pending(const struct md_forwarder *f);
  * payload: sink.h, too_big), "queue_full" (memory queue full and
  * no spool room), "shutdown" (could not be spooled at exit), "invalid"
  * (bad URL or curl setup). items_* count series (or checks, events) inside.
+ * spooled counts payloads handed to the spool's writer; a write that then
+ * fails is counted by the spool (write_errors) and the payload comes back.
  */
 struct md_fwd_stats {
     uint64_t payloads_in, items_in;     /* handed to md_forwarder_send */

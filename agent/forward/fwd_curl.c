@@ -135,7 +135,7 @@ void fwd_inflight_unlink(struct md_forwarder *f, struct fwd_item *it)
             *pp = it->next;
             it->next = NULL;
             f->ninflight--;
-            it->sink->inflight--;
+            it->ep->inflight--;
             return;
         }
     }
@@ -218,7 +218,7 @@ int fwd_start(struct md_forwarder *f, struct fwd_item *it)
     it->next = f->inflight;
     f->inflight = it;
     f->ninflight++;
-    it->sink->inflight++;
+    it->ep->inflight++;
     return 0;
 fail:
     curl_slist_free_all(h);

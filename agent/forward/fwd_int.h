@@ -1,9 +1,11 @@
 /*
  * fwd_int.h: the forwarder's internals, shared by its files and by no one
- * else. forwarder.c owns the queue, the outcome of each request, the spool
- * and the public API; fwd_curl.c drives libcurl on the libuv loop and
- * starts requests; fwd_split.c cuts a payload the backend found too large;
- * fwd_report.c writes logs (rate-limited) and status. Loop thread only.
+ * else. forwarder.c owns the outcome of each request, dispatch and the
+ * public API; fwd_queue.c the memory queue and the per-endpoint state;
+ * fwd_spool.c the disk spool behind it; fwd_curl.c drives libcurl on the
+ * libuv loop and starts requests; fwd_split.c cuts a payload the backend
+ * found too large; fwd_report.c writes logs (rate-limited) and status.
+ * Loop thread only.
  */
 #ifndef METERD_FWD_INT_H
 #define METERD_FWD_INT_H
@@ -49,9 +51,14 @@ struct fwd_ratelog {
     uint64_t suppressed;
 };
 
-struct fwd_sink {
-    char name[32];
-    struct md_fwd_stats st;
+/*
+ * One endpoint (URL path) of a sink, with its own backoff: a Datadog
+ * intake that refuses host metadata on /intake/ must not hold back the
+ * series going to /api/v1/series (the Datadog agent blocks per endpoint
+ * too).
+ */
+struct fwd_ep {
+    char path[64];          /* the URL's path, without the query */
     unsigned nerr;          /* consecutive failed attempts, 0 = healthy */
     uint64_t blocked_until; /* loop time (ms) before which no payload is sent */
     unsigned inflight;
@@ -61,10 +68,20 @@ struct fwd_sink {
     char *probe_url;        /* URL of the last failed payload */
 };
 
+#define FWD_MAX_EPS 8
+
+struct fwd_sink {
+    char name[32];
+    struct md_fwd_stats st;
+    struct fwd_ep eps[FWD_MAX_EPS];
+    size_t neps;
+};
+
 struct fwd_item {
     struct fwd_item *next;
     struct md_payload *p;
     struct fwd_sink *sink;
+    struct fwd_ep *ep; /* of sink, by the URL's path */
     CURL *easy;
     struct curl_slist *hdrs;
     unsigned attempts;
@@ -88,6 +105,7 @@ struct md_forwarder {
     struct md_fwd_opts o;
     enum fwd_state state;
     uv_timer_t curl_timer, retry_timer, deadline_timer;
+    uv_async_t spool_async; /* the spool's writer finished something (with a spool only) */
     unsigned open_handles; /* libuv handles not yet closed */
     struct fwd_item *qhead, *qtail, *inflight;
     size_t qbytes, qcount;
@@ -101,6 +119,7 @@ struct md_forwarder {
     size_t nsecrets;
     char *proxy_http, *proxy_https, *no_proxy; /* owned copies of o's; may hold a password */
     uint64_t spool_retry_at; /* loop time: no spool writes before it after a failure */
+    bool spooling_out;       /* md_forwarder_spool_pending: a failed write is a drop */
     struct fwd_ratelog logs[FWD_R_COUNT];
     uint64_t rng, seq;
     md_forwarder_done_cb done;
@@ -125,16 +144,21 @@ void fwd_set_proxy(struct md_forwarder *f, CURL *e, const char *url);
 
 /* fwd_queue.c */
 struct fwd_sink *fwd_sink_get(struct md_forwarder *f, const char *name);
-bool fwd_sink_ready(const struct fwd_sink *sk, uint64_t now);
+struct fwd_ep *fwd_ep_get(struct fwd_sink *sk, const char *url);
+bool fwd_ep_ready(const struct fwd_ep *ep, uint64_t now);
 struct fwd_item *fwd_item_new(struct md_forwarder *f, struct md_payload *p, uint64_t seq);
 void fwd_item_free(struct fwd_item *it);
 void fwd_drop(struct md_forwarder *f, struct fwd_item *it, enum fwd_reason why);
 struct fwd_item *fwd_queue_pop(struct md_forwarder *f);
 void fwd_queue_push(struct md_forwarder *f, struct fwd_item *it);
+
+/* fwd_spool.c */
+void fwd_spool_open(struct md_forwarder *f); /* opts.spool_path set: the spool and its uv_async */
 int fwd_spool_item(struct md_forwarder *f, struct fwd_item *it);
 void fwd_release_to_spool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_unspool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_refill(struct md_forwarder *f);
+void fwd_spool_failed(void *ud, uint64_t seq, struct md_payload *p);
 void fwd_spool_waiting(struct md_forwarder *f);
 bool fwd_sink_backlogged(struct md_forwarder *f, struct fwd_sink *sk);
 

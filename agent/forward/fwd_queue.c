@@ -1,11 +1,8 @@
 /*
- * fwd_queue.c: where the forwarder keeps payloads that wait: the memory
- * queue, in sending order and bounded in bytes, and the disk spool behind
- * it. While a sink fails, what waits for it is also written to the spool
- * (so a crash loses only payloads on their first attempt); when the queue
- * is over its bound its oldest payloads go to the spool only; and as the
- * backend takes payloads again, the queue refills from the spool, oldest
- * first, a few at a time so memory stays bounded however large the spool.
+ * fwd_queue.c: where the forwarder keeps payloads that wait in memory: the
+ * sinks and their endpoints, the items, and the queue, in sending order
+ * and bounded in bytes; over its bound, the newest payloads go to the disk
+ * spool (fwd_spool.c) or, without room there, the oldest are dropped.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,8 +10,6 @@
 
 #include "fwd_int.h"
 #include "log.h"
-
-#define FWD_SPOOL_PAUSE_MS 1000u /* after a failed spool write */
 
 struct fwd_sink *fwd_sink_get(struct md_forwarder *f, const char *name)
 {
@@ -30,10 +25,28 @@ struct fwd_sink *fwd_sink_get(struct md_forwarder *f, const char *name)
     return s;
 }
 
-/* May this sink get a payload now? Blocked, or failing with its one request out: no. */
-bool fwd_sink_ready(const struct fwd_sink *sk, uint64_t now)
+/* The endpoint of sk that url's path names ("" without a URL). */
+struct fwd_ep *fwd_ep_get(struct fwd_sink *sk, const char *url)
 {
-    return !sk->nerr || (now >= sk->blocked_until && sk->inflight == 0);
+    const char *p = url ? strstr(url, "://") : NULL;
+    p = p ? p + 3 + strcspn(p + 3, "/?#") : "";
+    int n = (int)strcspn(p, "?#");
+    if (n >= (int)sizeof sk->eps[0].path)
+        n = (int)sizeof sk->eps[0].path - 1;
+    for (size_t i = 0; i < sk->neps; i++)
+        if (strncmp(sk->eps[i].path, p, (size_t)n) == 0 && sk->eps[i].path[n] == '\0')
+            return &sk->eps[i];
+    if (sk->neps == FWD_MAX_EPS)
+        return &sk->eps[FWD_MAX_EPS - 1]; /* more paths than any sink uses: share a slot */
+    struct fwd_ep *ep = &sk->eps[sk->neps++];
+    snprintf(ep->path, sizeof ep->path, "%.*s", n, p);
+    return ep;
+}
+
+/* May this endpoint get a payload now? Blocked, or failing with its one request out: no. */
+bool fwd_ep_ready(const struct fwd_ep *ep, uint64_t now)
+{
+    return !ep->nerr || (now >= ep->blocked_until && ep->inflight == 0);
 }
 
 struct fwd_item *fwd_item_new(struct md_forwarder *f, struct md_payload *p, uint64_t seq)
@@ -45,6 +58,7 @@ struct fwd_item *fwd_item_new(struct md_forwarder *f, struct md_payload *p, uint
     it->p = p;
     it->seq = seq;
     it->sink = fwd_sink_get(f, p->sink);
+    it->ep = fwd_ep_get(it->sink, p->url);
     return it;
 }
 
@@ -55,44 +69,6 @@ void fwd_item_free(struct fwd_item *it)
     curl_slist_free_all(it->hdrs);
     md_payload_free(it->p);
     free(it);
-}
-
-/* ------------------------------------------------------------------ spool */
-
-/* Put a copy of the item on disk unless it has one; 0 when it has one now. */
-int fwd_spool_item(struct md_forwarder *f, struct fwd_item *it)
-{
-    if (it->spooled)
-        return 0;
-    if (!f->spool || it->probe)
-        return -ENOSYS;
-    uint64_t now = uv_now(f->loop);
-    if (now < f->spool_retry_at)
-        return -EAGAIN;
-    int rc = md_spool_put(f->spool, it->seq, it->p);
-    if (rc != 0) {
-        f->spool_retry_at = now + FWD_SPOOL_PAUSE_MS;
-        return rc;
-    }
-    it->spooled = true;
-    FWD_COUNT(f, it->sink, spooled, 1);
-    return 0;
-}
-
-/* The memory copy goes away; the disk copy (if any) stays for later. */
-void fwd_release_to_spool(struct md_forwarder *f, struct fwd_item *it)
-{
-    md_spool_unload(f->spool, it->seq);
-    it->spooled = false;
-    fwd_item_free(it);
-}
-
-/* Delivered or dropped for good: the disk copy is not needed any more. */
-void fwd_unspool(struct md_forwarder *f, struct fwd_item *it)
-{
-    if (it->spooled && f->spool)
-        md_spool_remove(f->spool, it->seq);
-    it->spooled = false;
 }
 
 /* ------------------------------------------------------------------ queue */
@@ -207,61 +183,8 @@ static void fwd_queue_trim(struct md_forwarder *f)
     }
 }
 
-static bool fwd_same_sink(void *ud, const char *sink)
-{
-    return strcmp(((const struct fwd_sink *)ud)->name, sink) == 0;
-}
-
-/* Has the sink payloads on disk only? Then a new one must queue behind them, on disk. */
-bool fwd_sink_backlogged(struct md_forwarder *f, struct fwd_sink *sk)
-{
-    return f->spool && md_spool_oldest(f->spool, fwd_same_sink, sk) != NULL;
-}
-
 void fwd_queue_push(struct md_forwarder *f, struct fwd_item *it)
 {
     fwd_queue_insert(f, it);
     fwd_queue_trim(f);
 }
-
-static bool fwd_refill_ok(void *ud, const char *sink)
-{
-    struct md_forwarder *f = ud;
-    return fwd_sink_ready(fwd_sink_get(f, sink), uv_now(f->loop));
-}
-
-/* Read spooled payloads back, oldest first, for sinks that can take them now. */
-void fwd_refill(struct md_forwarder *f)
-{
-    if (!f->spool || f->state != FWD_RUNNING)
-        return;
-    for (unsigned n = 0; n < f->o.max_concurrent; n++) {
-        if (f->ninflight + f->qcount >= 2 * f->o.max_concurrent)
-            return;
-        const struct md_spool_entry *e = md_spool_oldest(f->spool, fwd_refill_ok, f);
-        if (!e || (f->qbytes && f->qbytes + e->bytes > f->o.retry_queue_max_bytes))
-            return;
-        uint64_t seq = e->seq;
-        struct md_payload *p = NULL;
-        int rc = md_spool_load(f->spool, seq, &p);
-        if (rc == -EBADMSG)
-            continue; /* deleted and logged by the spool */
-        struct fwd_item *it = rc == 0 ? fwd_item_new(f, p, seq) : NULL;
-        if (!it) {
-            md_payload_free(p);
-            md_spool_unload(f->spool, seq);
-            return;
-        }
-        it->spooled = true;
-        fwd_queue_push(f, it);
-    }
-}
-
-/* While a sink fails, what waits for it is written to disk, so a crash does not lose it. */
-void fwd_spool_waiting(struct md_forwarder *f)
-{
-    for (struct fwd_item *it = f->qhead; it && f->spool; it = it->next)
-        if (!it->spooled && it->sink->nerr && fwd_spool_item(f, it) != 0)
-            return;
-}
-

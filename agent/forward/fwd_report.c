@@ -169,8 +169,21 @@ void md_forwarder_status_json(const struct md_forwarder *f, struct md_buf *b)
         md_json_cstr(b, sk->name);
         md_buf_puts(b, ":{");
         fwd_stats_json(b, &sk->st);
-        md_buf_printf(b, ",\"consecutive_errors\":%u,\"inflight\":%u,\"unreachable\":%s}", sk->nerr,
-                      sk->inflight, sk->unreachable ? "true" : "false");
+        unsigned nerr = 0, inflight = 0;
+        bool unreachable = false;
+        md_buf_puts(b, ",\"endpoints\":{");
+        for (size_t j = 0; j < sk->neps; j++) {
+            const struct fwd_ep *ep = &sk->eps[j];
+            nerr = ep->nerr > nerr ? ep->nerr : nerr;
+            inflight += ep->inflight;
+            unreachable = unreachable || ep->unreachable;
+            md_buf_puts(b, j ? "," : "");
+            md_json_cstr(b, ep->path);
+            md_buf_printf(b, ":{\"consecutive_errors\":%u,\"inflight\":%u}", ep->nerr,
+                          ep->inflight);
+        }
+        md_buf_printf(b, "},\"consecutive_errors\":%u,\"inflight\":%u,\"unreachable\":%s}", nerr,
+                      inflight, unreachable ? "true" : "false");
     }
     md_buf_puts(b, "}}");
 }

@@ -1,16 +1,16 @@
 /*
- * spool.c: payloads on disk while a backend is failing (see spool.h).
+ * spool.c: the spool's index and API (see spool.h), on the loop thread.
  *
- * One file per payload, named by its sequence number, sink and item count
- * ("00000000000001048576-datadog-812.spl"), so the index (and the item
- * counts the delivery ledger needs) is rebuilt at start from the directory
- * listing alone, and "oldest first" is the name order.
- * A file holds a small header (magic, sink, URL, headers with secrets
- * replaced by placeholders, item count), the body as sent (compressed) and
- * a CRC-32 of all that. Files are written with write, fsync, rename and a
- * directory fsync: a crash leaves either the whole file or a "tmp-" file
- * that the next start deletes. An flock on ".lock" keeps a second agent
- * from replaying, and so duplicating, this agent's payloads.
+ * The index is the sorted list of entries, rebuilt at start from the
+ * directory listing; it counts an entry from the moment its write is
+ * queued, so the byte bound, eviction and "oldest first" need no disk
+ * access. File bytes go to the writer thread (spool_writer.c) and come
+ * back to spool_reap: a write that found the filesystem full evicts the
+ * oldest file and is queued again; one that fails for good leaves the
+ * index and goes to the `failed` callback. Reads stay here: a file is read
+ * back once, from the page cache more often than not. An flock on ".lock"
+ * keeps a second agent from replaying, and so duplicating, this agent's
+ * payloads.
  */
 #include "spool.h"
 
@@ -21,32 +21,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "log.h"
+#include "spool_int.h"
 
-#define SPOOL_MAGIC "MDSPOOL1"
-#define SPOOL_SECRET_FMT "@@meterd-secret-%zu@@"
-#define SPOOL_MAX_SECRETS 8
-
-struct md_spool {
-    char *dir;
-    int dirfd, lockfd;
-    uint64_t max_bytes;
-    const char *const *secrets;
-    size_t nsecrets;
-    struct md_spool_entry *v; /* sorted by seq */
-    size_t n, cap;
-    struct md_spool_stats st;
-    bool warned_full;
-    time_t evict_logged; /* last eviction log line */
-    uint64_t evicted_unlogged;
-};
+/*
+ * Bytes of writes the thread may have queued. A disk slower than the
+ * payloads that wait for it makes md_spool_put say -EAGAIN beyond this,
+ * and the forwarder's memory queue, bounded too, takes over.
+ */
+#define SPOOL_PENDING_MAX (64ull * 1024 * 1024)
 
 /* ------------------------------------------------------------- index */
 
@@ -89,18 +77,32 @@ static int spool_insert(struct md_spool *s, const struct md_spool_entry *e)
     return 0;
 }
 
-static void spool_name(const struct md_spool_entry *e, char *out, size_t len)
+/* Queue the deletion of a file, or take its write back if the thread has not started it. */
+static void spool_unlink(struct md_spool *s, struct md_spool_entry *e)
 {
-    snprintf(out, len, "%020" PRIu64 "-%s-%" PRIu64 ".spl", e->seq, e->sink, e->items);
+    if (e->job && spool_writer_cancel(s, e->job)) {
+        spool_job_free(e->job);
+        e->job = NULL;
+        s->st.pending--;
+        return;
+    }
+    struct spool_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        md_warn("spool: out of memory: %s keeps a file it no longer indexes", s->dir);
+        return;
+    }
+    j->op = SPOOL_UNLINK;
+    spool_name(e, j->name, sizeof j->name);
+    spool_writer_push(s, j);
+    if (e->job)
+        e->job->orphan = true; /* reaped for its memory only */
+    e->job = NULL;
 }
 
 /* Delete entry i's file and forget it. */
 static void spool_drop_at(struct md_spool *s, size_t i)
 {
-    char name[96];
-    spool_name(&s->v[i], name, sizeof name);
-    if (unlinkat(s->dirfd, name, 0) != 0 && errno != ENOENT)
-        md_warn("spool: cannot delete %s/%s: %s", s->dir, name, strerror(errno));
+    spool_unlink(s, &s->v[i]);
     s->st.files--;
     s->st.bytes -= s->v[i].bytes;
     s->st.items -= s->v[i].items;
@@ -109,27 +111,6 @@ static void spool_drop_at(struct md_spool *s, size_t i)
 }
 
 /* ------------------------------------------------------------- open */
-
-/* "<seq: 20 digits>-<sink>-<items>.spl" */
-static bool spool_parse_name(const char *name, struct md_spool_entry *e)
-{
-    char *end;
-    errno = 0;
-    unsigned long long seq = strtoull(name, &end, 10);
-    if (errno || end != name + 20 || *end != '-')
-        return false;
-    const char *sink = end + 1, *dash = strrchr(sink, '-');
-    if (!dash || (size_t)(dash - sink) >= sizeof e->sink || dash == sink)
-        return false;
-    unsigned long long items = strtoull(dash + 1, &end, 10);
-    if (errno || end == dash + 1 || strcmp(end, ".spl") != 0)
-        return false;
-    memset(e, 0, sizeof *e);
-    e->seq = seq;
-    e->items = items;
-    memcpy(e->sink, sink, (size_t)(dash - sink));
-    return true;
-}
 
 static int spool_scan(struct md_spool *s, uint64_t *max_seq)
 {
@@ -178,43 +159,50 @@ static int spool_mkdirs(const char *dir)
     return 0;
 }
 
-struct md_spool *md_spool_open(const char *dir, uint64_t max_bytes, const char *const *secrets,
-                               size_t nsecrets, uint64_t *max_seq, char *err, size_t errlen)
+struct md_spool *md_spool_open(const struct md_spool_opts *o, uint64_t *max_seq, char *err,
+                               size_t errlen)
 {
     *max_seq = 0;
-    int rc = spool_mkdirs(dir);
+    int rc = spool_mkdirs(o->dir);
     if (rc) {
-        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
+        snprintf(err, errlen, "cannot create %s: %s", o->dir, strerror(-rc));
         return NULL;
     }
     struct md_spool *s = calloc(1, sizeof *s);
-    if (!s || !(s->dir = strdup(dir))) {
+    if (!s || !(s->dir = strdup(o->dir))) {
         free(s);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     s->lockfd = -1;
-    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    s->dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dirfd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
+        snprintf(err, errlen, "cannot open %s: %s", o->dir, strerror(errno));
         goto fail;
     }
     s->lockfd = openat(s->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen, "%s is in use by another process", dir);
+        snprintf(err, errlen, "%s is in use by another process", o->dir);
         goto fail;
     }
-    s->max_bytes = max_bytes;
-    s->st.max_bytes = max_bytes;
-    s->secrets = secrets;
-    s->nsecrets = nsecrets < SPOOL_MAX_SECRETS ? nsecrets : SPOOL_MAX_SECRETS;
+    s->max_bytes = s->st.max_bytes = o->max_bytes;
+    s->secrets = o->secrets;
+    s->nsecrets = o->nsecrets < SPOOL_MAX_SECRETS ? o->nsecrets : SPOOL_MAX_SECRETS;
+    s->wake = o->wake;
+    s->failed = o->failed;
+    s->ud = o->ud;
     if (spool_scan(s, max_seq) != 0) {
-        snprintf(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+        snprintf(err, errlen, "cannot list %s: %s", o->dir, strerror(errno));
+        goto fail;
+    }
+    if ((rc = spool_writer_start(s)) != 0) {
+        snprintf(err, errlen, "cannot start its writer thread: %s", strerror(-rc));
         goto fail;
     }
     s->st.recovered_items = s->st.items;
     if (s->n)
-        md_info("spool: %zu payload(s), %" PRIu64 " bytes waiting in %s", s->n, s->st.bytes, dir);
+        md_info("spool: %zu payload(s), %" PRIu64 " bytes waiting in %s", s->n, s->st.bytes,
+                o->dir);
     return s;
 fail:
     md_spool_close(s);
@@ -225,6 +213,10 @@ void md_spool_close(struct md_spool *s)
 {
     if (!s)
         return;
+    if (s->w.started) {
+        md_spool_sync(s);
+        spool_writer_stop(s);
+    }
     if (s->lockfd >= 0)
         close(s->lockfd); /* releases the flock */
     if (s->dirfd >= 0)
@@ -234,205 +226,7 @@ void md_spool_close(struct md_spool *s)
     free(s);
 }
 
-/* ------------------------------------------------------------- encoding */
-
-static void spool_put_str(struct md_buf *b, const char *v)
-{
-    uint32_t n = v ? (uint32_t)strlen(v) : 0;
-    md_buf_add(b, &n, sizeof n);
-    md_buf_add(b, v ? v : "", n);
-}
-
-/* A header (or URL) with every secret replaced by its placeholder. */
-static void spool_put_header(const struct md_spool *s, struct md_buf *b, const char *h)
-{
-    struct md_buf t;
-    md_buf_init(&t);
-    const char *p = h;
-    while (*p) {
-        size_t best = 0, which = 0;
-        for (size_t i = 0; i < s->nsecrets; i++) {
-            size_t l = s->secrets[i] ? strlen(s->secrets[i]) : 0;
-            if (l >= 4 && l > best && strncmp(p, s->secrets[i], l) == 0) {
-                best = l;
-                which = i;
-            }
-        }
-        if (best) {
-            md_buf_printf(&t, SPOOL_SECRET_FMT, which);
-            p += best;
-        } else {
-            md_buf_putc(&t, *p++);
-        }
-    }
-    md_buf_putc(&t, '\0');
-    spool_put_str(b, t.p);
-    explicit_bzero(t.p, t.len);
-    md_buf_free(&t);
-}
-
-static void spool_encode(const struct md_spool *s, const struct md_payload *p, struct md_buf *b)
-{
-    md_buf_add(b, SPOOL_MAGIC, 8);
-    spool_put_str(b, p->sink);
-    spool_put_header(s, b, p->url ? p->url : ""); /* a URL may hold user:password */
-    bool has_ct = false;
-    for (unsigned i = 0; i < p->nheaders; i++)
-        has_ct = has_ct || (p->headers[i] && strncasecmp(p->headers[i], "Content-Type:", 13) == 0);
-    uint32_t nh = 0;
-    for (unsigned i = 0; i < p->nheaders; i++)
-        nh += p->headers[i] != NULL;
-    nh += !has_ct && p->content_type;
-    md_buf_add(b, &nh, sizeof nh);
-    for (unsigned i = 0; i < p->nheaders; i++)
-        if (p->headers[i])
-            spool_put_header(s, b, p->headers[i]);
-    if (!has_ct && p->content_type) {
-        char ct[160];
-        snprintf(ct, sizeof ct, "Content-Type: %s", p->content_type);
-        spool_put_str(b, ct);
-    }
-    uint64_t items = p->nitems, len = p->len;
-    md_buf_add(b, &items, sizeof items);
-    md_buf_add(b, &len, sizeof len);
-    md_buf_add(b, p->body, p->len);
-    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)b->p, (uInt)b->len);
-    md_buf_add(b, &crc, sizeof crc);
-}
-
-struct spool_rd {
-    const char *p, *end;
-    bool bad;
-};
-
-static const void *spool_get_raw(struct spool_rd *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const void *v = r->p;
-    r->p += n;
-    return v;
-}
-
-/* A malloc'd copy of the next string, secrets put back; NULL when bad. */
-static char *spool_get_str(const struct md_spool *s, struct spool_rd *r)
-{
-    uint32_t n = 0;
-    const void *np = spool_get_raw(r, sizeof n);
-    if (np)
-        memcpy(&n, np, sizeof n);
-    const char *v = spool_get_raw(r, n);
-    if (!v)
-        return NULL;
-    struct md_buf t;
-    md_buf_init(&t);
-    for (size_t i = 0; i < n;) {
-        size_t which;
-        int used = 0;
-        if (v[i] == '@' && sscanf(v + i, SPOOL_SECRET_FMT "%n", &which, &used) == 1 && used > 0 &&
-            (size_t)used <= n - i && which < s->nsecrets) {
-            md_buf_puts(&t, s->secrets[which] ? s->secrets[which] : "");
-            i += (size_t)used;
-        } else {
-            md_buf_putc(&t, v[i++]);
-        }
-    }
-    md_buf_putc(&t, '\0');
-    return md_buf_steal(&t, NULL);
-}
-
-static const char *spool_sink_name(const char *name)
-{
-    const struct md_sink_ops *ops = md_sink_lookup(name);
-    return ops ? ops->name : "spooled";
-}
-
-static int spool_decode(const struct md_spool *s, const char *buf, size_t len, struct md_payload **out)
-{
-    uint32_t crc;
-    if (len < 8 + sizeof crc || memcmp(buf, SPOOL_MAGIC, 8) != 0)
-        return -EBADMSG;
-    memcpy(&crc, buf + len - sizeof crc, sizeof crc);
-    if (crc != (uint32_t)crc32(0, (const Bytef *)buf, (uInt)(len - sizeof crc)))
-        return -EBADMSG;
-    struct spool_rd r = {buf + 8, buf + len - sizeof crc, false};
-    struct md_payload *p = calloc(1, sizeof *p);
-    if (!p)
-        return -ENOMEM;
-    char *sink = spool_get_str(s, &r);
-    p->sink = spool_sink_name(sink ? sink : "");
-    free(sink);
-    p->url = spool_get_str(s, &r);
-    uint32_t nh = 0;
-    const void *nhp = spool_get_raw(&r, sizeof nh);
-    if (nhp)
-        memcpy(&nh, nhp, sizeof nh);
-    for (uint32_t i = 0; i < nh && !r.bad; i++) {
-        char *h = spool_get_str(s, &r);
-        if (h && p->nheaders < MD_PAYLOAD_MAX_HEADERS)
-            p->headers[p->nheaders++] = h;
-        else
-            free(h);
-    }
-    uint64_t items = 0, blen = 0;
-    const void *ip = spool_get_raw(&r, sizeof items), *lp = spool_get_raw(&r, sizeof blen);
-    if (ip && lp) {
-        memcpy(&items, ip, sizeof items);
-        memcpy(&blen, lp, sizeof blen);
-    }
-    const void *body = spool_get_raw(&r, (size_t)blen);
-    if (r.bad || !p->url || r.p != r.end || !(p->body = malloc(blen ? blen : 1))) {
-        md_payload_free(p);
-        return -EBADMSG;
-    }
-    memcpy(p->body, body, blen);
-    p->len = (size_t)blen;
-    p->nitems = (size_t)items;
-    *out = p;
-    return 0;
-}
-
 /* ------------------------------------------------------------- write */
-
-static int spool_write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int spool_write_file(struct md_spool *s, const struct md_spool_entry *e, const struct md_buf *b)
-{
-    char name[96], tmp[112];
-    spool_name(e, name, sizeof name);
-    snprintf(tmp, sizeof tmp, "tmp-%s", name);
-    int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    int rc = spool_write_all(fd, b->p, b->len);
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && renameat(s->dirfd, tmp, s->dirfd, name) != 0)
-        rc = -errno;
-    if (rc != 0) {
-        unlinkat(s->dirfd, tmp, 0);
-        return rc;
-    }
-    fsync(s->dirfd); /* the rename itself survives a power cut */
-    return 0;
-}
 
 /* Evict the oldest file not loaded in memory; false when there is none. Logged once a minute. */
 static bool spool_evict_oldest(struct md_spool *s)
@@ -466,32 +260,115 @@ static bool spool_make_room(struct md_spool *s, uint64_t need)
     return true;
 }
 
+/* A write failed for good: the entry leaves the index and its payload goes back to the caller. */
+static void spool_write_failed(struct md_spool *s, size_t i, struct spool_job *j)
+{
+    struct md_spool_entry e = s->v[i];
+    s->st.write_errors++;
+    if (!s->warned_full)
+        md_warn("spool: cannot write a %s payload to %s: %s (the agent goes on; counted as "
+                "spool write_errors)", e.sink, s->dir, strerror(-j->rc));
+    s->warned_full = true;
+    struct md_payload *p = NULL;
+    if (!e.loaded && spool_decode(s, j->data.p, j->data.len, false, &p) != 0)
+        md_error("spool: a %s payload of %" PRIu64 " items is lost: its write failed and it "
+                 "cannot be read back", e.sink, e.items);
+    s->v[i].job = NULL;
+    s->st.files--;
+    s->st.bytes -= e.bytes;
+    s->st.items -= e.items;
+    memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof *s->v);
+    s->n--;
+    spool_job_free(j);
+    if (s->failed)
+        s->failed(s->ud, e.seq, p);
+    else
+        md_payload_free(p);
+}
+
+/* One finished write: done, or (filesystem full) again after an eviction, or failed. */
+static void spool_reap_write(struct md_spool *s, struct spool_job *j)
+{
+    size_t i = spool_find(s, j->seq);
+    if (j->orphan || i >= s->n || s->v[i].job != j) {
+        s->st.pending--;
+        spool_job_free(j);
+        return;
+    }
+    if (j->rc == -ENOSPC && spool_evict_oldest(s)) {
+        /* The filesystem filled before our bound: older files make way, as for the bound. */
+        if (j->orphan) { /* it was the oldest itself, and is evicted */
+            s->st.pending--;
+            spool_job_free(j);
+            return;
+        }
+        spool_writer_push(s, j);
+        return;
+    }
+    s->st.pending--;
+    i = spool_find(s, j->seq); /* the eviction moved the entries */
+    if (j->rc != 0) {
+        spool_write_failed(s, i, j);
+        return;
+    }
+    s->v[i].job = NULL;
+    s->warned_full = false;
+    s->st.written++;
+    spool_job_free(j);
+}
+
+void md_spool_reap(struct md_spool *s)
+{
+    struct spool_job *j = spool_writer_take_done(s);
+    while (j) {
+        struct spool_job *next = j->next;
+        if (j->op == SPOOL_WRITE)
+            spool_reap_write(s, j);
+        else
+            spool_job_free(j);
+        j = next;
+    }
+}
+
+void md_spool_stop_waking(struct md_spool *s)
+{
+    pthread_mutex_lock(&s->w.mu);
+    s->wake = NULL;
+    pthread_mutex_unlock(&s->w.mu);
+}
+
+void md_spool_sync(struct md_spool *s)
+{
+    do { /* a reaped write may be queued again (disk full, after an eviction) */
+        spool_writer_wait_idle(s);
+        md_spool_reap(s);
+    } while (spool_writer_busy(s));
+}
+
 int md_spool_put(struct md_spool *s, uint64_t seq, const struct md_payload *p)
 {
     if (spool_get(s, seq))
         return -EEXIST;
     struct md_spool_entry e = {.seq = seq, .items = p->nitems, .loaded = true};
     snprintf(e.sink, sizeof e.sink, "%s", p->sink ? p->sink : "unknown");
-    struct md_buf b;
-    md_buf_init(&b);
-    spool_encode(s, p, &b);
-    int rc = b.oom ? -ENOMEM : 0;
-    e.bytes = b.len;
+    struct spool_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    j->op = SPOOL_WRITE;
+    j->seq = seq;
+    spool_encode(s, p, &j->data);
+    e.bytes = j->data.len + sizeof(uint32_t); /* and the CRC */
+    spool_name(&e, j->name, sizeof j->name);
+    int rc = j->data.oom ? -ENOMEM : 0;
+    if (rc == 0 && spool_writer_pending_bytes(s) + e.bytes > SPOOL_PENDING_MAX)
+        rc = -EAGAIN;
     if (rc == 0 && !spool_make_room(s, e.bytes))
         rc = -ENOSPC;
-    if (rc == 0)
-        rc = spool_write_file(s, &e, &b);
-    /* The filesystem filled before our bound: older files make way, as for the bound. */
-    while (rc == -ENOSPC && spool_evict_oldest(s))
-        rc = spool_write_file(s, &e, &b);
-    md_buf_free(&b);
-    if (rc == 0 && spool_insert(s, &e) != 0) {
-        char name[96];
-        spool_name(&e, name, sizeof name);
-        unlinkat(s->dirfd, name, 0);
+    e.job = j;
+    if (rc == 0 && spool_insert(s, &e) != 0)
         rc = -ENOMEM;
-    }
     if (rc != 0) {
+        spool_job_free(j);
         s->st.write_errors++;
         if (!s->warned_full)
             md_warn("spool: cannot write a %s payload to %s: %s (the agent goes on; counted as "
@@ -499,8 +376,8 @@ int md_spool_put(struct md_spool *s, uint64_t seq, const struct md_payload *p)
         s->warned_full = true;
         return rc;
     }
-    s->warned_full = false;
-    s->st.written++;
+    s->st.pending++;
+    spool_writer_push(s, j);
     return 0;
 }
 
@@ -508,7 +385,7 @@ int md_spool_put(struct md_spool *s, uint64_t seq, const struct md_payload *p)
 
 static int spool_read_file(struct md_spool *s, const struct md_spool_entry *e, struct md_buf *b)
 {
-    char name[96];
+    char name[SPOOL_NAME_LEN];
     spool_name(e, name, sizeof name);
     int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -522,19 +399,28 @@ static int spool_read_file(struct md_spool *s, const struct md_spool_entry *e, s
     return rc;
 }
 
+/* A payload whose write is still out is read from the bytes queued for it. */
+static int spool_read(struct md_spool *s, const struct md_spool_entry *e, struct md_payload **out)
+{
+    if (e->job)
+        return spool_decode(s, e->job->data.p, e->job->data.len, false, out);
+    struct md_buf b;
+    md_buf_init(&b);
+    int rc = spool_read_file(s, e, &b);
+    if (rc == 0 || rc == -ENOENT)
+        rc = rc ? -EBADMSG : spool_decode(s, b.p ? b.p : "", b.len, true, out);
+    md_buf_free(&b);
+    return rc;
+}
+
 int md_spool_load(struct md_spool *s, uint64_t seq, struct md_payload **out)
 {
     size_t i = spool_find(s, seq);
     if (i >= s->n || s->v[i].seq != seq)
         return -ENOENT;
-    struct md_buf b;
-    md_buf_init(&b);
-    int rc = spool_read_file(s, &s->v[i], &b);
-    if (rc == 0 || rc == -ENOENT)
-        rc = rc ? -EBADMSG : spool_decode(s, b.p ? b.p : "", b.len, out);
-    md_buf_free(&b);
+    int rc = spool_read(s, &s->v[i], out);
     if (rc == -EBADMSG) {
-        char name[96];
+        char name[SPOOL_NAME_LEN];
         spool_name(&s->v[i], name, sizeof name);
         md_warn("spool: %s/%s is torn or corrupt: skipped and deleted", s->dir, name);
         s->st.corrupt++;
@@ -590,9 +476,10 @@ void md_spool_status_json(const struct md_spool *s, struct md_buf *b)
     md_buf_printf(b,
                   "{\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64
                   ",\"written\":%" PRIu64 ",\"replayed\":%" PRIu64 ",\"removed\":%" PRIu64
-                  ",\"evicted\":%" PRIu64 ",\"corrupt\":%" PRIu64 ",\"write_errors\":%" PRIu64 "}",
+                  ",\"evicted\":%" PRIu64 ",\"corrupt\":%" PRIu64 ",\"write_errors\":%" PRIu64
+                  ",\"pending\":%" PRIu64 "}",
                   t->files, t->bytes, t->max_bytes, t->written, t->replayed, t->removed, t->evicted,
-                  t->corrupt, t->write_errors);
+                  t->corrupt, t->write_errors, t->pending);
 }
 
 uint64_t md_spool_items_on_disk_only(const struct md_spool *s)

@@ -11,7 +11,16 @@
  * bounded: the oldest files not loaded in memory are evicted first, and
  * counted. Secret header values (the API key) never reach the disk: they
  * are stored as placeholders and put back from the current configuration
- * when a file is read. Loop thread only.
+ * when a file is read.
+ *
+ * Writes and deletions run on a writer thread of the spool's own (an fsync
+ * takes milliseconds, which the loop must not wait for): md_spool_put
+ * queues the file's bytes and returns, the entry counts in the index at
+ * once, and a payload loaded back before its file is written is read from
+ * those bytes. A write that fails for good (disk full with nothing left to
+ * evict, I/O error) is reported through the `failed` callback, with the
+ * payload when the caller no longer holds a copy. Every function runs on
+ * the loop thread, except the `wake` callback.
  */
 #ifndef METERD_SPOOL_H
 #define METERD_SPOOL_H
@@ -24,6 +33,7 @@
 #include "meterd/sink.h"
 
 struct md_spool;
+struct spool_job;
 
 struct md_spool_entry {
     uint64_t seq;   /* the payload's place in sending order */
@@ -31,6 +41,7 @@ struct md_spool_entry {
     uint64_t items; /* series (checks, events) inside, from the file name */
     char sink[32];
     bool loaded; /* a copy is in memory (queued or in flight) */
+    struct spool_job *job; /* its write, until the file is on disk */
 };
 
 struct md_spool_stats {
@@ -42,26 +53,51 @@ struct md_spool_stats {
     uint64_t items;                  /* in all files */
     uint64_t recovered_items;        /* in the files found at open (a previous run's) */
     uint64_t evicted_items, corrupt_items;
+    uint64_t pending; /* writes queued or running, not yet on disk */
 };
 
 /*
- * Open (creating it, mode 0700) the spool directory and index the files a
- * previous run left. `secrets` (borrowed, must outlive the spool) are the
- * header values never written to disk. *max_seq receives the highest
- * sequence number found (0 for none) so new payloads sort after old ones.
- * Returns NULL with err set when the directory cannot be used or another
- * process holds it.
+ * Writer thread, under the writer's lock: a write or deletion finished;
+ * get md_spool_reap called on the loop thread soon (uv_async_send).
  */
-struct md_spool *md_spool_open(const char *dir, uint64_t max_bytes, const char *const *secrets,
-                               size_t nsecrets, uint64_t *max_seq, char *err, size_t errlen);
+typedef void (*md_spool_wake_fn)(void *ud);
+/*
+ * The write of entry seq failed for good and the entry is gone. p is the
+ * payload, handed over, when the caller had released its copy (the entry
+ * was not loaded); NULL when the caller still holds one.
+ */
+typedef void (*md_spool_failed_fn)(void *ud, uint64_t seq, struct md_payload *p);
+
+struct md_spool_opts {
+    const char *dir;
+    uint64_t max_bytes;
+    const char *const *secrets; /* borrowed, must outlive the spool: never written to disk */
+    size_t nsecrets;
+    md_spool_wake_fn wake;      /* optional: without it, only md_spool_sync reaps */
+    md_spool_failed_fn failed;  /* optional */
+    void *ud;
+};
+
+/*
+ * Open (creating it, mode 0700) the spool directory, index the files a
+ * previous run left and start the writer thread. *max_seq receives the
+ * highest sequence number found (0 for none) so new payloads sort after
+ * old ones. Returns NULL with err set when the directory cannot be used or
+ * another process holds it.
+ */
+struct md_spool *md_spool_open(const struct md_spool_opts *o, uint64_t *max_seq, char *err,
+                               size_t errlen);
+/* Waits for every queued write (md_spool_sync), then stops the writer. */
 void md_spool_close(struct md_spool *s);
 
 /*
- * Write payload p (not taken) as entry `seq`, marked loaded. Older entries
- * not loaded are evicted first when the bound requires it (counted).
- * Returns 0, -EEXIST for a
- * seq already spooled, -ENOSPC when no room can be made or the disk is
- * full, or another negative errno; the agent goes on either way.
+ * Queue the write of payload p (not taken: its bytes are copied) as entry
+ * `seq`, marked loaded. Older entries not loaded are evicted first when
+ * the bound requires it (counted). Returns 0, -EEXIST for a seq already
+ * spooled, -ENOSPC when no room can be made, -EAGAIN when the writer is
+ * that far behind (SPOOL_PENDING_MAX bytes queued), or another negative
+ * errno; the agent goes on either way. A later failure of the write goes
+ * to the `failed` callback.
  */
 int md_spool_put(struct md_spool *s, uint64_t seq, const struct md_payload *p);
 
@@ -76,6 +112,13 @@ void md_spool_unload(struct md_spool *s, uint64_t seq);
 
 /* Delivered or dropped for good: delete the file. */
 void md_spool_remove(struct md_spool *s, uint64_t seq);
+
+/* Handle the writes the thread finished: retries after a full disk, failures. */
+void md_spool_reap(struct md_spool *s);
+/* Block until every queued write and deletion is done and reaped (exit, tests). */
+void md_spool_sync(struct md_spool *s);
+/* No `wake` call from now on (the handle it signals is closing); md_spool_sync still reaps. */
+void md_spool_stop_waking(struct md_spool *s);
 
 /* The oldest entry not loaded whose sink `ok` accepts (NULL = any), or NULL. */
 const struct md_spool_entry *md_spool_oldest(const struct md_spool *s,

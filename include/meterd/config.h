@@ -109,6 +109,7 @@ struct md_config {
     int forwarder_num_workers;  /* requests in flight, 4 */
     int forwarder_backoff_base; /* seconds, 2; also the probe interval */
     int forwarder_backoff_max;  /* seconds, 64 */
+    int shutdown_timeout;       /* seconds, 5: the stop drain's wait for sends */
     int forwarder_retry_queue_payloads_max_size; /* bytes in memory, 15 MiB */
     char *run_path;             /* /var/lib/meterd */
     char *forwarder_storage_path; /* "" = <run_path>/transactions_to_retry */
@@ -126,6 +127,7 @@ struct md_config {
     /* status and logs */
     char *status_host;          /* 127.0.0.1: an address literal */
     int status_port;            /* 5555; 0 = off */
+    bool openmetrics_expose_series; /* /metrics shows the last window's series too */
     int health_port;            /* /live and /ready on all interfaces; 0 = off */
     char *log_level;            /* info */
 

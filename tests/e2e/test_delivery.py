@@ -114,9 +114,10 @@ def test_sigkill_during_outage_then_restart(d):
     m.wait_received(sent)
     last_window_end = (int(time.time()) // 2 + 1) * 2
     # sealed (window end + 1 s grace) and written to the spool before the kill
-    def all_spooled():
+    def all_spooled():  # handed to the spool's writer, and on disk
         f = m.status()["forwarder"]
-        return f["spooled"] == f["payloads_in"] and f["inflight"] == 0
+        return (f["spooled"] == f["payloads_in"] and f["inflight"] == 0
+                and f["spool"]["pending"] == 0)
     wait_until(lambda: time.time() > last_window_end + 3 and all_spooled(), 15,
                "the last window to reach the spool")
     time.sleep(0.5)

@@ -56,6 +56,8 @@ struct srv {
     const char *reply;
     int bind_port;   /* 0 = any */
     size_t max_body; /* answer 413 above this many body bytes; 0 = no limit */
+    const char *fail_path; /* requests to paths starting so get fail_status (set before use) */
+    int fail_status;
     int heads;       /* HEAD requests (probes) seen, not recorded */
     struct rec recs[MAX_REC];
     int nrecs;
@@ -90,6 +92,8 @@ static void handler(void *ud, const struct md_httpd_req *req, struct md_httpd_re
         s->nrecs++;
     }
     resp->status = i < s->nscript ? s->script[i] : s->dflt;
+    if (s->fail_path && strncmp(req->path, s->fail_path, strlen(s->fail_path)) == 0)
+        resp->status = s->fail_status;
     unsigned delay = s->delay_ms;
     pthread_mutex_unlock(&s->mu);
     if (delay) { /* a slow backend, deliberately */

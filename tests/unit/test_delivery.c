@@ -15,44 +15,7 @@
 #include "fwd_srv.h"
 #include "meterd/frame.h"
 #include "prometheus_rw.h"
-
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/test_delivery_XXXXXX");
-    assert_non_null(mkdtemp(d));
-    return d;
-}
-
-static int count_files(const char *d, const char *suffix)
-{
-    DIR *dir = opendir(d);
-    struct dirent *de;
-    int n = 0;
-    while (dir && (de = readdir(dir))) {
-        size_t l = strlen(de->d_name), sl = strlen(suffix);
-        n += l > sl && strcmp(de->d_name + l - sl, suffix) == 0;
-    }
-    if (dir)
-        closedir(dir);
-    return n;
-}
-
-static void rmdir_all(char *d)
-{
-    DIR *dir = opendir(d);
-    struct dirent *de;
-    char p[512];
-    while (dir && (de = readdir(dir))) {
-        if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.'))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-        unlink(p);
-    }
-    if (dir)
-        closedir(dir);
-    rmdir(d);
-    free(d);
-}
+#include "spool_fixture.h"
 
 /* Run the loop until pred(ud) or max_s seconds; returns pred's last answer. */
 static bool run_until(uv_loop_t *loop, bool (*pred)(void *), void *ud, double max_s)
@@ -96,6 +59,18 @@ static bool got_recs(void *ud)
     return (uint64_t)srv_nrecs(w->s) >= w->n;
 }
 
+struct files_want {
+    const char *dir;
+    int n;
+};
+
+/* The spool's writer thread has left exactly n files (writes and deletions are asynchronous). */
+static bool got_files(void *ud)
+{
+    struct files_want *w = ud;
+    return fx_count_files(w->dir, ".spl") == w->n;
+}
+
 /* The ledger identity: every item handed over is somewhere, counted once. */
 static struct md_fwd_ledger balanced(struct md_forwarder *f)
 {
@@ -122,7 +97,7 @@ static struct md_fwd_opts spool_opts(const char *dir)
 
 static void test_spool_survives_restart(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_delivery");
     uv_loop_t loop;
     uv_loop_init(&loop);
     int port = closed_port();
@@ -133,11 +108,12 @@ static void test_spool_survives_restart(void **st)
         assert_int_equal(md_forwarder_send(f, payload(port, bodies[i])), 0);
     struct want w = {.f = f, .n = 3};
     assert_true(run_until(&loop, got_spooled, &w, 10)); /* on disk while the backend is down */
-    assert_int_equal(count_files(d, ".spl"), 3);
+    struct files_want fw = {d, 3};
+    assert_true(run_until(&loop, got_files, &fw, 10));
     balanced(f);
     md_forwarder_free(f); /* stands for the end of a run: nothing more is sent */
     uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(count_files(d, ".spl"), 3);
+    assert_int_equal(fx_count_files(d, ".spl"), 3);
 
     int script[] = {202};
     struct srv *s = srv_start_on(port, script, 1, 202, 0, NULL, 0);
@@ -151,16 +127,17 @@ static void test_spool_survives_restart(void **st)
         assert_string_equal(s->recs[i].key, API_KEY);    /* put back from the config */
     }
     assert_int_equal(srv_nrecs(s), 3);
-    assert_int_equal(count_files(d, ".spl"), 0);
+    fw.n = 0;
+    assert_true(run_until(&loop, got_files, &fw, 10));
     assert_int_equal(balanced(f).sent, 3);
     finish(&loop, f);
     srv_stop(s);
-    rmdir_all(d);
+    fx_rmdir_all(d);
 }
 
 static void test_full_queue_spills_to_spool_without_loss(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_delivery");
     int script[] = {503};
     struct srv *s = srv_start(script, 1, 202, 0, NULL);
     uv_loop_t loop;
@@ -187,15 +164,16 @@ static void test_full_queue_spills_to_spool_without_loss(void **st)
     assert_string_equal(s->recs[0].body, bodies[0]); /* the 503 */
     for (int i = 0; i < 5; i++)
         assert_string_equal(s->recs[i + 1].body, bodies[i]); /* in order */
-    assert_int_equal(count_files(d, ".spl"), 0);
+    struct files_want fw = {d, 0};
+    assert_true(run_until(&loop, got_files, &fw, 10));
     finish(&loop, f);
     srv_stop(s);
-    rmdir_all(d);
+    fx_rmdir_all(d);
 }
 
 static void test_shutdown_with_backend_down_spools_at_once(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_delivery");
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct md_fwd_opts o = spool_opts(d);
@@ -216,10 +194,10 @@ static void test_shutdown_with_backend_down_spools_at_once(void **st)
     assert_int_equal(t.dropped_shutdown, 0);
     assert_int_equal(t.spooled, 2);
     assert_int_equal(balanced(f).on_disk, 2);
-    assert_int_equal(count_files(d, ".spl"), 2);
+    assert_int_equal(fx_count_files(d, ".spl"), 2); /* written before the forwarder said done */
     md_forwarder_free(f);
     assert_int_equal(uv_loop_close(&loop), 0);
-    rmdir_all(d);
+    fx_rmdir_all(d);
 }
 
 /* A series body of n items that compress poorly, deflated as the flusher does. */
@@ -400,7 +378,7 @@ static void test_probe_finds_recovered_backend(void **st)
 /* A long outage fills a small spool: the oldest go, counted, and the ledger adds up throughout. */
 static void test_outage_fills_spool_ledger_adds_up(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_delivery");
     uv_loop_t loop;
     struct md_fwd_opts o = spool_opts(d);
     o.spool_max_bytes = 4000; /* five of these payloads */
@@ -435,7 +413,67 @@ static void test_outage_fills_spool_ledger_adds_up(void **st)
         md_forwarder_free(f);
         assert_int_equal(uv_loop_close(&loop), 0);
     }
-    rmdir_all(d);
+    fx_rmdir_all(d);
+}
+
+static struct md_payload *intake_payload(int port)
+{
+    struct md_payload *p = payload(port, "{\"internalHostname\":\"h\"}");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/datadog/intake/?x=1", port);
+    free(p->url);
+    p->url = strdup(url);
+    return p;
+}
+
+static bool got_series_recs(void *ud)
+{
+    struct want *w = ud;
+    int n = 0;
+    pthread_mutex_lock(&w->s->mu);
+    for (int i = 0; i < w->s->nrecs; i++)
+        n += strstr(w->s->recs[i].path, "/api/v1/series") != NULL;
+    pthread_mutex_unlock(&w->s->mu);
+    return (uint64_t)n >= w->n;
+}
+
+/*
+ * The host metadata payload failing on /intake/ (a proxy that blocks it,
+ * an intake that refuses it) backs off that endpoint only: series of the
+ * same sink keep going to /api/v1/series at once. The server's 503 for
+ * /intake/ is scripted: no real backend refuses one path on demand.
+ */
+static void test_failing_metadata_does_not_hold_back_series(void **st)
+{
+    int script[] = {202};
+    struct srv *s = srv_start(script, 1, 202, 0, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->fail_path = "/datadog/intake/";
+    s->fail_status = 503;
+    pthread_mutex_unlock(&s->mu);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct md_fwd_opts o = fast;
+    o.backoff_base_ms = 2000; /* a blocked sink would hold the series 2 to 4 s */
+    o.backoff_max_ms = 8000;
+    struct md_forwarder *f = md_forwarder_new(&loop, &o);
+    assert_int_equal(md_forwarder_send(f, intake_payload(s->port)), 0);
+    struct want w = {.f = f, .s = s, .n = 1};
+    assert_true(run_until(&loop, got_errors, &w, 10)); /* /intake/ failed and backs off */
+    double t0 = now_s();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(md_forwarder_send(f, payload(s->port, "series")), 0);
+    w.n = 3;
+    assert_true(run_until(&loop, got_series_recs, &w, 10));
+    double took = now_s() - t0;
+    assert_true(took < 1.0);
+    struct md_fwd_stats t;
+    md_forwarder_stats(f, "datadog", &t);
+    assert_int_equal(t.items_sent, 3);
+    assert_int_equal(md_forwarder_pending(f), 1); /* the metadata still waits for its endpoint */
+    balanced(f);
+    finish(&loop, f);
+    srv_stop(s);
 }
 
 int main(void)
@@ -449,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_too_big_marker_counted),
         cmocka_unit_test(test_probe_finds_recovered_backend),
         cmocka_unit_test(test_outage_fills_spool_ledger_adds_up),
+        cmocka_unit_test(test_failing_metadata_does_not_hold_back_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

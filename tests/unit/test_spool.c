@@ -2,53 +2,24 @@
  * Unit tests for the disk spool: real files in a fresh temporary folder.
  * Round trip of a payload, secrets kept off the disk and put back on read,
  * order and contents surviving a reopen (a restart), a torn or corrupt file
- * skipped and counted, the oldest evicted at the bound, and one agent per
- * folder.
+ * skipped and counted, the oldest evicted at the bound, one agent per
+ * folder; and the writer thread: files written off the caller's thread,
+ * index and disk equal whatever the interleaving of writes with loads and
+ * removals, and a write that fails handing its payload back.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <cmocka.h>
 
 #include "spool.h"
+#include "spool_fixture.h"
 
 #define KEY "spoolsecretkey0123456789abcdef"
 #define USERINFO "user:urlsecretpw"
 
 static const char *const secrets[] = {KEY, USERINFO};
-
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/test_spool_XXXXXX");
-    assert_non_null(mkdtemp(d));
-    return d;
-}
-
-static void rmdir_all(char *d)
-{
-    DIR *dir = opendir(d);
-    struct dirent *de;
-    char p[512];
-    while (dir && (de = readdir(dir))) {
-        if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.'))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-        unlink(p);
-    }
-    if (dir)
-        closedir(dir);
-    rmdir(d);
-    free(d);
-}
 
 static struct md_payload *mk(const char *body, size_t items)
 {
@@ -64,33 +35,12 @@ static struct md_payload *mk(const char *body, size_t items)
     return p;
 }
 
-/* Whether any file in d contains s. */
-static bool dir_contains(const char *d, const char *s)
-{
-    DIR *dir = opendir(d);
-    struct dirent *de;
-    bool found = false;
-    while (dir && (de = readdir(dir)) && !found) {
-        char p[512], buf[65536];
-        snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-        FILE *fp = fopen(p, "rb");
-        if (!fp)
-            continue;
-        size_t n = fread(buf, 1, sizeof buf, fp);
-        fclose(fp);
-        found = memmem(buf, n, s, strlen(s)) != NULL;
-    }
-    if (dir)
-        closedir(dir);
-    return found;
-}
-
 static struct md_spool *open_ok(const char *d, uint64_t max, uint64_t *max_seq)
 {
     char err[256];
     uint64_t dummy;
-    struct md_spool *s = md_spool_open(d, max, secrets, 2, max_seq ? max_seq : &dummy, err,
-                                       sizeof err);
+    struct md_spool_opts o = {.dir = d, .max_bytes = max, .secrets = secrets, .nsecrets = 2};
+    struct md_spool *s = md_spool_open(&o, max_seq ? max_seq : &dummy, err, sizeof err);
     if (!s)
         fail_msg("open: %s", err);
     return s;
@@ -98,14 +48,15 @@ static struct md_spool *open_ok(const char *d, uint64_t max, uint64_t *max_seq)
 
 static void test_round_trip_and_secret(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_spool");
     struct md_spool *s = open_ok(d, 1 << 20, NULL);
     struct md_payload *p = mk("{\"series\":[1,2,3]}", 3);
     assert_int_equal(md_spool_put(s, 1u << 20, p), 0);
     assert_int_equal(md_spool_put(s, 1u << 20, p), -EEXIST);
-    assert_false(dir_contains(d, KEY)); /* the API key never reaches the disk */
-    assert_false(dir_contains(d, "urlsecretpw")); /* nor credentials in the URL */
-    assert_true(dir_contains(d, "series"));
+    md_spool_sync(s); /* the writer thread's files are on disk */
+    assert_false(fx_dir_contains(d, KEY)); /* the API key never reaches the disk */
+    assert_false(fx_dir_contains(d, "urlsecretpw")); /* nor credentials in the URL */
+    assert_true(fx_dir_contains(d, "series"));
     md_spool_unload(s, 1u << 20);
     struct md_payload *q = NULL;
     assert_int_equal(md_spool_load(s, 1u << 20, &q), 0);
@@ -125,12 +76,12 @@ static void test_round_trip_and_secret(void **st)
     md_payload_free(p);
     md_payload_free(q);
     md_spool_close(s);
-    rmdir_all(d);
+    fx_rmdir_all(d);
 }
 
 static void test_reopen_keeps_order(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_spool");
     struct md_spool *s = open_ok(d, 1 << 20, NULL);
     const char *bodies[] = {"first", "second", "third"};
     uint64_t seqs[] = {3u << 20, 1u << 20, 2u << 20}; /* written out of order */
@@ -156,12 +107,12 @@ static void test_reopen_keeps_order(void **st)
     }
     assert_null(md_spool_oldest(s, NULL, NULL));
     md_spool_close(s);
-    rmdir_all(d);
+    fx_rmdir_all(d);
 }
 
 static void test_corrupt_and_torn_skipped(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_spool");
     struct md_spool *s = open_ok(d, 1 << 20, NULL);
     for (int i = 1; i <= 3; i++) {
         struct md_payload *p = mk("payload-body", 1);
@@ -195,12 +146,12 @@ static void test_corrupt_and_torn_skipped(void **st)
     assert_int_equal(t.recovered_items, 3);
     assert_int_equal(t.files, 1);
     md_spool_close(s);
-    rmdir_all(d);
+    fx_rmdir_all(d);
 }
 
 static void test_oldest_evicted_at_bound(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_spool");
     char body[1001];
     memset(body, 'x', 1000);
     body[1000] = '\0';
@@ -238,21 +189,145 @@ static void test_oldest_evicted_at_bound(void **st)
     assert_int_equal(md_spool_put(s, 6ull << 20, p), -ENOSPC);
     md_payload_free(p);
     md_spool_close(s);
-    rmdir_all(d);
+    fx_rmdir_all(d);
 }
 
 static void test_one_agent_per_folder(void **st)
 {
-    char *d = tmpdir();
+    char *d = fx_tmpdir("test_spool");
     struct md_spool *s = open_ok(d, 1 << 20, NULL);
     char err[256];
     uint64_t m;
-    assert_null(md_spool_open(d, 1 << 20, secrets, 1, &m, err, sizeof err));
+    struct md_spool_opts o = {.dir = d, .max_bytes = 1 << 20, .secrets = secrets, .nsecrets = 1};
+    assert_null(md_spool_open(&o, &m, err, sizeof err));
     assert_non_null(strstr(err, "in use"));
     md_spool_close(s);
     s = open_ok(d, 1 << 20, NULL); /* released on close */
     md_spool_close(s);
-    rmdir_all(d);
+    fx_rmdir_all(d);
+}
+
+/* ---------------------------------------------------- the writer thread */
+
+static pthread_t main_thread;
+static atomic_int wakes_elsewhere, wakes_here;
+
+static void on_wake(void *ud)
+{
+    atomic_fetch_add(pthread_equal(pthread_self(), main_thread) ? &wakes_here : &wakes_elsewhere,
+                     1);
+}
+
+/*
+ * Writes run on the spool's thread while the caller loads, removes and
+ * evicts the same entries: whatever the interleaving, a file is on disk
+ * exactly for each entry still indexed, and nothing is left half written.
+ */
+static void test_writer_races_leave_index_and_disk_equal(void **st)
+{
+    char *d = fx_tmpdir("test_spool");
+    char err[256];
+    uint64_t m;
+    main_thread = pthread_self();
+    struct md_spool_opts o = {.dir = d, .max_bytes = 40000, .secrets = secrets, .nsecrets = 2,
+                              .wake = on_wake};
+    struct md_spool *s = md_spool_open(&o, &m, err, sizeof err);
+    assert_non_null(s);
+    char body[801];
+    memset(body, 'y', 800);
+    body[800] = '\0';
+    for (uint64_t i = 1; i <= 300; i++) {
+        struct md_payload *p = mk(body, 2);
+        assert_int_equal(md_spool_put(s, i << 20, p), 0);
+        md_payload_free(p);
+        md_spool_unload(s, i << 20);
+        if (i % 3 == 0) { /* read back at once, maybe before its file exists */
+            struct md_payload *q = NULL;
+            assert_int_equal(md_spool_load(s, i << 20, &q), 0);
+            assert_memory_equal(q->body, body, 800);
+            md_payload_free(q);
+            md_spool_remove(s, i << 20);
+        }
+        if (i % 7 == 0)
+            md_spool_reap(s);
+    }
+    md_spool_sync(s);
+    struct md_spool_stats t;
+    md_spool_stats(s, &t);
+    assert_true(t.evicted > 0); /* the bound (40 kB) held about 45 of the 200 kept */
+    assert_int_equal(t.pending, 0);
+    assert_int_equal(t.write_errors, 0);
+    assert_int_equal(fx_count_files(d, ".spl"), (int)t.files);
+    uint64_t kept = 0;
+    for (const struct md_spool_entry *e; (e = md_spool_oldest(s, NULL, NULL)); kept++) {
+        struct md_payload *q = NULL;
+        uint64_t seq = e->seq;
+        assert_int_equal(md_spool_load(s, seq, &q), 0); /* from the file, CRC checked */
+        md_payload_free(q);
+        md_spool_remove(s, seq);
+    }
+    assert_int_equal(kept, t.files);
+    md_spool_close(s);
+    assert_int_equal(fx_count_files(d, ".spl"), 0);
+    DIR *dir = opendir(d);
+    for (struct dirent *de; (de = readdir(dir));)
+        assert_true(strncmp(de->d_name, "tmp-", 4) != 0);
+    closedir(dir);
+    assert_true(atomic_load(&wakes_elsewhere) > 0);
+    assert_int_equal(atomic_load(&wakes_here), 0); /* no write ran on the caller's thread */
+    fx_rmdir_all(d);
+}
+
+static int failed_calls, failed_with_payload;
+static uint64_t failed_items;
+
+static void on_failed(void *ud, uint64_t seq, struct md_payload *p)
+{
+    assert_true(pthread_equal(pthread_self(), main_thread)); /* reaped on the caller's thread */
+    failed_calls++;
+    if (p) {
+        failed_with_payload++;
+        failed_items += p->nitems;
+        assert_memory_equal(p->body, "lost-body", 9);
+        assert_string_equal(p->headers[0], "DD-API-KEY: " KEY);
+        md_payload_free(p);
+    }
+}
+
+/* A write that cannot be done (the folder was deleted under the agent) gives the payload back. */
+static void test_failed_write_gives_payload_back(void **st)
+{
+    char *d = fx_tmpdir("test_spool");
+    char err[256], path[512];
+    uint64_t m;
+    main_thread = pthread_self();
+    failed_calls = failed_with_payload = 0;
+    failed_items = 0;
+    struct md_spool_opts o = {.dir = d, .max_bytes = 1 << 20, .secrets = secrets, .nsecrets = 2,
+                              .failed = on_failed};
+    struct md_spool *s = md_spool_open(&o, &m, err, sizeof err);
+    assert_non_null(s);
+    snprintf(path, sizeof path, "%s/.lock", d);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(d), 0); /* a real failure: openat in a deleted folder is ENOENT */
+    struct md_payload *a = mk("lost-body", 4), *b = mk("lost-body", 5);
+    assert_int_equal(md_spool_put(s, 1u << 20, a), 0);
+    assert_int_equal(md_spool_put(s, 2u << 20, b), 0);
+    md_spool_unload(s, 1u << 20); /* the caller let go of a: only the spool holds it */
+    md_spool_sync(s);
+    assert_int_equal(failed_calls, 2);
+    assert_int_equal(failed_with_payload, 1);
+    assert_int_equal(failed_items, 4);
+    struct md_spool_stats t;
+    md_spool_stats(s, &t);
+    assert_int_equal(t.write_errors, 2);
+    assert_int_equal(t.files, 0);
+    assert_int_equal(t.items, 0);
+    assert_int_equal(t.pending, 0);
+    md_payload_free(a);
+    md_payload_free(b);
+    md_spool_close(s);
+    free(d);
 }
 
 int main(void)
@@ -263,6 +338,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_and_torn_skipped),
         cmocka_unit_test(test_oldest_evicted_at_bound),
         cmocka_unit_test(test_one_agent_per_folder),
+        cmocka_unit_test(test_writer_races_leave_index_and_disk_equal),
+        cmocka_unit_test(test_failed_write_gives_payload_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
