@@ -10,7 +10,10 @@
  * sleeps) happen once per batch of up to 64 datagrams. The aggregator looks
  * the key up; only for a context it has not seen (or for rare messages:
  * events, checks, packed values, |T) does it parse the line copy again, so
- * names and tags are interned once per new context.
+ * names and tags are interned once per new context. Between reads, a UDP
+ * intake thread that saw traffic naps a bounded short time instead of
+ * blocking (see "taking fewer wake-ups"), so one wake-up collects tens of
+ * datagrams even when each carries one metric.
  */
 #include "pipeline_threads.h"
 
@@ -293,11 +296,98 @@ void md_pipe_feed(struct intake_thread *t, char *buf, size_t len, bool truncated
     md_pipe_wake(t->p);
 }
 
+/* --- taking fewer wake-ups ---------------------------------------------- */
+
+/*
+ * At one metric per datagram the cost is not parsing but waking up: a
+ * thread blocked in recvmmsg is woken for every datagram (or every few,
+ * as a client's sendmmsg batch lands), and a wake-up costs more than the
+ * parse. recvmmsg cannot wait for "a batch or a deadline" (its timeout is
+ * only checked between datagrams) and SO_RCVLOWAT does not apply to UDP,
+ * so the coalescing is done here: after a read that took some datagrams
+ * but not a full batch, while they keep coming, the thread sleeps a
+ * bounded short time and then reads without waiting; a read that finds
+ * nothing returns it to blocking reads. A nap aims at NAP_TARGET
+ * datagrams at the rate just seen, lasts at most NAP_MAX_NS (so no sample
+ * is held back long enough to matter to a 10 s window, and a stop or a
+ * flush is seen soon), and never long enough to fill a quarter of the
+ * receive buffer at that rate (NAP_SKB_COST: what a datagram costs the
+ * buffer beyond its payload on Linux, about). Unix sockets never nap:
+ * their queue is net.unix.max_dgram_qlen datagrams (10 by default), and
+ * clients that write without blocking drop when it is full.
+ * bench/bare_recv --coalesce applies the same rule, as the floor.
+ */
+#define NAP_MIN_NS 50000L
+#define NAP_MAX_NS 1000000L
+#define NAP_TARGET 32.0
+#define NAP_WORTH 2.0 /* fewer per longest nap than this: blocking reads cost no more */
+#define NAP_SKB_COST 1024.0
+
+struct napper {
+    bool on;        /* a UDP socket */
+    double rcvbuf;  /* its receive buffer as the kernel counts it */
+    double prev;    /* monotonic time of the last read */
+    long ns;        /* the nap before the next read; 0 = block in it */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void napper_init(struct napper *z, const struct intake_thread *t)
+{
+    int rcvbuf = 0;
+    socklen_t len = sizeof rcvbuf;
+    *z = (struct napper){.prev = mono_now()};
+    z->on = !t->uds && getsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0;
+    z->rcvbuf = rcvbuf;
+}
+
+/* The nap after a read of n datagrams (bytes of payload) that arrived over dt seconds. */
+static long nap_after(const struct napper *z, int n, double bytes, double dt)
+{
+    if (!z->on || n <= 0 || n >= BATCH || dt <= 0)
+        return 0;
+    double rate = n / dt;
+    if (rate * (NAP_MAX_NS / 1e9) < NAP_WORTH)
+        return 0;
+    double nap = NAP_TARGET / rate;
+    double room = z->rcvbuf / 4 / ((bytes + n * NAP_SKB_COST) / dt);
+    if (room < nap)
+        nap = room;
+    if (nap * 1e9 < NAP_MIN_NS)
+        return 0;
+    return nap * 1e9 > NAP_MAX_NS ? NAP_MAX_NS : (long)(nap * 1e9);
+}
+
+/*
+ * One read: after the nap the last read asked for, without waiting; else
+ * blocking (SO_RCVTIMEO bounds it) when may_block. Returns datagrams read.
+ */
+static int intake_read(struct intake_thread *t, struct napper *z, bool may_block)
+{
+    if (z->ns && may_block) {
+        struct timespec ts = {0, z->ns};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t bytes = md_statsd_stats(t->sd)->bytes;
+    int n = intake_batch(t, z->ns || !may_block ? MSG_DONTWAIT : MSG_WAITFORONE);
+    double now = mono_now();
+    z->ns = nap_after(z, n, (double)(md_statsd_stats(t->sd)->bytes - bytes), now - z->prev);
+    z->prev = now;
+    return n;
+}
+
 void *md_pipe_intake_main(void *arg)
 {
     struct intake_thread *t = arg;
+    struct napper z;
+    napper_init(&z, t);
     while (!atomic_load_explicit(&t->p->intake_stop, memory_order_relaxed))
-        intake_batch(t, MSG_WAITFORONE); /* SO_RCVTIMEO bounds the wait */
+        intake_read(t, &z, true);
     /* What the kernel still holds was accepted by us: read it before leaving. */
     while (intake_batch(t, MSG_DONTWAIT) > 0)
         ;
@@ -561,6 +651,8 @@ void *md_pipe_inline_main(void *arg)
 {
     struct intake_thread *t = arg;
     struct md_pipeline *p = t->p;
+    struct napper z;
+    napper_init(&z, t);
     while (!atomic_load_explicit(&p->intake_stop, memory_order_relaxed)) {
         if (atomic_load(&p->agg_paused)) {
             struct timespec ts = {0, 1000 * 1000};
@@ -573,7 +665,7 @@ void *md_pipe_inline_main(void *arg)
                 nanosleep(&ts, NULL);
             }
         } else {
-            intake_batch(t, p->seal_busy ? MSG_DONTWAIT : MSG_WAITFORONE);
+            intake_read(t, &z, !p->seal_busy); /* a seal step is the pause while sealing */
         }
         drain(p, &p->main_ring, &p->main_now);
         seal_work(p);
