@@ -438,6 +438,37 @@ static void test_incremental_seal_matches_all_at_once(void **st)
     md_agg_free(inc);
 }
 
+/*
+ * Samples for contexts the scan has not reached add nothing to the frame
+ * being sealed: however many contexts are touched during a seal, its parts
+ * grow only with the scan (sealing them on the spot made 1M-series parts).
+ */
+static void test_touched_contexts_wait_for_the_scan(void **st)
+{
+    (void)st;
+    struct md_agg *a = agg_default();
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        add(a, name, i % 2 ? MD_COUNTER : MD_TIMER, 1, 1, NULL, 0, T0 + 1);
+    }
+    assert_true(md_agg_seal_begin(a, T0 + 11, false));
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        add(a, name, i % 2 ? MD_COUNTER : MD_TIMER, 2, 1, NULL, 0, T0 + 12);
+    }
+    assert_int_equal(md_agg_seal_series(a), 0);
+    while (!md_agg_seal_step(a, 1000))
+        ;
+    struct md_frame f;
+    assert_int_equal(md_agg_seal_take(a, &f), 1);
+    assert_int_equal(f.nseries, 2500 + 2500 * 5); /* the window as it was: 1 per counter, 5 per timer */
+    for (size_t i = 0; i < f.nseries; i++)
+        assert_true(f.series[i].timestamp == (int64_t)T0);
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_context_limit_and_nonfinite),
         cmocka_unit_test(test_many_contexts_survive_growth_and_removal),
         cmocka_unit_test(test_incremental_seal_matches_all_at_once),
+        cmocka_unit_test(test_touched_contexts_wait_for_the_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
