@@ -54,6 +54,7 @@
 #define BR_NAP_TARGET 32.0  /* datagrams one nap should collect */
 #define BR_NAP_WORTH 2.0    /* fewer than this per longest nap: just block */
 #define BR_SKB_COST 1024.0  /* receive-buffer bytes a datagram costs beyond its payload */
+#define BR_NAP_BACKOFF_MAX 64u
 
 struct br_opts {
     const char *host;
@@ -148,28 +149,51 @@ static int br_announce(const struct br_opts *o, int fd, int port)
     return 0;
 }
 
+struct br_napper {
+    double rcvbuf;
+    long ns;          /* the nap before the next read; 0 = block in it */
+    unsigned backoff; /* reads to skip after the next nap that does not pay */
+    unsigned skip;    /* reads left before a nap may be tried again */
+};
+
 /*
- * How long to sleep before the next read, given that the last read took n
- * datagrams (bytes of payload) that arrived over dt seconds; 0 = block in
- * the next read. A nap aims at BR_NAP_TARGET datagrams, never longer than
- * BR_NAP_MAX_NS, and never long enough to fill a quarter of the receive
- * buffer at the rate seen; a rate too low to gather BR_NAP_WORTH in the
- * longest nap is left to blocking reads.
+ * The nap before the next read, after one that took n datagrams (bytes of
+ * payload) arriving over dt seconds; blocked: that read waited for them;
+ * napped: a nap came before it. A nap aims at BR_NAP_TARGET datagrams at
+ * that rate, never longer than BR_NAP_MAX_NS, and never long enough to
+ * fill a quarter of the receive buffer; a rate too low to gather
+ * BR_NAP_WORTH in the longest nap is left to blocking reads, and so is a
+ * read that waited longer than the longest nap (bursts further apart than
+ * a nap: the kernel hands a burst over per wake-up anyway). A nap that
+ * gathered fewer than BR_NAP_WORTH makes the next 2, 4, ... 64 reads skip
+ * napping; one that paid resets that.
  */
-static long br_nap(int n, double bytes, double dt, double rcvbuf)
+static void br_nap(struct br_napper *z, int n, double bytes, double dt, bool blocked, bool napped)
 {
-    if (n <= 0 || n >= BR_VLEN || dt <= 0)
-        return 0;
+    z->ns = 0;
+    if (napped && n >= BR_NAP_WORTH) {
+        z->backoff = 0;
+    } else if (napped) {
+        z->backoff = z->backoff ? z->backoff * 2 : 2;
+        if (z->backoff > BR_NAP_BACKOFF_MAX)
+            z->backoff = BR_NAP_BACKOFF_MAX;
+        z->skip = z->backoff;
+    }
+    if (n <= 0 || n >= BR_VLEN || dt <= 0 || (blocked && dt * 1e9 > BR_NAP_MAX_NS))
+        return;
+    if (z->skip) {
+        z->skip--;
+        return;
+    }
     double rate = n / dt;
     if (rate * (BR_NAP_MAX_NS / 1e9) < BR_NAP_WORTH)
-        return 0;
+        return;
     double nap = BR_NAP_TARGET / rate;
-    double room = rcvbuf / 4 / ((bytes + n * BR_SKB_COST) / dt);
+    double room = z->rcvbuf / 4 / ((bytes + n * BR_SKB_COST) / dt);
     if (room < nap)
         nap = room;
-    if (nap * 1e9 < BR_NAP_MIN_NS)
-        return 0;
-    return nap * 1e9 > BR_NAP_MAX_NS ? BR_NAP_MAX_NS : (long)(nap * 1e9);
+    if (nap * 1e9 >= BR_NAP_MIN_NS)
+        z->ns = nap * 1e9 > BR_NAP_MAX_NS ? BR_NAP_MAX_NS : (long)(nap * 1e9);
 }
 
 static void br_loop(const struct br_opts *o, int fd, struct br_counts *c)
@@ -186,13 +210,14 @@ static void br_loop(const struct br_opts *o, int fd, struct br_counts *c)
     int rcvbuf = 0;
     socklen_t rl = sizeof rcvbuf;
     getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &rl);
-    long nap = 0;
+    struct br_napper z = {.rcvbuf = rcvbuf};
     while (!br_stop) {
-        if (nap) {
-            struct timespec ts = {0, nap};
+        bool napped = z.ns != 0;
+        if (napped) {
+            struct timespec ts = {0, z.ns};
             nanosleep(&ts, NULL);
         }
-        int flags = nap ? MSG_DONTWAIT : MSG_WAITFORONE;
+        int flags = napped ? MSG_DONTWAIT : MSG_WAITFORONE;
         int r = recvmmsg(fd, msgs, BR_VLEN, flags, NULL);
         double now = br_now();
         double bytes = 0;
@@ -206,7 +231,7 @@ static void br_loop(const struct br_opts *o, int fd, struct br_counts *c)
             }
         }
         if (o->coalesce)
-            nap = br_nap(r, bytes, now - prev, rcvbuf);
+            br_nap(&z, r, bytes, now - prev, !napped, napped);
         prev = now;
         if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             fprintf(stderr, "bare_recv: recvmmsg: %s\n", strerror(errno));

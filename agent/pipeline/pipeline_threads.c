@@ -307,7 +307,8 @@ void md_pipe_feed(struct intake_thread *t, char *buf, size_t len, bool truncated
  * so the coalescing is done here: after a read that took some datagrams
  * but not a full batch, while they keep coming, the thread sleeps a
  * bounded short time and then reads without waiting; a read that finds
- * nothing returns it to blocking reads. A nap aims at NAP_TARGET
+ * nothing returns it to blocking reads, and naps that do not pay are
+ * tried less and less often (nap_plan). A nap aims at NAP_TARGET
  * datagrams at the rate just seen, lasts at most NAP_MAX_NS (so no sample
  * is held back long enough to matter to a 10 s window, and a stop or a
  * flush is seen soon), and never long enough to fill a quarter of the
@@ -322,12 +323,15 @@ void md_pipe_feed(struct intake_thread *t, char *buf, size_t len, bool truncated
 #define NAP_TARGET 32.0
 #define NAP_WORTH 2.0 /* fewer per longest nap than this: blocking reads cost no more */
 #define NAP_SKB_COST 1024.0
+#define NAP_BACKOFF_MAX 64u /* reads without a nap after naps that did not pay */
 
 struct napper {
-    bool on;        /* a UDP socket */
-    double rcvbuf;  /* its receive buffer as the kernel counts it */
-    double prev;    /* monotonic time of the last read */
-    long ns;        /* the nap before the next read; 0 = block in it */
+    bool on;          /* a UDP socket */
+    double rcvbuf;    /* its receive buffer as the kernel counts it */
+    double prev;      /* monotonic time of the last read */
+    long ns;          /* the nap before the next read; 0 = block in it */
+    unsigned backoff; /* reads to skip after the next nap that does not pay */
+    unsigned skip;    /* reads left before a nap may be tried again */
 };
 
 static double mono_now(void)
@@ -346,11 +350,9 @@ static void napper_init(struct napper *z, const struct intake_thread *t)
     z->rcvbuf = rcvbuf;
 }
 
-/* The nap after a read of n datagrams (bytes of payload) that arrived over dt seconds. */
-static long nap_after(const struct napper *z, int n, double bytes, double dt)
+/* The nap that gathers NAP_TARGET datagrams at the rate of the last read, within bounds. */
+static long nap_for(const struct napper *z, int n, double bytes, double dt)
 {
-    if (!z->on || n <= 0 || n >= BATCH || dt <= 0)
-        return 0;
     double rate = n / dt;
     if (rate * (NAP_MAX_NS / 1e9) < NAP_WORTH)
         return 0;
@@ -364,19 +366,52 @@ static long nap_after(const struct napper *z, int n, double bytes, double dt)
 }
 
 /*
+ * Decide the nap before the next read, after one that took n datagrams
+ * (bytes of payload) arriving over dt seconds. blocked: that read waited
+ * for them; napped: a nap came before it. Naps only pay when traffic is
+ * spread out; a client that sends bursts (a batch of datagrams, then a
+ * pause) is already handed over a burst per wake-up by the kernel, and a
+ * nap after the burst comes back empty. So a read that waited longer than
+ * the longest nap is not followed by one, and a nap that gathered fewer
+ * than NAP_WORTH makes the next 2, 4, ... NAP_BACKOFF_MAX reads skip
+ * napping; one that paid resets that.
+ */
+static void nap_plan(struct napper *z, int n, double bytes, double dt, bool blocked, bool napped)
+{
+    z->ns = 0;
+    if (napped && n >= NAP_WORTH) {
+        z->backoff = 0;
+    } else if (napped) {
+        z->backoff = z->backoff ? z->backoff * 2 : 2;
+        if (z->backoff > NAP_BACKOFF_MAX)
+            z->backoff = NAP_BACKOFF_MAX;
+        z->skip = z->backoff;
+    }
+    if (!z->on || n <= 0 || n >= BATCH || dt <= 0 || (blocked && dt * 1e9 > NAP_MAX_NS))
+        return;
+    if (z->skip) {
+        z->skip--;
+        return;
+    }
+    z->ns = nap_for(z, n, bytes, dt);
+}
+
+/*
  * One read: after the nap the last read asked for, without waiting; else
  * blocking (SO_RCVTIMEO bounds it) when may_block. Returns datagrams read.
  */
 static int intake_read(struct intake_thread *t, struct napper *z, bool may_block)
 {
-    if (z->ns && may_block) {
+    bool nap = z->ns && may_block;
+    if (nap) {
         struct timespec ts = {0, z->ns};
         nanosleep(&ts, NULL);
     }
     uint64_t bytes = md_statsd_stats(t->sd)->bytes;
-    int n = intake_batch(t, z->ns || !may_block ? MSG_DONTWAIT : MSG_WAITFORONE);
+    bool block = !z->ns && may_block;
+    int n = intake_batch(t, block ? MSG_WAITFORONE : MSG_DONTWAIT);
     double now = mono_now();
-    z->ns = nap_after(z, n, (double)(md_statsd_stats(t->sd)->bytes - bytes), now - z->prev);
+    nap_plan(z, n, (double)(md_statsd_stats(t->sd)->bytes - bytes), now - z->prev, block, nap);
     z->prev = now;
     return n;
 }
