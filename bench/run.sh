@@ -19,7 +19,7 @@
 # If meterd cannot be built, started or queried, its rows say
 # "meterd: unavailable (<reason>)" and the bare receiver's rows still print.
 #
-# Environment knobs (defaults keep the whole run under ~3 minutes):
+# Environment knobs (with the defaults a whole run takes ~7 minutes):
 #   BENCH_BUILD_DIR      build directory               (<repo>/build-bench)
 #   BENCH_METERD         meterd binary to use          (built in BENCH_BUILD_DIR)
 #   BENCH_SKIP_METERD=1  / BENCH_SKIP_BARE=1           skip one server
