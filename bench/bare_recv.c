@@ -6,14 +6,20 @@
  * SO_REUSEPORT socket with a large receive buffer, recvmmsg() of up to 64
  * datagrams of 8 KiB (dogstatsd_buffer_size) per call, and a count of
  * datagrams, bytes and lines (newlines + 1, a trailing newline not counted
- * twice). No parsing, no aggregation. With --wait-all it asks recvmmsg
- * for a full batch (no MSG_WAITFORONE): the kernel then returns once per
- * 64 datagrams (or after the 100 ms receive timeout) instead of once per
- * wake-up, the cheapest way to take one datagram at a time, and the floor
- * that bench/run.sh uses at 1 metric per datagram. It stops by itself after --idle-exit
- * seconds without traffic (once something arrived), at the --duration cap
- * (hard limit 600 s) or on SIGTERM/SIGINT, and prints one JSON line with
- * the counts and its own CPU time (getrusage: user + sys).
+ * twice). No parsing, no aggregation. A blocked reader is woken for
+ * every datagram (or every client burst), and at one metric per datagram
+ * that wake-up is most of the cost; asking recvmmsg for a full batch does
+ * not help, since the kernel then wakes the reader for each datagram of
+ * the batch. With --coalesce it takes fewer wake-ups the way meterd's
+ * intake does (see br_nap): when a read returned less than a full batch
+ * and datagrams keep coming, it sleeps a bounded short time and then reads
+ * without waiting, so one wake-up collects tens of datagrams; a read that
+ * finds nothing makes it block again. That is the floor for a receiver
+ * that coalesces in user space, which meterd's figure at 1 metric per
+ * datagram is compared with. It stops by itself after --idle-exit seconds
+ * without traffic (once something arrived), at the --duration cap (hard
+ * limit 600 s) or on SIGTERM/SIGINT, and prints one JSON line with the
+ * counts and its own CPU time (getrusage: user + sys).
  *
  * Readiness: once bound it writes "ready port=N" on stderr and, with
  * --ready-file, creates that file holding the port, so a script can wait
@@ -40,6 +46,15 @@
 #define BR_BUFSZ 8192
 #define BR_HARD_MAX_S 600.0
 #define BR_POLL_MS 100
+/* Coalescing, the same rule and constants as meterd's intake loop
+ * (agent/pipeline/pipeline_threads.c, nap_after): copied, not shared, so
+ * that this tool builds without meterd's sources. */
+#define BR_NAP_MIN_NS 50000L
+#define BR_NAP_MAX_NS 1000000L
+#define BR_NAP_TARGET 32.0  /* datagrams one nap should collect */
+#define BR_NAP_WORTH 2.0    /* fewer than this per longest nap: just block */
+#define BR_SKB_COST 1024.0  /* receive-buffer bytes a datagram costs beyond its payload */
+#define BR_NAP_BACKOFF_MAX 64u
 
 struct br_opts {
     const char *host;
@@ -49,7 +64,7 @@ struct br_opts {
     double idle_exit;
     double duration;
     const char *ready_file;
-    bool wait_all;
+    bool coalesce;
 };
 
 struct br_counts {
@@ -134,6 +149,53 @@ static int br_announce(const struct br_opts *o, int fd, int port)
     return 0;
 }
 
+struct br_napper {
+    double rcvbuf;
+    long ns;          /* the nap before the next read; 0 = block in it */
+    unsigned backoff; /* reads to skip after the next nap that does not pay */
+    unsigned skip;    /* reads left before a nap may be tried again */
+};
+
+/*
+ * The nap before the next read, after one that took n datagrams (bytes of
+ * payload) arriving over dt seconds; blocked: that read waited for them;
+ * napped: a nap came before it. A nap aims at BR_NAP_TARGET datagrams at
+ * that rate, never longer than BR_NAP_MAX_NS, and never long enough to
+ * fill a quarter of the receive buffer; a rate too low to gather
+ * BR_NAP_WORTH in the longest nap is left to blocking reads, and so is a
+ * read that waited longer than the longest nap (bursts further apart than
+ * a nap: the kernel hands a burst over per wake-up anyway). A nap that
+ * gathered fewer than BR_NAP_WORTH makes the next 2, 4, ... 64 reads skip
+ * napping; one that paid resets that.
+ */
+static void br_nap(struct br_napper *z, int n, double bytes, double dt, bool blocked, bool napped)
+{
+    z->ns = 0;
+    if (napped && n >= BR_NAP_WORTH) {
+        z->backoff = 0;
+    } else if (napped) {
+        z->backoff = z->backoff ? z->backoff * 2 : 2;
+        if (z->backoff > BR_NAP_BACKOFF_MAX)
+            z->backoff = BR_NAP_BACKOFF_MAX;
+        z->skip = z->backoff;
+    }
+    if (n <= 0 || n >= BR_VLEN || dt <= 0 || (blocked && dt * 1e9 > BR_NAP_MAX_NS))
+        return;
+    if (z->skip) {
+        z->skip--;
+        return;
+    }
+    double rate = n / dt;
+    if (rate * (BR_NAP_MAX_NS / 1e9) < BR_NAP_WORTH)
+        return;
+    double nap = BR_NAP_TARGET / rate;
+    double room = z->rcvbuf / 4 / ((bytes + n * BR_SKB_COST) / dt);
+    if (room < nap)
+        nap = room;
+    if (nap * 1e9 >= BR_NAP_MIN_NS)
+        z->ns = nap * 1e9 > BR_NAP_MAX_NS ? BR_NAP_MAX_NS : (long)(nap * 1e9);
+}
+
 static void br_loop(const struct br_opts *o, int fd, struct br_counts *c)
 {
     static char bufs[BR_VLEN][BR_BUFSZ];
@@ -144,18 +206,34 @@ static void br_loop(const struct br_opts *o, int fd, struct br_counts *c)
         msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
     }
     double cap = o->duration > 0 && o->duration < BR_HARD_MAX_S ? o->duration : BR_HARD_MAX_S;
-    double start = br_now(), last = 0;
+    double start = br_now(), last = 0, prev = start;
+    int rcvbuf = 0;
+    socklen_t rl = sizeof rcvbuf;
+    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &rl);
+    struct br_napper z = {.rcvbuf = rcvbuf};
     while (!br_stop) {
-        int r = recvmmsg(fd, msgs, BR_VLEN, o->wait_all ? 0 : MSG_WAITFORONE, NULL);
+        bool napped = z.ns != 0;
+        if (napped) {
+            struct timespec ts = {0, z.ns};
+            nanosleep(&ts, NULL);
+        }
+        int flags = napped ? MSG_DONTWAIT : MSG_WAITFORONE;
+        int r = recvmmsg(fd, msgs, BR_VLEN, flags, NULL);
         double now = br_now();
+        double bytes = 0;
         if (r > 0) {
             last = now;
             for (int i = 0; i < r; i++) {
                 c->datagrams++;
                 c->bytes += msgs[i].msg_len;
+                bytes += msgs[i].msg_len;
                 c->metrics += br_lines(bufs[i], msgs[i].msg_len);
             }
-        } else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        }
+        if (o->coalesce)
+            br_nap(&z, r, bytes, now - prev, !napped, napped);
+        prev = now;
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             fprintf(stderr, "bare_recv: recvmmsg: %s\n", strerror(errno));
             break;
         }
@@ -173,7 +251,7 @@ static int br_parse_args(int argc, char **argv, struct br_opts *o)
         {"cpu", required_argument, 0, 'C'},       {"rcvbuf", required_argument, 0, 'R'},
         {"idle-exit", required_argument, 0, 'i'}, {"duration", required_argument, 0, 'd'},
         {"ready-file", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
-        {"wait-all", no_argument, 0, 'w'},
+        {"coalesce", no_argument, 0, 'c'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -185,11 +263,11 @@ static int br_parse_args(int argc, char **argv, struct br_opts *o)
         case 'i': o->idle_exit = strtod(optarg, NULL); break;
         case 'd': o->duration = strtod(optarg, NULL); break;
         case 'f': o->ready_file = optarg; break;
-        case 'w': o->wait_all = true; break;
+        case 'c': o->coalesce = true; break;
         case 'h':
             printf("usage: bare_recv [--host 127.0.0.1] [--port 8125 (0 = any)] [--cpu N]\n"
                    "                 [--rcvbuf BYTES] [--idle-exit S] [--duration S]\n"
-                   "                 [--ready-file PATH] [--wait-all]\n");
+                   "                 [--ready-file PATH] [--coalesce]\n");
             exit(0);
         default: return -EINVAL;
         }

@@ -400,7 +400,7 @@ static void etsy_add(struct md_ctx *c, struct md_slot *s, const struct md_fast *
 static void ctx_add(struct md_agg *a, struct md_ctx *c, const struct md_fast *v)
 {
     if (a->sealing && c->sealed_to < a->seal_to)
-        md_agg_seal_ctx(a, c); /* seal what it held before this sample changes it */
+        md_agg_seal_touch(a, c); /* keep what the seal reads as it was */
     if (v->now != a->wc_now) {
         a->wc_now = v->now;
         a->wc_w = md_agg_window_of(a, v->now);

@@ -103,5 +103,7 @@ int64_t md_agg_window_of(const struct md_agg *a, double t);
 void md_agg_slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
                       const struct md_series_key *k, struct md_frame *f);
 void md_agg_seal_ctx(struct md_agg *a, struct md_ctx *c);
+/* Before a sample changes c while a seal has not reached it. */
+void md_agg_seal_touch(struct md_agg *a, struct md_ctx *c);
 
 #endif

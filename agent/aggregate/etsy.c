@@ -200,9 +200,10 @@ static int etsy_sort(const struct md_hist *h, struct etsy_sorted *s)
         return -ENOMEM;
     s->cum = s->v + h->n;
     s->sq = s->cum + h->n;
+    const struct md_hist_sample *hs = md_hist_samples(h);
     for (uint32_t i = 0; i < h->n; i++)
-        if (isfinite(h->s[i].value))
-            s->v[s->n++] = h->s[i].value;
+        if (isfinite(hs[i].value))
+            s->v[s->n++] = hs[i].value;
     if (s->n == 0)
         return 0;
     qsort(s->v, s->n, sizeof *s->v, cmp_double);

@@ -5,6 +5,7 @@
 #ifndef METERD_HISTOGRAM_H
 #define METERD_HISTOGRAM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ddsketch.h"
@@ -36,14 +37,31 @@ struct md_hist_sample {
     int64_t weight;
 };
 
+/*
+ * Most timers see a few samples a window, so the first MD_HIST_INLINE live
+ * in the histogram itself: one 96-byte malloc chunk per timer window,
+ * where a header and a separate sample array took 144. Past them the
+ * samples move to an array of their own (heap, cap > 0).
+ */
+#define MD_HIST_INLINE 3
+
 struct md_hist {
-    struct md_hist_sample *s;
+    union {
+        struct md_hist_sample *heap; /* cap > 0: the samples */
+        struct md_ddsketch *sk;      /* sketched: the bounded fallback for busy contexts */
+    } u;
     uint32_t n, cap;
-    uint32_t limit;          /* exact samples kept; past it, sk takes over (0 = no limit) */
-    struct md_ddsketch *sk;  /* bounded fallback for very busy contexts */
     int64_t count; /* sum of weights */
     double sum;    /* sum of value / rate */
+    uint32_t limit; /* exact samples kept; past it, a sketch takes over (0 = no limit) */
+    bool sketched;
+    struct md_hist_sample inl[MD_HIST_INLINE]; /* cap == 0: the samples */
 };
+
+static inline const struct md_hist_sample *md_hist_samples(const struct md_hist *h)
+{
+    return h->cap ? h->u.heap : h->inl;
+}
 
 void md_hist_add(struct md_hist *h, double value, double rate);
 /* Append the configured series to the frame and reset h for reuse. */

@@ -148,6 +148,13 @@ void md_agg_slot_emit(struct md_agg *a, struct md_ctx *c, struct md_slot *s,
 /* Push a slot's window out into the pending frame (late flush). */
 /* --- flushing ----------------------------------------------------------- */
 
+/* A counter idle in window w but not for long is shipped as 0 there. */
+static bool zero_fills(const struct md_agg *a, const struct md_ctx *c, int64_t w)
+{
+    return c->is_counter && w > c->last_counter - a->o.interval &&
+           w < c->last_counter + a->o.expiry_seconds;
+}
+
 /* Seal windows [from, to) of one context into f. */
 static void ctx_seal(struct md_agg *a, struct md_ctx *c, int64_t from, int64_t to,
                      struct md_frame *f)
@@ -157,8 +164,7 @@ static void ctx_seal(struct md_agg *a, struct md_ctx *c, int64_t from, int64_t t
     for (int64_t w = from; w < to; w += iv) {
         struct md_slot *s = &c->slot[(w / iv) % NSLOT];
         bool has = s->wstart == w;
-        bool zero_fill = !has && c->is_counter && w > c->last_counter - iv &&
-                         w < c->last_counter + a->o.expiry_seconds;
+        bool zero_fill = !has && zero_fills(a, c, w);
         if (!has && !zero_fill)
             continue;
         if (!k)
@@ -190,9 +196,10 @@ static bool ctx_expired(const struct md_agg *a, const struct md_ctx *c, double n
  * intake keeps moving). md_agg_seal_begin fixes the windows [from, to) to
  * seal and moves next_seal to `to` at once: from then on every new sample
  * lands in `to` or later. Each step seals the next contexts of the table.
- * A context touched by a sample before the scan reached it is sealed right
- * then (ctx_add), so every context is sealed as it was when the seal
- * began, exactly as an all-at-once seal would. c->sealed_to marks contexts
+ * A context touched by a sample before the scan reached it keeps what the
+ * seal reads as it was (md_agg_seal_touch), so every context is sealed as
+ * it was when the seal began, exactly as an all-at-once seal would, and
+ * parts stay about PART_SERIES long. c->sealed_to marks contexts
  * done: a table grow restarts the scan and skips them. Expired contexts
  * are removed when the scan ends.
  */
@@ -200,6 +207,31 @@ void md_agg_seal_ctx(struct md_agg *a, struct md_ctx *c)
 {
     ctx_seal(a, c, a->seal_from, a->seal_to, &a->sealed);
     c->sealed_to = (uint32_t)a->seal_to;
+}
+
+/*
+ * A sample is about to change context c, which the scan has not sealed.
+ * Sealing c into the frame here would let the frame grow without bound
+ * while the seal waits for the loop to take its parts: with many contexts,
+ * a sample for most of them arrives before the scan reaches them (at 1M
+ * contexts, parts of 1M series and 50 MB were seen). With one window being
+ * sealed, the usual case, there is no need: the sample lands in the other
+ * slot, and all it changes that the seal reads is the counter's last
+ * sample time, which decides the zero-fill. So a window that would be
+ * zero-filled gets a zero counter in its slot now (shipped exactly as the
+ * zero-fill is), and the scan seals c later as if untouched. etsy's idle
+ * values and seals of several windows (after a stall) are sealed at once.
+ */
+void md_agg_seal_touch(struct md_agg *a, struct md_ctx *c)
+{
+    uint32_t iv = a->o.interval;
+    if (a->o.etsy || a->seal_to - a->seal_from != iv) {
+        md_agg_seal_ctx(a, c);
+        return;
+    }
+    struct md_slot *s = &c->slot[(a->seal_from / iv) % NSLOT];
+    if (s->wstart == 0 && zero_fills(a, c, a->seal_from))
+        *s = (struct md_slot){.wstart = (uint32_t)a->seal_from, .type = MD_COUNTER};
 }
 
 bool md_agg_seal_begin(struct md_agg *a, double now, bool all)

@@ -149,8 +149,8 @@ const struct md_opt md_config_keys[] = {
      "create one more is dropped and counted (context_limit_drops); the first\n"
      "such drop logs a line, then at most one line a minute gives the count.\n"
      "The default bounds DogStatsD's contexts to about 80 MiB (measured: 135\n"
-     "bytes per counter or gauge, 280-310 per timer, histogram, distribution or\n"
-     "set with a few samples a window). 0 = unlimited."},
+     "bytes per counter or gauge, 235 per timer, histogram or distribution and\n"
+     "310 per set with a few samples a window). 0 = unlimited."},
     {"collector_context_limit", MD_OPT_INT, O_INT(collector_context_limit), "100000", 0, INT_MAX,
      NULL, 0, NULL, NULL, NULL, {0}, NULL,
      "Most live contexts of the agent's own series (host and container\n"

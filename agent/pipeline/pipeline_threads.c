@@ -10,7 +10,10 @@
  * sleeps) happen once per batch of up to 64 datagrams. The aggregator looks
  * the key up; only for a context it has not seen (or for rare messages:
  * events, checks, packed values, |T) does it parse the line copy again, so
- * names and tags are interned once per new context.
+ * names and tags are interned once per new context. Between reads, a UDP
+ * intake thread that saw traffic naps a bounded short time instead of
+ * blocking (see "taking fewer wake-ups"), so one wake-up collects tens of
+ * datagrams even when each carries one metric.
  */
 #include "pipeline_threads.h"
 
@@ -293,11 +296,133 @@ void md_pipe_feed(struct intake_thread *t, char *buf, size_t len, bool truncated
     md_pipe_wake(t->p);
 }
 
+/* --- taking fewer wake-ups ---------------------------------------------- */
+
+/*
+ * At one metric per datagram the cost is not parsing but waking up: a
+ * thread blocked in recvmmsg is woken for every datagram (or every few,
+ * as a client's sendmmsg batch lands), and a wake-up costs more than the
+ * parse. recvmmsg cannot wait for "a batch or a deadline" (its timeout is
+ * only checked between datagrams) and SO_RCVLOWAT does not apply to UDP,
+ * so the coalescing is done here: after a read that took some datagrams
+ * but not a full batch, while they keep coming, the thread sleeps a
+ * bounded short time and then reads without waiting; a read that finds
+ * nothing returns it to blocking reads, and naps that do not pay are
+ * tried less and less often (nap_plan). A nap aims at NAP_TARGET
+ * datagrams at the rate just seen, lasts at most NAP_MAX_NS (so no sample
+ * is held back long enough to matter to a 10 s window, and a stop or a
+ * flush is seen soon), and never long enough to fill a quarter of the
+ * receive buffer at that rate (NAP_SKB_COST: what a datagram costs the
+ * buffer beyond its payload on Linux, about). Unix sockets never nap:
+ * their queue is net.unix.max_dgram_qlen datagrams (10 by default), and
+ * clients that write without blocking drop when it is full.
+ * bench/bare_recv --coalesce applies the same rule, as the floor.
+ */
+#define NAP_MIN_NS 50000L
+#define NAP_MAX_NS 1000000L
+#define NAP_TARGET 32.0
+#define NAP_WORTH 2.0 /* fewer per longest nap than this: blocking reads cost no more */
+#define NAP_SKB_COST 1024.0
+#define NAP_BACKOFF_MAX 64u /* reads without a nap after naps that did not pay */
+
+struct napper {
+    bool on;          /* a UDP socket */
+    double rcvbuf;    /* its receive buffer as the kernel counts it */
+    double prev;      /* monotonic time of the last read */
+    long ns;          /* the nap before the next read; 0 = block in it */
+    unsigned backoff; /* reads to skip after the next nap that does not pay */
+    unsigned skip;    /* reads left before a nap may be tried again */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void napper_init(struct napper *z, const struct intake_thread *t)
+{
+    int rcvbuf = 0;
+    socklen_t len = sizeof rcvbuf;
+    *z = (struct napper){.prev = mono_now()};
+    z->on = !t->uds && getsockopt(t->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0 && rcvbuf > 0;
+    z->rcvbuf = rcvbuf;
+}
+
+/* The nap that gathers NAP_TARGET datagrams at the rate of the last read, within bounds. */
+static long nap_for(const struct napper *z, int n, double bytes, double dt)
+{
+    double rate = n / dt;
+    if (rate * (NAP_MAX_NS / 1e9) < NAP_WORTH)
+        return 0;
+    double nap = NAP_TARGET / rate;
+    double room = z->rcvbuf / 4 / ((bytes + n * NAP_SKB_COST) / dt);
+    if (room < nap)
+        nap = room;
+    if (nap * 1e9 < NAP_MIN_NS)
+        return 0;
+    return nap * 1e9 > NAP_MAX_NS ? NAP_MAX_NS : (long)(nap * 1e9);
+}
+
+/*
+ * Decide the nap before the next read, after one that took n datagrams
+ * (bytes of payload) arriving over dt seconds. blocked: that read waited
+ * for them; napped: a nap came before it. Naps only pay when traffic is
+ * spread out; a client that sends bursts (a batch of datagrams, then a
+ * pause) is already handed over a burst per wake-up by the kernel, and a
+ * nap after the burst comes back empty. So a read that waited longer than
+ * the longest nap is not followed by one, and a nap that gathered fewer
+ * than NAP_WORTH makes the next 2, 4, ... NAP_BACKOFF_MAX reads skip
+ * napping; one that paid resets that.
+ */
+static void nap_plan(struct napper *z, int n, double bytes, double dt, bool blocked, bool napped)
+{
+    z->ns = 0;
+    if (napped && n >= NAP_WORTH) {
+        z->backoff = 0;
+    } else if (napped) {
+        z->backoff = z->backoff ? z->backoff * 2 : 2;
+        if (z->backoff > NAP_BACKOFF_MAX)
+            z->backoff = NAP_BACKOFF_MAX;
+        z->skip = z->backoff;
+    }
+    if (!z->on || n <= 0 || n >= BATCH || dt <= 0 || (blocked && dt * 1e9 > NAP_MAX_NS))
+        return;
+    if (z->skip) {
+        z->skip--;
+        return;
+    }
+    z->ns = nap_for(z, n, bytes, dt);
+}
+
+/*
+ * One read: after the nap the last read asked for, without waiting; else
+ * blocking (SO_RCVTIMEO bounds it) when may_block. Returns datagrams read.
+ */
+static int intake_read(struct intake_thread *t, struct napper *z, bool may_block)
+{
+    bool nap = z->ns && may_block;
+    if (nap) {
+        struct timespec ts = {0, z->ns};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t bytes = md_statsd_stats(t->sd)->bytes;
+    bool block = !z->ns && may_block;
+    int n = intake_batch(t, block ? MSG_WAITFORONE : MSG_DONTWAIT);
+    double now = mono_now();
+    nap_plan(z, n, (double)(md_statsd_stats(t->sd)->bytes - bytes), now - z->prev, block, nap);
+    z->prev = now;
+    return n;
+}
+
 void *md_pipe_intake_main(void *arg)
 {
     struct intake_thread *t = arg;
+    struct napper z;
+    napper_init(&z, t);
     while (!atomic_load_explicit(&t->p->intake_stop, memory_order_relaxed))
-        intake_batch(t, MSG_WAITFORONE); /* SO_RCVTIMEO bounds the wait */
+        intake_read(t, &z, true);
     /* What the kernel still holds was accepted by us: read it before leaving. */
     while (intake_batch(t, MSG_DONTWAIT) > 0)
         ;
@@ -561,6 +686,8 @@ void *md_pipe_inline_main(void *arg)
 {
     struct intake_thread *t = arg;
     struct md_pipeline *p = t->p;
+    struct napper z;
+    napper_init(&z, t);
     while (!atomic_load_explicit(&p->intake_stop, memory_order_relaxed)) {
         if (atomic_load(&p->agg_paused)) {
             struct timespec ts = {0, 1000 * 1000};
@@ -573,7 +700,7 @@ void *md_pipe_inline_main(void *arg)
                 nanosleep(&ts, NULL);
             }
         } else {
-            intake_batch(t, p->seal_busy ? MSG_DONTWAIT : MSG_WAITFORONE);
+            intake_read(t, &z, !p->seal_busy); /* a seal step is the pause while sealing */
         }
         drain(p, &p->main_ring, &p->main_now);
         seal_work(p);

@@ -15,6 +15,7 @@
 
 #include "aggregator.h"
 #include "context.h"
+#include "histogram.h"
 
 #define T0 1700000000.0 /* a window start: 1700000000 % 10 == 0 */
 
@@ -438,6 +439,73 @@ static void test_incremental_seal_matches_all_at_once(void **st)
     md_agg_free(inc);
 }
 
+/*
+ * Samples for contexts the scan has not reached add nothing to the frame
+ * being sealed: however many contexts are touched during a seal, its parts
+ * grow only with the scan (sealing them on the spot made 1M-series parts).
+ */
+static void test_touched_contexts_wait_for_the_scan(void **st)
+{
+    (void)st;
+    struct md_agg *a = agg_default();
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        add(a, name, i % 2 ? MD_COUNTER : MD_TIMER, 1, 1, NULL, 0, T0 + 1);
+    }
+    assert_true(md_agg_seal_begin(a, T0 + 11, false));
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        add(a, name, i % 2 ? MD_COUNTER : MD_TIMER, 2, 1, NULL, 0, T0 + 12);
+    }
+    assert_int_equal(md_agg_seal_series(a), 0);
+    while (!md_agg_seal_step(a, 1000))
+        ;
+    struct md_frame f;
+    assert_int_equal(md_agg_seal_take(a, &f), 1);
+    assert_int_equal(f.nseries, 2500 + 2500 * 5); /* the window as it was: 1 per counter, 5 per timer */
+    for (size_t i = 0; i < f.nseries; i++)
+        assert_true(f.series[i].timestamp == (int64_t)T0);
+    md_frame_free(&f);
+    md_agg_free(a);
+}
+
+/*
+ * A histogram keeps its first samples in itself, then in an array of their
+ * own, then (past its limit) in a sketch: the figures agree at every stage.
+ */
+static void test_histogram_storage_stages(void **st)
+{
+    (void)st;
+    struct md_hist_opts o = {.aggregates = MD_HAGG_MAX | MD_HAGG_MIN | MD_HAGG_MEDIAN |
+                                           MD_HAGG_SUM | MD_HAGG_COUNT};
+    static const struct md_series_key key = {.host = "h"};
+    const int sizes[] = {1, 2, MD_HIST_INLINE, MD_HIST_INLINE + 1, 9, 40, 100};
+    for (int limit = 0; limit <= 50; limit += 50) {
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            int n = sizes[k];
+            struct md_hist h = {.limit = (uint32_t)limit};
+            for (int i = n; i >= 1; i--) /* out of order: the flush sorts */
+                md_hist_add(&h, i, 1);
+            bool sketched = h.sketched;
+            assert_true(sketched == (limit && n > limit));
+            struct md_frame f;
+            md_frame_init(&f, (int64_t)T0, 10);
+            assert_int_equal(md_hist_flush(&h, &o, &f, "t", &key, (int64_t)T0, 10), 0);
+            assert_int_equal(f.nseries, 5);
+            assert_true(find(&f, "t.max", (int64_t)T0)->value == n);
+            assert_true(find(&f, "t.min", (int64_t)T0)->value == 1);
+            assert_true(find(&f, "t.sum", (int64_t)T0)->value == n * (n + 1) / 2.0);
+            assert_true(find(&f, "t.count", (int64_t)T0)->value == n / 10.0);
+            double median = (n - 1) / 2 + 1; /* the first whose cumulative weight passes (n-1)/2 */
+            double got = find(&f, "t.median", (int64_t)T0)->value;
+            assert_true(fabs(got - median) <= (sketched ? 0.02 * median : 0));
+            md_frame_free(&f);
+            md_hist_free(&h);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +521,8 @@ int main(void)
         cmocka_unit_test(test_context_limit_and_nonfinite),
         cmocka_unit_test(test_many_contexts_survive_growth_and_removal),
         cmocka_unit_test(test_incremental_seal_matches_all_at_once),
+        cmocka_unit_test(test_touched_contexts_wait_for_the_scan),
+        cmocka_unit_test(test_histogram_storage_stages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
