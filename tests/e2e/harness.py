@@ -194,6 +194,28 @@ class Meterd:
         return self.proc.stop()
 
 
+def intake_sum(i):
+    """The right-hand side of the intake identity (samples), from its terms."""
+    return (i["aggregated"] + i["in_transit"] + sum(i["rejected"].values()) +
+            sum(i["dropped"].values()))
+
+
+def fwd_sum(f):
+    """The right-hand side of the forwarder identity (items), from its terms."""
+    return (f["shipped"] + f["queued"] + f["inflight"] + f["on_disk"] +
+            sum(f["dropped"].values()))
+
+
+def ledger_adds_up(m):
+    """Both identities of the delivery ledger hold, recomputed here from the
+    terms and not only as the agent's own `balanced` flag; returns the ledger."""
+    led = m.status()["ledger"]
+    i, f = led["intake"], led["forwarder"]
+    assert i["received"] == intake_sum(i) and i["balanced"], i
+    assert f["handed"] + f["recovered"] == fwd_sum(f) and f["balanced"], f
+    return led
+
+
 def run_tests(tests):
     """Run test functions, each given a fresh temp dir; print results and a summary."""
     passed = failed = 0

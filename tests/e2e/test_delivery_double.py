@@ -18,7 +18,7 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import Meterd, run_tests, wait_until
+from harness import Meterd, ledger_adds_up, run_tests, wait_until
 
 HOST = "e2e-host"
 KEY = "e2e-double-key-abcdef123456"
@@ -104,6 +104,9 @@ def test_strict_utf8_json_accepts_every_payload(d):
         assert all(st < 300 for st, _, _ in dbl.requests), [r[0] for r in dbl.requests]
         bad = [s for s in dbl.series() if s["metric"].startswith("bad")][0]
         assert bad["tags"] == ["t:\ufffd"], bad
+        led = ledger_adds_up(m)  # replaced, not dropped: nothing rejected, nothing dropped
+        assert not any(led["intake"]["rejected"].values()), led["intake"]
+        assert not any(led["forwarder"]["dropped"].values()), led["forwarder"]
     finally:
         dbl.close()
 
@@ -118,6 +121,8 @@ def test_403_dropped_counted_not_retried(d):
         assert f["retries"] == 0 and f["last_status"] == 403, f
         out = m.proc.output()
         assert "HTTP 403" in out and KEY not in out
+        led = ledger_adds_up(m)
+        assert led["forwarder"]["dropped"]["rejected"] >= 1, led["forwarder"]
     finally:
         dbl.close()
 
@@ -129,6 +134,8 @@ def test_500_then_200_delivered(d):
         m.send("r.gauge:7|g")
         wait_until(lambda: any(s["metric"] == "r.gauge" for s in dbl.series()), 20, "the retried payload")
         assert fwd(m)["retries"] >= 2
+        led = ledger_adds_up(m)
+        assert not any(led["forwarder"]["dropped"].values()), led["forwarder"]
     finally:
         dbl.close()
 
@@ -140,6 +147,8 @@ def test_answer_slower_than_timeout_retried(d):
         m.send("slow.gauge:3|g")
         wait_until(lambda: fwd(m)["errors"] >= 1, 15, "a timed-out request")
         wait_until(lambda: fwd(m)["payloads_sent"] >= 1, 20, "the payload after the timeout")
+        led = ledger_adds_up(m)
+        assert not any(led["forwarder"]["dropped"].values()), led["forwarder"]
     finally:
         dbl.close()
 
@@ -158,6 +167,7 @@ def test_self_signed_tls_refused_unless_configured(d):
         f = wait_until(lambda: (lambda f: f if f["errors"] >= 1 else None)(fwd(m)), 15, "a TLS failure")
         assert f["payloads_sent"] == 0 and not dbl.requests, (f, dbl.requests)
         assert "SSL" in m.proc.output() or "certificate" in m.proc.output()
+        ledger_adds_up(m)  # the refused payload is still held (queued or on disk), not lost
         m.stop()
         os.makedirs(os.path.join(d, "second"))
         m2 = agent(os.path.join(d, "second"), dbl, skip_ssl_validation="true")

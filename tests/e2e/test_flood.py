@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 
-from harness import Meterd, VictoriaMetrics, run_tests, wait_until
+from harness import Meterd, VictoriaMetrics, ledger_adds_up, run_tests, wait_until
 from test_load import all_read, intake, run_loadgen, vm_hwm_kib
 
 HOST = "flood-host"
@@ -145,6 +145,9 @@ def test_flood_keeps_host_metrics(d):
     assert minutely <= int(elapsed // 60), "%d per-minute lines in %.0fs" % (minutely, elapsed)
     assert "collector_context_limit" not in log and "collector point dropped" not in log
     assert "flood-secret-key" not in log
+    # The delivery ledger adds up, and names the same drops in its own terms.
+    led = ledger_adds_up(m)
+    assert led["intake"]["dropped"]["context_limit"] == sent - LIMIT, led["intake"]
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import subprocess
 import time
 import urllib.request
 
-from harness import Meterd, VictoriaMetrics, http_get, meterd_bin, run_tests, wait_until
+from harness import (Meterd, VictoriaMetrics, fwd_sum, http_get, intake_sum, meterd_bin, run_tests,
+                     wait_until)
 
 HOST = "ledger-host"
 PARSE_REASONS = ["no_type_separator", "no_value_separator", "empty_name", "empty_value",
@@ -41,17 +42,6 @@ def start(d, vm, **settings):
 
 def ledger(m):
     return m.status()["ledger"]
-
-
-def intake_sum(i):
-    """The right-hand side of the intake identity, from the terms."""
-    return (i["aggregated"] + i["in_transit"] + sum(i["rejected"].values()) +
-            sum(i["dropped"].values()))
-
-
-def fwd_sum(f):
-    return (f["shipped"] + f["queued"] + f["inflight"] + f["on_disk"] +
-            sum(f["dropped"].values()))
 
 
 def assert_balanced(led):
