@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <uv.h>
 
 #include "aggregator.h"
@@ -150,6 +151,24 @@ void *md_pipe_agg_main(void *p);
 void *md_pipe_inline_main(void *t);
 /* Wake the aggregator thread if it naps. */
 void md_pipe_wake(struct md_pipeline *p);
+
+/* pipeline_agg.c: the aggregator's side, also run by a lone intake thread. */
+#define AGG_SEAL_NAP_NS (1000 * 1000) /* a seal waiting for the loop to free parts */
+/* Fold a line the intake could not key (or a context not seen yet) the slow way. */
+void md_pipe_slow_fold(struct md_pipeline *p, char *line, size_t len, uint64_t samples,
+                       double now);
+void md_pipe_fast_miss(struct md_pipeline *p, char *line, size_t len, double now);
+/* One turn between reads: the loop's points, a step of a seal, the stats. */
+void md_pipe_agg_turn(struct md_pipeline *p);
+/* At stop: the loop's last points, the last seal, what was left, the stats. */
+void md_pipe_agg_finish(struct md_pipeline *p);
+
+static inline double md_pipe_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 /* Copy an intake thread's counters where md_pipeline_stats reads them. */
 void md_pipe_publish_stats(struct intake_thread *t);
 /* A consistent copy of n counters (sequence lock; one writer). */
