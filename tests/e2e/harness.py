@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
@@ -138,8 +139,70 @@ class VictoriaMetrics:
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
         return [json.loads(l) for l in text.splitlines() if l.strip()]
 
+    def windows(self, name):
+        """{window timestamp (ms): [values]} of counter `name`; a window
+        stored twice has two values (VictoriaMetrics keeps duplicates)."""
+        out = {}
+        for s in self.export('{__name__="%s"}' % name):
+            for v, t in zip(s["values"], s["timestamps"]):
+                out.setdefault(t, []).append(v)
+        return out
+
+    def total(self, name, interval=1):
+        """Increments of counter `name` stored (counts ship as per-second
+        rates of `interval`-second windows) and any window stored twice."""
+        w = self.windows(name)
+        dups = {t: v for t, v in w.items() if len(v) > 1}
+        return round(sum(sum(v) for v in w.values()) * interval), dups
+
     def stop(self):
         return self.proc.stop()
+
+
+class SilentBackend:
+    """Accepts TCP connections on loopback (port 0: a free one), reads what
+    arrives, never answers. A test double: a real backend cannot be made to
+    hold a request on demand."""
+
+    def __init__(self, port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.conns, self.requests = [], 0
+        self.done = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                pass
+            else:
+                c.settimeout(0.05)
+                self.conns.append(c)
+            for c in list(self.conns):
+                try:
+                    if c.recv(1 << 20).startswith(b"POST"):
+                        self.requests += 1
+                except (socket.timeout, OSError):
+                    pass
+
+    def close(self):
+        self.done.set()
+        self.t.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def spool_paths(base):
+    """Spool files under base (each backend's payloads in a subfolder of their own)."""
+    return [os.path.join(r, f) for r, _, fs in os.walk(base) for f in fs if f.endswith(".spl")]
 
 
 class Meterd:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from harness import Meterd, VictoriaMetrics, http_get, run_tests, wait_until
+from harness import Meterd, VictoriaMetrics, http_get, run_tests, spool_paths, wait_until
 
 HOST = "e2e-host"
 
@@ -26,29 +26,8 @@ def start_meterd(d, vm_url, **settings):
     return Meterd(d, base)
 
 
-def counts(vm, name):
-    """{window timestamp (ms): [values]} of counter `name` in VictoriaMetrics."""
-    out = {}
-    for s in vm.export('{__name__="%s"}' % name):
-        for v, t in zip(s["values"], s["timestamps"]):
-            out.setdefault(t, []).append(v)
-    return out
-
-
-def total(vm, name, interval):
-    """Increments stored (counts are shipped as per-second rates) and any duplicated window."""
-    c = counts(vm, name)
-    dups = {t: v for t, v in c.items() if len(v) > 1}
-    return round(sum(sum(v) for v in c.values()) * interval), dups
-
-
 def spool_files(m):
     return m.status()["forwarder"]["spool"]["files"]
-
-
-def spool_paths(base):
-    """Spool files under base (each backend's payloads in a subfolder of their own)."""
-    return [os.path.join(r, f) for r, _, fs in os.walk(base) for f in fs if f.endswith(".spl")]
 
 
 def test_changed_backend_does_not_wait_behind_old_backlog(d):
@@ -59,9 +38,9 @@ def test_changed_backend_does_not_wait_behind_old_backlog(d):
     assert spool_paths(os.path.join(d, "transactions_to_retry")), "nothing on disk"
     vm = VictoriaMetrics(d)
     m = start_meterd(d, vm.url, flush_interval=1)
-    wait_until(lambda: (m.send("new.count:1|c"), total(vm, "new.count", 1)[0] > 0)[1], 20,
+    wait_until(lambda: (m.send("new.count:1|c"), vm.total("new.count", 1)[0] > 0)[1], 20,
                "new.count at the new backend while the old backlog stays on disk")
-    assert total(vm, "old.count", 1)[0] == 0  # never sent to a backend it was not meant for
+    assert vm.total("old.count", 1)[0] == 0  # never sent to a backend it was not meant for
     m.stop()
 
 
@@ -91,9 +70,9 @@ def test_outage_60s_exactly_once(d):
     assert spool_files(m) > 0, "nothing spooled during the outage"
     vm.restart()
     t0 = time.time()
-    wait_until(lambda: total(vm, "out.count", 2)[0] >= sent, 30, "every count after the restart")
+    wait_until(lambda: vm.total("out.count", 2)[0] >= sent, 30, "every count after the restart")
     recovered = time.time() - t0
-    got, dups = total(vm, "out.count", 2)
+    got, dups = vm.total("out.count", 2)
     assert got == sent and not dups, (got, sent, dups)
     assert recovered < 10, "took %.1f s after the backend came back" % recovered
     wait_until(lambda: spool_files(m) == 0, 10, "the spool to empty")
@@ -127,11 +106,11 @@ def test_sigkill_during_outage_then_restart(d):
     vm.restart()
     m2 = start_meterd(d, vm.url, flush_interval=2)
     try:
-        wait_until(lambda: total(vm, "kill.count", 2)[0] >= sent, 20, "the spooled counts")
+        wait_until(lambda: vm.total("kill.count", 2)[0] >= sent, 20, "the spooled counts")
     except AssertionError:
-        raise AssertionError("%d sent; in VictoriaMetrics: %r" % (sent, counts(vm, "kill.count")))
+        raise AssertionError("%d sent; in VictoriaMetrics: %r" % (sent, vm.windows("kill.count")))
     time.sleep(1)  # a duplicate would come right behind
-    got, dups = total(vm, "kill.count", 2)
+    got, dups = vm.total("kill.count", 2)
     assert got == sent and not dups, (got, sent, dups)
     wait_until(lambda: spool_files(m2) == 0, 10, "the spool to empty")
     led = assert_ledger(m2)
@@ -160,7 +139,7 @@ def test_repeated_sigkill_restarts_cleanly(d):
     m = start_meterd(d, vm.url, flush_interval=1)
     wait_until(lambda: spool_files(m) == 0, 30, "the spool to drain")
     time.sleep(1.5)
-    got, dups = total(vm, "crash.count", 1)
+    got, dups = vm.total("crash.count", 1)
     assert not dups, dups
     assert 0 < got <= sent, (got, sent)  # the open windows of the kills are lost, nothing twice
     assert m.status()["forwarder"]["spool"]["corrupt"] == 0
@@ -192,9 +171,9 @@ def test_sigterm_with_backend_down_spools_then_delivers(d):
         assert b"e2e-secret-key-1234" not in data and b"spoolpass99" not in data
     vm.restart()
     start_meterd(d, vm_url, flush_interval=2)
-    wait_until(lambda: total(vm, "term.count", 2)[0] >= 10, 20, "the counts spooled at exit")
+    wait_until(lambda: vm.total("term.count", 2)[0] >= 10, 20, "the counts spooled at exit")
     time.sleep(1)
-    got, dups = total(vm, "term.count", 2)
+    got, dups = vm.total("term.count", 2)
     assert got == 10 and not dups, (got, dups)
 
 

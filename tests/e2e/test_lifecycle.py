@@ -10,52 +10,12 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 
-from harness import Meterd, Proc, free_port, meterd_bin, run_tests, wait_until
+from harness import Meterd, Proc, SilentBackend, free_port, meterd_bin, run_tests, wait_until
 
 FORWARDER_TIMEOUT = 12  # seconds: longer than the drain, so a request stays in flight
 SHUTDOWN_TIMEOUT = 5  # seconds the drain waits for it
-
-
-class SilentBackend:
-    """Accepts TCP connections on loopback, reads what arrives, never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.conns = []
-        self.requests = 0
-        self.done = threading.Event()
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        while not self.done.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                pass
-            else:
-                c.settimeout(0.05)
-                self.conns.append(c)
-            for c in list(self.conns):
-                try:
-                    if c.recv(65536).startswith(b"POST"):
-                        self.requests += 1
-                except (socket.timeout, OSError):
-                    pass
-
-    def close(self):
-        self.done.set()
-        self.t.join(5)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 def start_stuck(d, backend):

@@ -12,52 +12,13 @@ exactly.
 """
 import os
 import signal
-import socket
 import sys
-import threading
 import time
 
-from harness import Meterd, VictoriaMetrics, run_tests, wait_until
+from harness import Meterd, SilentBackend, VictoriaMetrics, run_tests, spool_paths, wait_until
 
 HOST = "e2e-shutdown"
 SHUTDOWN_TIMEOUT = 3
-
-
-class HoldBackend:
-    """Accepts connections on a given loopback port, reads requests, never answers."""
-
-    def __init__(self, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(64)
-        self.sock.settimeout(0.1)
-        self.conns, self.requests = [], 0
-        self.done = threading.Event()
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        while not self.done.is_set():
-            try:
-                c, _ = self.sock.accept()
-                c.settimeout(0.02)
-                self.conns.append(c)
-            except socket.timeout:
-                pass
-            for c in list(self.conns):
-                try:
-                    if c.recv(1 << 20).startswith(b"POST"):
-                        self.requests += 1
-                except (socket.timeout, OSError):
-                    pass
-
-    def close(self):
-        self.done.set()
-        self.t.join(5)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 def agent(d, url, **kw):
@@ -68,24 +29,10 @@ def agent(d, url, **kw):
     return Meterd(d, s)
 
 
-def total(vm, name):
-    """Counts stored (rates of 1 s windows) and any window stored twice."""
-    seen = {}
-    for s in vm.export('{__name__="%s"}' % name):
-        for v, t in zip(s["values"], s["timestamps"]):
-            seen.setdefault(t, []).append(v)
-    dups = {t: v for t, v in seen.items() if len(v) > 1}
-    return round(sum(sum(v) for v in seen.values())), dups
-
-
-def spooled(base):
-    return [f for _, _, fs in os.walk(base) for f in fs if f.endswith(".spl")]
-
-
 def test_sigterm_backend_holding_requests(d):
     vm = VictoriaMetrics(d)
     vm.stop()  # its port is the double's until the restart
-    hold = HoldBackend(vm.port)
+    hold = SilentBackend(vm.port)
     try:
         m = agent(d, vm.url)
         sent = 0
@@ -106,14 +53,14 @@ def test_sigterm_backend_holding_requests(d):
         out = m.proc.output()
         assert "kept in the spool for the next run" in out, out[-2000:]
         assert "dropped" not in out, out[-2000:]
-        assert spooled(os.path.join(d, "transactions_to_retry")), "nothing spooled at exit"
+        assert spool_paths(os.path.join(d, "transactions_to_retry")), "nothing spooled at exit"
     finally:
         hold.close()
     vm.restart()
     m = agent(d, vm.url)
-    wait_until(lambda: total(vm, "shut.count")[0] >= sent, 20, "the spooled counts")
+    wait_until(lambda: vm.total("shut.count")[0] >= sent, 20, "the spooled counts")
     wait_until(lambda: m.status()["forwarder"]["spool"]["files"] == 0, 10, "the spool to empty")
-    got, dups = total(vm, "shut.count")
+    got, dups = vm.total("shut.count")
     assert got == sent and not dups, (got, sent, dups)
     led = m.status()["forwarder"]["ledger"]
     assert led["balanced"] and led["dropped"] == 0 and led["recovered"] > 0, led

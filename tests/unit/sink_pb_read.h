@@ -1,11 +1,11 @@
 /*
- * sink_pb_read.h: what the sink tests share to read payloads back: a tiny
- * protobuf reader (varints, lengths, doubles) and a MetricPayload decoder
- * written here against the agent-payload field numbers (MetricPayload:
- * series 1; MetricSeries: resources 1, metric 2, tags 3, points 4, type 5,
- * interval 8; Resource: type 1, name 2; MetricPoint: value 1, timestamp 2),
- * plus the Datadog sink opened on a test configuration. Static functions
- * in a header, as fwd_srv.h: each test binary takes what it uses.
+ * sink_pb_read.h: what the Datadog v2 series tests share to read payloads
+ * back: a MetricPayload decoder on top of pb_read.h, written here against
+ * the agent-payload field numbers (MetricPayload: series 1; MetricSeries:
+ * resources 1, metric 2, tags 3, points 4, type 5, interval 8; Resource:
+ * type 1, name 2; MetricPoint: value 1, timestamp 2), plus the Datadog
+ * sink opened on a test configuration. Static functions in a header, as
+ * fwd_srv.h: each test binary takes what it uses.
  */
 #ifndef METERD_TEST_SINK_PB_READ_H
 #define METERD_TEST_SINK_PB_READ_H
@@ -26,60 +26,8 @@
 #include "datadog.h"
 #include "meterd/frame.h"
 #include "meterd/sink.h"
-
-#define T0 1700000000
-
-/* ---- a tiny protobuf reader ---- */
-
-struct rd {
-    const uint8_t *p, *end;
-    bool err;
-};
-
-static uint64_t rd_varint(struct rd *r)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end) {
-            r->err = true;
-            return 0;
-        }
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    r->err = true;
-    return 0;
-}
-
-static struct rd rd_sub(struct rd *r)
-{
-    uint64_t n = rd_varint(r);
-    struct rd s = {r->p, r->p, false};
-    if (r->err || n > (uint64_t)(r->end - r->p)) {
-        r->err = true;
-        return s;
-    }
-    s.end = r->p + n;
-    r->p += n;
-    return s;
-}
-
-static double rd_double(struct rd *r)
-{
-    uint64_t bits = 0;
-    if (r->end - r->p < 8) {
-        r->err = true;
-        return 0;
-    }
-    for (int i = 0; i < 8; i++)
-        bits |= (uint64_t)r->p[i] << (8 * i);
-    r->p += 8;
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
+#include "pb_read.h"
+#include "sink_payload.h"
 
 #define MAXT 8
 struct series {
@@ -90,16 +38,6 @@ struct series {
     int64_t ts, interval;
     unsigned type;
 };
-
-static void rd_str(struct rd *r, char *out, size_t n)
-{
-    struct rd s = rd_sub(r);
-    size_t len = (size_t)(s.end - s.p);
-    assert_false(r->err);
-    assert_true(len < n);
-    memcpy(out, s.p, len);
-    out[len] = '\0';
-}
 
 static void dec_resource(struct rd r, struct series *s)
 {
@@ -174,15 +112,6 @@ static size_t dec_payload(const void *body, size_t len, struct series *out, size
 
 /* ---- the sink ---- */
 
-static const char *header(const struct md_payload *p, const char *name)
-{
-    size_t n = strlen(name);
-    for (unsigned i = 0; i < p->nheaders; i++)
-        if (strncmp(p->headers[i], name, n) == 0 && p->headers[i][n] == ':')
-            return p->headers[i] + n + 2;
-    return NULL;
-}
-
 /* The inflated body (caller frees). */
 static char *inflated(const struct md_payload *p, size_t *len)
 {
@@ -209,17 +138,6 @@ static void sink_open(struct ctx *c, const char *dd_url, enum md_v2_series v2)
     char err[128];
     assert_int_equal(c->ops->create(&c->cfg, &env, &c->st, err, sizeof err), 0);
     assert_int_equal(md_sink_datadog_set_agent_items(c->st, false), 0);
-}
-
-static const struct md_series_key *key(struct md_frame *f, const char *host, const char **tags,
-                                       uint32_t n)
-{
-    struct md_str t[MAXT];
-    for (uint32_t i = 0; i < n; i++)
-        t[i] = (struct md_str){tags[i], (uint32_t)strlen(tags[i])};
-    const struct md_series_key *k = md_frame_key(f, host, host ? strlen(host) : 0, t, n);
-    assert_non_null(k);
-    return k;
 }
 
 static void add(struct md_frame *f, const char *name, const char *suffix,

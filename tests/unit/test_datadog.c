@@ -20,19 +20,7 @@
 #include "meterd/frame.h"
 #include "datadog.h"
 #include "meterd/sink.h"
-
-#define T0 1700000000
-
-static const struct md_series_key *key(struct md_frame *f, const char *host, const char **tags,
-                                       uint32_t n)
-{
-    struct md_str t[16];
-    for (uint32_t i = 0; i < n; i++)
-        t[i] = (struct md_str){tags[i], (uint32_t)strlen(tags[i])};
-    const struct md_series_key *k = md_frame_key(f, host, host ? strlen(host) : 0, t, n);
-    assert_non_null(k);
-    return k;
-}
+#include "sink_payload.h"
 
 static void add(struct md_frame *f, const char *name, const struct md_series_key *k,
                 enum md_series_type t, uint32_t interval, double v)
@@ -59,15 +47,6 @@ static void sink_open(struct ctx *c, const char *dd_url, const char *site, const
     assert_int_equal(c->ops->create(&c->cfg, &env, &c->st, err, sizeof err), 0);
     /* the frame's own payloads only; test_agent_items looks at the others */
     assert_int_equal(md_sink_datadog_set_agent_items(c->st, false), 0);
-}
-
-static const char *header(const struct md_payload *p, const char *name)
-{
-    size_t n = strlen(name);
-    for (unsigned i = 0; i < p->nheaders; i++)
-        if (strncmp(p->headers[i], name, n) == 0 && p->headers[i][n] == ':')
-            return p->headers[i] + n + 2;
-    return NULL;
 }
 
 /* The body as the backend reads it: inflated when the sink compressed it (static buffer). */

@@ -29,6 +29,7 @@
 #include "module_opts.h"
 #include "pipeline.h"
 #include "status_text.h"
+#include "udp_fixture.h"
 
 #define NDGRAM 16
 
@@ -37,17 +38,6 @@ static void on_frame(void *ud, struct md_frame *f)
     (void)ud;
     md_frame_free(f);
     free(f);
-}
-
-static int free_udp_port(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static struct md_pipeline *start(struct md_config *cfg, uv_loop_t *loop, const char *port,

@@ -29,6 +29,7 @@
 #include "meterd/config.h"
 #include "module_opts.h"
 #include "pipeline.h"
+#include "udp_fixture.h"
 
 #define NCTX 500
 #define NBIG 20000 /* contexts of the parts test: more than two parts of 8192 series */
@@ -59,17 +60,6 @@ static void on_frame(void *ud, struct md_frame *f)
     s->more += f->more_parts;
     md_frame_free(f);
     free(f);
-}
-
-static int free_udp_port(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static struct md_pipeline *start_iv(struct md_config *cfg, uv_loop_t *loop, struct sums *s,

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the Prometheus remote write sink: the body is
- * snappy-uncompressed with libsnappy and the WriteRequest read back with a
- * small protobuf reader written here (independent of the encoder), then
+ * snappy-uncompressed with libsnappy and the WriteRequest read back with the
+ * small protobuf reader of pb_read.h (independent of the encoder), then
  * names, sorted labels, values, timestamps and headers are checked. The
  * round trip through real receivers is tests/e2e/test_prometheus_rw.py.
  */
@@ -18,39 +18,18 @@
 
 #include "meterd/frame.h"
 #include "meterd/sink.h"
+#include "pb_read.h"
 #include "prometheus_rw.h"
-
-#define T0 1700000000
-
-struct rd {
-    const uint8_t *p, *end;
-};
-
-static uint64_t rd_varint(struct rd *r)
-{
-    uint64_t v = 0;
-    for (int s = 0; r->p < r->end; s += 7) {
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80))
-            return v;
-    }
-    fail_msg("truncated varint");
-    return 0;
-}
+#include "sink_payload.h"
 
 /* Next field: its number, wire type and (for length-delimited) a sub-reader. */
 static unsigned rd_field(struct rd *r, unsigned *wire, struct rd *sub)
 {
     uint64_t tag = rd_varint(r);
     *wire = tag & 7;
-    if (*wire == 2) {
-        uint64_t n = rd_varint(r);
-        assert_true(n <= (uint64_t)(r->end - r->p));
-        sub->p = r->p;
-        sub->end = r->p + n;
-        r->p += n;
-    }
+    if (*wire == 2)
+        *sub = rd_sub(r);
+    assert_false(r->err);
     return (unsigned)(tag >> 3);
 }
 
@@ -67,7 +46,7 @@ static int decode(const struct md_payload *p, struct ts *out, int max)
     assert_int_equal(snappy_uncompressed_length(p->body, p->len, &n), SNAPPY_OK);
     char *raw = malloc(n + 1);
     assert_int_equal(snappy_uncompress(p->body, p->len, raw, &n), SNAPPY_OK);
-    struct rd r = {(uint8_t *)raw, (uint8_t *)raw + n}, tsr, sub, sub2;
+    struct rd r = {(uint8_t *)raw, (uint8_t *)raw + n, false}, tsr, sub, sub2;
     int count = 0;
     unsigned w;
     while (r.p < r.end) {
@@ -90,35 +69,17 @@ static int decode(const struct md_payload *p, struct ts *out, int max)
                     unsigned sf = rd_field(&sub, &w, &sub2);
                     if (sf == 1) {
                         assert_int_equal(w, 1);
-                        memcpy(&t->value, sub.p, 8);
-                        sub.p += 8;
+                        t->value = rd_double(&sub);
                     } else {
                         t->ts = (int64_t)rd_varint(&sub);
                     }
                 }
+                assert_false(sub.err);
             }
         }
     }
     free(raw);
     return count;
-}
-
-static const char *header(const struct md_payload *p, const char *name)
-{
-    size_t n = strlen(name);
-    for (unsigned i = 0; i < p->nheaders; i++)
-        if (strncmp(p->headers[i], name, n) == 0 && p->headers[i][n] == ':')
-            return p->headers[i] + n + 2;
-    return NULL;
-}
-
-static const struct md_series_key *key(struct md_frame *f, const char *host, const char **tags,
-                                       uint32_t n)
-{
-    struct md_str t[16];
-    for (uint32_t i = 0; i < n; i++)
-        t[i] = (struct md_str){tags[i], (uint32_t)strlen(tags[i])};
-    return md_frame_key(f, host, host ? strlen(host) : 0, t, n);
 }
 
 static void test_names_labels_values(void **state)

@@ -1,9 +1,9 @@
 /*
  * test_sketch_pb.c: the SketchPayload protobuf encoder.
  *
- * A frame with real DDSketch bins is encoded and read back by a small
- * protobuf reader written here (tags, varints, zigzag, packed fields), field
- * by field. When protoc is installed, the same bytes are also decoded by
+ * A frame with real DDSketch bins is encoded and read back field by field
+ * with the small protobuf reader of pb_read.h (zigzag and packed fields
+ * decoded here). When protoc is installed, the same bytes are also decoded by
  * protoc itself, once against a schema with the agent-payload field numbers
  * (typed decode) and once with --decode_raw (field numbers only), so the
  * encoder is not only checked against our own reading of the format.
@@ -25,59 +25,8 @@
 #include "buf.h"
 #include "ddsketch.h"
 #include "meterd/frame.h"
+#include "pb_read.h"
 #include "sketch_pb.h"
-
-/* ---- a tiny protobuf reader ---- */
-
-struct rd {
-    const uint8_t *p, *end;
-    bool err;
-};
-
-static uint64_t rd_varint(struct rd *r)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end) {
-            r->err = true;
-            return 0;
-        }
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    r->err = true;
-    return 0;
-}
-
-static struct rd rd_sub(struct rd *r)
-{
-    uint64_t n = rd_varint(r);
-    struct rd s = {r->p, r->p, false};
-    if (r->err || n > (uint64_t)(r->end - r->p)) {
-        r->err = true;
-        return s;
-    }
-    s.end = r->p + n;
-    r->p += n;
-    return s;
-}
-
-static double rd_double(struct rd *r)
-{
-    if (r->end - r->p < 8) {
-        r->err = true;
-        return 0;
-    }
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; i++)
-        bits |= (uint64_t)r->p[i] << (8 * i);
-    r->p += 8;
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
 
 /* Field-number trace of (depth, field), to compare with protoc --decode_raw. */
 struct trace {
@@ -111,16 +60,6 @@ struct payload {
     struct sk s[4];
     int ns, nmeta;
 };
-
-static void rd_str(struct rd *r, char *dst, size_t cap)
-{
-    struct rd s = rd_sub(r);
-    size_t n = (size_t)(s.end - s.p);
-    assert_false(r->err);
-    assert_true(n < cap);
-    memcpy(dst, s.p, n);
-    dst[n] = '\0';
-}
 
 static void dec_dog(struct rd *r, struct dog *d, struct trace *t)
 {
