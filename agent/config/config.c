@@ -144,6 +144,11 @@ static int cfg_apply_key(struct md_opt_ctx *x, struct md_config *c, const struct
     if (alias && md_ymap_get(map, k->name))
         return md_opt_fail(x, line, map->keys[i], "old name of %s, which is set too; keep one",
                            k->name);
+    if (alias) { /* a bad value names the key as the file wrote it */
+        struct md_opt as_written = *k;
+        as_written.name = name;
+        return md_opt_set_node(x, &as_written, base, v, line);
+    }
     return md_opt_set_node(x, k, base, v, line);
 }
 

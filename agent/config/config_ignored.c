@@ -54,7 +54,7 @@ static const struct cfg_ignored cfg_ignored_keys[] = {
     {"forwarder_retry_queue_max_size", FWD},
     {"forwarder_backoff_factor", FWD},
     {"forwarder_recovery_interval", FWD}, {"forwarder_apikey_validation_interval", FWD},
-    {"forwarder_stop_timeout", FWD}, {"forwarder_connection_reset_interval", FWD},
+    {"forwarder_connection_reset_interval", FWD},
     {"min_tls_version", FWD}, {"sslkeylogfile", FWD}, {"no_proxy_nonexact_match", FWD},
     {"serializer_max_payload_size", FWD}, {"serializer_max_uncompressed_payload_size", FWD},
     {"serializer_compressor_kind", FWD}, {"serializer_zstd_compressor_level", FWD},

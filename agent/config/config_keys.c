@@ -245,11 +245,12 @@ const struct md_opt md_config_keys[] = {
     {"forwarder_backoff_max", MD_OPT_DURATION, O_INT(forwarder_backoff_max), "64", 1, 3600, NULL, 0,
      NULL, NULL, NULL, {"DD_FORWARDER_BACKOFF_MAX"}, NULL, "The longest wait between tries."},
     {"shutdown_timeout", MD_OPT_DURATION, O_INT(shutdown_timeout), "5", 0, 3600, NULL, 0, NULL,
-     NULL, NULL, {0}, NULL,
+     NULL, "forwarder_stop_timeout", {"DD_FORWARDER_STOP_TIMEOUT"}, NULL,
      "On SIGTERM the agent seals the open window, flushes it and waits this long\n"
      "for requests in flight; what is still unsent then goes to the disk spool for\n"
      "the next run, and the agent exits 0. Keep it below the stop grace period of\n"
-     "systemd (TimeoutStopSec) or Kubernetes (terminationGracePeriodSeconds)."},
+     "systemd (TimeoutStopSec) or Kubernetes (terminationGracePeriodSeconds).\n"
+     "The Datadog agent's forwarder_stop_timeout sets it too."},
     {"forwarder_retry_queue_payloads_max_size", MD_OPT_INT,
      O_INT(forwarder_retry_queue_payloads_max_size), "15728640", 65536, 1073741824, NULL, 0, NULL,
      NULL, NULL, {"DD_FORWARDER_RETRY_QUEUE_PAYLOADS_MAX_SIZE"}, NULL,

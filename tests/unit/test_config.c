@@ -717,6 +717,11 @@ static void test_durations(void **state)
     assert_int_equal(c.dogstatsd_expiry_seconds, 3600);
     assert_dump_has(&c, "flush_interval: 60");
     md_config_free(&c);
+    load_ok(&c, "forwarder_stop_timeout: 7\n", NULL, 0); /* the Datadog agent's name */
+    assert_int_equal(c.shutdown_timeout, 7);
+    md_config_free(&c);
+    check_file_error("forwarder_stop_timeout: 2h\n", "%s:1: forwarder_stop_timeout: 7200 is out of range",
+                     NULL);
     check_file_error("flush_interval: 2h\n", "%s:1: flush_interval: 7200 is out of range", NULL);
     check_file_error("flush_interval: 10ms\n", "%s:1: flush_interval: expected a duration", NULL);
 }
