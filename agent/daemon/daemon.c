@@ -37,13 +37,7 @@
 #include "probe.h"
 #include "prometheus_rw.h"
 #include "status.h"
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "wallclock.h"
 
 const char *md_daemon_state_name(enum md_daemon_state s)
 {
@@ -88,7 +82,7 @@ static void arm_flush_timer(struct md_daemon *d);
 static void on_flush_timer(uv_timer_t *t)
 {
     struct md_daemon *d = t->data;
-    self_telemetry(d, wall_now() - d->grace); /* lands in the window being sealed */
+    self_telemetry(d, md_wall_now() - d->grace); /* lands in the window being sealed */
     md_pipeline_flush(d->pipe, false);
     arm_flush_timer(d);
 }
@@ -96,7 +90,7 @@ static void on_flush_timer(uv_timer_t *t)
 /* Fire just after the current window's end plus the grace period. */
 static void arm_flush_timer(struct md_daemon *d)
 {
-    double now = wall_now();
+    double now = md_wall_now();
     double iv = d->cfg.flush_interval;
     double next = (floor((now - d->grace) / iv) + 1) * iv + d->grace;
     uint64_t ms = (uint64_t)((next - now) * 1000) + 1;
@@ -106,7 +100,7 @@ static void arm_flush_timer(struct md_daemon *d)
 static void collector_point(void *ud, const struct md_point *p)
 {
     struct md_daemon *d = ud;
-    md_pipeline_point(d->pipe, p, wall_now());
+    md_pipeline_point(d->pipe, p, md_wall_now());
 }
 
 static void on_frame(void *ud, struct md_frame *f)
@@ -434,7 +428,7 @@ static int start(struct md_daemon *d, char *err, size_t errlen)
         sigs[i]->data = d;
         uv_signal_start(sigs[i], on_signal, nums[i]);
     }
-    d->started = wall_now();
+    d->started = md_wall_now();
     d->state = MD_DAEMON_RUNNING;
     md_info("meterd %s running as host '%s' (from %s), window %d s", METERD_VERSION, d->hostname,
             d->hostname_source, d->cfg.flush_interval);

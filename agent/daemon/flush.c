@@ -20,6 +20,7 @@
 #include "expose.h"
 #include "forwarder.h"
 #include "log.h"
+#include "wallclock.h"
 
 struct flush_sink {
     const struct md_sink_ops *ops;
@@ -43,13 +44,6 @@ struct flush_job {
     struct md_payload *payloads;
     struct md_expose_part *expose;
 };
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int add_sink(struct md_flusher *fl, const struct md_config *cfg,
                     const struct md_sink_ops *ops, char *err, size_t errlen)
@@ -241,7 +235,7 @@ void md_flusher_frame(struct md_flusher *fl, struct md_frame *f)
         free(f);
         return;
     }
-    fl->st.last_flush = wall_now();
+    fl->st.last_flush = md_wall_now();
     fl->st.frames += !f->continued; /* a big window comes in parts */
     fl->st.series += f->nseries;
     md_debug("flush: %zu series, %zu events, %zu checks", f->nseries, f->nevents, f->nchecks);

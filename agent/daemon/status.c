@@ -18,18 +18,12 @@
 #include "httpd.h"
 #include "ledger.h"
 #include "pipeline.h"
+#include "wallclock.h"
 
 struct md_status {
     struct md_daemon *d;
     struct md_httpd *httpd;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void status_json(struct md_daemon *d, struct md_buf *b)
 {
@@ -46,7 +40,7 @@ static void status_json(struct md_daemon *d, struct md_buf *b)
     md_buf_puts(b, ",\"hostname_source\":");
     md_json_cstr(b, d->hostname_source ? d->hostname_source : "");
     md_buf_printf(b, ",\"pid\":%d,\"uptime_s\":%.1f,\"flush_interval\":%d,", (int)getpid(),
-                  now_s() - d->started, d->cfg.flush_interval);
+                  md_wall_now() - d->started, d->cfg.flush_interval);
     md_buf_printf(b, "\"dogstatsd\":{\"packets\":%llu,\"bytes\":%llu,\"metrics\":%llu,"
                      "\"events\":%llu,\"service_checks\":%llu,\"blocked\":%llu,"
                      "\"kernel_drops\":%lld,\"ring_full_drops\":%llu,\"ring_waits\":%llu,"

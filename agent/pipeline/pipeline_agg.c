@@ -210,7 +210,7 @@ static void seal_work(struct md_pipeline *p)
     if (!p->seal_busy && p->want_flush) {
         p->seal_all = p->want_flush == 2;
         p->want_flush = 0;
-        md_agg_seal_begin(p->agg, md_pipe_wall_now(), p->seal_all);
+        md_agg_seal_begin(p->agg, md_wall_now(), p->seal_all);
         p->seal_busy = true;
     }
     if (!p->seal_busy)

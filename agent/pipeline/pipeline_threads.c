@@ -202,7 +202,7 @@ static int intake_batch(struct intake_thread *t, int flags)
     int n = recvmmsg(t->fd, t->msgs, BATCH, flags, NULL);
     if (n <= 0)
         return 0;
-    t->now = md_pipe_wall_now();
+    t->now = md_wall_now();
     t->now_sent = false;
     for (int i = 0; i < n; i++) {
         size_t len = t->msgs[i].msg_len;

@@ -20,6 +20,7 @@
 #include "pipeline.h"
 #include "ring.h"
 #include "statsd.h"
+#include "wallclock.h"
 
 #define BATCH 64
 #define MAX_THREADS 64
@@ -163,12 +164,6 @@ void md_pipe_agg_turn(struct md_pipeline *p);
 /* At stop: the loop's last points, the last seal, what was left, the stats. */
 void md_pipe_agg_finish(struct md_pipeline *p);
 
-static inline double md_pipe_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 /* Copy an intake thread's counters where md_pipeline_stats reads them. */
 void md_pipe_publish_stats(struct intake_thread *t);
 /* A consistent copy of n counters (sequence lock; one writer). */
