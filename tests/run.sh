@@ -23,7 +23,22 @@ packaging/deps.sh --test || { echo "deps: install failed"; echo "0 passed, 1 fai
 
 PASS=0
 FAIL=0
+FAILED_LINES=()   # repeated just above the summary, where a truncated log still shows them
 add() { PASS=$((PASS + $1)); FAIL=$((FAIL + $2)); }
+remember() { # label, output: keep its failure lines for the end
+    local l
+    while IFS= read -r l; do
+        FAILED_LINES+=("[$1] $l")
+    done < <(echo "$2" | grep -E '^(FAIL|\[  FAILED  \] [^0-9])|ERROR: (Address|Undefined|Thread|Leak)Sanitizer|runtime error:' | head -20)
+}
+summary() {
+    local l
+    if [ "$FAIL" -ne 0 ]; then
+        echo "failures:"
+        for l in "${FAILED_LINES[@]}"; do echo "  $l"; done
+    fi
+    echo "$PASS passed, $FAIL failed"
+}
 
 build() { # dir, extra meson args...; $TARGETS limits what ninja builds
     local dir=$1; shift
@@ -43,6 +58,7 @@ cmocka() { # binary, label
     f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
     p=${p:-0}; f=${f:-0}
     [ $rc -ne 0 ] && [ "$f" = 0 ] && f=1   # crashed or sanitizer report
+    [ "$f" != 0 ] && { FAILED_LINES+=("[$label $(basename "$t")] exit $rc"); remember "$label $(basename "$t")" "$out"; }
     add "$p" "$f"
 }
 
@@ -61,9 +77,12 @@ summarised() { # label, command...
     echo "$out" | sed "s/^/[$label] /"
     line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
     if [ -z "$line" ]; then
+        FAILED_LINES+=("[$label] exit $rc without a summary line")
+        remember "$label" "$out"
         add 0 1
         return
     fi
+    [ $rc -ne 0 ] || [ "$(echo "$line" | cut -d' ' -f3)" != 0 ] && remember "$label" "$out"
     add "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)"
     [ $rc -ne 0 ] && [ "$(echo "$line" | cut -d' ' -f3)" = 0 ] && add 0 1
 }
@@ -79,12 +98,12 @@ if build build-test; then
         summarised "e2e $(basename "$t" .py)" python3 "$t"
     done
 else
-    echo "build failed"
+    echo "build failed"; FAILED_LINES+=("build failed")
     add 0 1
 fi
 
 if [ "$QUICK" = 1 ]; then
-    echo "$PASS passed, $FAIL failed"
+    summary
     [ "$FAIL" -eq 0 ]
     exit
 fi
@@ -103,7 +122,7 @@ if TARGETS=$(unit_targets) build build-asan -Db_sanitize=address,undefined -Db_l
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
     unit build-asan asan
 else
-    echo "asan build failed"
+    echo "asan build failed"; FAILED_LINES+=("asan build failed")
     add 0 1
 fi
 
@@ -117,9 +136,9 @@ if TARGETS="tests/unit/test_ring tests/unit/test_pipeline tests/unit/test_pipeli
         cmocka "build-tsan/tests/unit/test_$t" tsan
     done
 else
-    echo "tsan build failed"
+    echo "tsan build failed"; FAILED_LINES+=("tsan build failed")
     add 0 1
 fi
 
-echo "$PASS passed, $FAIL failed"
+summary
 [ "$FAIL" -eq 0 ]
