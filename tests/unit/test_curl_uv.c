@@ -233,6 +233,16 @@ static void stall_stop(struct stall *s)
     uv_close((uv_handle_t *)&s->srv, NULL);
 }
 
+/* A fresh glue and stall server, with n transfers to it started (timeout_ms 0: none). */
+static void stall_setup(struct tc *t, struct stall *s, bool reset, int n, long timeout_ms)
+{
+    tc_init(t);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", stall_start(&t->loop, s, reset));
+    for (int i = 0; i < n; i++)
+        assert_int_equal(xfer_add(t, &t->x[i], url, timeout_ms), 0);
+}
+
 /* ---------------------------------------------------------------- tests */
 
 static void echo_path(void *ud, const struct md_httpd_req *req, struct md_httpd_resp *resp)
@@ -280,11 +290,7 @@ static void test_remove_in_flight(void **state)
     (void)state;
     static struct tc t;
     struct stall s;
-    tc_init(&t);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", stall_start(&t.loop, &s, false));
-    for (int i = 0; i < NSTALL; i++)
-        assert_int_equal(xfer_add(&t, &t.x[i], url, 0), 0);
+    stall_setup(&t, &s, false, NSTALL, 0);
     assert_true(run_until(&t.loop, &s.heads, NSTALL, 10));
     for (int i = 0; i < NSTALL; i++) {
         md_curl_uv_remove(t.cu, t.x[i].easy);
@@ -307,11 +313,7 @@ static void test_close_with_transfers_open(void **state)
     (void)state;
     static struct tc t;
     struct stall s;
-    tc_init(&t);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", stall_start(&t.loop, &s, false));
-    for (int i = 0; i < NSTALL; i++)
-        assert_int_equal(xfer_add(&t, &t.x[i], url, 0), 0);
+    stall_setup(&t, &s, false, NSTALL, 0);
     assert_true(run_until(&t.loop, &s.heads, NSTALL, 10));
     md_curl_uv_close(t.cu, on_closed);
     assert_int_equal(t.ndone, NSTALL);
@@ -336,11 +338,8 @@ static void test_timeout(void **state)
     (void)state;
     static struct tc t;
     struct stall s;
-    tc_init(&t);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", stall_start(&t.loop, &s, false));
     double t0 = now_s();
-    assert_int_equal(xfer_add(&t, &t.x[0], url, 300), 0);
+    stall_setup(&t, &s, false, 1, 300);
     assert_true(run_until(&t.loop, &t.ndone, 1, 10));
     assert_int_equal(t.x[0].rc, CURLE_OPERATION_TIMEDOUT);
     assert_true(now_s() - t0 >= 0.29);
@@ -348,17 +347,18 @@ static void test_timeout(void **state)
     tc_close(&t);
 }
 
-/* A reset connection ends the transfer at once, not at its 20 s timeout. */
+/*
+ * A reset connection ends the transfer with curl's error, not at its 20 s
+ * timeout: the poll's error status reaches curl. (Were it dropped, curl's
+ * own 200 ms re-check would still end the transfer, so the bound is loose.)
+ */
 static void test_reset(void **state)
 {
     (void)state;
     static struct tc t;
     struct stall s;
-    tc_init(&t);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/reset", stall_start(&t.loop, &s, true));
     double t0 = now_s();
-    assert_int_equal(xfer_add(&t, &t.x[0], url, 20000), 0);
+    stall_setup(&t, &s, true, 1, 20000);
     assert_true(run_until(&t.loop, &t.ndone, 1, 25));
     assert_int_not_equal(t.x[0].rc, CURLE_OK);
     assert_int_not_equal(t.x[0].rc, CURLE_OPERATION_TIMEDOUT);
