@@ -350,7 +350,6 @@ static void fwd_release(struct md_forwarder *f)
     free(f->proxy_https);
     free(f->no_proxy);
     free(f);
-    curl_global_cleanup();
 }
 
 void fwd_closed_one(struct md_forwarder *f)
@@ -384,7 +383,6 @@ static void fwd_teardown(struct md_forwarder *f)
             md_spool_stop_waking(f->spool);
         uv_close((uv_handle_t *)&f->spool_async, fwd_handle_closed);
     }
-    uv_close((uv_handle_t *)&f->curl_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->retry_timer, fwd_handle_closed);
     uv_close((uv_handle_t *)&f->deadline_timer, fwd_handle_closed);
 }
@@ -411,15 +409,9 @@ static void fwd_defaults(struct md_fwd_opts *o)
 
 struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts *o)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        md_error("forwarder: curl_global_init failed");
-        return NULL;
-    }
     struct md_forwarder *f = calloc(1, sizeof *f);
-    if (!f) {
-        curl_global_cleanup();
+    if (!f)
         return NULL;
-    }
     f->loop = loop;
     if (o)
         f->o = *o;
@@ -445,12 +437,12 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
     if (!f->rng)
         f->rng = 1;
     if (fwd_curl_setup(f) != 0) {
-        md_error("forwarder: curl_multi_init failed");
+        md_error("forwarder: cannot start libcurl");
         fwd_release(f);
         return NULL;
     }
-    uv_timer_t *timers[] = {&f->curl_timer, &f->retry_timer, &f->deadline_timer};
-    for (int i = 0; i < 3; i++) {
+    uv_timer_t *timers[] = {&f->retry_timer, &f->deadline_timer};
+    for (int i = 0; i < 2; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = f;
         f->open_handles++;

@@ -1,14 +1,10 @@
 /*
- * fwd_curl.c: libcurl's multi interface on the agent's libuv loop, and the
- * setup of each request.
- *
- * The socket/timer wiring follows curl's multi-uv example, with the traps
- * reported against it handled: a negative poll status is passed to curl as
- * CURL_CSELECT_ERR (an RST otherwise spins or stalls the transfer), a real
- * running_handles pointer is always given, and a poll handle is stopped as
- * soon as curl says CURL_POLL_REMOVE and freed only in its close callback.
- * A probe is a HEAD to the URL of the payload that failed, with a short
- * timeout: any HTTP answer shows the backend is reachable again.
+ * fwd_curl.c: the forwarder's requests: what is set on each easy handle
+ * (body, headers, proxy, timeouts, TLS), starting and stopping them on the
+ * curl_uv.c glue that drives libcurl on the loop, and the glue's callbacks
+ * back into the forwarder. A probe is a HEAD to the URL of the payload
+ * that failed, with a short timeout: any HTTP answer shows the backend is
+ * reachable again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,103 +14,6 @@
 #include "fwd_int.h"
 
 #define FWD_PROBE_TIMEOUT_MS 5000u
-
-static void fwd_check_info(struct md_forwarder *f);
-
-static void fwd_sock_closed(uv_handle_t *h)
-{
-    struct fwd_sock *s = h->data;
-    struct md_forwarder *f = s->f;
-    free(s);
-    fwd_closed_one(f);
-}
-
-static void fwd_sock_close(struct fwd_sock *s)
-{
-    uv_poll_stop(&s->poll);
-    if (s->next)
-        s->next->pprev = s->pprev;
-    *s->pprev = s->next;
-    s->next = NULL;
-    s->pprev = &s->next;
-    uv_close((uv_handle_t *)&s->poll, fwd_sock_closed);
-}
-
-static void fwd_poll_cb(uv_poll_t *h, int status, int events)
-{
-    struct fwd_sock *s = h->data;
-    struct md_forwarder *f = s->f;
-    int flags = 0;
-    if (status < 0) {
-        flags = CURL_CSELECT_ERR; /* EPOLLERR/HUP: let curl see the error now */
-    } else {
-        if (events & UV_READABLE)
-            flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE)
-            flags |= CURL_CSELECT_OUT;
-    }
-    int running = 0;
-    curl_multi_socket_action(f->multi, s->fd, flags, &running);
-    fwd_check_info(f);
-}
-
-static int fwd_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    struct md_forwarder *f = userp;
-    struct fwd_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(f->multi, fd, NULL);
-            fwd_sock_close(s);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s)
-            return -1;
-        if (uv_poll_init_socket(f->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->f = f;
-        s->poll.data = s;
-        s->next = f->socks;
-        if (f->socks)
-            f->socks->pprev = &s->next;
-        s->pprev = &f->socks;
-        f->socks = s;
-        f->open_handles++;
-        curl_multi_assign(f->multi, fd, s);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    return uv_poll_start(&s->poll, ev, fwd_poll_cb) == 0 ? 0 : -1;
-}
-
-static void fwd_curl_timer_cb(uv_timer_t *t)
-{
-    struct md_forwarder *f = t->data;
-    int running = 0;
-    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    fwd_check_info(f);
-}
-
-static int fwd_timer_fn(CURLM *m, long timeout_ms, void *userp)
-{
-    struct md_forwarder *f = userp;
-    if (f->state >= FWD_CLOSING)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(&f->curl_timer);
-    else /* 0 runs on the next loop turn: never call back into curl from here */
-        uv_timer_start(&f->curl_timer, fwd_curl_timer_cb, (uint64_t)timeout_ms, 0);
-    return 0;
-}
 
 static size_t fwd_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -126,7 +25,6 @@ static size_t fwd_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
     it->resp_len += take;
     return n; /* read and discard the rest */
 }
-
 
 void fwd_inflight_unlink(struct md_forwarder *f, struct fwd_item *it)
 {
@@ -204,7 +102,6 @@ int fwd_start(struct md_forwarder *f, struct fwd_item *it)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fwd_write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, it);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, it);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     uint64_t tmo = f->o.timeout_ms;
     if (it->probe && tmo > FWD_PROBE_TIMEOUT_MS)
@@ -212,7 +109,7 @@ int fwd_start(struct md_forwarder *f, struct fwd_item *it)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)tmo);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, f->o.skip_ssl_validation ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, f->o.skip_ssl_validation ? 0L : 2L);
-    if (curl_multi_add_handle(f->multi, e) != CURLM_OK)
+    if (md_curl_uv_add(f->curl, e, it) != 0)
         goto fail;
     it->attempts++;
     it->next = f->inflight;
@@ -232,7 +129,7 @@ fail:
 void fwd_abort(struct md_forwarder *f, struct fwd_item *it)
 {
     if (it->easy) {
-        curl_multi_remove_handle(f->multi, it->easy);
+        md_curl_uv_remove(f->curl, it->easy); /* nothing to do once the transfer finished */
         curl_easy_cleanup(it->easy);
     }
     curl_slist_free_all(it->hdrs);
@@ -241,39 +138,36 @@ void fwd_abort(struct md_forwarder *f, struct fwd_item *it)
     fwd_inflight_unlink(f, it);
 }
 
-static void fwd_check_info(struct md_forwarder *f)
+/* ------------------------------------------------------ the glue's calls */
+
+static void fwd_curl_done(void *arg, CURL *e, CURLcode rc, void *ud)
 {
-    CURLMsg *m;
-    int left;
-    while (f->multi && (m = curl_multi_info_read(f->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        struct fwd_item *it = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&it);
-        CURLcode rc = m->data.result; /* m is invalid once the handle is removed */
-        if (it)
-            fwd_finish(f, it, rc);
-    }
-    fwd_dispatch(f);
+    (void)e;
+    fwd_finish(arg, ud, rc);
+}
+
+/* Each round of curl activity: a finished transfer may have freed a slot. */
+static void fwd_curl_after(void *arg)
+{
+    fwd_dispatch(arg);
+}
+
+static void fwd_curl_closed(void *arg)
+{
+    fwd_closed_one(arg);
 }
 
 int fwd_curl_setup(struct md_forwarder *f)
 {
-    f->multi = curl_multi_init();
-    if (!f->multi)
+    f->curl = md_curl_uv_new(f->loop, fwd_curl_done, fwd_curl_after, f);
+    if (!f->curl)
         return -ENOMEM;
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fwd_socket_cb);
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, fwd_timer_fn);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+    f->open_handles++; /* the glue's, closed as one */
     return 0;
 }
 
-/* Release curl and close the poll handles it left; every transfer must be gone. */
+/* Every transfer must be gone: a done callback now would count as a failure. */
 void fwd_curl_close(struct md_forwarder *f)
 {
-    curl_multi_cleanup(f->multi); /* may still report sockets as removed */
-    f->multi = NULL;
-    while (f->socks)
-        fwd_sock_close(f->socks);
+    md_curl_uv_close(f->curl, fwd_curl_closed);
 }

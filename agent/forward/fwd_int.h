@@ -2,8 +2,8 @@
  * fwd_int.h: the forwarder's internals, shared by its files and by no one
  * else. forwarder.c owns the outcome of each request, dispatch and the
  * public API; fwd_queue.c the memory queue and the per-endpoint state;
- * fwd_spool.c the disk spool behind it; fwd_curl.c drives libcurl on the
- * libuv loop and starts requests; fwd_split.c cuts a payload the backend
+ * fwd_spool.c the disk spool behind it; fwd_curl.c sets up and starts
+ * requests on the libcurl/libuv glue (curl_uv.h); fwd_split.c cuts a payload the backend
  * found too large; fwd_report.c writes logs (rate-limited) and status.
  * Loop thread only.
  */
@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "curl_uv.h"
 #include "forwarder.h"
 #include "spool.h"
 
@@ -92,25 +93,17 @@ struct fwd_item {
     char resp[FWD_RESP_KEEP];
 };
 
-struct fwd_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct md_forwarder *f;
-    struct fwd_sock *next, **pprev;
-};
-
 struct md_forwarder {
     uv_loop_t *loop;
-    CURLM *multi;
+    struct md_curl_uv *curl;
     struct md_fwd_opts o;
     enum fwd_state state;
-    uv_timer_t curl_timer, retry_timer, deadline_timer;
+    uv_timer_t retry_timer, deadline_timer;
     uv_async_t spool_async; /* the spool's writer finished something (with a spool only) */
-    unsigned open_handles; /* libuv handles not yet closed */
+    unsigned open_handles; /* libuv handles (the glue counts as one) not yet closed */
     struct fwd_item *qhead, *qtail, *inflight;
     size_t qbytes, qcount;
     unsigned ninflight;
-    struct fwd_sock *socks;
     struct fwd_sink sinks[FWD_MAX_SINKS];
     size_t nsinks;
     struct md_fwd_stats total;
@@ -167,7 +160,7 @@ int fwd_curl_setup(struct md_forwarder *f);
 int fwd_start(struct md_forwarder *f, struct fwd_item *it);
 void fwd_abort(struct md_forwarder *f, struct fwd_item *it); /* stop a transfer, keep the item */
 void fwd_inflight_unlink(struct md_forwarder *f, struct fwd_item *it);
-void fwd_curl_close(struct md_forwarder *f);
+void fwd_curl_close(struct md_forwarder *f); /* every transfer stopped first */
 
 /*
  * fwd_split.c: cut payload p (not taken) in two new payloads *a and *b
