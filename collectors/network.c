@@ -95,19 +95,22 @@ static void net_emit(void *ud, const struct md_netdev *d)
     /* Interfaces that never moved a byte are noise (the agent skips them too). */
     if ((d->rx_bytes == 0 && d->tx_bytes == 0) || !md_devfilter_keep(&s->filter, d->name))
         return;
-    char tag[48];
+    /* device_name as well, as the agent's Go network check sends: a Datadog
+     * intake moves device: into its own field, which not every backend keeps. */
+    char tag[48], tag2[48];
     snprintf(tag, sizeof tag, "device:%s", d->name);
-    const char *tags[] = {tag};
+    snprintf(tag2, sizeof tag2, "device_name:%s", d->name);
+    const char *tags[] = {tag, tag2};
     struct md_emitter *e = s->e;
-    md_rate(e, "system.net.bytes_rcvd", (double)d->rx_bytes, tags, 1);
-    md_rate(e, "system.net.bytes_sent", (double)d->tx_bytes, tags, 1);
-    md_rate(e, "system.net.packets_in.count", (double)d->rx_packets, tags, 1);
-    md_rate(e, "system.net.packets_out.count", (double)d->tx_packets, tags, 1);
+    md_rate(e, "system.net.bytes_rcvd", (double)d->rx_bytes, tags, 2);
+    md_rate(e, "system.net.bytes_sent", (double)d->tx_bytes, tags, 2);
+    md_rate(e, "system.net.packets_in.count", (double)d->rx_packets, tags, 2);
+    md_rate(e, "system.net.packets_out.count", (double)d->tx_packets, tags, 2);
     /* Datadog's error counts include drops; the drop series are also separate. */
-    md_rate(e, "system.net.packets_in.error", (double)(d->rx_errs + d->rx_drop), tags, 1);
-    md_rate(e, "system.net.packets_out.error", (double)(d->tx_errs + d->tx_drop), tags, 1);
-    md_rate(e, "system.net.packets_in.drop", (double)d->rx_drop, tags, 1);
-    md_rate(e, "system.net.packets_out.drop", (double)d->tx_drop, tags, 1);
+    md_rate(e, "system.net.packets_in.error", (double)(d->rx_errs + d->rx_drop), tags, 2);
+    md_rate(e, "system.net.packets_out.error", (double)(d->tx_errs + d->tx_drop), tags, 2);
+    md_rate(e, "system.net.packets_in.drop", (double)d->rx_drop, tags, 2);
+    md_rate(e, "system.net.packets_out.drop", (double)d->tx_drop, tags, 2);
 }
 
 static void net_destroy(void *state)

@@ -445,12 +445,12 @@ static void test_loop_rate_second_run(void **st)
         if (c->p[i].run == 1 && strcmp(c->p[i].name, "system.net.tcp.current_established") != 0)
             first++;
         if (c->p[i].run == 2 && strcmp(c->p[i].name, "system.net.bytes_rcvd") == 0 &&
-            strcmp(c->p[i].tags, "device:lo,suite:loop") == 0)
+            strcmp(c->p[i].tags, "device:lo,device_name:lo,suite:loop") == 0)
             second++;
     }
     assert_int_equal(first, 0);
     assert_int_equal(second, 1);
-    const struct cap_point *p = cap_find(c, "system.net.bytes_rcvd", "device:lo,suite:loop");
+    const struct cap_point *p = cap_find(c, "system.net.bytes_rcvd", "device:lo,device_name:lo,suite:loop");
     assert_int_equal(p->type, MD_GAUGE);
     assert_true(p->value >= 0);
 
