@@ -45,6 +45,8 @@ static const struct confd_case bad_cases[] = {
     {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: not a valid regular expression"},
     {"list_item", "/network.d/conf.yaml:5: excluded_interfaces[1]: expected a single value"},
     {"int_range", "/disk.d/conf.yaml:3: min_disk_size: -5 is out of range (0.."},
+    {"number_type", "/disk.d/conf.yaml:4: min_disk_size: expected a number, got \"10 MiB\""},
+    {"regex_dialect", "/disk.d/conf.yaml:5: device_exclude[1]: look-around"},
     {"yaml_syntax", "/cpu.d/conf.yaml:"},
 };
 
