@@ -76,6 +76,41 @@ static void test_dialect(void **st)
     md_devfilter_list_free(&l);
 }
 
+/*
+ * Every pattern of up to 5 characters over the characters the translation
+ * treats specially: each is either refused with a reason or compiles and
+ * runs, never reads past its text (the ASan build runs this too).
+ */
+static void test_dialect_exhaustive(void **st)
+{
+    static const char alpha[] = "\\[]()?*+{}^-$d1P<>:i|.";
+    const size_t na = sizeof alpha - 1;
+    char pat[6];
+    size_t total = 0, refused = 0;
+    for (size_t len = 1; len <= 5; len++) {
+        size_t n = 1;
+        for (size_t i = 0; i < len; i++)
+            n *= len < 5 ? na : 7; /* length 5: a smaller alphabet keeps the run short */
+        for (size_t k = 0; k < n; k++) {
+            size_t v = k;
+            for (size_t i = 0; i < len; i++, v /= (len < 5 ? na : 7))
+                pat[i] = alpha[v % (len < 5 ? na : 7)];
+            pat[len] = '\0';
+            struct md_devfilter_list l = {0};
+            char err[256];
+            int rc = md_devfilter_list_add(&l, pat, 0, "k", err, sizeof err);
+            if (rc == 0)
+                (void)md_devfilter_list_match(&l, "d1:P<i>");
+            else if (rc != -EINVAL || !strstr(err, "k: "))
+                fail_msg("'%s': rc %d, err '%s'", pat, rc, err);
+            refused += rc != 0;
+            total++;
+            md_devfilter_list_free(&l);
+        }
+    }
+    assert_true(refused > 0 && refused < total);
+}
+
 /* ---- the collectors on the captured proc text ------------------------------ */
 
 struct run {
@@ -303,6 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dialect),
+        cmocka_unit_test(test_dialect_exhaustive),
         cmocka_unit_test(test_disk_on_fixture_mounts),
         cmocka_unit_test(test_network_on_fixture_dev),
         cmocka_unit_test(test_io_on_fixture_diskstats),
