@@ -85,8 +85,9 @@ static const struct md_key_decl disk_keys[] = {
     {"timeout", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"lowercase_device_tag", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"create_mounts", MD_KEY_IGNORED, "", 0, 0, NULL},
-    {"disable_generic_tags", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"enable_legacy_tags_normalization", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"proc_mountinfo_path", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"resolve_root_device", MD_KEY_IGNORED, "", 0, 0, NULL},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 

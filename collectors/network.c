@@ -39,7 +39,6 @@ static const struct md_key_decl net_keys[] = {
     {"use_sudo_conntrack", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"whitelist_conntrack_metrics", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"blacklist_conntrack_metrics", MD_KEY_IGNORED, "", 0, 0, NULL},
-    {"disable_generic_tags", MD_KEY_IGNORED, "", 0, 0, NULL},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 

@@ -46,8 +46,13 @@ static const struct md_opt conf_common_keys[] = {
     {NULL},
 };
 
-/* Keys of every Datadog check instance that change nothing here. */
-static const char *const conf_common_ignored[] = {"empty_default_hostname", "metric_patterns", NULL};
+/*
+ * Keys of every Datadog check instance that change nothing here (the
+ * integrations' instances/default template; loader picks the Go or Python
+ * implementation of a check).
+ */
+static const char *const conf_common_ignored[] = {"empty_default_hostname", "metric_patterns",
+                                                  "disable_generic_tags", "loader", NULL};
 
 /* One declared key's value while it is parsed, whatever its type. */
 struct conf_value {

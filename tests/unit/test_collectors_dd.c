@@ -82,6 +82,8 @@ static void test_datadog_every_key(void **st)
         "    min_disk_size: 0.5\n    metric_patterns: {include: ['.*']}\n"
         "    create_mounts: [{mountpoint: 's:', host: smbserver, share: space}]\n"
         "    disable_generic_tags: false\n    enable_legacy_tags_normalization: true\n"
+        "    proc_mountinfo_path: /host/proc/1/mountinfo\n    resolve_root_device: false\n"
+        "    loader: core\n"
         "    device_tag_re:\n      /san/.*: device_type:san\n      /dev/sda3: role:db,disk_size:large\n"
         "      \"c:\": volume:boot\n";
     char disk[8192];
@@ -118,7 +120,8 @@ static void test_datadog_every_key(void **st)
         "disk.service_check_rw", "disk.blkid_cache_file", "disk.use_lsblk", "disk.create_mounts",
         "disk.timeout", "disk.lowercase_device_tag", "disk.empty_default_hostname",
         "disk.disable_generic_tags", "disk.enable_legacy_tags_normalization",
-        "network.disable_generic_tags",
+        "network.disable_generic_tags", "disk.proc_mountinfo_path", "disk.resolve_root_device",
+        "disk.loader",
         "disk.metric_patterns", "network.collect_connection_queues", "network.collect_ethtool_stats",
         "network.conntrack_path", "network.use_sudo_conntrack", "network.whitelist_conntrack_metrics",
         "memory.collect_memory_pressure", "io.lowercase_device_tag"};
