@@ -204,6 +204,51 @@ static void disk_root(struct run *r)
     free(t);
 }
 
+/* One configuration of a collector and the devices it must ship, in order. */
+struct shipped_case {
+    const char *why, *yaml, *want;
+};
+
+/* Each case loaded and run (twice: rates need two runs) on the root r; metric's devices compared. */
+static void expect_shipped(struct run *r, const char *collector, const char *metric, bool twice,
+                           const struct shipped_case *cases, size_t n)
+{
+    char d[2048];
+    for (size_t i = 0; i < n; i++) {
+        must_run(r, collector, cases[i].yaml, twice);
+        if (strcmp(devices(r->cap, metric, d, sizeof d), cases[i].want) != 0)
+            fail_msg("%s (%s): shipped '%s', want '%s'", collector, cases[i].why, d, cases[i].want);
+    }
+}
+
+static const struct shipped_case disk_cases[] = {
+    {"defaults: only the block file system (the pseudo ones are nodev in filesystems)",
+     "instances:\n  - {}\n", "/dev/vda"},
+    {"include_all_devices: tmpfs, devtmpfs, cgroup ... too; one series per device name",
+     "instances:\n  - include_all_devices: true\n",
+     "proc,sysfs,devtmpfs,tmpfs,devpts,/dev/vda,cgroup,cgroup2"},
+    {"by mount point, cgroup file systems skipped case-blind, /sys and /proc by a pattern",
+     "instances:\n  - include_all_devices: true\n    use_mount: true\n"
+     "    file_system_exclude: ['CGROUP\\d?$', devpts]\n"
+     "    excluded_mountpoint_re: '/(sys|proc)(/|$)'\n",
+     "/dev,/dev/shm,/"},
+    {"excluded_filesystems and excluded_disks are whole names: tmp keeps tmpfs, /dev/vd keeps /dev/vda",
+     "instances:\n  - include_all_devices: true\n    use_mount: true\n"
+     "    excluded_filesystems: [tmp, devtmpfs, proc, sysfs, devpts, cgroup, cgroup2]\n"
+     "    excluded_disks: [/dev/vd]\n",
+     "/dev/shm,/,/sys/fs/cgroup"},
+    {"an include list keeps only what matches",
+     "instances:\n  - use_mount: true\n    mount_point_include: ['/$', '/dev/shm']\n", "/"},
+    {"init_config's global excludes apply to every instance",
+     "init_config:\n  file_system_global_exclude: [ext4]\ninstances:\n  - {}\n", ""},
+    {"an empty global list drops the check's default, another adds",
+     "init_config:\n  mount_point_global_exclude: []\n  device_global_exclude: ['/dev/v']\n"
+     "instances:\n  - {}\n", ""},
+    {"min_disk_size is MiB and may have a fraction: this /tmp is bigger than 0.5 MiB",
+     "instances:\n  - min_disk_size: 0.5\n", "/dev/vda"},
+    {"min_disk_size above the size", "instances:\n  - min_disk_size: 1e12\n", ""},
+};
+
 static void test_disk_on_fixture_mounts(void **st)
 {
     struct run r;
@@ -212,86 +257,49 @@ static void test_disk_on_fixture_mounts(void **st)
     snprintf(r.proc, sizeof r.proc, "%s/host/proc", r.root);
     write_file(r.root, "host/proc/.keep", "");
     disk_root(&r);
-    char d[2048];
-    /* defaults: only the block file system (the pseudo ones are nodev in filesystems) */
-    must_run(&r, "disk", "instances:\n  - {}\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "/dev/vda");
-    /* include_all_devices: tmpfs, devtmpfs, cgroup ... too; one series per device name */
-    must_run(&r, "disk", "instances:\n  - include_all_devices: true\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d),
-                        "proc,sysfs,devtmpfs,tmpfs,devpts,/dev/vda,cgroup,cgroup2");
-    /* by mount point, cgroup file systems skipped case-blind, /sys and /proc by a pattern */
-    must_run(&r, "disk",
-             "instances:\n  - include_all_devices: true\n    use_mount: true\n"
-             "    file_system_exclude: ['CGROUP\\d?$', devpts]\n"
-             "    excluded_mountpoint_re: '/(sys|proc)(/|$)'\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "/dev,/dev/shm,/");
-    /* excluded_filesystems are whole names: "tmp" does not exclude tmpfs; excluded_disks likewise */
-    must_run(&r, "disk",
-             "instances:\n  - include_all_devices: true\n    use_mount: true\n"
-             "    excluded_filesystems: [tmp, devtmpfs, proc, sysfs, devpts, cgroup, cgroup2]\n"
-             "    excluded_disks: [/dev/vd]\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "/dev/shm,/,/sys/fs/cgroup");
-    /* an include list keeps only what matches */
-    must_run(&r, "disk",
-             "instances:\n  - use_mount: true\n    mount_point_include: ['/$', '/dev/shm']\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "/");
-    /* init_config's global excludes apply to every instance; an empty one removes the defaults */
-    must_run(&r, "disk",
-             "init_config:\n  file_system_global_exclude: [ext4]\ninstances:\n  - {}\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "");
-    must_run(&r, "disk",
-             "init_config:\n  mount_point_global_exclude: []\n  device_global_exclude: ['/dev/v']\n"
-             "instances:\n  - {}\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "");
-    /* min_disk_size is MiB and may have a fraction: this /tmp is bigger than 0.5 MiB */
-    must_run(&r, "disk", "instances:\n  - min_disk_size: 0.5\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "/dev/vda");
-    must_run(&r, "disk", "instances:\n  - min_disk_size: 1e12\n", false);
-    assert_string_equal(devices(r.cap, "system.disk.total", d, sizeof d), "");
+    expect_shipped(&r, "disk", "system.disk.total", false, disk_cases,
+                   sizeof disk_cases / sizeof disk_cases[0]);
     run_teardown(&r);
 }
+
+static const struct shipped_case net_cases[] = {
+    {"ifb0/ifb1 never moved a byte: skipped whatever the filters", "instances:\n  - {}\n", "lo,eth0"},
+    {"excluded_interfaces are whole names, not patterns",
+     "instances:\n  - excluded_interfaces: [l, eth0]\n", "lo"},
+    {"re.match: from the start, so th0 does not exclude eth0",
+     "instances:\n  - excluded_interface_re: th0\n", "lo,eth0"},
+    {"Python's (?i) and \\d", "instances:\n  - excluded_interface_re: '(?i)ETH\\d'\n", "lo"},
+    {"both keys", "instances:\n  - excluded_interfaces: [lo]\n    excluded_interface_re: e\n", ""},
+};
 
 static void test_network_on_fixture_dev(void **st)
 {
     struct run r;
     run_setup(&r);
     assert_int_equal(place_fixture(r.proc, "net/dev", "net_dev.t0.txt"), 0);
-    char d[2048];
-    /* ifb0/ifb1 never moved a byte: skipped whatever the filters */
+    /* rates: nothing from one run */
     must_run(&r, "network", "instances:\n  - {}\n", false);
-    assert_string_equal(devices(r.cap, "system.net.bytes_rcvd", d, sizeof d), "");
-    must_run(&r, "network", "instances:\n  - {}\n", true);
-    assert_string_equal(devices(r.cap, "system.net.bytes_rcvd", d, sizeof d), "lo,eth0");
-    /* whole names, not patterns */
-    must_run(&r, "network", "instances:\n  - excluded_interfaces: [l, eth0]\n", true);
-    assert_string_equal(devices(r.cap, "system.net.bytes_rcvd", d, sizeof d), "lo");
-    /* re.match: from the start, so "th0" does not exclude eth0 */
-    must_run(&r, "network", "instances:\n  - excluded_interface_re: th0\n", true);
-    assert_string_equal(devices(r.cap, "system.net.bytes_rcvd", d, sizeof d), "lo,eth0");
-    must_run(&r, "network", "instances:\n  - excluded_interface_re: '(?i)ETH\\d'\n", true);
-    assert_string_equal(devices(r.cap, "system.net.bytes_rcvd", d, sizeof d), "lo");
-    must_run(&r, "network", "instances:\n  - excluded_interfaces: [lo]\n    excluded_interface_re: e\n", true);
-    assert_string_equal(devices(r.cap, "system.net.bytes_rcvd", d, sizeof d), "");
+    assert_int_equal(cap_count_prefix(r.cap, "system.net.bytes_rcvd"), 0);
+    expect_shipped(&r, "network", "system.net.bytes_rcvd", true, net_cases,
+                   sizeof net_cases / sizeof net_cases[0]);
     run_teardown(&r);
 }
+
+static const struct shipped_case io_cases[] = {
+    {"Go's MatchString: anywhere in the name, so \\d$ drops every numbered device",
+     "instances:\n  - device_exclude_re: '\\d$'\n", "vda"},
+    {"from init_config, with (?:...)",
+     "init_config:\n  device_exclude_re: '^(?:loop|zram)'\ninstances:\n  - {}\n", "vda"},
+    {"the old name alone still filters",
+     "instances:\n  - device_blacklist_re: 'loop[1-7]'\n", "loop0,vda,zram0"},
+};
 
 static void test_io_on_fixture_diskstats(void **st)
 {
     struct run r;
     run_setup(&r);
     assert_int_equal(place_fixture(r.proc, "diskstats", "diskstats.t0.txt"), 0);
-    char d[2048];
-    must_run(&r, "io", "instances:\n  - {}\n", false);
-    assert_string_equal(devices(r.cap, "system.io.r_s", d, sizeof d), "");
-    /* Go's MatchString: anywhere in the name, so "\d$" drops every numbered device */
-    must_run(&r, "io", "instances:\n  - device_exclude_re: '\\d$'\n", true);
-    assert_string_equal(devices(r.cap, "system.io.r_s", d, sizeof d), "vda");
-    must_run(&r, "io", "init_config:\n  device_exclude_re: '^(?:loop|zram)'\ninstances:\n  - {}\n", true);
-    assert_string_equal(devices(r.cap, "system.io.r_s", d, sizeof d), "vda");
-    /* the old name alone still filters */
-    must_run(&r, "io", "instances:\n  - device_blacklist_re: 'loop[1-7]'\n", true);
-    assert_string_equal(devices(r.cap, "system.io.r_s", d, sizeof d), "loop0,vda,zram0");
+    expect_shipped(&r, "io", "system.io.r_s", true, io_cases, sizeof io_cases / sizeof io_cases[0]);
     run_teardown(&r);
 }
 
