@@ -10,14 +10,15 @@
  * (system.cpu.<part>.total, tag core:cpuN), as the agent's cpu check does.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "meterd/collector.h"
 #include "procfs.h"
-#include <unistd.h>
 
 enum { K_PERCPU };
 
@@ -79,37 +80,47 @@ int md_cpu_parse_stat(const char *text, struct md_cpu_times *out)
     return seen_cpu ? 0 : -EINVAL;
 }
 
-static int delta(uint64_t a, uint64_t b, double *out)
-{
-    if (b < a)
-        return -1;
-    *out = (double)(b - a);
-    return 0;
-}
+/* The parts of the aggregate line whose deltas make the percentages, in this order. */
+enum { P_USER, P_NICE, P_SYSTEM, P_IDLE, P_IOWAIT, P_IRQ, P_SOFTIRQ, P_STEAL, P_GUEST, P_N };
+static const size_t cpu_parts[P_N] = {
+    offsetof(struct md_cpu_times, user),    offsetof(struct md_cpu_times, nice),
+    offsetof(struct md_cpu_times, system),  offsetof(struct md_cpu_times, idle),
+    offsetof(struct md_cpu_times, iowait),  offsetof(struct md_cpu_times, irq),
+    offsetof(struct md_cpu_times, softirq), offsetof(struct md_cpu_times, steal),
+    offsetof(struct md_cpu_times, guest),
+};
 
 int md_cpu_compute(const struct md_cpu_times *prev, const struct md_cpu_times *cur,
                    struct md_cpu_pct *out)
 {
-    double u, n, s, id, io, irq, sirq, st, g;
-    if (delta(prev->user, cur->user, &u) || delta(prev->nice, cur->nice, &n) ||
-        delta(prev->system, cur->system, &s) || delta(prev->idle, cur->idle, &id) ||
-        delta(prev->iowait, cur->iowait, &io) || delta(prev->irq, cur->irq, &irq) ||
-        delta(prev->softirq, cur->softirq, &sirq) || delta(prev->steal, cur->steal, &st) ||
-        delta(prev->guest, cur->guest, &g))
+    double d[P_N];
+    if (md_counters_delta(prev, cur, cpu_parts, P_N, d) < 0)
         return -EAGAIN;
     /* user already includes guest time, so guest is not added to the total. */
-    double total = u + n + s + id + io + irq + sirq + st;
+    double total = 0;
+    for (size_t i = 0; i < P_GUEST; i++)
+        total += d[i];
     if (total <= 0)
         return -EAGAIN;
-    out->user = 100.0 * (u + n) / total;
-    out->system = 100.0 * (s + irq + sirq) / total;
-    out->interrupt = 100.0 * (irq + sirq) / total;
-    out->iowait = 100.0 * io / total;
-    out->idle = 100.0 * id / total;
-    out->stolen = 100.0 * st / total;
-    out->guest = 100.0 * g / total;
+    out->user = 100.0 * (d[P_USER] + d[P_NICE]) / total;
+    out->system = 100.0 * (d[P_SYSTEM] + d[P_IRQ] + d[P_SOFTIRQ]) / total;
+    out->interrupt = 100.0 * (d[P_IRQ] + d[P_SOFTIRQ]) / total;
+    out->iowait = 100.0 * d[P_IOWAIT] / total;
+    out->idle = 100.0 * d[P_IDLE] / total;
+    out->stolen = 100.0 * d[P_STEAL] / total;
+    out->guest = 100.0 * d[P_GUEST] / total;
     return 0;
 }
+
+static const struct md_counter_gauge cpu_gauges[] = {
+    {"system.cpu.user", offsetof(struct md_cpu_pct, user)},
+    {"system.cpu.system", offsetof(struct md_cpu_pct, system)},
+    {"system.cpu.interrupt", offsetof(struct md_cpu_pct, interrupt)},
+    {"system.cpu.iowait", offsetof(struct md_cpu_pct, iowait)},
+    {"system.cpu.idle", offsetof(struct md_cpu_pct, idle)},
+    {"system.cpu.stolen", offsetof(struct md_cpu_pct, stolen)},
+    {"system.cpu.guest", offsetof(struct md_cpu_pct, guest)},
+};
 
 static int cpu_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
@@ -161,15 +172,8 @@ static int cpu_collect(void *state, struct md_emitter *e)
     if ((rc = md_cpu_parse_stat(s->src.fb.p, &cur)) < 0)
         return rc;
     struct md_cpu_pct pct;
-    if (s->has_prev && md_cpu_compute(&s->prev, &cur, &pct) == 0) {
-        md_gauge(e, "system.cpu.user", pct.user, NULL, 0);
-        md_gauge(e, "system.cpu.system", pct.system, NULL, 0);
-        md_gauge(e, "system.cpu.interrupt", pct.interrupt, NULL, 0);
-        md_gauge(e, "system.cpu.iowait", pct.iowait, NULL, 0);
-        md_gauge(e, "system.cpu.idle", pct.idle, NULL, 0);
-        md_gauge(e, "system.cpu.stolen", pct.stolen, NULL, 0);
-        md_gauge(e, "system.cpu.guest", pct.guest, NULL, 0);
-    }
+    if (s->has_prev && md_cpu_compute(&s->prev, &cur, &pct) == 0)
+        md_counters_emit(e, cpu_gauges, sizeof cpu_gauges / sizeof cpu_gauges[0], &pct, NULL, 0);
     s->prev = cur;
     s->has_prev = true;
     md_gauge(e, "system.cpu.num_cores", cur.ncpu, NULL, 0);

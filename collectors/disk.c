@@ -13,8 +13,13 @@
  * worker thread and skips (counts) runs while one is still going.
  *
  * Filters and tags follow the Datadog disk check, old and new key names
- * alike: regexes match from the start (Python's re.match), file system
- * names without regard to case; an include list keeps only what matches.
+ * alike (devfilter.c): regexes match from the start (Python's re.match),
+ * file system names without regard to case; an include list keeps only
+ * what matches; init_config's *_global_exclude lists, with the check's
+ * defaults (iso9660, tracefs, binfmt_misc), add to every instance's
+ * excludes. One difference on purpose: include_all_devices defaults to
+ * false, so pseudo and memory file systems (tmpfs, overlay) are reported
+ * only when asked for, where the check reports them unless told not to.
  * Labels come from <host>/dev/disk/by-label (what blkid reports, kept by
  * udev), tagged label: and device_label:. Per block device it also sends
  * the check's read_time / write_time (ms, monotonic counts) and their _pct
@@ -22,59 +27,101 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "devfilter.h"
 #include "host.h"
 #include "meterd/collector.h"
 #include "procfs.h"
 
 enum {
-    K_USE_MOUNT, K_ALL_PARTITIONS, K_FS_EXCLUDE, K_DEV_EXCLUDE, K_MP_EXCLUDE, K_MIN_SIZE,
-    K_FS_INCLUDE, K_DEV_INCLUDE, K_MP_INCLUDE, K_FS_BLACK, K_DEV_BLACK, K_MP_BLACK, K_FS_WHITE,
-    K_DEV_WHITE, K_MP_WHITE, K_EX_FS, K_EX_DISKS, K_EX_DISK_RE, K_EX_MP_RE, K_TAG_FS, K_TAG_LABEL,
-    K_DEVICE_TAG_RE,
+    K_USE_MOUNT, K_ALL_PARTITIONS, K_ALL_DEVICES, K_FS_EXCLUDE, K_DEV_EXCLUDE, K_MP_EXCLUDE,
+    K_MIN_SIZE, K_FS_INCLUDE, K_DEV_INCLUDE, K_MP_INCLUDE, K_FS_BLACK, K_DEV_BLACK, K_MP_BLACK,
+    K_FS_WHITE, K_DEV_WHITE, K_MP_WHITE, K_EX_FS, K_EX_DISKS, K_EX_DISK_RE, K_EX_MP_RE,
+    K_FS_GLOBAL, K_DEV_GLOBAL, K_MP_GLOBAL, K_FS_GLOBAL_OLD, K_DEV_GLOBAL_OLD, K_MP_GLOBAL_OLD,
+    K_TAG_FS, K_TAG_LABEL, K_DEVICE_TAG_RE,
 };
 
 static const struct md_key_decl disk_keys[] = {
     {"use_mount", MD_KEY_BOOL, "false", 0, 0, "tag device: with the mount point instead of the device"},
-    {"all_partitions", MD_KEY_BOOL, "false", 0, 0, "include pseudo and virtual file systems"},
-    {"file_system_exclude", MD_KEY_STRLIST, "", 0, 0, "regexes of file system types to skip"},
-    {"device_exclude", MD_KEY_STRLIST, "", 0, 0, "regexes of devices to skip"},
-    {"mount_point_exclude", MD_KEY_STRLIST, "", 0, 0, "regexes of mount points to skip"},
-    {"min_disk_size", MD_KEY_INT, "0", 0, INT64_MAX / (1 << 20), "skip file systems smaller than this, MiB"},
-    {"file_system_include", MD_KEY_STRLIST, "", 0, 0, "regexes of the only file system types to report"},
-    {"device_include", MD_KEY_STRLIST, "", 0, 0, "regexes of the only devices to report"},
-    {"mount_point_include", MD_KEY_STRLIST, "", 0, 0, "regexes of the only mount points to report"},
-    {"file_system_blacklist", MD_KEY_STRLIST, "", 0, 0, "old name of file_system_exclude"},
-    {"device_blacklist", MD_KEY_STRLIST, "", 0, 0, "old name of device_exclude"},
-    {"mount_point_blacklist", MD_KEY_STRLIST, "", 0, 0, "old name of mount_point_exclude"},
-    {"file_system_whitelist", MD_KEY_STRLIST, "", 0, 0, "old name of file_system_include"},
-    {"device_whitelist", MD_KEY_STRLIST, "", 0, 0, "old name of device_include"},
-    {"mount_point_whitelist", MD_KEY_STRLIST, "", 0, 0, "old name of mount_point_include"},
-    {"excluded_filesystems", MD_KEY_STRLIST, "", 0, 0, "file system types to skip (exact names)"},
-    {"excluded_disks", MD_KEY_STRLIST, "", 0, 0, "devices to skip (exact names)"},
+    {"all_partitions", MD_KEY_BOOL, "false", 0, 0, "include pseudo file systems and those without a device"},
+    {"include_all_devices", MD_KEY_BOOL, "false", 0, 0, "include pseudo and memory file systems (tmpfs, overlay ...)"},
+    {"file_system_exclude", MD_KEY_REGEXLIST, "", 0, 0, "regexes of file system types to skip"},
+    {"device_exclude", MD_KEY_REGEXLIST, "", 0, 0, "regexes of devices to skip"},
+    {"mount_point_exclude", MD_KEY_REGEXLIST, "", 0, 0, "regexes of mount points to skip"},
+    {"min_disk_size", MD_KEY_NUMBER, "0", 0, INT64_MAX >> 21, "skip file systems of at most this size, MiB"},
+    {"file_system_include", MD_KEY_REGEXLIST, "", 0, 0, "regexes of the only file system types to report"},
+    {"device_include", MD_KEY_REGEXLIST, "", 0, 0, "regexes of the only devices to report"},
+    {"mount_point_include", MD_KEY_REGEXLIST, "", 0, 0, "regexes of the only mount points to report"},
+    {"file_system_blacklist", MD_KEY_REGEXLIST, "", 0, 0, "old name of file_system_exclude"},
+    {"device_blacklist", MD_KEY_REGEXLIST, "", 0, 0, "old name of device_exclude"},
+    {"mount_point_blacklist", MD_KEY_REGEXLIST, "", 0, 0, "old name of mount_point_exclude"},
+    {"file_system_whitelist", MD_KEY_REGEXLIST, "", 0, 0, "old name of file_system_include"},
+    {"device_whitelist", MD_KEY_REGEXLIST, "", 0, 0, "old name of device_include"},
+    {"mount_point_whitelist", MD_KEY_REGEXLIST, "", 0, 0, "old name of mount_point_include"},
+    {"excluded_filesystems", MD_KEY_REGEXLIST, "", 0, 0, "file system types to skip (whole names)"},
+    {"excluded_disks", MD_KEY_REGEXLIST, "", 0, 0, "devices to skip (whole names)"},
     {"excluded_disk_re", MD_KEY_REGEX, "", 0, 0, "regex of devices to skip"},
     {"excluded_mountpoint_re", MD_KEY_REGEX, "", 0, 0, "regex of mount points to skip"},
+    /* The check's init_config defaults, added to every instance's excludes. */
+    {"file_system_global_exclude", MD_KEY_REGEXLIST, "iso9660$ tracefs$", 0, 0,
+     "file system types every instance skips", MD_KEY_F_INIT},
+    {"device_global_exclude", MD_KEY_REGEXLIST, "", 0, 0, "devices every instance skips", MD_KEY_F_INIT},
+    {"mount_point_global_exclude", MD_KEY_REGEXLIST, "(/host)?/proc/sys/fs/binfmt_misc$", 0, 0,
+     "mount points every instance skips", MD_KEY_F_INIT},
+    {"file_system_global_blacklist", MD_KEY_REGEXLIST, "", 0, 0, "old name of file_system_global_exclude", MD_KEY_F_INIT},
+    {"device_global_blacklist", MD_KEY_REGEXLIST, "", 0, 0, "old name of device_global_exclude", MD_KEY_F_INIT},
+    {"mount_point_global_blacklist", MD_KEY_REGEXLIST, "", 0, 0, "old name of mount_point_global_exclude", MD_KEY_F_INIT},
     {"tag_by_filesystem", MD_KEY_BOOL, "false", 0, 0, "tag filesystem:<type>"},
     {"tag_by_label", MD_KEY_BOOL, "true", 0, 0, "tag label: and device_label: from /dev/disk/by-label"},
     {"device_tag_re", MD_KEY_MAP, "", 0, 0, "regex of device (mount point with use_mount) -> comma-separated tags"},
     {"service_check_rw", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"blkid_cache_file", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"use_lsblk", MD_KEY_IGNORED, "", 0, 0, NULL},
-    {"include_all_devices", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"timeout", MD_KEY_IGNORED, "", 0, 0, NULL},
     {"lowercase_device_tag", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"create_mounts", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"enable_legacy_tags_normalization", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"proc_mountinfo_path", MD_KEY_IGNORED, "", 0, 0, NULL},
+    {"resolve_root_device", MD_KEY_IGNORED, "", 0, 0, NULL},
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
-struct relist {
-    regex_t *v;
-    size_t n, cap;
+/* The filters a mount passes: by file system type, by device, by mount point. */
+enum { F_FS, F_DEV, F_MP, F_N };
+
+/*
+ * Every filter key, new and old names, into the three filters. File system
+ * names ignore case; excluded_filesystems and excluded_disks must match the
+ * whole name, as the check appends "$" to them.
+ */
+static const struct md_devfilter_rule disk_rules[] = {
+    {K_FS_EXCLUDE, F_FS, false, MD_DEVFILTER_ICASE},
+    {K_FS_BLACK, F_FS, false, MD_DEVFILTER_ICASE},
+    {K_EX_FS, F_FS, false, MD_DEVFILTER_ICASE | MD_DEVFILTER_WHOLE},
+    {K_FS_GLOBAL, F_FS, false, MD_DEVFILTER_ICASE},
+    {K_FS_GLOBAL_OLD, F_FS, false, MD_DEVFILTER_ICASE},
+    {K_FS_INCLUDE, F_FS, true, MD_DEVFILTER_ICASE},
+    {K_FS_WHITE, F_FS, true, MD_DEVFILTER_ICASE},
+    {K_DEV_EXCLUDE, F_DEV, false, 0},
+    {K_DEV_BLACK, F_DEV, false, 0},
+    {K_EX_DISKS, F_DEV, false, MD_DEVFILTER_WHOLE},
+    {K_EX_DISK_RE, F_DEV, false, 0},
+    {K_DEV_GLOBAL, F_DEV, false, 0},
+    {K_DEV_GLOBAL_OLD, F_DEV, false, 0},
+    {K_DEV_INCLUDE, F_DEV, true, 0},
+    {K_DEV_WHITE, F_DEV, true, 0},
+    {K_MP_EXCLUDE, F_MP, false, 0},
+    {K_MP_BLACK, F_MP, false, 0},
+    {K_EX_MP_RE, F_MP, false, 0},
+    {K_MP_GLOBAL, F_MP, false, 0},
+    {K_MP_GLOBAL_OLD, F_MP, false, 0},
+    {K_MP_INCLUDE, F_MP, true, 0},
+    {K_MP_WHITE, F_MP, true, 0},
 };
 
 struct disk_label {
@@ -83,16 +130,15 @@ struct disk_label {
 };
 
 struct disk_state {
-    char *proc;
+    struct md_procfs_src src; /* first (src.fb: the mount table); md_procfs_src_destroy frees it all */
     char host_root[512];
     const char *mounts_rel;
-    struct md_fbuf fb, fsbuf, dsbuf;
-    bool use_mount, all, by_fs, by_label;
-    uint64_t min_bytes;
-    struct relist fs_ex, dev_ex, mp_ex, fs_in, dev_in, mp_in, tag_re;
+    struct md_fbuf fsbuf, dsbuf;
+    bool use_mount, all, all_devices, by_fs, by_label;
+    double min_bytes;
+    struct md_devfilter filter[F_N];
+    struct md_devfilter_list tag_re;
     const char *const *tag_re_tags; /* the map's values: tag_re.v[i] -> tag_re_tags[2i+1] */
-    const char *const *ex_disks;
-    size_t nex_disks;
     struct disk_label *labels;
     size_t nlabels, caplabels;
     char (*seen)[1040];
@@ -196,20 +242,6 @@ void md_disk_compute(uint64_t frsize, uint64_t blocks, uint64_t bfree, uint64_t 
     out->inodes_in_use = files ? out->inodes_used / (double)files : 0;
 }
 
-static bool relist_match(const struct relist *l, const char *s)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (regexec(&l->v[i], s, 0, NULL, 0) == 0)
-            return true;
-    return false;
-}
-
-/* Kept when not excluded and, if there is an include list, on it. */
-static bool relist_keep(const struct relist *in, const struct relist *ex, const char *s)
-{
-    return !relist_match(ex, s) && (in->n == 0 || relist_match(in, s));
-}
-
 /* One emission per device tag: bind mounts and duplicates in the mount table show once. */
 static bool disk_seen(struct disk_state *s, const char *tag)
 {
@@ -228,21 +260,13 @@ static bool disk_seen(struct disk_state *s, const char *tag)
     return false;
 }
 
-static bool disk_excluded_name(const struct disk_state *s, const char *dev)
-{
-    for (size_t i = 0; i < s->nex_disks; i++)
-        if (strcmp(s->ex_disks[i], dev) == 0)
-            return true;
-    return false;
-}
-
 /* Tags device_tag_re gives name: each matching pattern's comma-separated tags. */
 static size_t disk_re_tags(const struct disk_state *s, const char *name, const char **tags,
                            size_t max, char (*buf)[128])
 {
     size_t n = 0;
     for (size_t i = 0; i < s->tag_re.n; i++) {
-        if (regexec(&s->tag_re.v[i], name, 0, NULL, 0) != 0)
+        if (!md_devfilter_list_match_one(&s->tag_re, i, name))
             continue;
         for (const char *p = s->tag_re_tags[2 * i + 1]; *p && n < max;) {
             size_t len = strcspn(p, ",");
@@ -299,14 +323,27 @@ static size_t disk_tags(const struct disk_state *s, const char *dev_tag, const c
     return n + disk_re_tags(s, dev_tag, tags + n, DISK_MAX_TAGS - n, buf + n);
 }
 
+/*
+ * Whether the check reports a mount: pseudo file systems only when asked,
+ * mounts without a device only with all_partitions (and then the device
+ * filters do not apply to them), and all three filters passed.
+ */
+static bool disk_wanted(const struct disk_state *s, const struct md_mount *m)
+{
+    bool nodev = m->device[0] == '\0' || strcmp(m->device, "none") == 0;
+    if (nodev && !s->all)
+        return false;
+    if (!s->all && !s->all_devices && md_disk_is_pseudo(s->fsbuf.len ? s->fsbuf.p : NULL, m->fstype))
+        return false;
+    return md_devfilter_keep(&s->filter[F_FS], m->fstype) &&
+           (nodev || md_devfilter_keep(&s->filter[F_DEV], m->device)) &&
+           md_devfilter_keep(&s->filter[F_MP], m->mountpoint);
+}
+
 static void disk_emit(void *ud, const struct md_mount *m)
 {
     struct disk_state *s = ud;
-    if (!s->all && (md_disk_is_pseudo(s->fsbuf.len ? s->fsbuf.p : NULL, m->fstype) ||
-                    m->device[0] == '\0' || strcmp(m->device, "none") == 0))
-        return;
-    if (!relist_keep(&s->fs_in, &s->fs_ex, m->fstype) || !relist_keep(&s->dev_in, &s->dev_ex, m->device) ||
-        !relist_keep(&s->mp_in, &s->mp_ex, m->mountpoint) || disk_excluded_name(s, m->device))
+    if (!disk_wanted(s, m))
         return;
     char tag[1040];
     snprintf(tag, sizeof tag, "device:%s", s->use_mount ? m->mountpoint : m->device);
@@ -319,7 +356,8 @@ static void disk_emit(void *ud, const struct md_mount *m)
         s->errors++;
         return;
     }
-    if (v.f_blocks == 0 || (double)v.f_blocks * v.f_frsize < (double)s->min_bytes)
+    /* the check skips sizes up to and including min_disk_size, so empty ones always */
+    if ((double)v.f_blocks * (double)v.f_frsize <= s->min_bytes)
         return;
     const char *tags[DISK_MAX_TAGS];
     char buf[DISK_MAX_TAGS][128];
@@ -409,127 +447,46 @@ static void disk_read_labels(struct disk_state *s)
     closedir(d);
 }
 
-static void relist_free(struct relist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        regfree(&l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-/* Append one pattern, anchored at the start as re.match is; exact: the whole text, literally. */
-static int relist_add(struct relist *l, const char *re, bool icase, bool exact, const char *key,
-                      char *err, size_t errlen)
-{
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 4;
-        regex_t *nv = realloc(l->v, ncap * sizeof *nv);
-        if (!nv)
-            return -ENOMEM;
-        l->v = nv;
-        l->cap = ncap;
-    }
-    char pat[1100];
-    size_t o = 0;
-    pat[o++] = '^';
-    pat[o++] = '(';
-    for (const char *p = re; *p && o < sizeof pat - 8; p++) {
-        if (exact && strchr(".[]()*+?{}|^$\\", *p))
-            pat[o++] = '\\';
-        pat[o++] = *p;
-    }
-    pat[o++] = ')';
-    if (exact)
-        pat[o++] = '$';
-    pat[o] = '\0';
-    if (regcomp(&l->v[l->n], pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)) != 0) {
-        snprintf(err, errlen, "%s: invalid regular expression '%s'", key, re);
-        return -EINVAL;
-    }
-    l->n++;
-    return 0;
-}
-
-static int relist_add_all(struct relist *l, const union md_key_value *v, const char *key,
-                          bool icase, bool exact, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < v->list.n; i++) {
-        int rc = relist_add(l, v->list.v[i], icase, exact, key, err, errlen);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
 static void disk_destroy(void *state)
 {
     struct disk_state *s = state;
     if (!s)
         return;
-    struct relist *lists[] = {&s->fs_ex, &s->dev_ex, &s->mp_ex, &s->fs_in, &s->dev_in, &s->mp_in, &s->tag_re};
-    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
-        relist_free(lists[i]);
+    for (size_t i = 0; i < F_N; i++)
+        md_devfilter_free(&s->filter[i]);
+    md_devfilter_list_free(&s->tag_re);
     free(s->labels);
     free(s->seen);
-    md_procfs_free(&s->fb);
     md_procfs_free(&s->fsbuf);
     md_procfs_free(&s->dsbuf);
-    free(s->proc);
-    free(s);
+    md_procfs_src_destroy(s);
 }
 
-/* Every filter key, new and old names, into the six lists. */
+/* The filters, and device_tag_re's patterns (the map's keys) in map order. */
 static int disk_filters(struct disk_state *s, const union md_key_value *v, char *err, size_t errlen)
 {
-    static const struct {
-        int key;
-        size_t list; /* index in lists[] below */
-        bool icase, exact;
-    } rows[] = {
-        {K_FS_EXCLUDE, 0, true, false}, {K_FS_BLACK, 0, true, false}, {K_EX_FS, 0, true, true},
-        {K_DEV_EXCLUDE, 1, false, false}, {K_DEV_BLACK, 1, false, false},
-        {K_MP_EXCLUDE, 2, false, false}, {K_MP_BLACK, 2, false, false},
-        {K_FS_INCLUDE, 3, true, false}, {K_FS_WHITE, 3, true, false},
-        {K_DEV_INCLUDE, 4, false, false}, {K_DEV_WHITE, 4, false, false},
-        {K_MP_INCLUDE, 5, false, false}, {K_MP_WHITE, 5, false, false},
-    };
-    struct relist *lists[] = {&s->fs_ex, &s->dev_ex, &s->mp_ex, &s->fs_in, &s->dev_in, &s->mp_in};
-    int rc;
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        if ((rc = relist_add_all(lists[rows[i].list], &v[rows[i].key], disk_keys[rows[i].key].name,
-                                 rows[i].icase, rows[i].exact, err, errlen)) < 0)
-            return rc;
-    if (v[K_EX_DISK_RE].s && *v[K_EX_DISK_RE].s &&
-        (rc = relist_add(&s->dev_ex, v[K_EX_DISK_RE].s, false, false, "excluded_disk_re", err, errlen)) < 0)
-        return rc;
-    if (v[K_EX_MP_RE].s && *v[K_EX_MP_RE].s &&
-        (rc = relist_add(&s->mp_ex, v[K_EX_MP_RE].s, false, false, "excluded_mountpoint_re", err, errlen)) < 0)
-        return rc;
+    int rc = md_devfilter_load(s->filter, disk_rules, sizeof disk_rules / sizeof disk_rules[0],
+                               disk_keys, v, err, errlen);
     const union md_key_value *tr = &v[K_DEVICE_TAG_RE];
     s->tag_re_tags = tr->list.v;
-    for (size_t i = 0; i + 1 < tr->list.n; i += 2)
-        if ((rc = relist_add(&s->tag_re, tr->list.v[i], false, false, "device_tag_re", err, errlen)) < 0)
-            return rc;
-    s->ex_disks = v[K_EX_DISKS].list.v;
-    s->nex_disks = v[K_EX_DISKS].list.n;
-    return 0;
+    for (size_t i = 0; rc == 0 && i + 1 < tr->list.n; i += 2)
+        rc = md_devfilter_list_add(&s->tag_re, tr->list.v[i], 0, "device_tag_re", err, errlen);
+    return rc;
 }
 
 static int disk_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
-    struct disk_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
+    struct disk_state *s = md_procfs_src_new(conf, sizeof *s, err, errlen);
+    if (!s)
         return -ENOMEM;
-    }
-    md_procfs_host_root(s->proc, s->host_root, sizeof s->host_root);
-    s->mounts_rel = strcmp(s->proc, "/proc") == 0 ? "mounts" : "1/mounts";
+    md_procfs_host_root(s->src.proc, s->host_root, sizeof s->host_root);
+    s->mounts_rel = strcmp(s->src.proc, "/proc") == 0 ? "mounts" : "1/mounts";
     s->use_mount = conf->values[K_USE_MOUNT].b;
     s->all = conf->values[K_ALL_PARTITIONS].b;
+    s->all_devices = conf->values[K_ALL_DEVICES].b;
     s->by_fs = conf->values[K_TAG_FS].b;
     s->by_label = conf->values[K_TAG_LABEL].b;
-    s->min_bytes = (uint64_t)conf->values[K_MIN_SIZE].i << 20;
+    s->min_bytes = conf->values[K_MIN_SIZE].d * 1048576.0;
     int rc = disk_filters(s, conf->values, err, errlen);
     if (rc < 0) {
         if (rc == -ENOMEM)
@@ -544,22 +501,22 @@ static int disk_configure(const struct md_instance_conf *conf, void **state, cha
 static int disk_collect(void *state, struct md_emitter *e)
 {
     struct disk_state *s = state;
-    int rc = md_procfs_read(&s->fb, s->proc, s->mounts_rel);
+    int rc = md_procfs_read(&s->src.fb, s->src.proc, s->mounts_rel);
     if (rc == -ENOENT && strcmp(s->mounts_rel, "mounts") != 0) {
         s->mounts_rel = "mounts";
-        rc = md_procfs_read(&s->fb, s->proc, s->mounts_rel);
+        rc = md_procfs_read(&s->src.fb, s->src.proc, s->mounts_rel);
     }
     if (rc < 0)
         return rc;
-    if (md_procfs_read(&s->fsbuf, s->proc, "filesystems") < 0)
+    if (md_procfs_read(&s->fsbuf, s->src.proc, "filesystems") < 0)
         s->fsbuf.len = 0;
     s->nseen = 0;
     s->errors = 0;
     s->e = e;
     if (s->by_label)
         disk_read_labels(s);
-    rc = md_disk_parse_mounts(s->fb.p, disk_emit, s);
-    if (rc >= 0 && md_procfs_read(&s->dsbuf, s->proc, "diskstats") >= 0)
+    rc = md_disk_parse_mounts(s->src.fb.p, disk_emit, s);
+    if (rc >= 0 && md_procfs_read(&s->dsbuf, s->src.proc, "diskstats") >= 0)
         md_io_parse_diskstats(s->dsbuf.p, disk_latency, s);
     s->e = NULL;
     return rc < 0 ? rc : 0;

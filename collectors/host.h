@@ -13,6 +13,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- in-check deltas (counters.c), shared by cpu and io ---------------- */
+/*
+ * cur - prev of the uint64_t fields at offs (offsetof in both structs), into
+ * out[0..n); -EAGAIN when any of them went backwards.
+ */
+int md_counters_delta(const void *prev, const void *cur, const size_t *offs, size_t n, double *out);
+/* A derived figure: the double at offset off of a result struct, sent as gauge name. */
+struct md_counter_gauge {
+    const char *name;
+    size_t off;
+};
+struct md_emitter;
+void md_counters_emit(struct md_emitter *e, const struct md_counter_gauge *g, size_t n,
+                      const void *base, const char *const *tags, size_t ntags);
+
 /* ---- cpu: /proc/stat ---------------------------------------------------- */
 struct md_cpu_times {
     uint64_t user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice;

@@ -14,14 +14,16 @@
  * bytes per second; the kernel counts those in KiB, so they are multiplied
  * by 1024 (the agent multiplies by the page size and reports 4x too much).
  * device_exclude_re is read in init_config, where the agent reads it, or
- * in an instance; device_blacklist_re is its old name.
+ * in an instance; device_blacklist_re is its old name. Like the agent's Go
+ * regexp, it matches anywhere in the name (devfilter.c).
  */
 #include <errno.h>
-#include <regex.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devfilter.h"
 #include "host.h"
 #include "meterd/collector.h"
 #include "procfs.h"
@@ -29,7 +31,7 @@
 enum { K_DEVICE_EXCLUDE_RE, K_DEVICE_BLACKLIST_RE };
 
 static const struct md_key_decl io_keys[] = {
-    {"device_exclude_re", MD_KEY_REGEX, "", 0, 0, "POSIX extended regex of device names to skip", MD_KEY_F_INIT},
+    {"device_exclude_re", MD_KEY_REGEX, "", 0, 0, "regex of device names to skip", MD_KEY_F_INIT},
     {"device_blacklist_re", MD_KEY_REGEX, "", 0, 0, "old name of device_exclude_re", MD_KEY_F_INIT},
     {"lowercase_device_tag", MD_KEY_IGNORED, "", 0, 0, NULL, MD_KEY_F_INIT},
     {NULL, 0, NULL, 0, 0, NULL, 0},
@@ -41,11 +43,16 @@ struct io_prev {
     uint64_t gen; /* last run that saw the device */
 };
 
+/* Both names feed the one exclude list; an empty value adds nothing. */
+static const struct md_devfilter_rule io_rules[] = {
+    {K_DEVICE_EXCLUDE_RE, 0, false, MD_DEVFILTER_ANYWHERE},
+    {K_DEVICE_BLACKLIST_RE, 0, false, MD_DEVFILTER_ANYWHERE},
+};
+
 struct io_state {
-    char *proc;
-    struct md_fbuf fb, vmbuf;
-    regex_t re;
-    bool has_re;
+    struct md_procfs_src src; /* first: md_procfs_src_destroy frees the whole state */
+    struct md_fbuf vmbuf;
+    struct md_devfilter filter;
     struct io_prev *prev;
     size_t nprev, capprev;
     uint64_t gen;
@@ -79,43 +86,53 @@ int md_io_parse_diskstats(const char *text,
     return n;
 }
 
-static int d64(uint64_t a, uint64_t b, double *out)
-{
-    if (b < a)
-        return -1;
-    *out = (double)(b - a);
-    return 0;
-}
+/* The counters whose deltas make the derived gauges, in this order. */
+enum { C_READS, C_WRITES, C_RSECT, C_WSECT, C_RTICKS, C_WTICKS, C_IO_TICKS, C_WEIGHTED, C_N };
+static const size_t io_counters[C_N] = {
+    offsetof(struct md_diskstat, reads),  offsetof(struct md_diskstat, writes),
+    offsetof(struct md_diskstat, rsect),  offsetof(struct md_diskstat, wsect),
+    offsetof(struct md_diskstat, rticks), offsetof(struct md_diskstat, wticks),
+    offsetof(struct md_diskstat, io_ticks), offsetof(struct md_diskstat, weighted),
+};
 
 int md_io_compute(const struct md_diskstat *prev, const struct md_diskstat *cur, double dt,
                   struct md_io_derived *out)
 {
-    double r, w, rs, ws, rt, wt, io, wq;
-    if (dt <= 0 || d64(prev->reads, cur->reads, &r) || d64(prev->writes, cur->writes, &w) ||
-        d64(prev->rsect, cur->rsect, &rs) || d64(prev->wsect, cur->wsect, &ws) ||
-        d64(prev->rticks, cur->rticks, &rt) || d64(prev->wticks, cur->wticks, &wt) ||
-        d64(prev->io_ticks, cur->io_ticks, &io) || d64(prev->weighted, cur->weighted, &wq))
+    double d[C_N];
+    if (dt <= 0 || md_counters_delta(prev, cur, io_counters, C_N, d) < 0)
         return -EAGAIN;
-    double ios = r + w;
+    double r = d[C_READS], w = d[C_WRITES], ios = r + w, io = d[C_IO_TICKS];
     memset(out, 0, sizeof *out);
     /* diskstats sectors are always 512 bytes, whatever the device's block size */
-    out->rkb_s = rs * 512.0 / 1024.0 / dt;
-    out->wkb_s = ws * 512.0 / 1024.0 / dt;
+    out->rkb_s = d[C_RSECT] * 512.0 / 1024.0 / dt;
+    out->wkb_s = d[C_WSECT] * 512.0 / 1024.0 / dt;
     if (ios > 0) {
-        out->avg_rq_sz = (rs + ws) / ios;
-        out->await = (rt + wt) / ios;
+        out->avg_rq_sz = (d[C_RSECT] + d[C_WSECT]) / ios;
+        out->await = (d[C_RTICKS] + d[C_WTICKS]) / ios;
         out->svctm = io / ios;
     }
     if (r > 0)
-        out->r_await = rt / r;
+        out->r_await = d[C_RTICKS] / r;
     if (w > 0)
-        out->w_await = wt / w;
-    out->avg_q_sz = wq / 1000.0 / dt;
+        out->w_await = d[C_WTICKS] / w;
+    out->avg_q_sz = d[C_WEIGHTED] / 1000.0 / dt;
     out->util = io / (dt * 1000.0) * 100.0;
     if (out->util > 100.0)
         out->util = 100.0;
     return 0;
 }
+
+static const struct md_counter_gauge io_gauges[] = {
+    {"system.io.rkb_s", offsetof(struct md_io_derived, rkb_s)},
+    {"system.io.wkb_s", offsetof(struct md_io_derived, wkb_s)},
+    {"system.io.avg_rq_sz", offsetof(struct md_io_derived, avg_rq_sz)},
+    {"system.io.await", offsetof(struct md_io_derived, await)},
+    {"system.io.r_await", offsetof(struct md_io_derived, r_await)},
+    {"system.io.w_await", offsetof(struct md_io_derived, w_await)},
+    {"system.io.avg_q_sz", offsetof(struct md_io_derived, avg_q_sz)},
+    {"system.io.util", offsetof(struct md_io_derived, util)},
+    {"system.io.svctm", offsetof(struct md_io_derived, svctm)},
+};
 
 static struct io_prev *io_find(struct io_state *s, const char *name)
 {
@@ -139,7 +156,7 @@ static void io_emit(void *ud, const struct md_diskstat *d)
 {
     struct io_state *s = ud;
     struct md_emitter *e = s->e;
-    if (s->has_re && regexec(&s->re, d->name, 0, NULL, 0) == 0)
+    if (!md_devfilter_keep(&s->filter, d->name))
         return;
     char t1[80], t2[80];
     snprintf(t1, sizeof t1, "device:%s", d->name);
@@ -154,17 +171,8 @@ static void io_emit(void *ud, const struct md_diskstat *d)
     if (!p)
         return;
     struct md_io_derived x;
-    if (p->gen && md_io_compute(&p->d, d, (double)(e->now_ns - p->t_ns) / 1e9, &x) == 0) {
-        md_gauge(e, "system.io.rkb_s", x.rkb_s, tags, 2);
-        md_gauge(e, "system.io.wkb_s", x.wkb_s, tags, 2);
-        md_gauge(e, "system.io.avg_rq_sz", x.avg_rq_sz, tags, 2);
-        md_gauge(e, "system.io.await", x.await, tags, 2);
-        md_gauge(e, "system.io.r_await", x.r_await, tags, 2);
-        md_gauge(e, "system.io.w_await", x.w_await, tags, 2);
-        md_gauge(e, "system.io.avg_q_sz", x.avg_q_sz, tags, 2);
-        md_gauge(e, "system.io.util", x.util, tags, 2);
-        md_gauge(e, "system.io.svctm", x.svctm, tags, 2);
-    }
+    if (p->gen && md_io_compute(&p->d, d, (double)(e->now_ns - p->t_ns) / 1e9, &x) == 0)
+        md_counters_emit(e, io_gauges, sizeof io_gauges / sizeof io_gauges[0], &x, tags, 2);
     p->d = *d;
     p->t_ns = e->now_ns;
     p->gen = s->gen;
@@ -185,33 +193,22 @@ static void io_destroy(void *state)
     struct io_state *s = state;
     if (!s)
         return;
-    if (s->has_re)
-        regfree(&s->re);
+    md_devfilter_free(&s->filter);
     free(s->prev);
-    md_procfs_free(&s->fb);
     md_procfs_free(&s->vmbuf);
-    free(s->proc);
-    free(s);
+    md_procfs_src_destroy(s);
 }
 
 static int io_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
-    struct io_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
+    struct io_state *s = md_procfs_src_new(conf, sizeof *s, err, errlen);
+    if (!s)
         return -ENOMEM;
-    }
-    const char *re = conf->values[K_DEVICE_EXCLUDE_RE].s;
-    if (!re || !*re)
-        re = conf->values[K_DEVICE_BLACKLIST_RE].s;
-    if (re && *re) {
-        if (regcomp(&s->re, re, REG_EXTENDED | REG_NOSUB) != 0) {
-            snprintf(err, errlen, "device_exclude_re: invalid regular expression");
-            io_destroy(s);
-            return -EINVAL;
-        }
-        s->has_re = true;
+    int rc = md_devfilter_load(&s->filter, io_rules, sizeof io_rules / sizeof io_rules[0], io_keys,
+                               conf->values, err, errlen);
+    if (rc < 0) {
+        io_destroy(s);
+        return rc;
     }
     *state = s;
     return 0;
@@ -220,16 +217,16 @@ static int io_configure(const struct md_instance_conf *conf, void **state, char 
 static int io_collect(void *state, struct md_emitter *e)
 {
     struct io_state *s = state;
-    int rc = md_procfs_read(&s->fb, s->proc, "diskstats");
+    int rc = md_procfs_read(&s->src.fb, s->src.proc, "diskstats");
     if (rc < 0)
         return rc;
     s->gen++;
     s->e = e;
-    rc = md_io_parse_diskstats(s->fb.p, io_emit, s);
+    rc = md_io_parse_diskstats(s->src.fb.p, io_emit, s);
     s->e = NULL;
     io_sweep(s);
     uint64_t in, out;
-    if (md_procfs_read(&s->vmbuf, s->proc, "vmstat") >= 0 &&
+    if (md_procfs_read(&s->vmbuf, s->src.proc, "vmstat") >= 0 &&
         md_mem_parse_vmstat_key(s->vmbuf.p, "pgpgin", &in) == 0 &&
         md_mem_parse_vmstat_key(s->vmbuf.p, "pgpgout", &out) == 0) {
         md_rate(e, "system.io.block_in", (double)in * 1024.0, NULL, 0);

@@ -8,15 +8,16 @@
  * agent does. Counters go out raw as rates; the runner divides by time.
  * The protocol counters and connection states (netstat.c) come from the
  * same namespace's net/snmp, net/netstat and net/{tcp,udp}{,6}.
- * excluded_interface_re matches from the start of the name, as Python's
- * re.match in the Datadog check does.
+ * excluded_interfaces are whole names and excluded_interface_re matches
+ * from the start of the name, as Python's re.match in the Datadog check
+ * does; both are one exclude filter (devfilter.c).
  */
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devfilter.h"
 #include "host.h"
 #include "meterd/collector.h"
 #include "procfs.h"
@@ -25,7 +26,7 @@ enum { K_EXCLUDED, K_EXCLUDED_RE, K_CX_STATE, K_COMBINE, K_RATES, K_COUNTS };
 
 static const struct md_key_decl net_keys[] = {
     {"excluded_interfaces", MD_KEY_STRLIST, "", 0, 0, "interface names to skip"},
-    {"excluded_interface_re", MD_KEY_REGEX, "", 0, 0, "POSIX extended regex of interface names to skip"},
+    {"excluded_interface_re", MD_KEY_REGEX, "", 0, 0, "regex of interface names to skip, from the start"},
     {"collect_connection_state", MD_KEY_BOOL, "false", 0, 0, "count TCP and UDP sockets by state"},
     {"combine_connection_states", MD_KEY_BOOL, "true", 0, 0, "fold TCP states into 5 (closing, opening ...)"},
     {"collect_rate_metrics", MD_KEY_BOOL, "true", 0, 0, "protocol counters as per-second rates"},
@@ -41,14 +42,15 @@ static const struct md_key_decl net_keys[] = {
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
+static const struct md_devfilter_rule net_rules[] = {
+    {K_EXCLUDED, 0, false, MD_DEVFILTER_LITERAL | MD_DEVFILTER_WHOLE},
+    {K_EXCLUDED_RE, 0, false, 0},
+};
+
 struct net_state {
-    char *proc;
+    struct md_procfs_src src; /* first: md_procfs_src_destroy frees the whole state */
     const char *base; /* "" or "1/": whose network namespace */
-    struct md_fbuf fb;
-    const char *const *excluded;
-    size_t nexcluded;
-    regex_t re;
-    bool has_re;
+    struct md_devfilter filter;
     bool cx_state, combine, rates, counts;
     struct md_emitter *e; /* during one collect */
 };
@@ -86,33 +88,28 @@ int md_net_parse_dev(const char *text, void (*fn)(void *ud, const struct md_netd
     return n;
 }
 
-static bool net_excluded(struct net_state *s, const char *name)
-{
-    for (size_t i = 0; i < s->nexcluded; i++)
-        if (strcmp(s->excluded[i], name) == 0)
-            return true;
-    return s->has_re && regexec(&s->re, name, 0, NULL, 0) == 0;
-}
-
 static void net_emit(void *ud, const struct md_netdev *d)
 {
     struct net_state *s = ud;
     /* Interfaces that never moved a byte are noise (the agent skips them too). */
-    if ((d->rx_bytes == 0 && d->tx_bytes == 0) || net_excluded(s, d->name))
+    if ((d->rx_bytes == 0 && d->tx_bytes == 0) || !md_devfilter_keep(&s->filter, d->name))
         return;
-    char tag[48];
+    /* device_name as well, as the agent's Go network check sends: a Datadog
+     * intake moves device: into its own field, which not every backend keeps. */
+    char tag[48], tag2[48];
     snprintf(tag, sizeof tag, "device:%s", d->name);
-    const char *tags[] = {tag};
+    snprintf(tag2, sizeof tag2, "device_name:%s", d->name);
+    const char *tags[] = {tag, tag2};
     struct md_emitter *e = s->e;
-    md_rate(e, "system.net.bytes_rcvd", (double)d->rx_bytes, tags, 1);
-    md_rate(e, "system.net.bytes_sent", (double)d->tx_bytes, tags, 1);
-    md_rate(e, "system.net.packets_in.count", (double)d->rx_packets, tags, 1);
-    md_rate(e, "system.net.packets_out.count", (double)d->tx_packets, tags, 1);
+    md_rate(e, "system.net.bytes_rcvd", (double)d->rx_bytes, tags, 2);
+    md_rate(e, "system.net.bytes_sent", (double)d->tx_bytes, tags, 2);
+    md_rate(e, "system.net.packets_in.count", (double)d->rx_packets, tags, 2);
+    md_rate(e, "system.net.packets_out.count", (double)d->tx_packets, tags, 2);
     /* Datadog's error counts include drops; the drop series are also separate. */
-    md_rate(e, "system.net.packets_in.error", (double)(d->rx_errs + d->rx_drop), tags, 1);
-    md_rate(e, "system.net.packets_out.error", (double)(d->tx_errs + d->tx_drop), tags, 1);
-    md_rate(e, "system.net.packets_in.drop", (double)d->rx_drop, tags, 1);
-    md_rate(e, "system.net.packets_out.drop", (double)d->tx_drop, tags, 1);
+    md_rate(e, "system.net.packets_in.error", (double)(d->rx_errs + d->rx_drop), tags, 2);
+    md_rate(e, "system.net.packets_out.error", (double)(d->tx_errs + d->tx_drop), tags, 2);
+    md_rate(e, "system.net.packets_in.drop", (double)d->rx_drop, tags, 2);
+    md_rate(e, "system.net.packets_out.drop", (double)d->tx_drop, tags, 2);
 }
 
 static void net_destroy(void *state)
@@ -120,44 +117,25 @@ static void net_destroy(void *state)
     struct net_state *s = state;
     if (!s)
         return;
-    if (s->has_re)
-        regfree(&s->re);
-    md_procfs_free(&s->fb);
-    free(s->proc);
-    free(s);
+    md_devfilter_free(&s->filter);
+    md_procfs_src_destroy(s);
 }
 
 static int net_configure(const struct md_instance_conf *conf, void **state, char *err, size_t errlen)
 {
-    struct net_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->proc = md_procfs_dup_root(conf->procfs_path, "/proc"))) {
-        free(s);
-        snprintf(err, errlen, "out of memory");
+    struct net_state *s = md_procfs_src_new(conf, sizeof *s, err, errlen);
+    if (!s)
         return -ENOMEM;
-    }
-    s->base = strcmp(s->proc, "/proc") == 0 ? "" : "1/";
+    s->base = strcmp(s->src.proc, "/proc") == 0 ? "" : "1/";
     s->cx_state = conf->values[K_CX_STATE].b;
     s->combine = conf->values[K_COMBINE].b;
     s->rates = conf->values[K_RATES].b;
     s->counts = conf->values[K_COUNTS].b;
-    s->excluded = conf->values[K_EXCLUDED].list.v;
-    s->nexcluded = conf->values[K_EXCLUDED].list.n;
-    const char *re = conf->values[K_EXCLUDED_RE].s;
-    if (re && *re) {
-        char *anchored;
-        if (asprintf(&anchored, "^(%s)", re) < 0) {
-            snprintf(err, errlen, "out of memory");
-            net_destroy(s);
-            return -ENOMEM;
-        }
-        int bad = regcomp(&s->re, anchored, REG_EXTENDED | REG_NOSUB);
-        free(anchored);
-        if (bad != 0) {
-            snprintf(err, errlen, "excluded_interface_re: invalid regular expression");
-            net_destroy(s);
-            return -EINVAL;
-        }
-        s->has_re = true;
+    int rc = md_devfilter_load(&s->filter, net_rules, sizeof net_rules / sizeof net_rules[0],
+                               net_keys, conf->values, err, errlen);
+    if (rc < 0) {
+        net_destroy(s);
+        return rc;
     }
     *state = s;
     return 0;
@@ -168,7 +146,7 @@ static int net_read(struct net_state *s, const char *name)
 {
     char rel[64];
     snprintf(rel, sizeof rel, "%snet/%s", s->base, name);
-    int rc = md_procfs_read(&s->fb, s->proc, rel);
+    int rc = md_procfs_read(&s->src.fb, s->src.proc, rel);
     if (rc == -ENOENT && *s->base && strcmp(name, "dev") == 0) {
         s->base = "";
         return net_read(s, name);
@@ -226,7 +204,7 @@ static void net_connections(struct net_state *s)
         /* A kernel without IPv6 has no tcp6/udp6: those series are simply absent. */
         if (net_read(s, files[i]) < 0)
             continue;
-        int n = md_net_count_conns(s->fb.p, counts);
+        int n = md_net_count_conns(s->src.fb.p, counts);
         if (n < 0)
             continue;
         char proto[8];
@@ -248,15 +226,15 @@ static int net_collect(void *state, struct md_emitter *e)
     if (rc < 0)
         return rc;
     s->e = e;
-    rc = md_net_parse_dev(s->fb.p, net_emit, s);
+    rc = md_net_parse_dev(s->src.fb.p, net_emit, s);
     /*
      * A proc without snmp or netstat (a restricted container, a fixture tree)
      * has no protocol counters; text that is there and does not parse fails the run.
      */
     if (rc >= 0 && net_read(s, "snmp") >= 0)
-        rc = md_net_parse_nstat(s->fb.p, net_nstat, s);
+        rc = md_net_parse_nstat(s->src.fb.p, net_nstat, s);
     if (rc >= 0 && net_read(s, "netstat") >= 0)
-        rc = md_net_parse_nstat(s->fb.p, net_nstat, s);
+        rc = md_net_parse_nstat(s->src.fb.p, net_nstat, s);
     if (rc >= 0 && s->cx_state)
         net_connections(s);
     s->e = NULL;

@@ -17,12 +17,14 @@
  * min_collection_interval and service, defaults for every instance.
  */
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "collect_int.h"
+#include "devfilter.h"
 #include "opt.h"
 #include "yaml_tree.h"
 
@@ -44,8 +46,13 @@ static const struct md_opt conf_common_keys[] = {
     {NULL},
 };
 
-/* Keys of every Datadog check instance that change nothing here. */
-static const char *const conf_common_ignored[] = {"empty_default_hostname", "metric_patterns", NULL};
+/*
+ * Keys of every Datadog check instance that change nothing here (the
+ * integrations' instances/default template; loader picks the Go or Python
+ * implementation of a check).
+ */
+static const char *const conf_common_ignored[] = {"empty_default_hostname", "metric_patterns",
+                                                  "disable_generic_tags", "loader", NULL};
 
 /* One declared key's value while it is parsed, whatever its type. */
 struct conf_value {
@@ -71,13 +78,17 @@ static struct md_opt conf_key_opt(const struct md_key_decl *k)
         break;
     case MD_KEY_STRING:
     case MD_KEY_REGEX:
-        o.type = k->type == MD_KEY_REGEX ? MD_OPT_REGEX : MD_OPT_STRING;
+        o.type = MD_OPT_STRING;
+        o.check = k->type == MD_KEY_REGEX ? md_devfilter_check : NULL;
         o.off = offsetof(struct conf_value, s);
         break;
     case MD_KEY_STRLIST:
+    case MD_KEY_REGEXLIST:
     case MD_KEY_MAP:     /* its default is "" (empty); a YAML value goes through conf_map_set */
+    case MD_KEY_NUMBER:  /* set by conf_number_set */
     case MD_KEY_IGNORED: /* never set */
         o.type = MD_OPT_STRLIST;
+        o.check = k->type == MD_KEY_REGEXLIST ? md_devfilter_check : NULL;
         o.off = offsetof(struct conf_value, l);
         break;
     }
@@ -88,7 +99,7 @@ static void conf_value_free(const struct md_key_decl *k, union md_key_value *v)
 {
     if (k->type == MD_KEY_STRING || k->type == MD_KEY_REGEX) {
         free((char *)v->s);
-    } else if (k->type == MD_KEY_STRLIST || k->type == MD_KEY_MAP) {
+    } else if (k->type == MD_KEY_STRLIST || k->type == MD_KEY_REGEXLIST || k->type == MD_KEY_MAP) {
         for (size_t j = 0; j < v->list.n; j++)
             free((char *)v->list.v[j]);
         free((void *)v->list.v);
@@ -124,6 +135,23 @@ static int conf_map_set(struct md_opt_ctx *x, const struct md_key_decl *k,
     return 0;
 }
 
+/* A MD_KEY_NUMBER value: a finite number within the key's bounds ("0.5", "100"). */
+static int conf_number_set(struct md_opt_ctx *x, const struct md_key_decl *k, const char *text,
+                           int line, union md_key_value *v)
+{
+    char *end, q[64];
+    double d = strtod(text, &end);
+    while (end != text && (*end == ' ' || *end == '\t'))
+        end++;
+    if (end == text || *end || !isfinite(d))
+        return md_opt_fail(x, line, k->name, "expected a number, got %s", md_opt_quote(text, q, sizeof q));
+    if (d < (double)k->min || d > (double)k->max)
+        return md_opt_fail(x, line, k->name, "%g is out of range (%lld..%lld)", d, (long long)k->min,
+                           (long long)k->max);
+    v->d = d;
+    return 0;
+}
+
 /* Set key k of an instance from a YAML node, or from its default text when n is NULL. */
 static int conf_key_set(struct md_opt_ctx *x, const struct md_key_decl *k,
                         const struct md_ynode *n, int line, union md_key_value *v)
@@ -132,6 +160,13 @@ static int conf_key_set(struct md_opt_ctx *x, const struct md_key_decl *k,
         return 0;
     if (k->type == MD_KEY_MAP && n && n->type != MD_Y_NULL)
         return conf_map_set(x, k, n, line, v);
+    if (k->type == MD_KEY_NUMBER) {
+        if (n && n->type == MD_Y_NULL)
+            return 0;
+        if (n && n->type != MD_Y_SCALAR)
+            return md_opt_fail(x, line, k->name, "expected a number, got %s", md_opt_node_kind(n));
+        return conf_number_set(x, k, n ? n->scalar : k->def, line, v);
+    }
     struct md_opt o = conf_key_opt(k);
     struct conf_value cv = {0};
     int rc = n ? md_opt_set_node(x, &o, &cv, n, line) : md_opt_set_text(x, &o, &cv, k->def ? k->def : "");

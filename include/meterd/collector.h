@@ -66,17 +66,20 @@ static inline void md_monotonic(struct md_emitter *e, const char *name, double v
  * tags, service, enabled, which the runner handles for every collector).
  * Values and defaults are read by the config engine with the rules of
  * meterd.yaml: MD_KEY_BOOL "true"/"false", MD_KEY_INT a decimal number
- * within [min, max], MD_KEY_STRING the text, MD_KEY_STRLIST "" (empty) or
- * space-separated items, MD_KEY_REGEX a POSIX extended regex (a string the
- * runner has compiled once to check it, so configure only compiles its
- * own). MD_KEY_MAP is a mapping of strings to strings (Datadog's
+ * within [min, max], MD_KEY_NUMBER a number with a fraction (the Datadog
+ * check's floats) within [min, max], MD_KEY_STRING the text, MD_KEY_STRLIST
+ * "" (empty) or space-separated items. MD_KEY_REGEX is one pattern and
+ * MD_KEY_REGEXLIST a list of them, written in the Datadog checks' dialect
+ * (Python re / Go regexp, see collectors/devfilter.h): the runner checks
+ * each at load, so a bad one names FILE:LINE: KEY, and the collector
+ * compiles its own with devfilter. MD_KEY_MAP is a mapping of strings to strings (Datadog's
  * device_tag_re), handed over as a list of 2n items: key, value, key, ...
  * MD_KEY_IGNORED is a key of the Datadog check that meterd accepts with
  * any value and does not implement: the runner warns once per load that it
  * is ignored, so the agent's unchanged files load.
  */
-enum md_key_type { MD_KEY_BOOL, MD_KEY_INT, MD_KEY_STRING, MD_KEY_STRLIST, MD_KEY_REGEX,
-                   MD_KEY_MAP, MD_KEY_IGNORED };
+enum md_key_type { MD_KEY_BOOL, MD_KEY_INT, MD_KEY_NUMBER, MD_KEY_STRING, MD_KEY_STRLIST,
+                   MD_KEY_REGEX, MD_KEY_REGEXLIST, MD_KEY_MAP, MD_KEY_IGNORED };
 
 /* The key may also be set in the file's init_config; an instance's own value wins. */
 #define MD_KEY_F_INIT 1u
@@ -85,7 +88,7 @@ struct md_key_decl {
     const char *name;
     enum md_key_type type;
     const char *def;    /* default as text, see above ("" for none) */
-    int64_t min, max;   /* bounds for MD_KEY_INT */
+    int64_t min, max;   /* bounds for MD_KEY_INT and MD_KEY_NUMBER */
     const char *description;
     unsigned flags;     /* MD_KEY_F_* */
 };
@@ -93,6 +96,7 @@ struct md_key_decl {
 union md_key_value {
     bool b;
     int64_t i;
+    double d;      /* MD_KEY_NUMBER */
     const char *s; /* MD_KEY_STRING, MD_KEY_REGEX */
     struct {
         const char *const *v;

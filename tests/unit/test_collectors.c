@@ -406,26 +406,26 @@ static void test_fx_network(void **st)
     assert_int_equal(md_collect_run_once(f->r, t1), 0);
     double dt = (double)(t1 - t0) / 1e9;
     assert_float_equal(dt, fx_dt(), 1e-9);
-    const struct cap_point *p = cap_find(&f->cap, "system.net.bytes_rcvd", "device:lo");
+    const struct cap_point *p = cap_find(&f->cap, "system.net.bytes_rcvd", "device:lo,device_name:lo");
     assert_non_null(p);
     assert_int_equal(p->kind, MD_EMIT_RATE);
     assert_int_equal(p->type, MD_GAUGE);
     assert_float_equal(p->value, (406850004.0 - 406849904) / dt, 1e-6);
-    assert_non_null(p = cap_find(&f->cap, "system.net.packets_in.count", "device:lo"));
+    assert_non_null(p = cap_find(&f->cap, "system.net.packets_in.count", "device:lo,device_name:lo"));
     assert_float_equal(p->value, (3001485.0 - 3001483) / dt, 1e-9);
-    assert_non_null(p = cap_find(&f->cap, "system.net.bytes_sent", "device:eth0"));
+    assert_non_null(p = cap_find(&f->cap, "system.net.bytes_sent", "device:eth0,device_name:eth0"));
     assert_float_equal(p->value, 0, 0);
     /* idle interfaces (no byte ever) are skipped */
-    assert_null(cap_find(&f->cap, "system.net.bytes_rcvd", "device:ifb0"));
+    assert_null(cap_find(&f->cap, "system.net.bytes_rcvd", "device:ifb0,device_name:ifb0"));
     assert_int_equal(cap_count_prefix(&f->cap, "system.net."), 2 * 8);
     /* counter reset (t0 after t1): dropped; the next sample re-bases and works */
     f->cap.n = 0;
     place_set(f->dir, "t0");
     assert_int_equal(md_collect_run_once(f->r, t1 + 1000000000), 0);
-    assert_null(cap_find(&f->cap, "system.net.bytes_rcvd", "device:lo"));
+    assert_null(cap_find(&f->cap, "system.net.bytes_rcvd", "device:lo,device_name:lo"));
     place_set(f->dir, "t1");
     assert_int_equal(md_collect_run_once(f->r, t1 + 2000000000), 0);
-    assert_non_null(p = cap_find(&f->cap, "system.net.bytes_rcvd", "device:lo"));
+    assert_non_null(p = cap_find(&f->cap, "system.net.bytes_rcvd", "device:lo,device_name:lo"));
     assert_float_equal(p->value, (406850004.0 - 406849904) / 1.0, 1e-6);
     fxroot_free(f);
 }
@@ -618,10 +618,10 @@ static void test_live_network_lo(void **st)
     }
     /* explicit interval of exactly 1 s so the rate equals the byte delta */
     assert_int_equal(md_collect_run_once(r, t0 + 1000000000), 0);
-    const struct cap_point *p = cap_find(c, "system.net.bytes_rcvd", "device:lo");
+    const struct cap_point *p = cap_find(c, "system.net.bytes_rcvd", "device:lo,device_name:lo");
     assert_non_null(p);
     assert_true(p->value >= (double)N * sizeof buf);
-    assert_non_null(p = cap_find(c, "system.net.packets_out.count", "device:lo"));
+    assert_non_null(p = cap_find(c, "system.net.packets_out.count", "device:lo,device_name:lo"));
     assert_true(p->value >= N);
     close(rx);
     close(tx);

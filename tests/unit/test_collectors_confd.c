@@ -45,6 +45,8 @@ static const struct confd_case bad_cases[] = {
     {"bad_regex", "/network.d/conf.yaml:3: excluded_interface_re: not a valid regular expression"},
     {"list_item", "/network.d/conf.yaml:5: excluded_interfaces[1]: expected a single value"},
     {"int_range", "/disk.d/conf.yaml:3: min_disk_size: -5 is out of range (0.."},
+    {"number_type", "/disk.d/conf.yaml:4: min_disk_size: expected a number, got \"10 MiB\""},
+    {"regex_dialect", "/disk.d/conf.yaml:5: device_exclude[1]: look-around"},
     {"yaml_syntax", "/cpu.d/conf.yaml:"},
 };
 
@@ -445,12 +447,12 @@ static void test_loop_rate_second_run(void **st)
         if (c->p[i].run == 1 && strcmp(c->p[i].name, "system.net.tcp.current_established") != 0)
             first++;
         if (c->p[i].run == 2 && strcmp(c->p[i].name, "system.net.bytes_rcvd") == 0 &&
-            strcmp(c->p[i].tags, "device:lo,suite:loop") == 0)
+            strcmp(c->p[i].tags, "device:lo,device_name:lo,suite:loop") == 0)
             second++;
     }
     assert_int_equal(first, 0);
     assert_int_equal(second, 1);
-    const struct cap_point *p = cap_find(c, "system.net.bytes_rcvd", "device:lo,suite:loop");
+    const struct cap_point *p = cap_find(c, "system.net.bytes_rcvd", "device:lo,device_name:lo,suite:loop");
     assert_int_equal(p->type, MD_GAUGE);
     assert_true(p->value >= 0);
 

@@ -79,11 +79,20 @@ static void test_datadog_every_key(void **st)
         "    service_check_rw: false\n    tag_by_filesystem: true\n    tag_by_label: true\n"
         "    blkid_cache_file: /run/blkid/blkid.tab\n    use_lsblk: false\n"
         "    include_all_devices: true\n    timeout: 5\n    lowercase_device_tag: false\n"
-        "    min_disk_size: 0\n    metric_patterns: {include: ['.*']}\n"
+        "    min_disk_size: 0.5\n    metric_patterns: {include: ['.*']}\n"
+        "    create_mounts: [{mountpoint: 's:', host: smbserver, share: space}]\n"
+        "    disable_generic_tags: false\n    enable_legacy_tags_normalization: true\n"
+        "    proc_mountinfo_path: /host/proc/1/mountinfo\n    resolve_root_device: false\n"
+        "    loader: core\n"
         "    device_tag_re:\n      /san/.*: device_type:san\n      /dev/sda3: role:db,disk_size:large\n"
         "      \"c:\": volume:boot\n";
-    char disk[4096];
-    snprintf(disk, sizeof disk, "init_config:\ninstances:\n%s%s", disk_inst, disk_inst);
+    char disk[8192];
+    snprintf(disk, sizeof disk,
+             "init_config:\n  file_system_global_exclude: [iso9660$, tracefs$]\n"
+             "  device_global_exclude: []\n  mount_point_global_exclude: ['(/host)?/proc/sys/fs/binfmt_misc$']\n"
+             "  file_system_global_blacklist: [fuse$]\n  device_global_blacklist: [/dev/ram]\n"
+             "  mount_point_global_blacklist: [/snap]\n"
+             "instances:\n%s%s", disk_inst, disk_inst);
     write_file(dir, "disk.d/conf.yaml", disk);
     const char *net_inst =
         "  - collect_connection_state: true\n    collect_connection_queues: false\n"
@@ -92,7 +101,7 @@ static void test_datadog_every_key(void **st)
         "    collect_aws_ena_metrics: false\n    conntrack_path: None\n    use_sudo_conntrack: true\n"
         "    whitelist_conntrack_metrics: [max, count]\n    blacklist_conntrack_metrics: []\n"
         "    combine_connection_states: true\n    collect_rate_metrics: true\n"
-        "    collect_count_metrics: false\n    tags: [k:v]\n";
+        "    collect_count_metrics: false\n    tags: [k:v]\n    disable_generic_tags: true\n";
     char net[4096];
     snprintf(net, sizeof net, "init_config:\ninstances:\n%s%s", net_inst, net_inst);
     write_file(dir, "network.d/conf.yaml", net);
@@ -108,8 +117,11 @@ static void test_datadog_every_key(void **st)
     if (!r)
         fail_msg("refused: %s", err);
     static const char *const ignored[] = {
-        "disk.service_check_rw", "disk.blkid_cache_file", "disk.use_lsblk", "disk.include_all_devices",
+        "disk.service_check_rw", "disk.blkid_cache_file", "disk.use_lsblk", "disk.create_mounts",
         "disk.timeout", "disk.lowercase_device_tag", "disk.empty_default_hostname",
+        "disk.disable_generic_tags", "disk.enable_legacy_tags_normalization",
+        "network.disable_generic_tags", "disk.proc_mountinfo_path", "disk.resolve_root_device",
+        "disk.loader",
         "disk.metric_patterns", "network.collect_connection_queues", "network.collect_ethtool_stats",
         "network.conntrack_path", "network.use_sudo_conntrack", "network.whitelist_conntrack_metrics",
         "memory.collect_memory_pressure", "io.lowercase_device_tag"};
@@ -122,6 +134,9 @@ static void test_datadog_every_key(void **st)
     }
     /* implemented keys are not warned about */
     assert_false(warned(r, "disk.device_tag_re"));
+    assert_false(warned(r, "disk.include_all_devices"));
+    assert_false(warned(r, "disk.file_system_global_exclude"));
+    assert_false(warned(r, "disk.mount_point_global_blacklist"));
     assert_false(warned(r, "network.collect_connection_state"));
     struct md_collect_stats s;
     assert_non_null(stats_of(r, "disk", &s));
