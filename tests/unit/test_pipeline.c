@@ -178,14 +178,22 @@ static void test_exact_totals_one_thread_inline(void **st)
     exact_totals(1);
 }
 
+#define STALLED_N 5000
+
+/* Two intake threads on the smallest rings, the aggregator paused, STALLED_N increments sent. */
+static void send_to_stalled(struct rig *r, struct sums *s, const char *policy)
+{
+    rig_start(r, s, policy, 2, 1024, 10);
+    md_pipeline_pause(r->p, true);
+    send_counters(r->cfg.dogstatsd_port, STALLED_N);
+}
+
 static void test_stalled_consumer_drop_policy_counts_exactly(void **st)
 {
     struct rig r;
     struct sums s = {0};
-    rig_start(&r, &s, "drop", 2, 1024, 10);
-    md_pipeline_pause(r.p, true);
-    const int n = 5000;
-    send_counters(r.cfg.dogstatsd_port, n);
+    const int n = STALLED_N;
+    send_to_stalled(&r, &s, "drop");
     wait_metrics(r.p, n);
     md_pipeline_pause(r.p, false);
     md_pipeline_stop(r.p);
@@ -200,10 +208,8 @@ static void test_stalled_consumer_block_policy_loses_nothing(void **st)
 {
     struct rig r;
     struct sums s = {0};
-    rig_start(&r, &s, "block", 2, 1024, 10);
-    md_pipeline_pause(r.p, true);
-    const int n = 5000;
-    send_counters(r.cfg.dogstatsd_port, n);
+    const int n = STALLED_N;
+    send_to_stalled(&r, &s, "block");
     /* The intake thread now waits on the full ring; the socket holds the rest. */
     struct md_pipeline_stats ps;
     for (int i = 0; i < 2000 && (md_pipeline_stats(r.p, &ps), ps.ring_waits == 0); i++)
