@@ -160,6 +160,16 @@ static struct md_payload *payload(int port, const char *body)
     return p;
 }
 
+/* n payloads of 100 bytes: "aaa...", "bbb...", ...; their bodies stay in bodies[] to compare. */
+static void send_lettered(struct md_forwarder *f, int port, char bodies[][101], int n)
+{
+    for (int i = 0; i < n; i++) {
+        memset(bodies[i], 'a' + i, 100);
+        bodies[i][100] = '\0';
+        assert_int_equal(md_forwarder_send(f, payload(port, bodies[i])), 0);
+    }
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 }

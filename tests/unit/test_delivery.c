@@ -155,11 +155,7 @@ static void test_full_queue_spills_to_spool_without_loss(void **st)
     o.retry_queue_max_bytes = 250; /* room for two 100-byte payloads in memory */
     struct md_forwarder *f = md_forwarder_new(&loop, &o);
     char bodies[5][101];
-    for (int i = 0; i < 5; i++) {
-        memset(bodies[i], 'a' + i, 100);
-        bodies[i][100] = '\0';
-        assert_int_equal(md_forwarder_send(f, payload(s->port, bodies[i])), 0);
-    }
+    send_lettered(f, s->port, bodies, 5);
     struct want w = {.f = f, .s = s, .n = 6}; /* the 503 and five deliveries */
     assert_true(run_until(&loop, got_recs, &w, 10));
     assert_true(run_until_idle(&loop, f, 5));

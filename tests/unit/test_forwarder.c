@@ -141,11 +141,7 @@ static void test_queue_overflow_drops_oldest(void **st)
     o.retry_queue_max_bytes = 250; /* room for two 100-byte payloads */
     struct md_forwarder *f = md_forwarder_new(&loop, &o);
     char bodies[5][101];
-    for (int i = 0; i < 5; i++) {
-        memset(bodies[i], 'a' + i, 100);
-        bodies[i][100] = '\0';
-        assert_int_equal(md_forwarder_send(f, payload(s->port, bodies[i])), 0);
-    }
+    send_lettered(f, s->port, bodies, 5);
     /* #1 in flight, #2 and #3 pushed out by #4 and #5. */
     struct md_fwd_stats t;
     md_forwarder_stats(f, NULL, &t);
