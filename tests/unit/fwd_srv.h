@@ -170,6 +170,13 @@ static void send_lettered(struct md_forwarder *f, int port, char bodies[][101], 
     }
 }
 
+static struct md_fwd_stats fwd_stats(struct md_forwarder *f)
+{
+    struct md_fwd_stats t;
+    md_forwarder_stats(f, NULL, &t);
+    return t;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 }
