@@ -259,15 +259,16 @@ static int keep_tag(struct md_statsd *s, struct md_str t, uint64_t h, uint32_t *
 }
 
 /*
- * The point's tags into s->tagv: the line's, dogstatsd_tags and the
- * mapper's, each distinct tag once, and none that is a global tag (the
- * aggregator adds those itself). The same set of hashes as
- * md_statsd_fast_key builds, so both paths drop exactly the same samples
- * (the rule is in statsd.h) and the aggregator's own count of the point's
- * tags plus the global ones is the distinct count. -E2BIG past the limit.
+ * The point's tags into s->tagv when the sample has more tags than the
+ * limit counting repeats: the line's, dogstatsd_tags and the mapper's, each
+ * distinct tag once, and none that is a global tag (the aggregator adds
+ * those itself). The same set of hashes as md_statsd_fast_key builds, so
+ * both paths drop exactly the same samples (the rule is in statsd.h), and
+ * the aggregator's own count of the point's tags plus the global ones is
+ * the distinct count. -E2BIG past the limit.
  */
-static int point_tags(struct md_statsd *s, struct md_str tags, const struct md_mapper_result *mapped,
-                      uint32_t *n)
+static int distinct_tags(struct md_statsd *s, struct md_str tags,
+                         const struct md_mapper_result *mapped, uint32_t *n)
 {
     md_tagsum_init(&s->tsum);
     for (uint32_t i = 0; i < s->nghash; i++)
@@ -284,6 +285,35 @@ static int point_tags(struct md_statsd *s, struct md_str tags, const struct md_m
     for (uint32_t i = 0; rc == 0 && i < mapped->ntags; i++)
         rc = keep_tag(s, mapped->tags[i], md_hash(mapped->tags[i].p, mapped->tags[i].len), n);
     return rc;
+}
+
+/*
+ * The point's tags into s->tagv: the line's, dogstatsd_tags and the
+ * mapper's. Within the limit even counting repeats and the global tags
+ * (nearly every sample), they are copied as they are: the aggregator drops
+ * repeats when it builds the context. Past it, only distinct_tags can tell.
+ */
+static int point_tags(struct md_statsd *s, struct md_str tags, const struct md_mapper_result *mapped,
+                      uint32_t *n)
+{
+    uint32_t fixed = s->ndtags + mapped->ntags + s->nghash;
+    struct md_tag_iter it;
+    struct md_str t;
+    uint32_t k = 0;
+    md_tag_iter_init(&it, tags);
+    while (md_tag_iter_next(&it, &t)) {
+        if (k + fixed >= MD_CTX_MAX_TAGS)
+            return distinct_tags(s, tags, mapped, n);
+        s->tagv[k++] = t;
+    }
+    if (k + fixed > MD_CTX_MAX_TAGS)
+        return distinct_tags(s, tags, mapped, n);
+    memcpy(s->tagv + k, s->dtags, s->ndtags * sizeof *s->dtags);
+    k += s->ndtags;
+    if (mapped->ntags)
+        memcpy(s->tagv + k, mapped->tags, mapped->ntags * sizeof *mapped->tags);
+    *n = k + mapped->ntags;
+    return 0;
 }
 
 static enum enrich_drop enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)

@@ -69,9 +69,10 @@ void md_statsd_line(struct md_statsd *s, char *line, size_t len, double now);
 /*
  * Enrichment alone: the point a metric sample becomes (first value only;
  * tags are views into s's scratch and the sample, valid until the next
- * call). Its tags are distinct, and leave out the global tags, which the
- * aggregator adds. False when the blocklist drops it or it has too many
- * tags (counted as one sample).
+ * call). When its tags, counting repeats and the global tags, are more
+ * than the limit, each distinct tag is there once and the global tags are
+ * left to the aggregator, which adds them. False when the blocklist drops
+ * it or it has too many tags (counted as one sample).
  */
 bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p);
 /*
