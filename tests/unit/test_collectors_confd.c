@@ -21,14 +21,11 @@
 
 /* A fixture folder and the message it must give, after the folder's path. */
 struct confd_case {
-    const char *dir;
-    const char *expect;
+    const char *dir, *expect;
 };
 
 /* A case's folder (under fixtures/KIND/), the whole message it must give, and what loading it said. */
-struct case_load {
-    char dir[512], want[600], err[512];
-};
+struct case_load { char dir[512], want[600], err[512]; };
 
 /* Load a case's folder: the runner, NULL when the folder is refused (l->err says why). */
 static struct md_collect_runner *case_load(const char *kind, const struct confd_case *c,
@@ -38,16 +35,6 @@ static struct md_collect_runner *case_load(const char *kind, const struct confd_
     snprintf(l->want, sizeof l->want, "%s%s", l->dir, c->expect);
     l->err[0] = '\0';
     return md_collect_new(NULL, l->dir, NULL, NULL, NULL, l->err, sizeof l->err);
-}
-
-/* A runner on no loop for a conf.d folder that must load. */
-static struct md_collect_runner *load_ok(const char *dir, const struct md_collect_opts *o)
-{
-    char err[512] = "";
-    struct md_collect_runner *r = md_collect_new_opts(NULL, dir, NULL, NULL, NULL, o, err, sizeof err);
-    if (!r)
-        fail_msg("%s", err);
-    return r;
 }
 
 /* Every instance's stats into all (room for 32); returns how many. */
@@ -143,7 +130,7 @@ static void test_confd_same_rules_as_main_file(void **st)
                "  - use_mount: \"true\"\n"
                "    min_disk_size: \"10\"\n"
                "    enabled: \"off\"\n");
-    struct md_collect_runner *r = load_ok(dir, NULL);
+    struct md_collect_runner *r = collect_ok(dir, NULL, NULL);
     struct md_collect_stats all[32];
     size_t n = all_stats(r, all);
     const struct md_collect_stats *s = find_inst(all, n, "cpu", 0);
@@ -193,7 +180,7 @@ static void test_confd_good(void **st)
 
     struct cap *c = calloc(1, sizeof *c);
     struct md_collect_opts o = {.observe = cap_observe, .observe_ud = c};
-    struct md_collect_runner *r = load_ok(dir, &o);
+    struct md_collect_runner *r = collect_ok(dir, NULL, &o);
     struct md_collect_stats all[32];
     size_t n = all_stats(r, all);
 
@@ -258,7 +245,7 @@ static void test_confd_shipped(void **st)
 {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/../../conf.d", MD_FIXTURES);
-    struct md_collect_runner *r = load_ok(dir, NULL);
+    struct md_collect_runner *r = collect_ok(dir, NULL, NULL);
     for (size_t c = 0; md_collectors[c]; c++) {
         const struct md_collector_ops *ops = md_collectors[c];
         size_t n = 0;
