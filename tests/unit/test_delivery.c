@@ -40,25 +40,19 @@ struct want {
 static bool got_errors(void *ud)
 {
     struct want *w = ud;
-    struct md_fwd_stats t;
-    md_forwarder_stats(w->f, NULL, &t);
-    return t.errors >= w->n;
+    return fwd_stats(w->f).errors >= w->n;
 }
 
 static bool got_sent(void *ud)
 {
     struct want *w = ud;
-    struct md_fwd_stats t;
-    md_forwarder_stats(w->f, NULL, &t);
-    return t.items_sent >= w->n;
+    return fwd_stats(w->f).items_sent >= w->n;
 }
 
 static bool got_spooled(void *ud)
 {
     struct want *w = ud;
-    struct md_fwd_stats t;
-    md_forwarder_stats(w->f, NULL, &t);
-    return t.spooled >= w->n;
+    return fwd_stats(w->f).spooled >= w->n;
 }
 
 static bool got_recs(void *ud)
