@@ -65,6 +65,8 @@ void md_config_statsd_opts(const struct md_config *c, struct md_statsd_opts *o)
         .nblocklist = c->statsd_metric_blocklist.n,
         .tags = c->dogstatsd_tags.v,
         .ntags = c->dogstatsd_tags.n,
+        .global_tags = c->tags.v,
+        .nglobal_tags = c->tags.n,
         .mapper_profiles = c->dogstatsd_mapper_profiles.v,
         .nmapper_profiles = c->dogstatsd_mapper_profiles.n,
     };

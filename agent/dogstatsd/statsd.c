@@ -49,6 +49,8 @@ struct md_statsd {
     struct md_str *dtags; /* dogstatsd_tags */
     uint64_t *dhash;      /* and their hashes */
     uint32_t ndtags;
+    uint64_t *ghash;      /* hashes of the global tags (config `tags`) */
+    uint32_t nghash;
     struct md_mapper *mapper; /* dogstatsd_mapper_profiles, NULL when none */
     bool etsy;                /* sanitise names as etsy statsd does */
     char etsybuf[65536];
@@ -56,6 +58,7 @@ struct md_statsd {
     double now;
     char namebuf[NS_MAX + 65536];
     struct md_str tagv[MD_CTX_MAX_TAGS];
+    struct md_tagsum tsum; /* enrich's distinct tags */
 };
 
 struct md_statsd *md_statsd_new(const struct md_statsd_opts *o, struct md_agg *agg)
@@ -98,7 +101,10 @@ struct md_statsd *md_statsd_new(const struct md_statsd_opts *o, struct md_agg *a
     s->ndtags = (uint32_t)o->ntags;
     s->dtags = calloc(s->ndtags ? s->ndtags : 1, sizeof *s->dtags);
     s->dhash = calloc(s->ndtags ? s->ndtags : 1, sizeof *s->dhash);
-    if (!s->dtags || !s->dhash) {
+    /* As many global tags as the aggregator keeps (md_config_agg_opts). */
+    s->nghash = (uint32_t)(o->nglobal_tags < MD_CTX_MAX_TAGS ? o->nglobal_tags : MD_CTX_MAX_TAGS);
+    s->ghash = calloc(s->nghash ? s->nghash : 1, sizeof *s->ghash);
+    if (!s->dtags || !s->dhash || !s->ghash) {
         md_statsd_free(s);
         return NULL;
     }
@@ -106,6 +112,8 @@ struct md_statsd *md_statsd_new(const struct md_statsd_opts *o, struct md_agg *a
         s->dtags[i] = (struct md_str){o->tags[i], (uint32_t)strlen(o->tags[i])};
         s->dhash[i] = md_hash(s->dtags[i].p, s->dtags[i].len);
     }
+    for (uint32_t i = 0; i < s->nghash; i++)
+        s->ghash[i] = md_hash(o->global_tags[i], strlen(o->global_tags[i]));
     return s;
 }
 
@@ -116,6 +124,7 @@ void md_statsd_free(struct md_statsd *s)
     md_mapper_free(s->mapper);
     free(s->dtags);
     free(s->dhash);
+    free(s->ghash);
     free(s->alloc);
 }
 
@@ -238,6 +247,75 @@ int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const stru
 
 enum enrich_drop { ENRICH_OK, ENRICH_BLOCKED, ENRICH_TOO_MANY_TAGS };
 
+/* t into s->tagv unless its hash h is in s->tsum already. -E2BIG past the limit. */
+static int keep_tag(struct md_statsd *s, struct md_str t, uint64_t h, uint32_t *n)
+{
+    uint32_t before = s->tsum.n;
+    if (md_tagsum_add_hash(&s->tsum, h) != 0)
+        return -E2BIG;
+    if (s->tsum.n > before)
+        s->tagv[(*n)++] = t;
+    return 0;
+}
+
+/*
+ * The point's tags into s->tagv when the sample has more tags than the
+ * limit counting repeats: the line's, dogstatsd_tags and the mapper's, each
+ * distinct tag once, and none that is a global tag (the aggregator adds
+ * those itself). The same set of hashes as md_statsd_fast_key builds, so
+ * both paths drop exactly the same samples (the rule is in statsd.h), and
+ * the aggregator's own count of the point's tags plus the global ones is
+ * the distinct count. -E2BIG past the limit.
+ */
+static int distinct_tags(struct md_statsd *s, struct md_str tags,
+                         const struct md_mapper_result *mapped, uint32_t *n)
+{
+    md_tagsum_init(&s->tsum);
+    for (uint32_t i = 0; i < s->nghash; i++)
+        md_tagsum_add_hash(&s->tsum, s->ghash[i]); /* at most MD_CTX_MAX_TAGS: fits */
+    int rc = 0;
+    struct md_tag_iter it;
+    struct md_str t;
+    *n = 0;
+    md_tag_iter_init(&it, tags);
+    while (rc == 0 && md_tag_iter_next(&it, &t))
+        rc = keep_tag(s, t, md_hash(t.p, t.len), n);
+    for (uint32_t i = 0; rc == 0 && i < s->ndtags; i++)
+        rc = keep_tag(s, s->dtags[i], s->dhash[i], n);
+    for (uint32_t i = 0; rc == 0 && i < mapped->ntags; i++)
+        rc = keep_tag(s, mapped->tags[i], md_hash(mapped->tags[i].p, mapped->tags[i].len), n);
+    return rc;
+}
+
+/*
+ * The point's tags into s->tagv: the line's, dogstatsd_tags and the
+ * mapper's. Within the limit even counting repeats and the global tags
+ * (nearly every sample), they are copied as they are: the aggregator drops
+ * repeats when it builds the context. Past it, only distinct_tags can tell.
+ */
+static int point_tags(struct md_statsd *s, struct md_str tags, const struct md_mapper_result *mapped,
+                      uint32_t *n)
+{
+    uint32_t fixed = s->ndtags + mapped->ntags + s->nghash;
+    struct md_tag_iter it;
+    struct md_str t;
+    uint32_t k = 0;
+    md_tag_iter_init(&it, tags);
+    while (md_tag_iter_next(&it, &t)) {
+        if (k + fixed >= MD_CTX_MAX_TAGS)
+            return distinct_tags(s, tags, mapped, n);
+        s->tagv[k++] = t;
+    }
+    if (k + fixed > MD_CTX_MAX_TAGS)
+        return distinct_tags(s, tags, mapped, n);
+    memcpy(s->tagv + k, s->dtags, s->ndtags * sizeof *s->dtags);
+    k += s->ndtags;
+    if (mapped->ntags)
+        memcpy(s->tagv + k, mapped->tags, mapped->ntags * sizeof *mapped->tags);
+    *n = k + mapped->ntags;
+    return 0;
+}
+
 static enum enrich_drop enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p)
 {
     *p = (struct md_point){
@@ -253,23 +331,11 @@ static enum enrich_drop enrich(struct md_statsd *s, const struct md_sample *m, s
     p->name = final_name(s, m, &mapped);
     if (blocked(s, p->name))
         return ENRICH_BLOCKED;
-    uint32_t n = 0;
-    struct md_tag_iter it;
-    struct md_str t;
-    md_tag_iter_init(&it, m->tags);
-    while (md_tag_iter_next(&it, &t)) {
-        if (n + s->ndtags >= MD_CTX_MAX_TAGS)
-            return ENRICH_TOO_MANY_TAGS;
-        s->tagv[n++] = t;
-    }
-    if (n + s->ndtags + mapped.ntags > MD_CTX_MAX_TAGS)
+    uint32_t n;
+    if (point_tags(s, m->tags, &mapped, &n) != 0)
         return ENRICH_TOO_MANY_TAGS;
-    memcpy(s->tagv + n, s->dtags, s->ndtags * sizeof *s->dtags);
-    n += s->ndtags;
-    if (mapped.ntags)
-        memcpy(s->tagv + n, mapped.tags, mapped.ntags * sizeof *mapped.tags);
     p->tags = s->tagv;
-    p->ntags = n + mapped.ntags;
+    p->ntags = n;
     p->signed_value = (m->flags & MD_SAMPLE_SIGNED) != 0;
     return ENRICH_OK;
 }

@@ -29,7 +29,8 @@ struct md_statsd_stats {
     uint64_t events;
     uint64_t service_checks;
     uint64_t blocked;  /* samples dropped by statsd_metric_blocklist */
-    uint64_t too_many_tags; /* samples with more than MD_CTX_MAX_TAGS tags once enriched */
+    uint64_t too_many_tags; /* samples with more than MD_CTX_MAX_TAGS distinct tags once
+                               enriched (see md_statsd_fast_key) */
     uint64_t errors[MD_PERR_COUNT];
 };
 
@@ -48,6 +49,9 @@ struct md_statsd_opts {
     size_t nblocklist;
     char *const *tags;             /* dogstatsd_tags */
     size_t ntags;
+    char *const *global_tags;      /* config `tags`: the aggregator adds them, and
+                                      they count towards the tag limit */
+    size_t nglobal_tags;
     const struct md_mapper_profile *mapper_profiles; /* checked at load */
     size_t nmapper_profiles;
 };
@@ -65,8 +69,10 @@ void md_statsd_line(struct md_statsd *s, char *line, size_t len, double now);
 /*
  * Enrichment alone: the point a metric sample becomes (first value only;
  * tags are views into s's scratch and the sample, valid until the next
- * call). False when the blocklist drops it or it has too many tags
- * (counted as one sample).
+ * call). When its tags, counting repeats and the global tags, are more
+ * than the limit, each distinct tag is there once and the global tags are
+ * left to the aggregator, which adds them. False when the blocklist drops
+ * it or it has too many tags (counted as one sample).
  */
 bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_point *p);
 /*
@@ -74,6 +80,13 @@ bool md_statsd_enrich(struct md_statsd *s, const struct md_sample *m, struct md_
  * in one pass over its tags and without building the point; works on a
  * sample parsed with lazy_tags (it picks up host: itself). 0, 1 when the
  * blocklist drops it, -E2BIG on too many tags (counted).
+ *
+ * The tag limit, here and in md_statsd_enrich alike: more than
+ * MD_CTX_MAX_TAGS distinct tags in the context (the line's tags without
+ * host: and dd.internal.*, dogstatsd_tags, the mapper's tags and the global
+ * tags, each tag counted once however often it is repeated). The Datadog
+ * agent counts the same way: its context key drops repeated tags before
+ * dogstatsd_max_metrics_tags is checked.
  */
 struct md_keyer;
 int md_statsd_fast_key(struct md_statsd *s, const struct md_keyer *k, const struct md_sample *m,

@@ -257,6 +257,14 @@ class Meterd:
         return self.proc.stop()
 
 
+def shipping_agent(d, dd_url, host, api_key, **settings):
+    """A Meterd that ships to dd_url every second and retries after 1 s; settings add or override."""
+    base = {"dd_url": dd_url, "hostname": host, "api_key": api_key, "flush_interval": 1,
+            "forwarder_backoff_base": 1}
+    base.update(settings)
+    return Meterd(d, base)
+
+
 def intake_sum(i):
     """The right-hand side of the intake identity (samples), from its terms."""
     return (i["aggregated"] + i["in_transit"] + sum(i["rejected"].values()) +

@@ -18,7 +18,7 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import Meterd, ledger_adds_up, run_tests, wait_until
+from harness import ledger_adds_up, run_tests, shipping_agent, wait_until
 
 HOST = "e2e-host"
 KEY = "e2e-double-key-abcdef123456"
@@ -84,10 +84,7 @@ class Double:
 
 
 def agent(d, double, **settings):
-    base = {"dd_url": double.url, "hostname": HOST, "api_key": KEY, "flush_interval": 1,
-            "forwarder_backoff_base": 1}
-    base.update(settings)
-    return Meterd(d, base)
+    return shipping_agent(d, double.url, HOST, KEY, **settings)
 
 
 def fwd(m):

@@ -139,38 +139,37 @@ def proxied_requests(log, vm_port):
     return text.count("POST http://127.0.0.1:%d/datadog/api/v1/series" % vm_port)
 
 
-def test_proxy_http_carries_the_series(d):
+def proxied_agent(d, yaml, env):
+    """VictoriaMetrics, a tinyproxy, and an agent shipping to VictoriaMetrics from a
+    datadog.yaml of api_key plus `yaml` (formatted with the proxy's port) and the
+    environment `env` (its values formatted likewise): (vm, proxy log, agent)."""
     vm = VictoriaMetrics(d)
     port, log = start_proxy(d)
     config = os.path.join(d, "datadog.yaml")
     with open(config, "w") as f:
-        f.write("api_key: %s\nhostname: proxied-host\n" % API_KEY)
-    proxy = "http://user:pa55@127.0.0.1:%d" % port
-    agent = Agent(d, config, env={"DD_PROXY_HTTP": proxy, "DD_DD_URL": vm.url + "/datadog"})
+        f.write(("api_key: %s\n" % API_KEY) + yaml.replace("{port}", str(port)))
+    env = {k: v.replace("{port}", str(port)) for k, v in env.items()}
+    env["DD_DD_URL"] = vm.url + "/datadog"
+    return vm, log, Agent(d, config, env=env)
+
+
+def test_proxy_http_carries_the_series(d):
+    vm, log, agent = proxied_agent(d, "hostname: proxied-host\n",
+                                   {"DD_PROXY_HTTP": "http://user:pa55@127.0.0.1:{port}"})
     send_until_shipped(agent, vm, "dropin.proxied")
     assert proxied_requests(log, vm.port) >= 1, open(log).read()[-2000:]
     assert "pa55" not in agent.proc.output()
 
 
 def test_no_proxy_bypasses_it(d):
-    vm = VictoriaMetrics(d)
-    port, log = start_proxy(d)
-    config = os.path.join(d, "datadog.yaml")
-    with open(config, "w") as f:
-        f.write("api_key: %s\nproxy:\n  http: http://user:pa55@127.0.0.1:%d\n" % (API_KEY, port))
-    agent = Agent(d, config, env={"DD_NO_PROXY": "127.0.0.1", "DD_DD_URL": vm.url + "/datadog"})
+    vm, log, agent = proxied_agent(d, "proxy:\n  http: http://user:pa55@127.0.0.1:{port}\n",
+                                   {"DD_NO_PROXY": "127.0.0.1"})
     send_until_shipped(agent, vm, "dropin.direct")
     assert proxied_requests(log, vm.port) == 0
 
 
 def test_wrong_proxy_password_delivers_nothing(d):
-    vm = VictoriaMetrics(d)
-    port, log = start_proxy(d)
-    config = os.path.join(d, "datadog.yaml")
-    with open(config, "w") as f:
-        f.write("api_key: %s\n" % API_KEY)
-    agent = Agent(d, config, env={"DD_PROXY_HTTP": "http://user:wr0ngpw@127.0.0.1:%d" % port,
-                                  "DD_DD_URL": vm.url + "/datadog"})
+    vm, log, agent = proxied_agent(d, "", {"DD_PROXY_HTTP": "http://user:wr0ngpw@127.0.0.1:{port}"})
     # tinyproxy answers 401 and closes while the body is still being sent:
     # the forwarder sees a failed request and keeps it for a retry
     def refused():

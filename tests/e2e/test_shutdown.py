@@ -15,18 +15,17 @@ import signal
 import sys
 import time
 
-from harness import Meterd, SilentBackend, VictoriaMetrics, run_tests, spool_paths, wait_until
+from harness import (SilentBackend, VictoriaMetrics, run_tests, shipping_agent, spool_paths,
+                     wait_until)
 
 HOST = "e2e-shutdown"
 SHUTDOWN_TIMEOUT = 3
 
 
 def agent(d, url, **kw):
-    s = {"dd_url": url + "/datadog", "hostname": HOST, "api_key": "e2e-shutdown-key-0123",
-         "flush_interval": 1, "forwarder_backoff_base": 1, "forwarder_timeout": 30,
-         "shutdown_timeout": SHUTDOWN_TIMEOUT}
+    s = {"forwarder_timeout": 30, "shutdown_timeout": SHUTDOWN_TIMEOUT}
     s.update(kw)
-    return Meterd(d, s)
+    return shipping_agent(d, url + "/datadog", HOST, "e2e-shutdown-key-0123", **s)
 
 
 def test_sigterm_backend_holding_requests(d):

@@ -19,17 +19,14 @@ import sys
 
 import pb_payloads
 from capture_server import CaptureServer
-from harness import Meterd, run_tests, wait_until
+from harness import Meterd, run_tests, shipping_agent, wait_until
 
 HOST = "e2e-v2-host"
 KEY = "e2e-v2-key-0123456789abcdef"
 
 
 def agent(d, cap, **settings):
-    base = {"dd_url": cap.url, "hostname": HOST, "api_key": KEY, "flush_interval": 1,
-            "forwarder_backoff_base": 1}
-    base.update(settings)
-    return Meterd(d, base)
+    return shipping_agent(d, cap.url, HOST, KEY, **settings)
 
 
 def v2_series(cap):

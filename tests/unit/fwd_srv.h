@@ -30,7 +30,7 @@
 #include <cmocka.h>
 
 #include "forwarder.h"
-#include "httpd.h"
+#include "httpd_thread.h"
 
 #define API_KEY "secretkey0123456789abcdef"
 #define MAX_REC 64
@@ -43,18 +43,13 @@ struct rec {
 };
 
 struct srv {
-    uv_loop_t loop;
-    uv_async_t stop;
-    struct md_httpd *h;
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    struct httpd_thread t;
+    pthread_mutex_t mu; /* the fields below, between the server's thread and the test's */
     int port;
     int script[16]; /* status for request i; past the end: dflt */
     int nscript, dflt;
     unsigned delay_ms;
     const char *reply;
-    int bind_port;   /* 0 = any */
     size_t max_body; /* answer 413 above this many body bytes; 0 = no limit */
     const char *fail_path; /* requests to paths starting so get fail_status (set before use) */
     int fail_status;
@@ -104,37 +99,11 @@ static void handler(void *ud, const struct md_httpd_req *req, struct md_httpd_re
     md_buf_puts(&resp->body, s->reply ? s->reply : "{\"status\":\"ok\"}");
 }
 
-static void on_stop(uv_async_t *a)
-{
-    struct srv *s = a->data;
-    md_httpd_free(s->h);
-    uv_close((uv_handle_t *)&s->stop, NULL);
-}
-
-static void *srv_main(void *arg)
-{
-    struct srv *s = arg;
-    char err[256];
-    uv_loop_init(&s->loop);
-    s->stop.data = s;
-    uv_async_init(&s->loop, &s->stop, on_stop);
-    s->h = md_httpd_new(&s->loop, "127.0.0.1", s->bind_port, handler, s, err, sizeof err);
-    if (s->h)
-        md_httpd_set_max_body(s->h, 1 << 20);
-    pthread_mutex_lock(&s->mu);
-    s->port = s->h ? md_httpd_port(s->h) : -1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&s->loop);
-    return NULL;
-}
-
 static struct srv *srv_start_on(int port, const int *script, int n, int dflt, unsigned delay_ms,
                                 const char *reply, size_t max_body)
 {
     struct srv *s = calloc(1, sizeof *s);
-    s->bind_port = port;
+    s->t = (struct httpd_thread){.fn = handler, .ud = s, .bind_port = port, .max_body = 1 << 20};
     s->max_body = max_body;
     memcpy(s->script, script, sizeof(int) * (size_t)n);
     s->nscript = n;
@@ -142,13 +111,7 @@ static struct srv *srv_start_on(int port, const int *script, int n, int dflt, un
     s->delay_ms = delay_ms;
     s->reply = reply;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
-    pthread_mutex_lock(&s->mu);
-    while (s->port == 0)
-        pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    assert_true(s->port > 0);
+    s->port = httpd_thread_start(&s->t);
     return s;
 }
 
@@ -167,12 +130,10 @@ static int srv_nrecs(struct srv *s)
 
 static void srv_stop(struct srv *s)
 {
-    uv_async_send(&s->stop);
-    pthread_join(s->th, NULL);
+    httpd_thread_stop(&s->t);
     for (int i = 0; i < s->nrecs; i++)
         free(s->recs[i].body);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
     free(s);
 }
 
@@ -197,6 +158,23 @@ static struct md_payload *payload(int port, const char *body)
     p->nitems = 1;
     p->sink = "datadog";
     return p;
+}
+
+/* n payloads of 100 bytes: "aaa...", "bbb...", ...; their bodies stay in bodies[] to compare. */
+static void send_lettered(struct md_forwarder *f, int port, char bodies[][101], int n)
+{
+    for (int i = 0; i < n; i++) {
+        memset(bodies[i], 'a' + i, 100);
+        bodies[i][100] = '\0';
+        assert_int_equal(md_forwarder_send(f, payload(port, bodies[i])), 0);
+    }
+}
+
+static struct md_fwd_stats fwd_stats(struct md_forwarder *f)
+{
+    struct md_fwd_stats t;
+    md_forwarder_stats(f, NULL, &t);
+    return t;
 }
 
 static void tick_cb(uv_timer_t *t)

@@ -1,7 +1,8 @@
 /*
  * test_collectors_common.h: helpers shared by the collector tests: read a
- * fixture, lay out a fake proc root in a temp folder, and a point sink that
- * keeps copies of what the runner delivered so tests can look them up.
+ * fixture, lay out a fake proc root in a temp folder, load a conf.d folder
+ * that must load, and a point sink that keeps copies of what the runner
+ * delivered so tests can look them up. Included after cmocka.h.
  */
 #ifndef TEST_COLLECTORS_COMMON_H
 #define TEST_COLLECTORS_COMMON_H
@@ -89,6 +90,17 @@ static inline char *fx_read(const char *rel)
     if (buf)
         buf[n] = '\0';
     return buf;
+}
+
+/* A runner on no loop for the conf.d folder confd (procfs NULL: /proc); a refusal fails the test. */
+static inline struct md_collect_runner *collect_ok(const char *confd, const char *procfs,
+                                                   const struct md_collect_opts *o)
+{
+    char err[512] = "";
+    struct md_collect_runner *r = md_collect_new_opts(NULL, confd, procfs, NULL, NULL, o, err, sizeof err);
+    if (!r)
+        fail_msg("conf.d %s refused: %s", confd, err);
+    return r;
 }
 
 static inline int write_file(const char *dir, const char *rel, const char *text)

@@ -21,16 +21,30 @@
 
 /* A fixture folder and the message it must give, after the folder's path. */
 struct confd_case {
-    const char *dir;
-    const char *expect;
+    const char *dir, *expect;
 };
 
-/* A case's folder (under fixtures/KIND/) and the whole message it must give. */
-static void case_paths(const char *kind, const struct confd_case *c, char *dir, size_t dlen,
-                       char *want, size_t wlen)
+/* A case's folder (under fixtures/KIND/), the whole message it must give, and what loading it said. */
+struct case_load { char dir[512], want[600], err[512]; };
+
+/* Load a case's folder: the runner, NULL when the folder is refused (l->err says why). */
+static struct md_collect_runner *case_load(const char *kind, const struct confd_case *c,
+                                           struct case_load *l)
 {
-    snprintf(dir, dlen, "%s/%s/%s", MD_FIXTURES, kind, c->dir);
-    snprintf(want, wlen, "%s%s", dir, c->expect);
+    snprintf(l->dir, sizeof l->dir, "%s/%s/%s", MD_FIXTURES, kind, c->dir);
+    snprintf(l->want, sizeof l->want, "%s%s", l->dir, c->expect);
+    l->err[0] = '\0';
+    return md_collect_new(NULL, l->dir, NULL, NULL, NULL, l->err, sizeof l->err);
+}
+
+/* Every instance's stats into all (room for 32); returns how many. */
+static size_t all_stats(struct md_collect_runner *r, struct md_collect_stats *all)
+{
+    size_t n = md_collect_ninstances(r);
+    assert_true(n <= 32);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(md_collect_stats(r, i, &all[i]), 0);
+    return n;
 }
 
 /* ---- conf.d: broken files ------------------------------------------------ */
@@ -53,14 +67,13 @@ static const struct confd_case bad_cases[] = {
 static void test_confd_bad(void **st)
 {
     for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-        char dir[512], err[512] = "", want[600];
-        case_paths("confd-bad", &bad_cases[i], dir, sizeof dir, want, sizeof want);
-        struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
-        if (r || strncmp(err, want, strlen(want)) != 0)
-            fail_msg("case %s: got '%s', want prefix '%s'", bad_cases[i].dir, err, want);
-        err[0] = '\0';
-        assert_int_equal(md_collect_validate(dir, NULL, NULL, err, sizeof err), -EINVAL);
-        assert_int_equal(strncmp(err, want, strlen(want)), 0);
+        struct case_load l;
+        struct md_collect_runner *r = case_load("confd-bad", &bad_cases[i], &l);
+        if (r || strncmp(l.err, l.want, strlen(l.want)) != 0)
+            fail_msg("case %s: got '%s', want prefix '%s'", bad_cases[i].dir, l.err, l.want);
+        l.err[0] = '\0';
+        assert_int_equal(md_collect_validate(l.dir, NULL, NULL, l.err, sizeof l.err), -EINVAL);
+        assert_int_equal(strncmp(l.err, l.want, strlen(l.want)), 0);
     }
 }
 
@@ -75,15 +88,14 @@ static const struct confd_case warn_cases[] = {
 static void test_confd_warn(void **st)
 {
     for (size_t i = 0; i < sizeof warn_cases / sizeof warn_cases[0]; i++) {
-        char dir[512], err[512] = "", want[600];
-        case_paths("confd-warn", &warn_cases[i], dir, sizeof dir, want, sizeof want);
-        struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
+        struct case_load l;
+        struct md_collect_runner *r = case_load("confd-warn", &warn_cases[i], &l);
         if (!r)
-            fail_msg("case %s: %s", warn_cases[i].dir, err);
-        const struct md_strlist *l = md_collect_notes(r);
-        if (l->n != 1 || strcmp(l->v[0], want) != 0)
-            fail_msg("case %s: %zu warnings, first '%s', want '%s'", warn_cases[i].dir, l->n,
-                     l->n ? l->v[0] : "", want);
+            fail_msg("case %s: %s", warn_cases[i].dir, l.err);
+        const struct md_strlist *notes = md_collect_notes(r);
+        if (notes->n != 1 || strcmp(notes->v[0], l.want) != 0)
+            fail_msg("case %s: %zu warnings, first '%s', want '%s'", warn_cases[i].dir, notes->n,
+                     notes->n ? notes->v[0] : "", l.want);
         md_collect_free(r);
     }
 }
@@ -118,15 +130,9 @@ static void test_confd_same_rules_as_main_file(void **st)
                "  - use_mount: \"true\"\n"
                "    min_disk_size: \"10\"\n"
                "    enabled: \"off\"\n");
-    char err[512] = "";
-    struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
-    if (!r)
-        fail_msg("%s", err);
+    struct md_collect_runner *r = collect_ok(dir, NULL, NULL);
     struct md_collect_stats all[32];
-    size_t n = md_collect_ninstances(r);
-    assert_true(n <= 32);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(md_collect_stats(r, i, &all[i]), 0);
+    size_t n = all_stats(r, all);
     const struct md_collect_stats *s = find_inst(all, n, "cpu", 0);
     assert_non_null(s);
     assert_true(s->enabled);
@@ -136,6 +142,7 @@ static void test_confd_same_rules_as_main_file(void **st)
     md_collect_free(r);
 
     /* And the same refusals, worded as for meterd.yaml. */
+    char err[512] = "";
     write_file(dir, "cpu.d/conf.yaml", "instances:\n  - enabled: 2\n");
     assert_null(md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err));
     assert_non_null(strstr(err, "cpu.d/conf.yaml:2: enabled: expected true or false, got \"2\""));
@@ -171,17 +178,11 @@ static void test_confd_good(void **st)
     write_file(dir, "uptime.d/b.yml", "instances:\n  -\n");
     write_file(dir, "nosuchcollector.d/conf.yaml", "instances:\n  - whatever: 1\n");
 
-    char err[512] = "";
     struct cap *c = calloc(1, sizeof *c);
     struct md_collect_opts o = {.observe = cap_observe, .observe_ud = c};
-    struct md_collect_runner *r = md_collect_new_opts(NULL, dir, NULL, NULL, NULL, &o, err, sizeof err);
-    if (!r)
-        fail_msg("%s", err);
-    size_t n = md_collect_ninstances(r);
+    struct md_collect_runner *r = collect_ok(dir, NULL, &o);
     struct md_collect_stats all[32];
-    assert_true(n <= 32);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(md_collect_stats(r, i, &all[i]), 0);
+    size_t n = all_stats(r, all);
 
     const struct md_collect_stats *s = find_inst(all, n, "cpu", 0);
     assert_non_null(s);
@@ -224,6 +225,7 @@ static void test_confd_good(void **st)
     md_collect_free(r);
 
     /* the disabled cpu instance is not run */
+    char err[512] = "";
     assert_int_equal(md_collect_validate(dir, NULL, NULL, err, sizeof err), 0);
     /* no folder at all: every default_on collector once */
     r = md_collect_new(NULL, "/tmp/md-no-such-confd", NULL, NULL, NULL, err, sizeof err);
@@ -241,11 +243,9 @@ static void test_confd_good(void **st)
 
 static void test_confd_shipped(void **st)
 {
-    char dir[512], err[512] = "";
+    char dir[512];
     snprintf(dir, sizeof dir, "%s/../../conf.d", MD_FIXTURES);
-    struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
-    if (!r)
-        fail_msg("%s", err);
+    struct md_collect_runner *r = collect_ok(dir, NULL, NULL);
     for (size_t c = 0; md_collectors[c]; c++) {
         const struct md_collector_ops *ops = md_collectors[c];
         size_t n = 0;

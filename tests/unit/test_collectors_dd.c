@@ -39,9 +39,7 @@ static void test_datadog_default_files(void **st)
 {
     char dir[512], err[512] = "";
     snprintf(dir, sizeof dir, "%s/datadog-confd", MD_FIXTURES);
-    struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
-    if (!r)
-        fail_msg("the Datadog agent's default check files were refused: %s", err);
+    struct md_collect_runner *r = collect_ok(dir, NULL, NULL); /* the agent's own default files */
     static const char *const from_file[] = {"cpu", "memory", "disk", "io", "network", "file_handle"};
     for (size_t i = 0; i < sizeof from_file / sizeof from_file[0]; i++) {
         struct md_collect_stats s;
@@ -113,9 +111,7 @@ static void test_datadog_every_key(void **st)
     write_file(dir, "load.d/conf.yaml", "instances:\n  - min_collection_interval: 30.0\n");
     write_file(dir, "uptime.d/conf.yaml", "instances:\n  - tags: env:prod\n");
     char err[512] = "";
-    struct md_collect_runner *r = md_collect_new(NULL, dir, NULL, NULL, NULL, err, sizeof err);
-    if (!r)
-        fail_msg("refused: %s", err);
+    struct md_collect_runner *r = collect_ok(dir, NULL, NULL);
     static const char *const ignored[] = {
         "disk.service_check_rw", "disk.blkid_cache_file", "disk.use_lsblk", "disk.create_mounts",
         "disk.timeout", "disk.lowercase_device_tag", "disk.empty_default_hostname",
@@ -306,11 +302,8 @@ static void test_network_protocols_on_root(void **st)
                "instances:\n  - collect_connection_state: true\n    collect_count_metrics: true\n"
                "    combine_connection_states: false\n");
     struct cap *cap = calloc(1, sizeof *cap);
-    char err[256] = "";
     struct md_collect_opts o = {.only = "network", .observe = cap_observe, .observe_ud = cap};
-    struct md_collect_runner *r = md_collect_new_opts(NULL, confd, proc, NULL, NULL, &o, err, sizeof err);
-    if (!r)
-        fail_msg("%s", err);
+    struct md_collect_runner *r = collect_ok(confd, proc, &o);
     assert_int_equal(md_collect_run_once(r, 1000000000), 0);
     const struct cap_point *p = cap_find(cap, "system.net.tcp.current_established", "");
     assert_non_null(p);
@@ -389,9 +382,7 @@ static void test_disk_tags_filters(void **st)
     struct cap *cap = calloc(1, sizeof *cap);
     char err[256] = "";
     struct md_collect_opts o = {.only = "disk", .observe = cap_observe, .observe_ud = cap};
-    struct md_collect_runner *r = md_collect_new_opts(NULL, confd, proc, NULL, NULL, &o, err, sizeof err);
-    if (!r)
-        fail_msg("%s", err);
+    struct md_collect_runner *r = collect_ok(confd, proc, &o);
     assert_int_equal(md_collect_run_once(r, 1000000000), 0);
     const char *t = tags_of(cap, "system.disk.total", "device:/dev/vdz1");
     assert_non_null(t);

@@ -255,6 +255,14 @@ static const char *backend(const char *body, mode_t mode)
     return path;
 }
 
+/* A file with a backend running `body` (file mode `mode`) then `rest` must fail to load with `want`. */
+static void backend_err(const char *body, mode_t mode, const char *rest, const char *want)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "secret_backend_command: %s\n%s", backend(body, mode), rest);
+    load_err(write_conf(yaml), want);
+}
+
 static void test_enc_secrets(void **state)
 {
     (void)state;
@@ -290,20 +298,13 @@ static void test_enc_secrets(void **state)
     load_err(write_conf("api_key: ENC[dd_key]\n"),
              ":1: api_key: ENC[dd_key] needs secret_backend_command");
     /* The backend's own error for a handle. */
-    b = backend("printf '{\"h\": {\"value\": null, \"error\": \"access denied\"}}'", 0700);
-    snprintf(yaml, sizeof yaml, "secret_backend_command: %s\ndd_url: ENC[h]\n", b);
-    load_err(write_conf(yaml), ":2: dd_url: secret backend error for ENC[h]: access denied");
+    backend_err("printf '{\"h\": {\"value\": null, \"error\": \"access denied\"}}'", 0700,
+                "dd_url: ENC[h]\n", ":2: dd_url: secret backend error for ENC[h]: access denied");
     /* A command others could edit is refused. */
-    b = backend("printf '{}'", 0722);
-    snprintf(yaml, sizeof yaml, "secret_backend_command: %s\napi_key: ENC[h]\n", b);
-    load_err(write_conf(yaml), "writable by group or others");
+    backend_err("printf '{}'", 0722, "api_key: ENC[h]\n", "writable by group or others");
     /* A failing or silent command. */
-    b = backend("exit 3", 0700);
-    snprintf(yaml, sizeof yaml, "secret_backend_command: %s\napi_key: ENC[h]\n", b);
-    load_err(write_conf(yaml), "non-zero exit");
-    b = backend("sleep 5", 0700);
-    snprintf(yaml, sizeof yaml, "secret_backend_command: %s\nsecret_backend_timeout: 1\napi_key: ENC[h]\n", b);
-    load_err(write_conf(yaml), "timed out");
+    backend_err("exit 3", 0700, "api_key: ENC[h]\n", "non-zero exit");
+    backend_err("sleep 5", 0700, "secret_backend_timeout: 1\napi_key: ENC[h]\n", "timed out");
     /* A resolved secret that is then refused is not echoed. */
     b = backend("printf '{\"h\": {\"value\": \"has space SECRETVALUE\", \"error\": null}}'", 0700);
     snprintf(yaml, sizeof yaml, "secret_backend_command: %s\ndd_url: ENC[h]\n", b);

@@ -11,8 +11,12 @@
  * duplicate tags, host: tags, empty and value-less tags, container ids,
  * timestamps) under several configurations (global tags, dogstatsd_tags,
  * namespace, etsy name sanitising, a mapper profile), each line keyed twice
- * so that the second key comes from the cache.
+ * so that the second key comes from the cache. Both must also apply the
+ * same tag limit: lines at and just past 256 distinct tags, written with
+ * repeats, host: tags, global and dogstatsd_tags among them, are kept by
+ * both or dropped (and counted) by both.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,15 +114,39 @@ static void keys_free(struct keys *k)
     md_statsd_free(k->sd);
 }
 
+/* The configuration from file (NULL: none) and --set lines, and k from it. */
+static void keys_load(struct keys *k, struct md_config *cfg, const char *file, char **sets,
+                      size_t nsets)
+{
+    char err[512];
+    if (md_config_load(cfg, file, sets, nsets, err, sizeof err) != 0)
+        fail_msg("config: %s", err);
+    keys_init(k, cfg);
+}
+
+static void keys_unload(struct keys *k, struct md_config *cfg)
+{
+    keys_free(k);
+    md_config_free(cfg);
+}
+
+/* line parsed as the intake does (lazy tags) and as the aggregator does. */
+static void parse_both(struct keys *k, const char *line, size_t len, struct md_msg *lazy,
+                       struct md_msg *full)
+{
+    static char a[8192], b[8192]; /* the messages point into them */
+    assert_true(len <= sizeof a);
+    memcpy(a, line, len);
+    memcpy(b, line, len);
+    assert_int_equal(md_parse_line(a, len, &k->lazy, lazy), MD_MSG_METRIC);
+    assert_int_equal(md_parse_line(b, len, &k->full, full), MD_MSG_METRIC);
+}
+
 /* The fast key (uncached, then cached) and the slow key of one line; 1 when compared. */
 static int compare_line(struct keys *k, const char *line, size_t len)
 {
-    char a[1024], b[1024];
-    memcpy(a, line, len);
-    memcpy(b, line, len);
     struct md_msg lazy, full;
-    assert_int_equal(md_parse_line(a, len, &k->lazy, &lazy), MD_MSG_METRIC);
-    assert_int_equal(md_parse_line(b, len, &k->full, &full), MD_MSG_METRIC);
+    parse_both(k, line, len, &lazy, &full);
     uint64_t fast1 = 0, fast2 = 0, slow = 0;
     int rc1 = md_statsd_fast_key(k->sd, &k->keyer, &lazy.u.metric, &fast1);
     int rc2 = md_statsd_fast_key(k->sd, &k->keyer, &lazy.u.metric, &fast2);
@@ -142,11 +170,8 @@ static int compare_line(struct keys *k, const char *line, size_t len)
 static void run_config(const char *file, char **sets, size_t nsets)
 {
     struct md_config cfg;
-    char err[512];
-    if (md_config_load(&cfg, file, sets, nsets, err, sizeof err) != 0)
-        fail_msg("config: %s", err);
     struct keys k;
-    keys_init(&k, &cfg);
+    keys_load(&k, &cfg, file, sets, nsets);
     char line[1024];
     int compared = 0;
     for (int i = 0; i < LINES; i++) {
@@ -154,8 +179,7 @@ static void run_config(const char *file, char **sets, size_t nsets)
         compared += compare_line(&k, line, len);
     }
     assert_true(compared > LINES / 2);
-    keys_free(&k);
-    md_config_free(&cfg);
+    keys_unload(&k, &cfg);
 }
 
 static void test_defaults(void **st)
@@ -187,10 +211,8 @@ static void test_mapper(void **st)
 static void test_keys_tell_contexts_apart(void **st)
 {
     struct md_config cfg;
-    char err[256];
-    assert_int_equal(md_config_load(&cfg, NULL, NULL, 0, err, sizeof err), 0);
     struct keys k;
-    keys_init(&k, &cfg);
+    keys_load(&k, &cfg, NULL, NULL, 0);
     const char *lines[] = {"m:1|c|#a:1,b:2", "m:1|c|#b:2,a:1,a:1", "m:1|c|#a:1,b:2,host:x",
                            "m:1|c|#a:1", "n:1|c|#a:1,b:2"};
     uint64_t key[5];
@@ -204,8 +226,64 @@ static void test_keys_tell_contexts_apart(void **st)
     }
     assert_true(key[0] == key[1]); /* order and duplicates do not matter */
     assert_true(key[0] != key[2] && key[0] != key[3] && key[0] != key[4]);
-    keys_free(&k);
-    md_config_free(&cfg);
+    keys_unload(&k, &cfg);
+}
+
+/*
+ * `m:1|c|#` then tags t0..t<distinct-1>, then t0.. again `repeats` times
+ * round, then `extra` (comma-separated) when not NULL.
+ */
+static const char *wide_line(int distinct, int repeats, const char *extra)
+{
+    static char line[8192];
+    int n = snprintf(line, sizeof line, "m:1|c|#");
+    for (int i = 0; i < distinct + repeats; i++)
+        n += snprintf(line + n, sizeof line - n, "%st%d", i ? "," : "", i % distinct);
+    if (extra)
+        n += snprintf(line + n, sizeof line - n, ",%s", extra);
+    assert_true(n < (int)sizeof line);
+    return line;
+}
+
+/* The fast and the slow path on one line: both keep it (with one key) or both drop it and count it. */
+static void check_limit(struct keys *k, const char *line, bool want_kept)
+{
+    size_t len = strlen(line);
+    uint64_t before = md_statsd_stats(k->sd)->too_many_tags;
+    if (want_kept) {
+        assert_int_equal(compare_line(k, line, len), 1);
+        assert_int_equal(md_statsd_stats(k->sd)->too_many_tags, before);
+        return;
+    }
+    struct md_msg lazy, full;
+    parse_both(k, line, len, &lazy, &full);
+    uint64_t key;
+    struct md_point p;
+    assert_int_equal(md_statsd_fast_key(k->sd, &k->keyer, &lazy.u.metric, &key), -E2BIG);
+    assert_false(md_statsd_enrich(k->sd, &full.u.metric, &p));
+    assert_int_equal(md_statsd_stats(k->sd)->too_many_tags, before + 2);
+}
+
+/* The limit counts distinct tags: repeats and host: do not count, global and dogstatsd_tags do once. */
+static void test_tag_limit_is_one_rule(void **st)
+{
+    struct md_config cfg;
+    struct keys k;
+    keys_load(&k, &cfg, NULL, NULL, 0);
+    check_limit(&k, wide_line(256, 0, NULL), true);
+    check_limit(&k, wide_line(256, 44, NULL), true); /* 300 tags, 256 distinct */
+    check_limit(&k, wide_line(256, 1, "host:h,dd.internal.card:low"), true);
+    check_limit(&k, wide_line(257, 0, NULL), false);
+    check_limit(&k, wide_line(257, 43, NULL), false);
+    keys_unload(&k, &cfg);
+
+    char *sets[] = {"tags=[g:1, g:2]", "dogstatsd_tags=[d:1]"};
+    keys_load(&k, &cfg, NULL, sets, 2);
+    check_limit(&k, wide_line(253, 0, NULL), true); /* + g:1 g:2 d:1 = 256 */
+    check_limit(&k, wide_line(253, 40, "g:1,g:2,d:1,g:1"), true);
+    check_limit(&k, wide_line(254, 0, NULL), false);
+    check_limit(&k, wide_line(254, 2, "g:2,d:1"), false);
+    keys_unload(&k, &cfg);
 }
 
 int main(void)
@@ -216,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_etsy),
         cmocka_unit_test(test_mapper),
         cmocka_unit_test(test_keys_tell_contexts_apart),
+        cmocka_unit_test(test_tag_limit_is_one_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,25 +40,19 @@ struct want {
 static bool got_errors(void *ud)
 {
     struct want *w = ud;
-    struct md_fwd_stats t;
-    md_forwarder_stats(w->f, NULL, &t);
-    return t.errors >= w->n;
+    return fwd_stats(w->f).errors >= w->n;
 }
 
 static bool got_sent(void *ud)
 {
     struct want *w = ud;
-    struct md_fwd_stats t;
-    md_forwarder_stats(w->f, NULL, &t);
-    return t.items_sent >= w->n;
+    return fwd_stats(w->f).items_sent >= w->n;
 }
 
 static bool got_spooled(void *ud)
 {
     struct want *w = ud;
-    struct md_fwd_stats t;
-    md_forwarder_stats(w->f, NULL, &t);
-    return t.spooled >= w->n;
+    return fwd_stats(w->f).spooled >= w->n;
 }
 
 static bool got_recs(void *ud)
@@ -155,16 +149,11 @@ static void test_full_queue_spills_to_spool_without_loss(void **st)
     o.retry_queue_max_bytes = 250; /* room for two 100-byte payloads in memory */
     struct md_forwarder *f = md_forwarder_new(&loop, &o);
     char bodies[5][101];
-    for (int i = 0; i < 5; i++) {
-        memset(bodies[i], 'a' + i, 100);
-        bodies[i][100] = '\0';
-        assert_int_equal(md_forwarder_send(f, payload(s->port, bodies[i])), 0);
-    }
+    send_lettered(f, s->port, bodies, 5);
     struct want w = {.f = f, .s = s, .n = 6}; /* the 503 and five deliveries */
     assert_true(run_until(&loop, got_recs, &w, 10));
     assert_true(run_until_idle(&loop, f, 5));
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_int_equal(t.dropped_queue_full, 0);
     assert_int_equal(t.payloads_sent, 5);
     assert_true(t.spooled >= 2);
@@ -197,8 +186,7 @@ static void test_shutdown_with_backend_down_spools_at_once(void **st)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(done, 1);
     assert_true(now_s() - t0 < 1.0); /* no point waiting out the deadline */
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_int_equal(t.dropped_shutdown, 0);
     assert_int_equal(t.spooled, 2);
     assert_int_equal(balanced(f).on_disk, 2);
@@ -243,8 +231,7 @@ static void test_413_split_until_accepted(void **st)
     struct md_forwarder *f = md_forwarder_new(&loop, &fast);
     assert_int_equal(md_forwarder_send(f, series_payload(s->port, 40)), 0);
     assert_true(run_until_idle(&loop, f, 10));
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_true(t.splits >= 3);
     assert_int_equal(t.items_sent, 40);
     assert_int_equal(t.items_dropped, 0);
@@ -302,8 +289,7 @@ static void test_413_split_remote_write(void **st)
     struct md_forwarder *f = md_forwarder_new(&loop, &fast);
     assert_int_equal(md_forwarder_send(f, p), 0);
     assert_true(run_until_idle(&loop, f, 10));
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_true(t.splits >= 1);
     assert_int_equal(t.items_sent, 30);
     int seen[30] = {0};
@@ -344,8 +330,7 @@ static void test_too_big_marker_counted(void **st)
     assert_int_equal(md_forwarder_send(f, p), 0);
     assert_int_equal(md_forwarder_send(f, payload(s->port, "{\"series\":[]}")), 0);
     assert_true(run_until_idle(&loop, f, 10));
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_int_equal(t.dropped_too_big, 1);
     assert_int_equal(t.items_dropped, 3);
     assert_int_equal(t.items_sent, 1);
@@ -376,8 +361,7 @@ static void test_probe_finds_recovered_backend(void **st)
     double dt = now_s() - t0;
     assert_true(dt < 1.5); /* a probe found it, the backoff would say >= 3.2 s */
     assert_true(s->heads >= 1);
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_true(t.probes >= 1);
     finish(&loop, f);
     srv_stop(s);

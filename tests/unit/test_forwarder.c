@@ -62,8 +62,7 @@ static void test_retry_503_then_202(void **st)
     const char *body = "{\"series\":[{\"metric\":\"retry.me\",\"points\":[[1,2]]}]}";
     assert_int_equal(md_forwarder_send(f, payload(s->port, body)), 0);
     assert_true(run_until_idle(&loop, f, 10));
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_int_equal(t.payloads_sent, 1);
     assert_int_equal(t.errors, 2);
     assert_int_equal(t.retries, 2);
@@ -141,19 +140,14 @@ static void test_queue_overflow_drops_oldest(void **st)
     o.retry_queue_max_bytes = 250; /* room for two 100-byte payloads */
     struct md_forwarder *f = md_forwarder_new(&loop, &o);
     char bodies[5][101];
-    for (int i = 0; i < 5; i++) {
-        memset(bodies[i], 'a' + i, 100);
-        bodies[i][100] = '\0';
-        assert_int_equal(md_forwarder_send(f, payload(s->port, bodies[i])), 0);
-    }
+    send_lettered(f, s->port, bodies, 5);
     /* #1 in flight, #2 and #3 pushed out by #4 and #5. */
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_int_equal(t.dropped_queue_full, 2);
     assert_int_equal(md_forwarder_pending(f), 3);
     assert_true(run_until_idle(&loop, f, 10));
     /* #1 fails (503) and goes back to the queue as its oldest entry: dropped in turn. */
-    md_forwarder_stats(f, NULL, &t);
+    t = fwd_stats(f);
     assert_int_equal(t.dropped_queue_full, 3);
     assert_int_equal(t.payloads_sent, 2);
     assert_int_equal(srv_nrecs(s), 3);
@@ -177,7 +171,7 @@ static void test_connection_refused_retried(void **st)
     double t0 = now_s();
     while (t.retries < 3 && now_s() - t0 < 10) {
         uv_run(&loop, UV_RUN_ONCE);
-        md_forwarder_stats(f, NULL, &t);
+        t = fwd_stats(f);
     }
     uv_close((uv_handle_t *)&tick, NULL);
     assert_true(t.retries >= 3);
@@ -188,7 +182,7 @@ static void test_connection_refused_retried(void **st)
     assert_int_equal(md_forwarder_shutdown(f, 0, on_done, &done), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(done, 1);
-    md_forwarder_stats(f, NULL, &t);
+    t = fwd_stats(f);
     assert_int_equal(t.dropped_shutdown, 1);
     md_forwarder_free(f);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -212,8 +206,7 @@ static void test_shutdown_waits_for_inflight(void **st)
     double dt = now_s() - t0;
     assert_int_equal(done, 1);
     assert_true(dt >= 0.25 && dt < 4.0);
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_int_equal(t.payloads_sent, 2);
     assert_int_equal(t.dropped_shutdown, 1); /* the late one */
     assert_int_equal(srv_nrecs(s), 2);
@@ -237,8 +230,7 @@ static void test_shutdown_deadline(void **st)
     double dt = now_s() - t0;
     assert_int_equal(done, 1);
     assert_true(dt >= 0.1 && dt < 0.9); /* gave up at the deadline, not at the answer */
-    struct md_fwd_stats t;
-    md_forwarder_stats(f, NULL, &t);
+    struct md_fwd_stats t = fwd_stats(f);
     assert_int_equal(t.payloads_sent, 0);
     assert_int_equal(t.dropped_shutdown, 1);
     md_forwarder_free(f);

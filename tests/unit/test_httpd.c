@@ -21,18 +21,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "httpd.h"
+#include "httpd_thread.h"
 
 struct srv {
-    uv_loop_t loop;
-    uv_async_t stop;
-    struct md_httpd *h;
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int port; /* 0 until listening, -1 on failure */
-    uint64_t timeout_ms;
-    size_t max_body;
+    struct httpd_thread t;
+    int port;
+    pthread_mutex_t mu; /* nrequests */
     int nrequests;
 };
 
@@ -58,56 +52,20 @@ static void handler(void *ud, const struct md_httpd_req *req, struct md_httpd_re
     md_buf_puts(&resp->body, "not found\n");
 }
 
-static void on_stop(uv_async_t *a)
-{
-    struct srv *s = a->data;
-    md_httpd_free(s->h);
-    uv_close((uv_handle_t *)&s->stop, NULL);
-}
-
-static void *srv_main(void *arg)
-{
-    struct srv *s = arg;
-    char err[256];
-    uv_loop_init(&s->loop);
-    s->stop.data = s;
-    uv_async_init(&s->loop, &s->stop, on_stop);
-    s->h = md_httpd_new(&s->loop, "127.0.0.1", 0, handler, s, err, sizeof err);
-    if (s->h) {
-        md_httpd_set_timeout(s->h, s->timeout_ms);
-        md_httpd_set_max_body(s->h, s->max_body);
-    }
-    pthread_mutex_lock(&s->mu);
-    s->port = s->h ? md_httpd_port(s->h) : -1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    uv_run(&s->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&s->loop);
-    return NULL;
-}
-
 static struct srv *srv_start(uint64_t timeout_ms, size_t max_body)
 {
     struct srv *s = calloc(1, sizeof *s);
-    s->timeout_ms = timeout_ms;
-    s->max_body = max_body;
+    s->t = (struct httpd_thread){.fn = handler, .ud = s, .timeout_ms = timeout_ms,
+                                 .max_body = max_body};
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
-    pthread_mutex_lock(&s->mu);
-    while (s->port == 0)
-        pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    assert_true(s->port > 0);
+    s->port = httpd_thread_start(&s->t);
     return s;
 }
 
 static void srv_stop(struct srv *s)
 {
-    uv_async_send(&s->stop);
-    pthread_join(s->th, NULL);
+    httpd_thread_stop(&s->t);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
     free(s);
 }
 

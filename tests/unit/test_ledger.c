@@ -180,9 +180,8 @@ static void test_feed_every_reason(void **st)
 
 static void send_all(int port, struct dgrams *d, size_t bufsize)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a;
+    int fd = udp_sender(port, &a);
     static char big[40000];
     for (int i = 0; i < d->n; i++) {
         size_t len = strlen(d->dg[i]);
@@ -241,9 +240,8 @@ static void test_udp_inline_every_reason(void **st)
 /* n datagrams of one packed line of 2 values each. */
 static void send_packed(int port, int n)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a;
+    int fd = udp_sender(port, &a);
     char buf[64];
     for (int i = 0; i < n; i++) {
         int len = snprintf(buf, sizeof buf, "r.c%d:1:1|c", i % 3);

@@ -62,8 +62,15 @@ static void on_frame(void *ud, struct md_frame *f)
     free(f);
 }
 
-static struct md_pipeline *start_iv(struct md_config *cfg, uv_loop_t *loop, struct sums *s,
-                                    const char *policy, int threads, int ring_size, int interval)
+/* One pipeline on a loop of its own, its frames summed into a struct sums. */
+struct rig {
+    uv_loop_t loop;
+    struct md_config cfg;
+    struct md_pipeline *p;
+};
+
+static void rig_start(struct rig *r, struct sums *s, const char *policy, int threads,
+                      int ring_size, int interval)
 {
     char port[64], th[64], ring[64], pol[64], iv[64];
     snprintf(iv, sizeof iv, "flush_interval=%d", interval);
@@ -73,27 +80,35 @@ static struct md_pipeline *start_iv(struct md_config *cfg, uv_loop_t *loop, stru
     snprintf(pol, sizeof pol, "dogstatsd_ring_full_policy=%s", policy);
     char *sets[] = {port, th, ring, pol, iv, "dogstatsd_so_rcvbuf=33554432", "hostname=t"};
     char err[512];
-    assert_int_equal(md_config_load(cfg, NULL, sets, 7, err, sizeof err), 0);
+    uv_loop_init(&r->loop);
+    assert_int_equal(md_config_load(&r->cfg, NULL, sets, 7, err, sizeof err), 0);
     static struct md_pipeline_opts popts; /* outlives the pipeline */
-    md_config_pipeline_opts(cfg, "t", &popts);
-    struct md_pipeline *p = md_pipeline_new(&popts, err, sizeof err);
-    assert_non_null(p);
-    assert_int_equal(md_pipeline_start(p, loop, on_frame, s), 0);
-    return p;
+    md_config_pipeline_opts(&r->cfg, "t", &popts);
+    r->p = md_pipeline_new(&popts, err, sizeof err);
+    assert_non_null(r->p);
+    assert_int_equal(md_pipeline_start(r->p, &r->loop, on_frame, s), 0);
 }
 
-static struct md_pipeline *start(struct md_config *cfg, uv_loop_t *loop, struct sums *s,
-                                 const char *policy, int threads, int ring_size)
+/* After md_pipeline_stop: the async handle's close completes in the uv_run. */
+static void rig_end(struct rig *r)
 {
-    return start_iv(cfg, loop, s, policy, threads, ring_size, 10);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    md_pipeline_free(r->p);
+    md_config_free(&r->cfg);
+    uv_loop_close(&r->loop);
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
 }
 
 /* Send `n` increments of 1 spread over NCTX counters, 20 per datagram. */
 static void send_counters(int port, int n)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a;
+    int fd = udp_sender(port, &a);
     char buf[2048];
     int i = 0;
     while (i < n) {
@@ -102,10 +117,8 @@ static void send_counters(int port, int n)
             len += (size_t)snprintf(buf + len, sizeof buf - len, "%spl.c%d:1|c|#env:test",
                                     k ? "\n" : "", i % NCTX);
         sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof a);
-        if (i % 20000 == 0) {
-            struct timespec ts = {0, 2 * 1000 * 1000}; /* stay below loopback capacity */
-            nanosleep(&ts, NULL);
-        }
+        if (i % 20000 == 0)
+            nap_ms(2); /* stay below loopback capacity */
     }
     close(fd);
 }
@@ -120,10 +133,8 @@ static uint64_t metrics_seen(struct md_pipeline *p, struct md_pipeline_stats *ps
 static void wait_metrics(struct md_pipeline *p, uint64_t n)
 {
     struct md_pipeline_stats ps;
-    for (int i = 0; i < 5000 && metrics_seen(p, &ps) < n; i++) {
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    for (int i = 0; i < 5000 && metrics_seen(p, &ps) < n; i++)
+        nap_ms(1);
     assert_int_equal(metrics_seen(p, &ps), n);
 }
 
@@ -135,78 +146,82 @@ static double total(const struct sums *s)
     return t;
 }
 
-static void test_exact_totals_two_threads(void **st)
+/*
+ * 200000 increments over NCTX counters through `threads` intake threads
+ * (one: the intake thread aggregates itself), every one counted.
+ */
+static void exact_totals(int threads)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct md_config cfg;
+    struct rig r;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 2, 65536);
+    rig_start(&r, &s, "drop", threads, 65536, 10);
     const int n = 200000;
-    send_counters(cfg.dogstatsd_port, n);
-    wait_metrics(p, n);
-    md_pipeline_stop(p);
+    send_counters(r.cfg.dogstatsd_port, n);
+    wait_metrics(r.p, n);
+    md_pipeline_stop(r.p);
     struct md_pipeline_stats ps;
-    md_pipeline_stats(p, &ps);
-    assert_int_equal(ps.ring_full_drops, 0);
+    md_pipeline_stats(r.p, &ps);
+    assert_int_equal(ps.threads, threads);
+    assert_int_equal(ps.ring_full_drops + ps.ring_waits, 0);
     for (int i = 0; i < NCTX; i++)
         assert_true(s.v[i] == n / NCTX);
-    uv_run(&loop, UV_RUN_DEFAULT); /* the async handle's close completes here */
-    md_pipeline_free(p);
-    md_config_free(&cfg);
-    uv_loop_close(&loop);
+    rig_end(&r);
+}
+
+static void test_exact_totals_two_threads(void **st)
+{
+    exact_totals(2);
+}
+
+static void test_exact_totals_one_thread_inline(void **st)
+{
+    exact_totals(1);
+}
+
+#define STALLED_N 5000
+
+/* Two intake threads on the smallest rings, the aggregator paused, STALLED_N increments sent. */
+static void send_to_stalled(struct rig *r, struct sums *s, const char *policy)
+{
+    rig_start(r, s, policy, 2, 1024, 10);
+    md_pipeline_pause(r->p, true);
+    send_counters(r->cfg.dogstatsd_port, STALLED_N);
 }
 
 static void test_stalled_consumer_drop_policy_counts_exactly(void **st)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct md_config cfg;
+    struct rig r;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 2, 1024);
-    md_pipeline_pause(p, true);
-    const int n = 5000;
-    send_counters(cfg.dogstatsd_port, n);
-    wait_metrics(p, n);
-    md_pipeline_pause(p, false);
-    md_pipeline_stop(p);
+    const int n = STALLED_N;
+    send_to_stalled(&r, &s, "drop");
+    wait_metrics(r.p, n);
+    md_pipeline_pause(r.p, false);
+    md_pipeline_stop(r.p);
     struct md_pipeline_stats ps;
-    md_pipeline_stats(p, &ps);
+    md_pipeline_stats(r.p, &ps);
     assert_true(ps.ring_full_drops > 0);
     assert_true(total(&s) + (double)ps.ring_full_drops == n);
-    uv_run(&loop, UV_RUN_DEFAULT); /* the async handle's close completes here */
-    md_pipeline_free(p);
-    md_config_free(&cfg);
-    uv_loop_close(&loop);
+    rig_end(&r);
 }
 
 static void test_stalled_consumer_block_policy_loses_nothing(void **st)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct md_config cfg;
+    struct rig r;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "block", 2, 1024);
-    md_pipeline_pause(p, true);
-    const int n = 5000;
-    send_counters(cfg.dogstatsd_port, n);
+    const int n = STALLED_N;
+    send_to_stalled(&r, &s, "block");
     /* The intake thread now waits on the full ring; the socket holds the rest. */
     struct md_pipeline_stats ps;
-    for (int i = 0; i < 2000 && (md_pipeline_stats(p, &ps), ps.ring_waits == 0); i++) {
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    for (int i = 0; i < 2000 && (md_pipeline_stats(r.p, &ps), ps.ring_waits == 0); i++)
+        nap_ms(1);
     assert_true(ps.ring_waits > 0);
-    md_pipeline_pause(p, false);
-    wait_metrics(p, n);
-    md_pipeline_stop(p);
-    md_pipeline_stats(p, &ps);
+    md_pipeline_pause(r.p, false);
+    wait_metrics(r.p, n);
+    md_pipeline_stop(r.p);
+    md_pipeline_stats(r.p, &ps);
     assert_int_equal(ps.ring_full_drops, 0);
     assert_true(total(&s) == n);
-    uv_run(&loop, UV_RUN_DEFAULT); /* the async handle's close completes here */
-    md_pipeline_free(p);
-    md_config_free(&cfg);
-    uv_loop_close(&loop);
+    rig_end(&r);
 }
 
 static double now_s(void)
@@ -219,19 +234,14 @@ static double now_s(void)
 /* One increment on each of NBIG contexts, then a due flush of their 1 s window. */
 static void parts_case(int threads)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct md_config cfg;
+    struct rig r;
     struct sums *s = calloc(1, sizeof *s);
-    struct md_pipeline *p = start_iv(&cfg, &loop, s, "block", threads, 65536, 1);
+    rig_start(&r, s, "block", threads, 65536, 1);
     /* Start early in a second, so that every sample lands in one window. */
-    for (int i = 0; i < 2000 && now_s() - (double)(long)now_s() > 0.3; i++) {
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.dogstatsd_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < 2000 && now_s() - (double)(long)now_s() > 0.3; i++)
+        nap_ms(1);
+    struct sockaddr_in a;
+    int fd = udp_sender(r.cfg.dogstatsd_port, &a);
     char buf[2048];
     for (int i = 0; i < NBIG;) {
         size_t len = 0;
@@ -240,30 +250,24 @@ static void parts_case(int threads)
         sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof a);
     }
     close(fd);
-    wait_metrics(p, NBIG);
+    wait_metrics(r.p, NBIG);
     /* The window is due once it has ended plus the 0.25 s grace of a 1 s interval. */
     double due = (double)(long)now_s() + 1.3;
-    for (int i = 0; i < 3000 && now_s() < due; i++) {
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    md_pipeline_flush(p, false);
+    for (int i = 0; i < 3000 && now_s() < due; i++)
+        nap_ms(1);
+    md_pipeline_flush(r.p, false);
     /* The loop frees each part; the seal waits for that before the next one. */
     for (int i = 0; i < 5000 && s->big_total < NBIG; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+        nap_ms(1);
     }
     assert_true(s->big_total == NBIG);
     assert_true(s->parts >= 2); /* 20000 series: three parts of at most 8192 */
     assert_int_equal(s->more, s->parts); /* every part but the last says more follow */
-    md_pipeline_stop(p);
+    md_pipeline_stop(r.p);
     for (int i = 0; i < NBIG; i++)
         assert_true(s->big[i] == 1);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    md_pipeline_free(p);
-    md_config_free(&cfg);
-    uv_loop_close(&loop);
+    rig_end(&r);
     free(s);
 }
 
@@ -275,29 +279,6 @@ static void test_inline_window_in_parts_exact(void **st)
 static void test_threaded_window_in_parts_exact(void **st)
 {
     parts_case(2);
-}
-
-static void test_exact_totals_one_thread_inline(void **st)
-{
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct md_config cfg;
-    struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 1, 65536);
-    const int n = 200000;
-    send_counters(cfg.dogstatsd_port, n);
-    wait_metrics(p, n);
-    md_pipeline_stop(p);
-    struct md_pipeline_stats ps;
-    md_pipeline_stats(p, &ps);
-    assert_int_equal(ps.threads, 1);
-    assert_int_equal(ps.ring_full_drops + ps.ring_waits, 0);
-    for (int i = 0; i < NCTX; i++)
-        assert_true(s.v[i] == n / NCTX);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    md_pipeline_free(p);
-    md_config_free(&cfg);
-    uv_loop_close(&loop);
 }
 
 /* Voluntary context switches of every thread but the caller's. */
@@ -332,14 +313,11 @@ static long other_threads_sleeps(void)
 static void test_steady_trickle_takes_few_wakeups(void **st)
 {
     (void)st;
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct md_config cfg;
+    struct rig r;
     struct sums s = {0};
-    struct md_pipeline *p = start(&cfg, &loop, &s, "drop", 1, 65536);
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.dogstatsd_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    rig_start(&r, &s, "drop", 1, 65536, 10);
+    struct sockaddr_in a;
+    int fd = udp_sender(r.cfg.dogstatsd_port, &a);
     const int n = 10000;
     char buf[64];
     long before = other_threads_sleeps();
@@ -354,17 +332,14 @@ static void test_steady_trickle_takes_few_wakeups(void **st)
         while ((double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 < due);
     }
     close(fd);
-    wait_metrics(p, n);
+    wait_metrics(r.p, n);
     long sleeps = other_threads_sleeps() - before;
     printf("%d datagrams at 20k/s: the intake thread slept %ld times\n", n, sleeps);
     assert_true(sleeps < n / 4);
-    md_pipeline_stop(p);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    md_pipeline_stop(r.p);
+    rig_end(&r);
     for (int i = 0; i < NCTX; i++)
         assert_true(s.v[i] == n / NCTX);
-    md_pipeline_free(p);
-    md_config_free(&cfg);
-    uv_loop_close(&loop);
 }
 
 int main(void)

@@ -37,25 +37,40 @@ static int cut(const struct md_sink_ops *ops, const struct md_payload *p, struct
     return rc;
 }
 
+/* Cut p in two: the halves must hold want_a and want_b items. */
+static void cut_ok(const struct md_sink_ops *ops, const struct md_payload *p, struct md_buf *a,
+                   struct md_buf *b, size_t want_a, size_t want_b)
+{
+    size_t na, nb;
+    assert_int_equal(cut(ops, p, a, &na, b, &nb), 0);
+    assert_int_equal(na, want_a);
+    assert_int_equal(nb, want_b);
+}
+
+/* A frame of n series named `prefix`0 .. `prefix`n-1 on host h, series i of value i. */
+static void numbered_frame(struct md_frame *f, const char *prefix, int n, enum md_series_type t,
+                           uint32_t interval)
+{
+    md_frame_init(f, T0, 10);
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%d", prefix, i);
+        add(f, name, NULL, key(f, "h", NULL, 0), t, interval, i);
+    }
+}
+
 static void test_split_v2_series(void **state)
 {
     (void)state;
     struct ctx c;
     sink_open(&c, NULL, MD_V2_ON);
     struct md_frame f;
-    md_frame_init(&f, T0, 10);
-    char name[32];
-    for (int i = 0; i < 5; i++) {
-        snprintf(name, sizeof name, "s.%d", i);
-        add(&f, name, NULL, key(&f, "h", NULL, 0), MD_SERIES_COUNT, 10, i);
-    }
+    numbered_frame(&f, "s.", 5, MD_SERIES_COUNT, 10);
     struct md_payload *out = NULL;
     assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
     struct md_buf a, b;
     size_t na, nb;
-    assert_int_equal(cut(c.ops, out, &a, &na, &b, &nb), 0);
-    assert_int_equal(na, 2);
-    assert_int_equal(nb, 3);
+    cut_ok(c.ops, out, &a, &b, 2, 3);
     struct series s[5];
     assert_int_equal(dec_payload(a.p, a.len, s, 5), 2);
     assert_string_equal(s[1].metric, "s.1");
@@ -103,9 +118,7 @@ static void test_split_sketches(void **state)
     assert_string_equal(strstr(out->url, "/api/"), "/api/beta/sketches");
     struct md_buf a, b;
     size_t na, nb;
-    assert_int_equal(cut(c.ops, out, &a, &na, &b, &nb), 0);
-    assert_int_equal(na, 1);
-    assert_int_equal(nb, 2);
+    cut_ok(c.ops, out, &a, &b, 1, 2);
     /* The halves are the whole: their items plus one metadata each. */
     assert_int_equal(a.len + b.len, out->len + 2);
     assert_int_equal((unsigned char)a.p[a.len - 2], 2 << 3 | 2);
@@ -158,9 +171,7 @@ static void test_split_events_and_checks(void **state)
     assert_string_equal(events->url, "http://x/intake/");
     struct md_buf a, b;
     size_t na, nb;
-    assert_int_equal(cut(c.ops, events, &a, &na, &b, &nb), 0);
-    assert_int_equal(na, 2);
-    assert_int_equal(nb, 3);
+    cut_ok(c.ops, events, &a, &b, 2, 3);
     json_error_t e;
     json_t *ja = json_loadb(a.p, a.len, 0, &e), *jb = json_loadb(b.p, b.len, 0, &e);
     assert_non_null(ja);
@@ -217,20 +228,12 @@ static void test_split_remote_write(void **state)
     void *st = NULL;
     assert_int_equal(ops->create(&conf, NULL, &st, err, sizeof err), 0);
     struct md_frame f;
-    md_frame_init(&f, T0, 10);
-    char name[32];
-    for (int i = 0; i < 7; i++) {
-        snprintf(name, sizeof name, "rw_%d", i);
-        add(&f, name, NULL, key(&f, "h", NULL, 0), MD_SERIES_GAUGE, 0, i);
-    }
+    numbered_frame(&f, "rw_", 7, MD_SERIES_GAUGE, 0);
     struct md_payload *out = NULL;
     assert_int_equal(ops->encode(st, &f, &out), 0);
     assert_int_equal(out->nitems, 7);
     struct md_buf a, b;
-    size_t na, nb;
-    assert_int_equal(cut(ops, out, &a, &na, &b, &nb), 0);
-    assert_int_equal(na, 3);
-    assert_int_equal(nb, 4);
+    cut_ok(ops, out, &a, &b, 3, 4);
     assert_non_null(memmem(a.p, a.len, "rw_2", 4));
     assert_null(memmem(a.p, a.len, "rw_3", 4));
     assert_non_null(memmem(b.p, b.len, "rw_3", 4));

@@ -100,47 +100,54 @@ static void test_empty_and_comments(void **state)
     md_ynode_free(r);
 }
 
+/* Each text, the line its error names (0: libyaml's own line) and a part of the error (NULL: libyaml's words). */
+static const struct {
+    const char *text;
+    int line;
+    const char *needle;
+} refusals[] = {
+    {"a: 1\nb: 2\na: 3\n", 3, "duplicate key 'a' (first set at line 1)"},
+    {"a:\n  x: 1\n  x: 2\n", 3, "duplicate key 'x'"},
+    {"a: 1\nb: &x 2\nc: *x\n", 2, "anchors and aliases"},
+    {"a: 1\nb: *x\n", 2, NULL}, /* libyaml: undefined alias */
+    {"a: 1\n---\nb: 2\n", 2, "only one YAML document"},
+    {"? [a, b]\n: 1\n", 1, "map key"},
+    {"a: 1\nb: [1, 2\nc: 3\n", 0, "did not find expected"},
+    {"a: \"x\\0y\"\n", 1, "NUL"},
+    {"a: 1\nb: \xff\xfe\n", 2, NULL}, /* not UTF-8 */
+};
+
 static void test_refusals(void **state)
 {
     (void)state;
-    const char dup[] = "a: 1\nb: 2\na: 3\n";
-    load_bad(dup, strlen(dup), "t.yaml:3: ", "duplicate key 'a' (first set at line 1)");
-    const char nested_dup[] = "a:\n  x: 1\n  x: 2\n";
-    load_bad(nested_dup, strlen(nested_dup), "t.yaml:3: ", "duplicate key 'x'");
-    const char anchor[] = "a: 1\nb: &x 2\nc: *x\n";
-    load_bad(anchor, strlen(anchor), "t.yaml:2: ", "anchors and aliases");
-    const char alias[] = "a: 1\nb: *x\n";
-    load_bad(alias, strlen(alias), "t.yaml:2: ", NULL); /* libyaml: undefined alias */
-    const char docs[] = "a: 1\n---\nb: 2\n";
-    load_bad(docs, strlen(docs), "t.yaml:2: ", "only one YAML document");
-    const char complex_key[] = "? [a, b]\n: 1\n";
-    load_bad(complex_key, strlen(complex_key), "t.yaml:1: ", "map key");
-    const char syntax[] = "a: 1\nb: [1, 2\nc: 3\n";
-    load_bad(syntax, strlen(syntax), "t.yaml:", "did not find expected");
-    const char nul[] = "a: \"x\\0y\"\n";
-    load_bad(nul, strlen(nul), "t.yaml:1: ", "NUL");
-    const char bad_utf8[] = "a: 1\nb: \xff\xfe\n";
-    load_bad(bad_utf8, sizeof bad_utf8 - 1, "t.yaml:2: ", NULL);
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        char prefix[32] = "t.yaml:";
+        if (refusals[i].line)
+            snprintf(prefix, sizeof prefix, "t.yaml:%d: ", refusals[i].line);
+        load_bad(refusals[i].text, strlen(refusals[i].text), prefix, refusals[i].needle);
+    }
+}
+
+/* `depth` flow sequences one inside the other, into buf; returns the length. */
+static size_t nested(char *buf, int depth)
+{
+    size_t o = 0;
+    for (int i = 0; i < depth; i++)
+        buf[o++] = '[';
+    for (int i = 0; i < depth; i++)
+        buf[o++] = ']';
+    buf[o] = '\0';
+    return o;
 }
 
 static void test_depth_limit(void **state)
 {
     (void)state;
     char deep[1024];
-    size_t o = 0;
-    for (int i = 0; i < MD_YAML_MAX_DEPTH + 5; i++)
-        deep[o++] = '[';
-    for (int i = 0; i < MD_YAML_MAX_DEPTH + 5; i++)
-        deep[o++] = ']';
-    deep[o] = '\0';
+    size_t o = nested(deep, MD_YAML_MAX_DEPTH + 5);
     load_bad(deep, o, "t.yaml:1: ", "nested deeper");
     /* Just inside the limit loads. */
-    o = 0;
-    for (int i = 0; i < MD_YAML_MAX_DEPTH; i++)
-        deep[o++] = '[';
-    for (int i = 0; i < MD_YAML_MAX_DEPTH; i++)
-        deep[o++] = ']';
-    deep[o] = '\0';
+    nested(deep, MD_YAML_MAX_DEPTH);
     md_ynode_free(load_ok(deep));
 }
 
