@@ -33,25 +33,35 @@ static int str_cmp(const struct md_str *a, const struct md_str *b)
     return (a->len > b->len) - (a->len < b->len);
 }
 
-/* Insert tags into sc->tags keeping it sorted and unique. */
-static int canonicalise(const struct md_str *tags, uint32_t ntags, struct md_ctx_scratch *sc)
+/* Insert one tag into sc->tags keeping it sorted and unique. */
+static int canonical_add(struct md_ctx_scratch *sc, struct md_str t)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < ntags; i++) {
-        struct md_str t = tags[i];
-        uint32_t j = n;
-        int c = 1;
-        while (j > 0 && (c = str_cmp(&sc->tags[j - 1], &t)) > 0)
-            j--;
-        if (j > 0 && c == 0)
-            continue; /* duplicate */
-        if (n == MD_CTX_MAX_TAGS)
+    uint32_t j = sc->ntags;
+    int c = 1;
+    while (j > 0 && (c = str_cmp(&sc->tags[j - 1], &t)) > 0)
+        j--;
+    if (j > 0 && c == 0)
+        return 0; /* duplicate */
+    if (sc->ntags == MD_CTX_MAX_TAGS)
+        return -E2BIG;
+    memmove(&sc->tags[j + 1], &sc->tags[j], (sc->ntags - j) * sizeof t);
+    sc->tags[j] = t;
+    sc->ntags++;
+    return 0;
+}
+
+/* The sorted, unique union of two tag lists; more than MD_CTX_MAX_TAGS
+ * distinct tags is refused, however often each repeats. */
+static int canonicalise(const struct md_str *a, uint32_t na, const struct md_str *b, uint32_t nb,
+                        struct md_ctx_scratch *sc)
+{
+    sc->ntags = 0;
+    for (uint32_t i = 0; i < na; i++)
+        if (canonical_add(sc, a[i]) != 0)
             return -E2BIG;
-        memmove(&sc->tags[j + 1], &sc->tags[j], (n - j) * sizeof t);
-        sc->tags[j] = t;
-        n++;
-    }
-    sc->ntags = n;
+    for (uint32_t i = 0; i < nb; i++)
+        if (canonical_add(sc, b[i]) != 0)
+            return -E2BIG;
     return 0;
 }
 
@@ -129,7 +139,7 @@ int md_ctx_key(const struct md_str *name, const struct md_str *tags, uint32_t nt
     for (uint32_t i = 0; i < ntags; i++)
         if (tagsum_add(&ts, XXH3_64bits(tags[i].p, tags[i].len)) != 0)
             return -E2BIG;
-    if (sc && canonicalise(tags, ntags, sc) != 0)
+    if (sc && canonicalise(tags, ntags, NULL, 0, sc) != 0)
         return -E2BIG;
     *key = key_of(name, host, ts.sum);
     return 0;
@@ -179,12 +189,12 @@ int md_keyer_key(struct md_keyer *k, const struct md_point *p, uint64_t *key)
     struct tagsum ts;
     ts.n = 0;
     ts.sum = 0;
-    if (p->ntags + k->ngtags > MD_CTX_MAX_TAGS)
-        return -E2BIG;
     for (uint32_t i = 0; i < p->ntags; i++)
-        tagsum_add(&ts, XXH3_64bits(p->tags[i].p, p->tags[i].len));
+        if (tagsum_add(&ts, XXH3_64bits(p->tags[i].p, p->tags[i].len)) != 0)
+            return -E2BIG;
     for (uint32_t i = 0; i < k->ngtags; i++)
-        tagsum_add(&ts, k->ghash[i]);
+        if (tagsum_add(&ts, k->ghash[i]) != 0)
+            return -E2BIG;
     uint64_t hh = p->has_host ? md_host_hash(p->host.p, p->host.len) : k->host_hash;
     *key = md_ctx_key_final(&p->name, hh, &ts);
     return 0;
@@ -192,12 +202,5 @@ int md_keyer_key(struct md_keyer *k, const struct md_point *p, uint64_t *key)
 
 int md_keyer_canonical(struct md_keyer *k, const struct md_point *p)
 {
-    uint32_t n = p->ntags + k->ngtags;
-    if (n > MD_CTX_MAX_TAGS)
-        return -E2BIG;
-    if (p->ntags)
-        memcpy(k->tagv, p->tags, p->ntags * sizeof *p->tags);
-    if (k->ngtags)
-        memcpy(k->tagv + p->ntags, k->gtags, k->ngtags * sizeof *k->gtags);
-    return canonicalise(k->tagv, n, &k->sc);
+    return canonicalise(p->tags, p->ntags, k->gtags, k->ngtags, &k->sc);
 }

@@ -63,7 +63,6 @@ struct md_keyer {
     struct md_str *gtags;      /* owned copies */
     uint64_t *ghash;           /* their hashes */
     uint32_t ngtags;
-    struct md_str tagv[MD_CTX_MAX_TAGS];
     struct md_ctx_scratch sc;  /* canonical tags of the last key computed */
 };
 int md_keyer_init(struct md_keyer *k, const char *hostname, const struct md_str *tags, uint32_t ntags);

@@ -284,6 +284,13 @@ static void test_tag_limit_is_one_rule(void **st)
     check_limit(&k, wide_line(254, 0, NULL), false);
     check_limit(&k, wide_line(254, 2, "g:2,d:1"), false);
     keys_unload(&k, &cfg);
+
+    char *repeated[] = {"tags=[g:1, g:1, g:2]"}; /* a global tag written twice counts once */
+    keys_load(&k, &cfg, NULL, repeated, 1);
+    check_limit(&k, wide_line(254, 0, NULL), true);
+    check_limit(&k, wide_line(254, 3, "g:1,g:2,g:1"), true);
+    check_limit(&k, wide_line(255, 0, NULL), false);
+    keys_unload(&k, &cfg);
 }
 
 int main(void)
