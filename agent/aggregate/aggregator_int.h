@@ -106,8 +106,11 @@ double md_agg_ms_since(const struct timespec *t0);
 
 /* aggregator.c */
 void md_agg_slot_clear(struct md_slot *s);
+/* grave.c: an expired context in; the graveyard freed once no frame is out;
+ * at md_agg_free, everything freed and a trim still running waited for. */
 void md_agg_ctx_retire(struct md_agg *a, struct md_ctx *c);
 void md_agg_bury(struct md_agg *a);
+void md_agg_grave_free(struct md_agg *a);
 void md_agg_tab_remove(struct md_agg *a, struct md_entry *e);
 void md_agg_tab_fit(struct md_agg *a);
 int64_t md_agg_window_of(const struct md_agg *a, double t);

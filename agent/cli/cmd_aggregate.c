@@ -10,11 +10,12 @@
  * service check on its own line, exactly as it appears in the payload;
  * any other payload as one line (events JSON as is, sketch protobuf as a
  * summary). Series are shown in the v1 JSON form (use_v2_api.series is
- * set false first), the one readable per series. Series are sorted by name, tags and timestamp so that the
- * output does not depend on hash order (within a part: a window of more
- * than 8192 series comes in parts, each printed, and freed, as it comes,
- * since the seal takes the next part only once the last one is freed). It is the seam the protocol corpus
- * test uses, and a way for users to see what their statsd traffic becomes.
+ * set false first), the one readable per series. Series are sorted by
+ * name, tags and timestamp so that the output does not depend on hash
+ * order; a window of more than 8192 series comes in parts, each sorted,
+ * printed and freed as it comes (the seal takes the next part only once
+ * the last one is freed). It is the seam the protocol corpus test uses,
+ * and a way for users to see what their statsd traffic becomes.
  */
 #include <errno.h>
 #include <stdio.h>
