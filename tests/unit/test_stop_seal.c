@@ -145,7 +145,7 @@ static void test_stop_start_with_the_loop_running(void **st)
     finish(p, &loop, &cfg);
 }
 
-static int udp_sender(int port)
+static int connected_sender(int port)
 {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -175,7 +175,7 @@ static void test_udp_refused_after_stop(void **st)
         struct md_pipeline *p = make(&cfg, x, 2);
         struct seen s = {0};
         assert_int_equal(md_pipeline_start(p, &loop, on_frame, &s), 0);
-        int fd = udp_sender(pn);
+        int fd = connected_sender(pn);
         for (int i = 0; i < 200; i++)
             assert_int_equal(send(fd, "stop.udp:1|c", 12, 0), 12);
         /* All 200 were queued before the stop: every one is read, none left behind. */
