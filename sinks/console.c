@@ -11,10 +11,12 @@
  * 8192 series at a time, and the flusher encodes a frame in slices), and
  * its series count is not known until the last part: so each part gets a
  * header with the exact count of the series under it, and the last one is
- * followed by the window's exact total. That needs the one piece of state
- * a sink otherwise avoids: the window in parts being printed. The parts of
- * a window are encoded one after another (the aggregator takes the next
- * part only once the previous frame is freed); the mutex only keeps a
+ * followed by the window's exact total, at once (the flusher hands over a
+ * window's last part even when the seal found nothing more for it, and the
+ * last window at stop is sealed in parts too). That needs the one piece of
+ * state a sink otherwise avoids: the window in parts being printed. The
+ * parts of a window are encoded one after another (the aggregator takes the
+ * next part only once the previous frame is freed); the mutex only keeps a
  * stray concurrent encode from tearing the counts.
  */
 #include <errno.h>
@@ -164,9 +166,9 @@ static void console_total(struct md_buf *b, struct console_parts *w)
 
 /*
  * A slice of a window in parts: a header when a part begins, the total
- * after the last slice of the last part. A window whose last part had
- * nothing left to print never reaches a sink: its total comes before the
- * next window in parts.
+ * after the last slice of the last part. A last part with nothing in it
+ * only closes the window: no header. A window whose last part never came
+ * (the flusher out of memory) gets its total before the next one.
  */
 static void console_part_begin(struct console_parts *w, struct md_buf *b,
                                const struct md_frame *f, size_t part_series)
@@ -175,7 +177,8 @@ static void console_part_begin(struct console_parts *w, struct md_buf *b,
         console_total(b, w);
     if (!w->open)
         *w = (struct console_parts){.open = true, .start = f->start, .interval = f->interval};
-    if (w->frame_seen == 0)
+    bool closing = !f->more_parts && part_series == 0 && !f->nevents && !f->nchecks;
+    if (w->frame_seen == 0 && !closing)
         console_header(b, f, ++w->parts, part_series);
 }
 

@@ -12,13 +12,13 @@
  * context is only freed once every frame handed out has been freed (the
  * graveyard below). A new context takes a slot of its origin's budget
  * (budget.h: DogStatsD's or the agent's own), and after a sweep that freed
- * many, the allocator is trimmed and the table shrunk so that the memory a
- * flood of names took goes back. Sealing windows into frames is in seal.c.
+ * many, the allocator is trimmed (grave.c) and the table shrunk so that the
+ * memory a flood of names took goes back. Sealing windows into frames is in
+ * seal.c.
  */
 #include "aggregator_int.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,47 +71,6 @@ static void ctx_free(struct md_agg *a, struct md_ctx *c)
     free(c);
 }
 
-/* An expired context: its window state goes now, its strings once no frame is out. */
-void md_agg_ctx_retire(struct md_agg *a, struct md_ctx *c)
-{
-    for (int i = 0; i < NSLOT; i++)
-        md_agg_slot_clear(&c->slot[i]);
-    free(c->etsy);
-    c->next_dead = a->grave;
-    a->grave = c;
-}
-
-/*
- * Contexts freed before the allocator is asked to give pages back. glibc
- * returns only the top of a heap by itself: after a flood of names expires,
- * the freed contexts lie all over the aggregator thread's heap and stay
- * resident (2M expired counter contexts: 262 of 264 MiB stayed). A trim
- * walks the free lists once, so it waits for a sweep worth its cost.
- */
-#define TRIM_AFTER 16384
-
-void md_agg_bury(struct md_agg *a)
-{
-    while (a->grave) {
-        struct md_ctx *c = a->grave;
-        a->grave = c->next_dead;
-        md_ident_put(&a->ids, c->id);
-        free(c);
-        a->buried++;
-    }
-    if (a->buried >= TRIM_AFTER) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        int gave = malloc_trim(0);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        md_debug("%llu contexts freed: malloc_trim %s memory in %.1f ms",
-                 (unsigned long long)a->buried, gave ? "returned" : "found no",
-                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-        a->buried = 0;
-    }
-}
-
-/* Frame release hook (any thread): one more frame is back. */
 /* --- table -------------------------------------------------------------- */
 
 #define TAB_MIN 1024
@@ -231,7 +190,7 @@ void md_agg_free(struct md_agg *a)
         if (a->tab[i].c)
             ctx_free(a, a->tab[i].c);
     free(a->tab);
-    md_agg_bury(a); /* the caller freed its frames first */
+    md_agg_grave_free(a); /* the caller freed its frames first */
     md_ident_tab_free(&a->ids);
     md_keyer_free(&a->keyer);
     md_frame_free(&a->pending);

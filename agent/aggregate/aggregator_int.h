@@ -6,7 +6,9 @@
 #ifndef METERD_AGGREGATOR_INT_H
 #define METERD_AGGREGATOR_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "aggregator.h"
 #include "budget.h"
@@ -88,14 +90,27 @@ struct md_agg {
     struct md_agg_stats st;
     struct md_budget dsd, own; /* context caps: DogStatsD's and the agent's own */
     uint64_t buried;           /* contexts freed since the allocator was last trimmed */
+    pthread_t trim_tid;        /* the trim in progress (md_agg_bury) */
+    bool trim_started;
+    _Atomic bool trim_busy;
+    struct md_ctx *trim_dead;  /* expired contexts it frees first (written before it starts) */
+    uint64_t trim_for;         /* their count, for its log line */
     struct md_ctx_scratch sc;      /* for events and checks */
     struct md_str tagv[MD_CTX_MAX_TAGS];
 };
 
+/* Contexts freed at once that are worth a trim (and a debug line with their cost). */
+#define TRIM_AFTER 16384
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+double md_agg_ms_since(const struct timespec *t0);
+
 /* aggregator.c */
 void md_agg_slot_clear(struct md_slot *s);
+/* grave.c: an expired context in; the graveyard freed once no frame is out;
+ * at md_agg_free, everything freed and a trim still running waited for. */
 void md_agg_ctx_retire(struct md_agg *a, struct md_ctx *c);
 void md_agg_bury(struct md_agg *a);
+void md_agg_grave_free(struct md_agg *a);
 void md_agg_tab_remove(struct md_agg *a, struct md_entry *e);
 void md_agg_tab_fit(struct md_agg *a);
 int64_t md_agg_window_of(const struct md_agg *a, double t);

@@ -12,8 +12,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "etsy.h"
+#include "log.h"
 
 /* --- frames out --------------------------------------------------------- */
 
@@ -309,9 +311,15 @@ bool md_agg_seal_step(struct md_agg *a, uint32_t budget)
     }
     if (a->seal_cursor < a->cap)
         return false;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t before = a->st.contexts_expired;
     remove_expired(a, a->seal_now);
     a->sealing = false;
     md_agg_tab_fit(a);
+    if (a->st.contexts_expired - before >= TRIM_AFTER)
+        md_debug("%llu contexts expired: out of the table in %.1f ms",
+                 (unsigned long long)(a->st.contexts_expired - before), md_agg_ms_since(&t0));
     return true;
 }
 

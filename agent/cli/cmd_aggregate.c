@@ -10,9 +10,12 @@
  * service check on its own line, exactly as it appears in the payload;
  * any other payload as one line (events JSON as is, sketch protobuf as a
  * summary). Series are shown in the v1 JSON form (use_v2_api.series is
- * set false first), the one readable per series. Series are sorted by name, tags and timestamp so that the
- * output does not depend on hash order. It is the seam the protocol corpus
- * test uses, and a way for users to see what their statsd traffic becomes.
+ * set false first), the one readable per series. Series are sorted by
+ * name, tags and timestamp so that the output does not depend on hash
+ * order; a window of more than 8192 series comes in parts, each sorted,
+ * printed and freed as it comes (the seal takes the next part only once
+ * the last one is freed). It is the seam the protocol corpus test uses,
+ * and a way for users to see what their statsd traffic becomes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,31 +48,7 @@ enum { OPT_INTERVAL = 0x200 };
 
 #define MAX_BODY (256u << 20) /* bound on an inflated payload */
 
-/* A big window comes in several frames (parts). */
-struct frames {
-    struct md_frame **f;
-    size_t n, cap;
-    bool oom;
-};
-
-/* Loop thread of the private loop: keep the frames for printing. */
-static void on_frame(void *ud, struct md_frame *f)
-{
-    struct frames *fs = ud;
-    if (fs->n == fs->cap) {
-        size_t cap = fs->cap ? 2 * fs->cap : 16;
-        struct md_frame **v = realloc(fs->f, cap * sizeof *v);
-        if (!v) {
-            fs->oom = true;
-            md_frame_free(f);
-            free(f);
-            return;
-        }
-        fs->f = v;
-        fs->cap = cap;
-    }
-    fs->f[fs->n++] = f;
-}
+static void on_frame(void *ud, struct md_frame *f);
 
 /* Turn the two characters \n into a newline, in place. */
 static size_t unescape_newlines(char *s, size_t n)
@@ -212,27 +191,19 @@ static void feed_stdin(struct md_pipeline *p, const struct md_config *cfg)
     free(line);
 }
 
-static int print_frames(const struct md_config *cfg, const char *host, struct frames *fs)
+/* Loop thread of the private loop: a frame (a window, or a part of one) printed and freed. */
+static void on_frame(void *ud, struct md_frame *f)
 {
-    struct md_flush_opts fo = {.hostname = host};
-    struct md_flusher *fl;
-    char err[512];
-    if (md_flusher_new(cfg, "datadog", &fo, &fl, err, sizeof err) != 0) {
-        fprintf(stderr, "meterd aggregate: %s\n", err);
-        return 1;
-    }
-    for (size_t i = 0; i < fs->n; i++) {
-        struct md_frame *f = fs->f[i];
-        struct md_payload *list = NULL;
-        qsort(f->series, f->nseries, sizeof *f->series, cmp_series);
-        if (f->nseries + f->nevents + f->nchecks + f->nsketches)
-            md_flusher_encode(fl, f, false, &list);
-        for (struct md_payload *p = list; p; p = p->next)
-            print_payload(p);
-        md_payload_list_free(list);
-    }
-    md_flusher_free(fl);
-    return fflush(stdout) == 0 ? 0 : 1;
+    struct md_flusher *fl = ud;
+    struct md_payload *list = NULL;
+    qsort(f->series, f->nseries, sizeof *f->series, cmp_series);
+    if (f->nseries + f->nevents + f->nchecks + f->nsketches)
+        md_flusher_encode(fl, f, false, &list);
+    for (struct md_payload *p = list; p; p = p->next)
+        print_payload(p);
+    md_payload_list_free(list);
+    md_frame_free(f);
+    free(f);
 }
 
 /* What the Datadog sink's own keys say about distributions, whichever sinks the config runs. */
@@ -245,10 +216,8 @@ static bool datadog_sketches(const struct md_config *cfg)
 static int aggregate(const struct md_config *cfg)
 {
     char host[256], err[512] = "";
-    struct frames fs = {.n = 0};
     static struct md_pipeline_opts po; /* large; outlives the pipeline */
     uv_loop_t loop;
-    int rc = 1;
     struct md_hostname hn;
     (void)md_hostname_resolve(cfg, &hn); /* a debugging run goes on with the OS name */
     snprintf(host, sizeof host, "%s", hn.name);
@@ -256,32 +225,33 @@ static int aggregate(const struct md_config *cfg)
     po.udp_port = 0; /* the intake stage without sockets: datagrams come from stdin */
     po.uds_path = NULL;
     po.agg.dist_sketch = datadog_sketches(cfg);
-    if (uv_loop_init(&loop) != 0)
+    struct md_flush_opts fo = {.hostname = host};
+    struct md_flusher *fl;
+    if (md_flusher_new(cfg, "datadog", &fo, &fl, err, sizeof err) != 0) {
+        fprintf(stderr, "meterd aggregate: %s\n", err);
         return 1;
+    }
+    if (uv_loop_init(&loop) != 0) {
+        md_flusher_free(fl);
+        return 1;
+    }
+    int rc = 1;
     struct md_pipeline *p = md_pipeline_new(&po, err, sizeof err);
     if (!p || md_pipeline_feed_open(p, po.eol_udp) != 0 ||
-        md_pipeline_start(p, &loop, on_frame, &fs) != 0) {
+        md_pipeline_start(p, &loop, on_frame, fl) != 0) {
         fprintf(stderr, "meterd aggregate: %s\n", err[0] ? err : "cannot set up the pipeline");
-        goto out;
+    } else {
+        feed_stdin(p, cfg);
+        rc = 0;
     }
-    feed_stdin(p, cfg);
-    md_pipeline_stop(p); /* seals every open window; the frames come to on_frame */
-    rc = print_frames(cfg, host, &fs);
-out:
     if (p)
-        md_pipeline_stop(p);
+        md_pipeline_stop(p); /* seals every open window; the frames come to on_frame */
     uv_run(&loop, UV_RUN_DEFAULT);
     md_pipeline_free(p);
     uv_loop_close(&loop);
-    for (size_t i = 0; i < fs.n; i++) {
-        md_frame_free(fs.f[i]);
-        free(fs.f[i]);
-    }
-    free(fs.f);
-    if (fs.oom) {
-        fprintf(stderr, "meterd aggregate: out of memory: part of the window was lost\n");
+    md_flusher_free(fl);
+    if (fflush(stdout) != 0)
         rc = 1;
-    }
     return rc;
 }
 

@@ -5,9 +5,9 @@
  * collectors -> aggregator; a timer at each window boundary asks the
  * aggregator to seal; sealed frames go to the flusher, whose payloads go to
  * the forwarder. The drain stops the collectors and the intake, seals every
- * open window, lets the flusher hand over its last frames and gives the
- * forwarder a bounded time to deliver; then the signal handles close and
- * uv_run returns.
+ * open window (in parts, the loop running meanwhile as in any flush), lets
+ * the flusher hand over its last frames and gives the forwarder a bounded
+ * time to deliver; then the signal handles close and uv_run returns.
  */
 #include "daemon.h"
 
@@ -161,7 +161,7 @@ static void on_forwarder_done(struct md_forwarder *f, void *ud)
 /* Draining: once the pool has handed everything over, the forwarder gets its deadline. */
 static bool drained(struct md_daemon *d)
 {
-    if (md_flusher_busy(d->flush) > 0)
+    if (!d->pipe_stopped || md_flusher_busy(d->flush) > 0)
         return false;
     if (d->fwd && !d->fwd_shutdown) {
         d->fwd_shutdown = true;
@@ -170,6 +170,16 @@ static bool drained(struct md_daemon *d)
         return false;
     }
     return !d->fwd || d->fwd_done;
+}
+
+/* The pipeline's last frame has reached on_frame (loop thread). */
+static void on_pipeline_stopped(void *ud)
+{
+    struct md_daemon *d = ud;
+    d->pipe_stopped = true;
+    if (d->status)
+        md_status_close(d->status);
+    md_daemon_request(d, MD_REQ_DRAINED);
 }
 
 static void begin_drain(struct md_daemon *d)
@@ -181,10 +191,7 @@ static void begin_drain(struct md_daemon *d)
     uv_timer_stop(&d->flush_timer);
     uv_close((uv_handle_t *)&d->flush_timer, close_cb);
     /* Drains the sockets, seals every open window and hands the frames to on_frame. */
-    md_pipeline_stop(d->pipe);
-    if (d->status)
-        md_status_close(d->status);
-    md_daemon_request(d, MD_REQ_DRAINED);
+    md_pipeline_stop_start(d->pipe, on_pipeline_stopped, d);
 }
 
 /*

@@ -71,6 +71,7 @@ struct md_daemon {
     uv_timer_t flush_timer;
     uv_signal_t sigint, sigterm, sighup;
     bool fwd_shutdown, fwd_done, handles_closed;
+    bool pipe_stopped; /* the drain's last seal is in the flusher's hands */
     double started;
     uint64_t reloads, reload_errors;
     uint64_t tel_prev[8];

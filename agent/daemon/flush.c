@@ -224,10 +224,16 @@ static void flush_done(uv_work_t *w, int status)
         fl->o.idle(fl->o.idle_ud);
 }
 
+/*
+ * An empty frame is dropped, except the last part of a window in parts
+ * (continued, no more_parts; it is empty when the seal's last steps found
+ * nothing more): it tells the sinks the window is complete, and the
+ * console prints the window's total then, not when the next one comes.
+ */
 void md_flusher_frame(struct md_flusher *fl, struct md_frame *f)
 {
     size_t items = f->nseries + f->nevents + f->nchecks + f->nsketches;
-    struct flush_job *j = items ? calloc(1, sizeof *j) : NULL;
+    struct flush_job *j = items || f->continued ? calloc(1, sizeof *j) : NULL;
     if (!j) {
         if (items)
             md_error("flush: out of memory, %zu items of a window lost", items);

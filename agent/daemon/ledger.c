@@ -28,7 +28,6 @@ static size_t intake_drops(const struct md_intake_ledger *l, struct term *t)
         {"nonfinite", l->nonfinite},      {"context_limit", l->context_limit},
         {"timestamp_type", l->timestamp_type}, {"no_memory", l->no_memory},
         {"ring_full", l->ring_full},      {"reparse", l->reparse},
-        {"shutdown", l->shutdown},
     };
     memcpy(t, all, sizeof all);
     return sizeof all / sizeof all[0];

@@ -8,11 +8,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "intake.h"
@@ -33,9 +35,14 @@ static void deliver_frames(struct md_pipeline *p)
     }
 }
 
+static void stop_finish(struct md_pipeline *p);
+
 static void on_async(uv_async_t *a)
 {
-    deliver_frames(a->data);
+    struct md_pipeline *p = a->data;
+    deliver_frames(p);
+    if (p->stop_state == PIPE_STOPPING && atomic_load(&p->agg_done))
+        stop_finish(p);
 }
 
 void md_pipeline_flush(struct md_pipeline *p, bool all)
@@ -251,8 +258,13 @@ int md_pipeline_start(struct md_pipeline *p, uv_loop_t *loop, md_frame_fn fn, vo
         if (p->threads[i]->fd < 0)
             continue; /* a feed: the caller pushes its datagrams */
         void *(*body)(void *) = p->inline_agg ? md_pipe_inline_main : md_pipe_intake_main;
-        if (pthread_create(&p->threads[i]->tid, NULL, body, p->threads[i]) != 0)
+        if (!p->inline_agg)
+            atomic_fetch_add(&p->intake_running, 1);
+        if (pthread_create(&p->threads[i]->tid, NULL, body, p->threads[i]) != 0) {
+            if (!p->inline_agg)
+                atomic_fetch_sub(&p->intake_running, 1);
             return -EAGAIN;
+        }
         p->threads[i]->started = true;
     }
     return 0;
@@ -262,25 +274,60 @@ static void async_closed(uv_handle_t *h)
 {
 }
 
-void md_pipeline_stop(struct md_pipeline *p)
+/* Every thread is gone or going (agg_done): join them, hand over the last frames. */
+static void stop_finish(struct md_pipeline *p)
 {
-    atomic_store(&p->intake_stop, 1);
     for (unsigned i = 0; i < p->nthreads; i++)
         if (p->threads[i]->started) {
             pthread_join(p->threads[i]->tid, NULL);
             p->threads[i]->started = false;
-            md_pipe_publish_stats(p->threads[i]);
         }
-    atomic_store(&p->agg_stop, 1);
-    md_pipe_wake(p);
     if (p->agg_started) {
         pthread_join(p->agg_tid, NULL);
         p->agg_started = false;
     }
+    p->stop_state = PIPE_STOPPED;
     if (p->async_init) {
         deliver_frames(p);
         uv_close((uv_handle_t *)&p->async, async_closed);
         p->async_init = false;
+    }
+    if (p->stopped_fn)
+        p->stopped_fn(p->stopped_ud);
+}
+
+void md_pipeline_stop_start(struct md_pipeline *p, void (*done)(void *ud), void *ud)
+{
+    if (p->stop_state != PIPE_RUNNING)
+        return;
+    p->stop_state = PIPE_STOPPING;
+    p->stopped_fn = done;
+    p->stopped_ud = ud;
+    atomic_store(&p->intake_stop, 1);
+    if (atomic_load(&p->intake_running) == 0)
+        atomic_store(&p->agg_stop, 1); /* no intake thread to leave last (a feed, a failed start) */
+    md_pipe_wake(p);
+    bool owner = p->inline_agg ? p->nthreads && p->threads[0]->started : p->agg_started;
+    if (!owner)
+        atomic_store(&p->agg_done, 1);
+    if (atomic_load(&p->agg_done))
+        stop_finish(p);
+}
+
+/* Waiting on the loop thread: the frames are delivered here as they come. */
+void md_pipeline_stop(struct md_pipeline *p)
+{
+    md_pipeline_stop_start(p, NULL, NULL);
+    while (p->stop_state == PIPE_STOPPING) {
+        uint32_t seq = atomic_load(&p->loop_seq);
+        if (p->async_init)
+            deliver_frames(p);
+        if (atomic_load(&p->agg_done)) {
+            stop_finish(p);
+            break;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        syscall(SYS_futex, &p->loop_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
     }
 }
 

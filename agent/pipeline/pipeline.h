@@ -79,10 +79,17 @@ void md_pipeline_feed(struct md_pipeline *p, char *buf, size_t len, bool truncat
 /* A point from the loop thread (collectors, telemetry). */
 void md_pipeline_point(struct md_pipeline *p, const struct md_point *pt, double now);
 /*
- * Stop: intake threads drain their sockets and exit, the aggregator seals
- * every open window, the last frames are delivered through fn before this
- * returns, and the threads are joined. Blocks for at most ~ a second.
+ * Stop: intake threads refuse new datagrams, read their sockets empty,
+ * close them and exit; the aggregator seals every open window, in parts as
+ * a flush does, and waits for each part to be freed before it takes the
+ * next. md_pipeline_stop_start returns at once: the loop keeps running and
+ * takes the parts through fn, and `done` is called on the loop after the
+ * last frame, with the threads joined. md_pipeline_stop does the same
+ * while blocking the loop thread, handing the frames to fn as they come
+ * (fn must free them, or the seal waits for ever); after a stop_start it
+ * waits for that stop. Both are no-ops once stopped.
  */
+void md_pipeline_stop_start(struct md_pipeline *p, void (*done)(void *ud), void *ud);
 void md_pipeline_stop(struct md_pipeline *p);
 void md_pipeline_free(struct md_pipeline *p);
 
@@ -97,13 +104,16 @@ void md_pipeline_pause(struct md_pipeline *p, bool paused);
  *
  *   received = aggregated + sum(rejected) + blocked + too_many_tags
  *              + nonfinite + context_limit + timestamp_type + no_memory
- *              + ring_full + reparse + shutdown + in_transit
+ *              + ring_full + reparse + in_transit
  *
  * and balanced says it does. in_transit is measured (pushed into the
  * intake rings minus taken out of them), not the remainder, so a sample
  * lost without a reason unbalances it. The loop's own points (collectors,
  * telemetry) are not in it. Datagrams the kernel dropped were never read,
  * so they are not in received: kernel_drops is a datagram count apart.
+ * Nothing is left behind at stop: the intake reads until empty sockets
+ * that no longer take datagrams, and the aggregator takes every record
+ * before its last seal (see md_pipeline_stop).
  */
 struct md_intake_ledger {
     uint64_t received, aggregated;
@@ -116,7 +126,6 @@ struct md_intake_ledger {
     uint64_t no_memory;      /* the aggregator could not allocate */
     uint64_t ring_full;      /* dogstatsd_ring_full_policy: drop */
     uint64_t reparse;        /* the aggregator's parse refused a line the intake took */
-    uint64_t shutdown;       /* left in a ring after the last window was sealed */
     uint64_t in_transit;     /* in the intake rings right now */
     bool balanced;
 };

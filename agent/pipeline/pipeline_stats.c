@@ -106,11 +106,10 @@ static void ledger(const struct agg_counts *ac, const struct intake_counts *in,
     l->no_memory = a.alloc_drops;
     l->ring_full = in->ring_full;
     l->reparse = ac->reparse;
-    l->shutdown = ac->shutdown;
     l->aggregated = a.points - a.context_limit_drops - a.timestamp_type_drops - a.alloc_drops;
     l->in_transit = in->pushed - ac->taken;
     drops += l->blocked + l->too_many_tags + l->nonfinite + l->context_limit + l->timestamp_type +
-             l->no_memory + l->ring_full + l->reparse + l->shutdown;
+             l->no_memory + l->ring_full + l->reparse;
     l->balanced = l->received == l->aggregated + drops + l->in_transit;
 }
 

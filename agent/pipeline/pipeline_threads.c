@@ -19,6 +19,7 @@
 #include "pipeline_threads.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,16 +357,48 @@ static int intake_read(struct intake_thread *t, struct napper *z, bool may_block
     return n;
 }
 
+/* --- the last read ------------------------------------------------------ */
+
+/*
+ * At stop, nothing may stay in the kernel uncounted: a datagram the kernel
+ * accepted is read (received, in the ledger); one it took after the last
+ * read and freed at close would be lost without a trace. So the socket
+ * first refuses new datagrams, then is read until empty, then closed
+ * (after which the kernel refuses them outright: ECONNREFUSED, or ICMP
+ * port unreachable). A unix socket is shut for reading (senders get
+ * EPIPE; a filter would drop their datagrams silently); a UDP one, which
+ * cannot be shut, gets a filter that passes none (the kernel counts what
+ * it drops in the socket's drops: kernel_drops). The drain that follows
+ * (the last seal, the backends) can take seconds; senders learn at once.
+ */
+static void intake_last_read(struct intake_thread *t)
+{
+    struct sock_filter none = BPF_STMT(BPF_RET | BPF_K, 0);
+    struct sock_fprog prog = {.len = 1, .filter = &none};
+    if (t->uds)
+        shutdown(t->fd, SHUT_RD);
+    else
+        setsockopt(t->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+    while (intake_batch(t, MSG_DONTWAIT) > 0)
+        ;
+    close(t->fd);
+    t->fd = -1;
+    md_pipe_publish_stats(t);
+}
+
 void *md_pipe_intake_main(void *arg)
 {
     struct intake_thread *t = arg;
+    struct md_pipeline *p = t->p;
     struct napper z;
     napper_init(&z, t);
-    while (!atomic_load_explicit(&t->p->intake_stop, memory_order_relaxed))
+    while (!atomic_load_explicit(&p->intake_stop, memory_order_relaxed))
         intake_read(t, &z, true);
-    /* What the kernel still holds was accepted by us: read it before leaving. */
-    while (intake_batch(t, MSG_DONTWAIT) > 0)
-        ;
+    intake_last_read(t);
+    /* Its last records are published: the last one to leave lets the aggregator finish. */
+    if (atomic_fetch_sub(&p->intake_running, 1) == 1)
+        atomic_store(&p->agg_stop, 1);
+    md_pipe_wake(p);
     return NULL;
 }
 
@@ -400,8 +433,7 @@ void *md_pipe_inline_main(void *arg)
         }
         md_pipe_agg_turn(p);
     }
-    while (intake_batch(t, MSG_DONTWAIT) > 0)
-        ;
+    intake_last_read(t);
     md_pipe_agg_finish(p);
     return NULL;
 }

@@ -46,7 +46,6 @@ struct agg_counts {
     struct md_agg_stats coll; /* the share of the loop's points (collectors, telemetry) */
     uint64_t taken;           /* DogStatsD samples taken from the rings (or inline) */
     uint64_t reparse;         /* ... whose line the aggregator's parse did not take */
-    uint64_t shutdown;        /* ... left in a ring after the last seal */
     uint64_t fast_misses, fast_mismatches;
     struct md_statsd_stats sd; /* the aggregator's own statsd stage (slow path) */
 };
@@ -123,10 +122,14 @@ struct md_pipeline {
     struct md_ring frame_ring;  /* aggregator -> loop: frames */
     _Atomic int flush_req;      /* 1 = due windows, 2 = all */
     int want_flush;             /* aggregator thread: a request not begun yet */
-    bool seal_busy, seal_all;   /* aggregator thread: a seal in progress */
+    bool seal_busy;             /* aggregator thread: a seal in progress */
     bool seal_blocked;          /* ... waiting for the loop to free parts */
-    bool stopping;              /* aggregator thread: the last seal */
-    _Atomic int intake_stop, agg_stop;
+    /* Stop: intake_stop asks the intake threads to read their sockets empty
+     * and leave; the last to leave sets agg_stop; the thread that owns the
+     * aggregator seals the last windows (in parts, the loop taking them)
+     * and sets agg_done. */
+    _Atomic int intake_stop, agg_stop, agg_done;
+    _Atomic unsigned intake_running; /* intake threads (not the inline one) not gone yet */
     _Atomic int agg_sleeping;
     _Atomic int agg_paused;     /* tests stall the consumer with this */
     _Atomic uint32_t wake_seq;
@@ -142,6 +145,10 @@ struct md_pipeline {
     bool async_init;
     md_frame_fn frame_fn;
     void *frame_ud;
+    _Atomic uint32_t loop_seq;  /* a frame or agg_done: wakes a blocking md_pipeline_stop */
+    enum { PIPE_RUNNING, PIPE_STOPPING, PIPE_STOPPED } stop_state;
+    void (*stopped_fn)(void *ud);
+    void *stopped_ud;
 };
 
 /* Thread bodies: an intake thread feeding the aggregator thread through
@@ -152,6 +159,8 @@ void *md_pipe_agg_main(void *p);
 void *md_pipe_inline_main(void *t);
 /* Wake the aggregator thread if it naps. */
 void md_pipe_wake(struct md_pipeline *p);
+/* Tell the loop (and a blocking md_pipeline_stop) that a frame or agg_done is there. */
+void md_pipe_wake_loop(struct md_pipeline *p);
 
 /* pipeline_agg.c: the aggregator's side, also run by a lone intake thread. */
 #define AGG_SEAL_NAP_NS (1000 * 1000) /* a seal waiting for the loop to free parts */

@@ -5,7 +5,8 @@ A window of 20,000 series reaches the sinks in parts (the aggregator hands
 a big seal over 8192 series at a time). Its console output must state
 exact counts: a header per part with the number of series lines under it,
 and after the last part the window's total, equal to those lines; no
-`series=N+` guesses. A small window keeps its one header.
+`series=N+` guesses. The last window, sealed by SIGTERM, comes in parts
+too, its total printed last. A small window keeps its one header.
 """
 import re
 import time
@@ -81,6 +82,36 @@ def test_big_window_exact_counts(d):
     assert "+" not in "".join(l for l in text.splitlines() if l.startswith("=== ")), text[:2000]
 
 
+def test_last_window_at_shutdown_in_parts_with_its_total(d):
+    """SIGTERM with a big window open: the stop seals it in parts, as a flush
+    does (not whole), and its total is the last thing printed."""
+    m = Meterd(d, settings={"sinks": "console", "flush_interval": 60})
+    # All of it in the open window, sealed only by the stop.
+    left = 60 - time.time() % 60
+    if left < 10:
+        time.sleep(left + 0.2)
+    names = ["e2e.console.stop%d" % i for i in range(N)]
+    dgrams = datagrams(names)
+    m.send(*dgrams)
+    m.wait_received(len(dgrams))
+    assert m.stop() == 0
+    with open(m.proc.log_path, errors="replace") as f:
+        text = f.read()
+    start = next(l.split(" ")[0] for l in text.splitlines() if " e2e.console.stop0{" in l)
+    w = windows(text)[start]
+    assert w["total"] and w["single"] == [], w
+    series, nparts = w["total"]
+    assert nparts == len(w["parts"]) >= 2, w
+    for part, count, lines in w["parts"]:
+        assert count == lines, (part, count, lines)
+    assert series == sum(p[2] for p in w["parts"]) >= N, w
+    got = [l for l in text.splitlines() if " e2e.console.stop" in l and l.startswith(start)]
+    assert len(got) == N, len(got)
+    shown = [l for l in text.splitlines()
+             if l.startswith("=== ") or re.match(r"^\d{4}-\d\d-\d\dT", l)]
+    assert TOTAL.match(shown[-1]) and shown[-1].startswith("=== " + start), shown[-3:]
+
+
 def test_small_window_one_header(d):
     m = Meterd(d, settings={"sinks": "console", "flush_interval": 2})
     m.send("e2e.console.small:1|c\ne2e.console.small2:2|g")
@@ -99,4 +130,6 @@ def test_small_window_one_header(d):
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_tests([test_big_window_exact_counts, test_small_window_one_header]))
+    raise SystemExit(run_tests([test_big_window_exact_counts,
+                                test_last_window_at_shutdown_in_parts_with_its_total,
+                                test_small_window_one_header]))

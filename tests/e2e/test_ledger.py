@@ -29,7 +29,7 @@ PARSE_REASONS = ["no_type_separator", "no_value_separator", "empty_name", "empty
                  "bad_event_length", "bad_service_check", "bad_service_check_status",
                  "truncated_datagram", "unterminated_line", "line_too_long"]
 DROP_REASONS = ["blocked", "too_many_tags", "nonfinite", "context_limit", "timestamp_type",
-                "no_memory", "ring_full", "reparse", "shutdown"]
+                "no_memory", "ring_full", "reparse"]
 FWD_DROPS = ["rejected", "too_big", "queue_full", "shutdown", "invalid", "evicted", "corrupt"]
 
 
