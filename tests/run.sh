@@ -129,10 +129,10 @@ fi
 # The parser's libFuzzer target: seed replay on both parser paths, then a minute of fuzzing.
 summarised fuzz bash tests/fuzz/run.sh
 
-# ThreadSanitizer: the tests whose code crosses threads (rings, intake, feed, aggregator).
-if TARGETS="tests/unit/test_ring tests/unit/test_pipeline tests/unit/test_pipeline_feed tests/unit/test_ledger" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+# ThreadSanitizer: the tests whose code crosses threads (rings, intake, feed, aggregator, stop, trim).
+if TARGETS="tests/unit/test_ring tests/unit/test_pipeline tests/unit/test_pipeline_feed tests/unit/test_ledger tests/unit/test_stop_seal tests/unit/test_aggregator" build build-tsan -Db_sanitize=thread -Db_lundef=false; then
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-    for t in ring pipeline pipeline_feed ledger; do
+    for t in ring pipeline pipeline_feed ledger stop_seal aggregator; do
         cmocka "build-tsan/tests/unit/test_$t" tsan
     done
 else

@@ -102,14 +102,16 @@ def test_flood_keeps_host_metrics(d):
     assert a["collector_context_limit_drops"] == 0, a
 
     # New host series while DogStatsD's budget is full: the load collector.
-    own0 = a["contexts_collector"]
     write_conf(confd, "load", 5)
     m.proc.signal(signal.SIGHUP)
     wait_until(lambda: m.status()["reloads"] >= 1 or None, 10, "the SIGHUP reload")
     wait_until(lambda: windows(vm, 'system.load.1{host="%s"}' % HOST), 2 * iv + 10,
                       "system.load.1 from the collector switched on during the flood", interval=1)
     a = m.status()["aggregator"]
-    assert a["contexts_collector"] > own0 and a["collector_context_limit_drops"] == 0, a
+    # system.load.1 reaching VictoriaMetrics is the proof that the collector got
+    # its contexts; their count is no proof, as it also moves with the host's
+    # interfaces and mounts coming and going.
+    assert a["collector_context_limit_drops"] == 0, a
     assert a["context_limit_drops"] == sent - LIMIT, a
 
     # Host metrics in every window up to one wholly after the flood.
