@@ -253,6 +253,8 @@ size_t md_forwarder_spool_pending(struct md_forwarder *f)
     size_t spooled = 0, dropped = 0;
     uint64_t failed = f->total.dropped_shutdown;
     f->spooling_out = true;
+    if (f->spool) /* reads still out come back first: an entry being read cannot be evicted */
+        md_spool_sync(f->spool);
     while (f->inflight) {
         struct fwd_item *it = f->inflight;
         fwd_abort(f, it);

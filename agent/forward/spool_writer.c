@@ -119,6 +119,56 @@ static void spool_do(struct md_spool *s, struct spool_job *j)
         md_warn("spool: cannot delete %s/%s: %s", s->dir, j->name, strerror(-j->rc));
 }
 
+/* Under mu: hand finished jobs (a list from j to last) to the loop thread. */
+static void spool_report(struct md_spool *s, struct spool_job *j, struct spool_job *last)
+{
+    struct spool_writer *w = &s->w;
+    if (w->done_tail)
+        w->done_tail->next = j;
+    else
+        w->done = j;
+    w->done_tail = last;
+    if (s->wake) /* under the lock: md_spool_stop_waking must not race with it */
+        s->wake(s->ud);
+}
+
+/*
+ * One batch, in order. A read is reported as soon as it is done: a replay
+ * must not wait for the directory fsync of the deletions queued with it.
+ * Writes and deletions are reported after that fsync.
+ */
+static void spool_run_batch(struct md_spool *s, struct spool_job *batch)
+{
+    struct spool_writer *w = &s->w;
+    struct spool_job *changed = NULL, *changed_tail = NULL;
+    for (struct spool_job *j = batch, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        spool_do(s, j);
+        if (j->op == SPOOL_READ) {
+            pthread_mutex_lock(&w->mu);
+            w->busy--;
+            spool_report(s, j, j);
+            pthread_mutex_unlock(&w->mu);
+            continue;
+        }
+        if (changed_tail)
+            changed_tail->next = j;
+        else
+            changed = j;
+        changed_tail = j;
+    }
+    if (changed)
+        fsync(s->dirfd); /* the renames and deletions survive a power cut */
+    pthread_mutex_lock(&w->mu);
+    for (struct spool_job *j = changed; j; j = j->next)
+        if (j->op == SPOOL_WRITE)
+            w->todo_bytes -= j->data.len;
+    w->busy = 0;
+    if (changed)
+        spool_report(s, changed, changed_tail);
+}
+
 static void *spool_thread(void *arg)
 {
     struct md_spool *s = arg;
@@ -129,34 +179,16 @@ static void *spool_thread(void *arg)
             pthread_cond_wait(&w->work, &w->mu);
         if (!w->todo)
             break; /* stop, and nothing left */
-        struct spool_job *batch = w->todo, *last = w->todo_tail;
+        struct spool_job *batch = w->todo;
         unsigned n = 0;
         for (struct spool_job *j = batch; j; j = j->next)
             n++;
         w->todo = w->todo_tail = NULL;
         w->busy = n;
         pthread_mutex_unlock(&w->mu);
-        bool changed = false;
-        for (struct spool_job *j = batch; j; j = j->next) {
-            spool_do(s, j);
-            changed = changed || j->op != SPOOL_READ;
-        }
-        if (changed)
-            fsync(s->dirfd); /* the renames and deletions survive a power cut */
-        pthread_mutex_lock(&w->mu);
-        for (struct spool_job *j = batch; j; j = j->next)
-            if (j->op == SPOOL_WRITE)
-                w->todo_bytes -= j->data.len;
-        if (w->done_tail)
-            w->done_tail->next = batch;
-        else
-            w->done = batch;
-        w->done_tail = last;
-        w->busy = 0;
+        spool_run_batch(s, batch); /* returns with mu held */
         if (!w->todo)
             pthread_cond_broadcast(&w->idle);
-        if (s->wake) /* under the lock: md_spool_stop_waking must not race with it */
-            s->wake(s->ud);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
