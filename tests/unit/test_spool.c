@@ -141,6 +141,47 @@ static void test_reopen_keeps_order(void **st)
     fx_rmdir_all(d);
 }
 
+/*
+ * md_spool_load only asks: the spool's thread reads, and the payloads come
+ * back from md_spool_reap, in the order asked, while the entries count as
+ * loaded (not evictable, not offered again) and their items as on disk.
+ */
+static void test_loads_come_back_from_the_thread_in_order(void **st)
+{
+    char *d = fx_tmpdir("test_spool");
+    struct md_spool *s = open_ok(d, 1 << 20, NULL);
+    const char *bodies[] = {"first", "second", "third"};
+    for (int i = 0; i < 3; i++) {
+        struct md_payload *p = mk(bodies[i], 2);
+        assert_int_equal(md_spool_put(s, (uint64_t)(i + 1) << 20, p), 0);
+        md_payload_free(p);
+        md_spool_unload(s, (uint64_t)(i + 1) << 20);
+    }
+    md_spool_sync(s);
+    ngot = 0;
+    for (int i = 0; i < 3; i++) {
+        const struct md_spool_entry *e = md_spool_oldest(s, NULL, NULL);
+        assert_non_null(e);
+        assert_int_equal(e->seq, (uint64_t)(i + 1) << 20);
+        assert_int_equal(md_spool_load(s, e->seq), 0);
+    }
+    assert_null(md_spool_oldest(s, NULL, NULL));
+    assert_int_equal(md_spool_load(s, 1ull << 20), -EALREADY);
+    assert_int_equal(ngot, 0); /* nothing read on the caller's thread */
+    assert_int_equal(md_spool_items_on_disk_only(s), 6);
+    md_spool_sync(s);
+    assert_int_equal(ngot, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(got[i].rc, 0);
+        assert_int_equal(got[i].seq, (uint64_t)(i + 1) << 20);
+        assert_memory_equal(got[i].p->body, bodies[i], strlen(bodies[i]));
+        md_payload_free(got[i].p);
+    }
+    assert_int_equal(md_spool_items_on_disk_only(s), 0); /* the caller holds them now */
+    md_spool_close(s);
+    fx_rmdir_all(d);
+}
+
 static void test_corrupt_and_torn_skipped(void **st)
 {
     char *d = fx_tmpdir("test_spool");
@@ -366,6 +407,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_secret),
         cmocka_unit_test(test_reopen_keeps_order),
+        cmocka_unit_test(test_loads_come_back_from_the_thread_in_order),
         cmocka_unit_test(test_corrupt_and_torn_skipped),
         cmocka_unit_test(test_oldest_evicted_at_bound),
         cmocka_unit_test(test_one_agent_per_folder),
