@@ -115,6 +115,7 @@ struct md_forwarder {
     size_t nendpoints;
     unsigned nreading;      /* spool reads asked for, not back yet (fwd_refill) */
     uint64_t reading_bytes; /* their file sizes */
+    uint64_t refill_at;     /* loop time: no spool reads before it after a failed one */
     char *proxy_http, *proxy_https, *no_proxy; /* owned copies of o's; may hold a password */
     uint64_t spool_retry_at; /* loop time: no spool writes before it after a failure */
     bool spooling_out;       /* md_forwarder_spool_pending: a failed write is a drop */

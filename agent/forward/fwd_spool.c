@@ -123,7 +123,7 @@ static bool fwd_refill_ok(void *ud, const char *sink)
  */
 void fwd_refill(struct md_forwarder *f)
 {
-    if (!f->spool || f->state != FWD_RUNNING)
+    if (!f->spool || f->state != FWD_RUNNING || uv_now(f->loop) < f->refill_at)
         return;
     while (f->ninflight + f->qcount + f->nreading < 2 * f->o.max_concurrent) {
         const struct md_spool_entry *e = md_spool_oldest(f->spool, fwd_refill_ok, f);
@@ -163,8 +163,15 @@ void fwd_spool_loaded(void *ud, uint64_t seq, uint64_t bytes, struct md_payload 
     struct md_forwarder *f = ud;
     f->nreading--;
     f->reading_bytes -= bytes;
-    if (rc != 0)
-        return; /* logged, and counted when corrupt, by the spool */
+    if (rc == -EBADMSG)
+        return; /* deleted, logged and counted by the spool */
+    if (rc != 0) { /* EIO, ENOMEM: the file stays; a pause keeps a bad disk from a busy loop */
+        f->refill_at = uv_now(f->loop) + FWD_SPOOL_PAUSE_MS;
+        fwd_log(f, FWD_R_SPOOL, MD_LOG_WARN,
+                "forwarder: cannot read a spooled payload back: %s (kept on disk; trying again "
+                "in %u ms)", strerror(-rc), FWD_SPOOL_PAUSE_MS);
+        return;
+    }
     if (f->state != FWD_RUNNING) { /* stopping: it stays on disk for the next run */
         md_payload_free(p);
         md_spool_unload(f->spool, seq);

@@ -427,9 +427,7 @@ static void spool_reap_read(struct md_spool *s, struct spool_job *j)
         s->st.corrupt++;
         s->st.corrupt_items += e->items;
         spool_drop_at(s, (size_t)(e - s->v));
-    } else if (rc != 0) {
-        md_warn("spool: cannot read %s/%020" PRIu64 "-%s-%" PRIu64 ".spl: %s (kept for a later "
-                "try)", s->dir, e->seq, e->sink, e->items, strerror(-rc));
+    } else if (rc != 0) { /* the caller logs it, rate-limited */
         e->loaded = false;
     } else {
         s->st.replayed++;

@@ -75,7 +75,7 @@ typedef void (*md_spool_failed_fn)(void *ud, uint64_t seq, struct md_payload *p)
  * p is handed over and the entry stays loaded until md_spool_unload or
  * md_spool_remove. Otherwise p is NULL: -EBADMSG, the file was corrupt
  * and is deleted (logged, counted); other errors leave the entry on disk,
- * not loaded, for a later try.
+ * not loaded, for a later try (the caller logs those).
  */
 typedef void (*md_spool_loaded_fn)(void *ud, uint64_t seq, uint64_t bytes, struct md_payload *p,
                                    int rc);
