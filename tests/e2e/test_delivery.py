@@ -45,6 +45,37 @@ def test_changed_backend_does_not_wait_behind_old_backlog(d):
     m.stop()
 
 
+def test_backlog_waits_for_its_own_backend(d):
+    """A restart with another dd_url leaves the old backend's backlog alone (not
+    sent to the new one); configured again, the old backend gets it, once."""
+    os.makedirs(os.path.join(d, "a"))
+    os.makedirs(os.path.join(d, "b"))
+    vm_a = VictoriaMetrics(os.path.join(d, "a"))
+    vm_a.stop()
+    m = start_meterd(d, vm_a.url, flush_interval=1)
+    for _ in range(20):
+        m.send("a.count:1|c")
+        time.sleep(0.05)
+    m.wait_received(20)
+    assert m.stop() == 0
+    vm_b = VictoriaMetrics(os.path.join(d, "b"))
+    m = start_meterd(d, vm_b.url, flush_interval=1)
+    wait_until(lambda: (m.send("b.count:1|c"), vm_b.total("b.count", 1)[0] > 0)[1], 20,
+               "b.count at the new backend")
+    assert spool_files(m) == 0  # the old backlog is not this configuration's
+    assert m.stop() == 0
+    vm_a.restart()
+    m = start_meterd(d, vm_a.url, flush_interval=1)
+    wait_until(lambda: vm_a.total("a.count", 1)[0] >= 20, 20, "the backlog at its own backend")
+    wait_until(lambda: spool_files(m) == 0, 10, "the spool to empty")
+    time.sleep(1)  # a duplicate would come right behind
+    got, dups = vm_a.total("a.count", 1)
+    assert got == 20 and not dups, (got, dups)
+    assert vm_b.total("a.count", 1)[0] == 0
+    assert_ledger(m)
+    m.stop()
+
+
 def assert_ledger(m):
     """Every item the forwarder was handed is sent, dropped, evicted, queued or on disk, once."""
     led = m.status()["forwarder"]["ledger"]
@@ -318,6 +349,7 @@ def test_disk_full_spool_keeps_running(d):
 
 if __name__ == "__main__":
     sys.exit(run_tests([test_changed_backend_does_not_wait_behind_old_backlog,
+                        test_backlog_waits_for_its_own_backend,
                         test_sigterm_with_backend_down_spools_then_delivers,
                         test_repeated_sigkill_restarts_cleanly,
                         test_sigkill_during_outage_then_restart,
