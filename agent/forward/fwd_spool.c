@@ -149,9 +149,10 @@ static bool fwd_endpoint_configured(const struct md_forwarder *f, const char *ur
 {
     if (!f->nendpoints)
         return true;
-    for (size_t i = 0; i < f->nendpoints; i++) {
-        size_t n = strlen(f->endpoints[i]);
-        if (strncmp(url, f->endpoints[i], n) == 0 && strchr("/?#", url[n]))
+    for (size_t i = 0; i < f->nendpoints; i++) { /* a prefix that ends at a path boundary */
+        const char *ep = f->endpoints[i];
+        size_t n = strlen(ep);
+        if (strncmp(url, ep, n) == 0 && (ep[n - 1] == '/' || strchr("/?#", url[n])))
             return true;
     }
     return false;

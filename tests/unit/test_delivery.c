@@ -163,9 +163,11 @@ static void test_spool_replays_only_to_configured_endpoints(void **st)
 
     int script[] = {202};
     struct srv *s = srv_start_on(kept, script, 1, 202, 0, NULL, 0);
-    char ep[64];
-    snprintf(ep, sizeof ep, "http://127.0.0.1:%d/datadog", kept);
-    o.endpoints[0] = ep;
+    char ep[64], near[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d/datadog/", kept);
+    snprintf(near, sizeof near, "http://127.0.0.1:%d/data", gone); /* not at a path boundary */
+    o.endpoints[0] = near;
+    o.endpoints[1] = ep;
     f = md_forwarder_new(&loop, &o);
     struct files_want fw = {d, 0};
     assert_true(run_until(&loop, got_files, &fw, 10));
