@@ -260,7 +260,7 @@ def test_replay_from_slow_disk_keeps_health_answering(d):
     """A backlog read back from a cold, slow disk: /health answers at once the
     whole time (the reads run on the spool's thread, not the loop), and every
     count arrives exactly once."""
-    disk = SlowDisk(d, iops=2)
+    disk = SlowDisk(d, iops=1)  # a cold read of one file takes a second or more
     try:
         vm = VictoriaMetrics(d)
         vm.stop()
@@ -295,7 +295,8 @@ def test_replay_from_slow_disk_keeps_health_answering(d):
         got, dups = vm.total("slow.count", 1)
         assert got == sent and not dups, (got, sent, dups)
         assert drained > 2, "the disk was not slow (%.1f s): the test proves nothing" % drained
-        assert worst < 0.3, "/health took %.0f ms during the replay" % (worst * 1000)
+        # with the reads on the loop it waited 2015 ms here; off the loop, under 70 ms
+        assert worst < 0.5, "/health took %.0f ms during the replay" % (worst * 1000)
         assert_ledger(m)
         print("slow-disk replay: %d files in %.1f s, slowest /health %.0f ms"
               % (files, drained, worst * 1000))
