@@ -8,7 +8,7 @@ BUILD_PKGS="gcc meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev zli
 libyaml-dev libxxhash-dev libsnappy-dev ca-certificates"
 TEST_PKGS="libcmocka-dev libjansson-dev victoria-metrics prometheus openssl clang libclang-rt-14-dev mmdebstrap
 docker.io busybox-static debhelper dpkg-dev systemd python3-yaml tinyproxy protobuf-compiler
-python3-protobuf"
+python3-protobuf e2fsprogs mount"
 # Tools that may come from outside Debian's packages (pyenv, nodesource...):
 # install the Debian package only when the command is missing.
 TEST_TOOLS="python3:python3 curl:curl node:nodejs npm:npm"

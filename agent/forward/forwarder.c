@@ -346,6 +346,10 @@ static void fwd_release(struct md_forwarder *f)
         explicit_bzero(f->secrets[i], strlen(f->secrets[i]));
         free(f->secrets[i]);
     }
+    for (size_t i = 0; i < f->nendpoints; i++) {
+        explicit_bzero(f->endpoints[i], strlen(f->endpoints[i])); /* may hold user:password */
+        free(f->endpoints[i]);
+    }
     free(f->proxy_http);
     free(f->proxy_https);
     free(f->no_proxy);
@@ -420,6 +424,12 @@ struct md_forwarder *md_forwarder_new(uv_loop_t *loop, const struct md_fwd_opts 
         if (o->secrets[i] && o->secrets[i][0] && (f->secrets[f->nsecrets] = strdup(o->secrets[i])))
             f->nsecrets++;
         f->o.secrets[i] = NULL; /* the caller's copies may not outlive us */
+    }
+    for (size_t i = 0; o && i < MD_FWD_MAX_ENDPOINTS; i++) {
+        if (o->endpoints[i] && o->endpoints[i][0] &&
+            (f->endpoints[f->nendpoints] = strdup(o->endpoints[i])))
+            f->nendpoints++;
+        f->o.endpoints[i] = NULL;
     }
     f->o.spool_path = NULL;
     f->proxy_http = fwd_dup(f->o.proxy_http);

@@ -31,6 +31,7 @@
 #include "meterd/sink.h"
 
 #define MD_FWD_MAX_SECRETS 4
+#define MD_FWD_MAX_ENDPOINTS 8
 
 struct md_fwd_opts {
     uint64_t timeout_ms;          /* per request; 0 = 20000 (forwarder_timeout) */
@@ -48,6 +49,15 @@ struct md_fwd_opts {
      * own http_proxy / HTTPS_PROXY / NO_PROXY. Copied by md_forwarder_new.
      */
     const char *proxy_http, *proxy_https, *no_proxy;
+    /*
+     * The backends configured now, as URL prefixes (a sink's base URL:
+     * "https://app.datadoghq.com", "http://vm:8428/api/v1/write"). A
+     * spooled payload whose URL starts with none of them (a dd_url changed,
+     * a sink removed since it was spooled) is dropped when read back,
+     * counted as "unconfigured". None given: every spooled payload is sent.
+     * Copied by md_forwarder_new.
+     */
+    const char *endpoints[MD_FWD_MAX_ENDPOINTS];
 };
 
 struct md_forwarder;
@@ -94,7 +104,8 @@ size_t md_forwarder_pending(const struct md_forwarder *f);
  * "too_big" (413 for a single item, or items a sink could fit in no
  * payload: sink.h, too_big), "queue_full" (memory queue full and
  * no spool room), "shutdown" (could not be spooled at exit), "invalid"
- * (bad URL or curl setup). items_* count series (or checks, events) inside.
+ * (bad URL or curl setup), "unconfigured" (read back from the spool for
+ * a backend no longer configured: opts.endpoints). items_* count series (or checks, events) inside.
  * spooled counts payloads handed to the spool's writer; a write that then
  * fails is counted by the spool (write_errors) and the payload comes back.
  */
@@ -108,8 +119,9 @@ struct md_fwd_stats {
     uint64_t probes;                    /* HEAD requests to an unreachable backend */
     uint64_t spooled;                   /* payloads written to the disk spool */
     uint64_t dropped_rejected, dropped_too_big, dropped_queue_full, dropped_shutdown,
-        dropped_invalid;
-    uint64_t items_rejected, items_too_big, items_queue_full, items_shutdown, items_invalid;
+        dropped_invalid, dropped_unconfigured;
+    uint64_t items_rejected, items_too_big, items_queue_full, items_shutdown, items_invalid,
+        items_unconfigured;
     int last_status;                    /* HTTP code of the last answer, 0 = none/no answer */
     int64_t last_success;               /* unix seconds of the last 2xx, 0 = never */
     int64_t last_attempt;               /* unix seconds of the last completed request */

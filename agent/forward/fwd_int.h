@@ -44,6 +44,7 @@ enum fwd_reason {
     FWD_R_INVALID,
     FWD_R_SHUTDOWN,
     FWD_R_RECOVERED,
+    FWD_R_UNCONFIGURED,
     FWD_R_COUNT
 };
 
@@ -110,6 +111,11 @@ struct md_forwarder {
     struct md_spool *spool; /* NULL when off */
     char *secrets[MD_FWD_MAX_SECRETS]; /* copies of opts.secrets, kept off the disk by the spool */
     size_t nsecrets;
+    char *endpoints[MD_FWD_MAX_ENDPOINTS]; /* copies of opts.endpoints; none = all configured */
+    size_t nendpoints;
+    unsigned nreading;      /* spool reads asked for, not back yet (fwd_refill) */
+    uint64_t reading_bytes; /* their file sizes */
+    uint64_t refill_at;     /* loop time: no spool reads before it after a failed one */
     char *proxy_http, *proxy_https, *no_proxy; /* owned copies of o's; may hold a password */
     uint64_t spool_retry_at; /* loop time: no spool writes before it after a failure */
     bool spooling_out;       /* md_forwarder_spool_pending: a failed write is a drop */
@@ -152,6 +158,7 @@ void fwd_release_to_spool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_unspool(struct md_forwarder *f, struct fwd_item *it);
 void fwd_refill(struct md_forwarder *f);
 void fwd_spool_failed(void *ud, uint64_t seq, struct md_payload *p);
+void fwd_spool_loaded(void *ud, uint64_t seq, uint64_t bytes, struct md_payload *p, int rc);
 void fwd_spool_waiting(struct md_forwarder *f);
 bool fwd_sink_backlogged(struct md_forwarder *f, struct fwd_sink *sk);
 

@@ -90,6 +90,10 @@ void fwd_drop(struct md_forwarder *f, struct fwd_item *it, enum fwd_reason why)
         FWD_COUNT(f, sk, dropped_invalid, 1);
         FWD_COUNT(f, sk, items_invalid, n);
         break;
+    case FWD_R_UNCONFIGURED:
+        FWD_COUNT(f, sk, dropped_unconfigured, 1);
+        FWD_COUNT(f, sk, items_unconfigured, n);
+        break;
     case FWD_R_TOO_BIG:
         FWD_COUNT(f, sk, dropped_too_big, 1);
         FWD_COUNT(f, sk, items_too_big, n);

@@ -109,12 +109,13 @@ void fwd_stats_json(struct md_buf *b, const struct md_fwd_stats *s)
                   ",\"items_dropped\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"retries\":%" PRIu64
                   ",\"splits\":%" PRIu64 ",\"probes\":%" PRIu64 ",\"spooled\":%" PRIu64
                   ",\"dropped\":{\"rejected\":%" PRIu64 ",\"too_big\":%" PRIu64
-                  ",\"queue_full\":%" PRIu64 ",\"shutdown\":%" PRIu64 ",\"invalid\":%" PRIu64 "},"
+                  ",\"queue_full\":%" PRIu64 ",\"shutdown\":%" PRIu64 ",\"invalid\":%" PRIu64
+                  ",\"unconfigured\":%" PRIu64 "},"
                   "\"last_status\":%d,\"last_success\":%lld,\"last_attempt\":%lld",
                   s->payloads_in, s->payloads_sent, s->bytes_sent, s->items_sent, s->items_dropped, s->errors,
                   s->retries, s->splits, s->probes, s->spooled, s->dropped_rejected,
                   s->dropped_too_big, s->dropped_queue_full, s->dropped_shutdown,
-                  s->dropped_invalid, s->last_status, (long long)s->last_success,
+                  s->dropped_invalid, s->dropped_unconfigured, s->last_status, (long long)s->last_success,
                   (long long)s->last_attempt);
 }
 
@@ -214,7 +215,7 @@ void md_forwarder_metrics(const struct md_forwarder *f, struct md_buf *b)
     const struct { const char *r; uint64_t v; } d[] = {
         {"rejected", t->dropped_rejected}, {"too_big", t->dropped_too_big},
         {"queue_full", t->dropped_queue_full}, {"shutdown", t->dropped_shutdown},
-        {"invalid", t->dropped_invalid},
+        {"invalid", t->dropped_invalid}, {"unconfigured", t->dropped_unconfigured},
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         md_buf_printf(b, "meterd_forwarder_dropped_total{reason=\"%s\"} %" PRIu64 "\n", d[i].r,

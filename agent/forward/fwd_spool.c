@@ -4,9 +4,9 @@
  * crash loses only payloads on their first attempt); a payload the memory
  * queue has no room for lives on disk only; as the backend takes payloads
  * again, the queue refills from the spool, oldest first, a few at a time
- * so memory stays bounded however large the spool. The spool writes on its
- * own thread and reports back through a uv_async; at exit everything
- * unsent is written and the writes are waited for.
+ * so memory stays bounded however large the spool. The spool reads and
+ * writes on its own thread and reports back through a uv_async; at exit
+ * everything unsent is written and the writes are waited for.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -115,31 +115,87 @@ static bool fwd_refill_ok(void *ud, const char *sink)
     return sk->neps == 0;
 }
 
-/* Read spooled payloads back, oldest first, for sinks that can take them now. */
+/*
+ * Ask the spool's thread for spooled payloads, oldest first, for sinks
+ * that can take them now. What is queued, in flight and being read stays
+ * within twice the concurrency and the memory queue's byte bound, so a
+ * 100 MiB spool is read a few payloads ahead, never all at once.
+ */
 void fwd_refill(struct md_forwarder *f)
 {
-    if (!f->spool || f->state != FWD_RUNNING)
+    if (!f->spool || f->state != FWD_RUNNING || uv_now(f->loop) < f->refill_at)
         return;
-    for (unsigned n = 0; n < f->o.max_concurrent; n++) {
-        if (f->ninflight + f->qcount >= 2 * f->o.max_concurrent)
-            return;
+    while (f->ninflight + f->qcount + f->nreading < 2 * f->o.max_concurrent) {
         const struct md_spool_entry *e = md_spool_oldest(f->spool, fwd_refill_ok, f);
-        if (!e || (f->qbytes && f->qbytes + e->bytes > f->o.retry_queue_max_bytes))
+        uint64_t held = f->qbytes + f->reading_bytes;
+        if (!e || (held && held + e->bytes > f->o.retry_queue_max_bytes))
             return;
-        uint64_t seq = e->seq;
-        struct md_payload *p = NULL;
-        int rc = md_spool_load(f->spool, seq, &p);
-        if (rc == -EBADMSG)
-            continue; /* deleted and logged by the spool */
-        struct fwd_item *it = rc == 0 ? fwd_item_new(f, p, seq) : NULL;
-        if (!it) {
-            md_payload_free(p);
-            md_spool_unload(f->spool, seq);
+        uint64_t bytes = e->bytes;
+        if (md_spool_load(f->spool, e->seq) != 0)
             return;
-        }
-        it->spooled = true;
-        fwd_queue_push(f, it);
+        f->nreading++;
+        f->reading_bytes += bytes;
     }
+}
+
+/*
+ * Is the payload's URL one of the configured endpoints? A payload spooled
+ * for a backend the configuration no longer names (another dd_url, a sink
+ * removed) is not sent elsewhere: its API key and data were meant for that
+ * backend only, as the Datadog agent keeps a domain's retry files for that
+ * domain. Without a list (opts.endpoints empty) every URL is configured.
+ */
+static bool fwd_endpoint_configured(const struct md_forwarder *f, const char *url)
+{
+    if (!f->nendpoints)
+        return true;
+    for (size_t i = 0; i < f->nendpoints; i++) { /* a prefix that ends at a path boundary */
+        const char *ep = f->endpoints[i];
+        size_t n = strlen(ep);
+        if (strncmp(url, ep, n) == 0 && (ep[n - 1] == '/' || strchr("/?#", url[n])))
+            return true;
+    }
+    return false;
+}
+
+/* The spool's thread read seq back (spool.h, md_spool_loaded_fn). */
+void fwd_spool_loaded(void *ud, uint64_t seq, uint64_t bytes, struct md_payload *p, int rc)
+{
+    struct md_forwarder *f = ud;
+    f->nreading--;
+    f->reading_bytes -= bytes;
+    if (rc == -EBADMSG)
+        return; /* deleted, logged and counted by the spool */
+    if (rc != 0) { /* EIO, ENOMEM: the file stays; a pause keeps a bad disk from a busy loop */
+        f->refill_at = uv_now(f->loop) + FWD_SPOOL_PAUSE_MS;
+        fwd_log(f, FWD_R_SPOOL, MD_LOG_WARN,
+                "forwarder: cannot read a spooled payload back: %s (kept on disk; trying again "
+                "in %u ms)", strerror(-rc), FWD_SPOOL_PAUSE_MS);
+        return;
+    }
+    if (f->state != FWD_RUNNING) { /* stopping: it stays on disk for the next run */
+        md_payload_free(p);
+        md_spool_unload(f->spool, seq);
+        return;
+    }
+    struct fwd_item *it = fwd_item_new(f, p, seq);
+    if (!it) {
+        md_payload_free(p);
+        md_spool_unload(f->spool, seq);
+        return;
+    }
+    it->spooled = true;
+    if (!fwd_endpoint_configured(f, p->url)) {
+        char u[256];
+        fwd_url_for_log(p->url, u, sizeof u);
+        fwd_log(f, FWD_R_UNCONFIGURED, MD_LOG_WARN,
+                "forwarder: dropping a spooled %s payload (%zu items) for %s: that endpoint is no "
+                "longer configured (counted as dropped, reason unconfigured)",
+                it->sink->name, p->nitems, u);
+        fwd_drop(f, it, FWD_R_UNCONFIGURED);
+        return;
+    }
+    fwd_queue_push(f, it);
 }
 
 /* While a sink fails, what waits for it is written to disk, so a crash does not lose it. */
@@ -162,7 +218,7 @@ static void fwd_spool_async_cb(uv_async_t *a)
 {
     struct md_forwarder *f = a->data;
     md_spool_reap(f->spool);
-    fwd_dispatch(f); /* a payload a failed write gave back may go now */
+    fwd_dispatch(f); /* payloads read back, or given back by a failed write, may go now */
 }
 
 /* A spool that cannot be opened leaves the agent running without one, and says so. */
@@ -175,7 +231,8 @@ void fwd_spool_open(struct md_forwarder *f)
     struct md_spool_opts so = {.dir = f->o.spool_path, .max_bytes = f->o.spool_max_bytes,
                                .secrets = (const char *const *)f->secrets,
                                .nsecrets = f->nsecrets, .wake = fwd_spool_wake,
-                               .failed = fwd_spool_failed, .ud = f};
+                               .failed = fwd_spool_failed, .loaded = fwd_spool_loaded,
+                               .ud = f};
     uv_async_init(f->loop, &f->spool_async, fwd_spool_async_cb);
     f->spool_async.data = f;
     f->open_handles++;
@@ -204,6 +261,8 @@ size_t md_forwarder_spool_pending(struct md_forwarder *f)
     size_t spooled = 0, dropped = 0;
     uint64_t failed = f->total.dropped_shutdown;
     f->spooling_out = true;
+    if (f->spool) /* reads still out come back first: an entry being read cannot be evicted */
+        md_spool_sync(f->spool);
     while (f->inflight) {
         struct fwd_item *it = f->inflight;
         fwd_abort(f, it);

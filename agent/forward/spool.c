@@ -7,10 +7,11 @@
  * access. File bytes go to the writer thread (spool_writer.c) and come
  * back to spool_reap: a write that found the filesystem full evicts the
  * oldest file and is queued again; one that fails for good leaves the
- * index and goes to the `failed` callback. Reads stay here: a file is read
- * back once, from the page cache more often than not. An flock on ".lock"
- * keeps a second agent from replaying, and so duplicating, this agent's
- * payloads.
+ * index and goes to the `failed` callback. Reads go to the same thread:
+ * replaying a 100 MiB spool after a restart reads files the page cache
+ * no longer holds, and a cold read of one payload can take longer than
+ * the loop may stall. An flock on ".lock" keeps a second agent from
+ * replaying, and so duplicating, this agent's payloads.
  */
 #include "spool.h"
 
@@ -190,6 +191,7 @@ struct md_spool *md_spool_open(const struct md_spool_opts *o, uint64_t *max_seq,
     s->nsecrets = o->nsecrets < SPOOL_MAX_SECRETS ? o->nsecrets : SPOOL_MAX_SECRETS;
     s->wake = o->wake;
     s->failed = o->failed;
+    s->loaded = o->loaded;
     s->ud = o->ud;
     if (spool_scan(s, max_seq) != 0) {
         snprintf(err, errlen, "cannot list %s: %s", o->dir, strerror(errno));
@@ -317,6 +319,8 @@ static void spool_reap_write(struct md_spool *s, struct spool_job *j)
     spool_job_free(j);
 }
 
+static void spool_reap_read(struct md_spool *s, struct spool_job *j);
+
 void md_spool_reap(struct md_spool *s)
 {
     struct spool_job *j = spool_writer_take_done(s);
@@ -324,6 +328,8 @@ void md_spool_reap(struct md_spool *s)
         struct spool_job *next = j->next;
         if (j->op == SPOOL_WRITE)
             spool_reap_write(s, j);
+        else if (j->op == SPOOL_READ)
+            spool_reap_read(s, j);
         else
             spool_job_free(j);
         j = next;
@@ -383,56 +389,53 @@ int md_spool_put(struct md_spool *s, uint64_t seq, const struct md_payload *p)
 
 /* ------------------------------------------------------------- read, remove */
 
-static int spool_read_file(struct md_spool *s, const struct md_spool_entry *e, struct md_buf *b)
+int md_spool_load(struct md_spool *s, uint64_t seq)
 {
-    char name[SPOOL_NAME_LEN];
-    spool_name(e, name, sizeof name);
-    int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    char chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof chunk)) > 0)
-        md_buf_add(b, chunk, (size_t)n);
-    int rc = n < 0 ? -errno : b->oom ? -ENOMEM : 0;
-    close(fd);
-    return rc;
-}
-
-/* A payload whose write is still out is read from the bytes queued for it. */
-static int spool_read(struct md_spool *s, const struct md_spool_entry *e, struct md_payload **out)
-{
-    if (e->job)
-        return spool_decode(s, e->job->data.p, e->job->data.len, false, out);
-    struct md_buf b;
-    md_buf_init(&b);
-    int rc = spool_read_file(s, e, &b);
-    if (rc == 0 || rc == -ENOENT)
-        rc = rc ? -EBADMSG : spool_decode(s, b.p ? b.p : "", b.len, true, out);
-    md_buf_free(&b);
-    return rc;
-}
-
-int md_spool_load(struct md_spool *s, uint64_t seq, struct md_payload **out)
-{
-    size_t i = spool_find(s, seq);
-    if (i >= s->n || s->v[i].seq != seq)
+    struct md_spool_entry *e = spool_get(s, seq);
+    if (!e)
         return -ENOENT;
-    int rc = spool_read(s, &s->v[i], out);
-    if (rc == -EBADMSG) {
-        char name[SPOOL_NAME_LEN];
-        spool_name(&s->v[i], name, sizeof name);
-        md_warn("spool: %s/%s is torn or corrupt: skipped and deleted", s->dir, name);
-        s->st.corrupt++;
-        s->st.corrupt_items += s->v[i].items;
-        spool_drop_at(s, i);
-        return rc;
+    if (e->loaded)
+        return -EALREADY;
+    struct spool_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    j->op = SPOOL_READ;
+    j->seq = seq;
+    spool_name(e, j->name, sizeof j->name); /* queued after its write, if that is still out */
+    e->loaded = e->reading = true;
+    spool_writer_push(s, j);
+    return 0;
+}
+
+/* A finished read: the payload to the `loaded` callback; a corrupt file leaves the index. */
+static void spool_reap_read(struct md_spool *s, struct spool_job *j)
+{
+    struct md_spool_entry *e = spool_get(s, j->seq);
+    struct md_payload *p = j->p;
+    int rc = j->rc;
+    j->p = NULL;
+    spool_job_free(j);
+    if (!e || !e->reading) { /* cannot happen: a loaded entry is neither evicted nor removed */
+        md_payload_free(p);
+        return;
     }
-    if (rc == 0) {
-        s->v[i].loaded = true;
+    uint64_t seq = e->seq, bytes = e->bytes;
+    e->reading = false;
+    if (rc == -EBADMSG) {
+        md_warn("spool: %s/%020" PRIu64 "-%s-%" PRIu64 ".spl is torn or corrupt: skipped and "
+                "deleted", s->dir, e->seq, e->sink, e->items);
+        s->st.corrupt++;
+        s->st.corrupt_items += e->items;
+        spool_drop_at(s, (size_t)(e - s->v));
+    } else if (rc != 0) { /* the caller logs it, rate-limited */
+        e->loaded = false;
+    } else {
         s->st.replayed++;
     }
-    return rc;
+    if (s->loaded)
+        s->loaded(s->ud, seq, bytes, p, rc);
+    else
+        md_payload_free(p);
 }
 
 void md_spool_unload(struct md_spool *s, uint64_t seq)
@@ -486,7 +489,7 @@ uint64_t md_spool_items_on_disk_only(const struct md_spool *s)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (!s->v[i].loaded)
+        if (!s->v[i].loaded || s->v[i].reading)
             n += s->v[i].items;
     return n;
 }

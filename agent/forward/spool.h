@@ -13,14 +13,16 @@
  * are stored as placeholders and put back from the current configuration
  * when a file is read.
  *
- * Writes and deletions run on a writer thread of the spool's own (an fsync
- * takes milliseconds, which the loop must not wait for): md_spool_put
- * queues the file's bytes and returns, the entry counts in the index at
- * once, and a payload loaded back before its file is written is read from
- * those bytes. A write that fails for good (disk full with nothing left to
- * evict, I/O error) is reported through the `failed` callback, with the
- * payload when the caller no longer holds a copy. Every function runs on
- * the loop thread, except the `wake` callback.
+ * Every disk access after the opening scan runs on a thread of the
+ * spool's own (an fsync takes milliseconds, a cold read of a large payload
+ * tens of them, which the loop must not wait for): md_spool_put queues
+ * the file's bytes and returns, the entry counts in the index at once;
+ * md_spool_load queues a read, which comes back through the `loaded`
+ * callback, in the order the loads were asked. A write that fails for
+ * good (disk full with nothing left to evict, I/O error) is reported
+ * through the `failed` callback, with the payload when the caller no
+ * longer holds a copy. Every function and callback runs on the loop
+ * thread, except the `wake` callback.
  */
 #ifndef METERD_SPOOL_H
 #define METERD_SPOOL_H
@@ -40,7 +42,8 @@ struct md_spool_entry {
     uint64_t bytes; /* file size */
     uint64_t items; /* series (checks, events) inside, from the file name */
     char sink[32];
-    bool loaded; /* a copy is in memory (queued or in flight) */
+    bool loaded;  /* a copy is in memory (queued or in flight), or being read */
+    bool reading; /* md_spool_load asked for it; the `loaded` callback has not run */
     struct spool_job *job; /* its write, until the file is on disk */
 };
 
@@ -67,6 +70,15 @@ typedef void (*md_spool_wake_fn)(void *ud);
  * was not loaded); NULL when the caller still holds one.
  */
 typedef void (*md_spool_failed_fn)(void *ud, uint64_t seq, struct md_payload *p);
+/*
+ * md_spool_reap: the read of entry seq (`bytes` on disk) finished. rc 0:
+ * p is handed over and the entry stays loaded until md_spool_unload or
+ * md_spool_remove. Otherwise p is NULL: -EBADMSG, the file was corrupt
+ * and is deleted (logged, counted); other errors leave the entry on disk,
+ * not loaded, for a later try (the caller logs those).
+ */
+typedef void (*md_spool_loaded_fn)(void *ud, uint64_t seq, uint64_t bytes, struct md_payload *p,
+                                   int rc);
 
 struct md_spool_opts {
     const char *dir;
@@ -75,6 +87,7 @@ struct md_spool_opts {
     size_t nsecrets;
     md_spool_wake_fn wake;      /* optional: without it, only md_spool_sync reaps */
     md_spool_failed_fn failed;  /* optional */
+    md_spool_loaded_fn loaded;  /* needed for md_spool_load */
     void *ud;
 };
 
@@ -102,10 +115,11 @@ void md_spool_close(struct md_spool *s);
 int md_spool_put(struct md_spool *s, uint64_t seq, const struct md_payload *p);
 
 /*
- * Read entry seq back into a new payload (caller owns it) and mark it
- * loaded. A corrupt file is deleted, logged once and -EBADMSG returned.
+ * Mark entry seq loaded and queue its read on the spool's thread; the
+ * payload comes to the `loaded` callback from md_spool_reap. Returns 0,
+ * -ENOENT (no such entry), -EALREADY (loaded) or -ENOMEM.
  */
-int md_spool_load(struct md_spool *s, uint64_t seq, struct md_payload **out);
+int md_spool_load(struct md_spool *s, uint64_t seq);
 
 /* The memory copy of seq was released: it may be loaded (or evicted) again. */
 void md_spool_unload(struct md_spool *s, uint64_t seq);
@@ -113,7 +127,7 @@ void md_spool_unload(struct md_spool *s, uint64_t seq);
 /* Delivered or dropped for good: delete the file. */
 void md_spool_remove(struct md_spool *s, uint64_t seq);
 
-/* Handle the writes the thread finished: retries after a full disk, failures. */
+/* Handle the jobs the thread finished: retries after a full disk, failures, reads. */
 void md_spool_reap(struct md_spool *s);
 /* Block until every queued write and deletion is done and reaped (exit, tests). */
 void md_spool_sync(struct md_spool *s);

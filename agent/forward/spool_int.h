@@ -3,8 +3,8 @@
  * one else. spool.c owns the index (which files exist, their order, the
  * byte bound, eviction) and runs on the loop thread; spool_codec.c turns a
  * payload into a file's bytes and back; spool_writer.c is the one thread
- * that writes, fsyncs, renames and deletes files, so that no disk flush
- * ever runs on the loop.
+ * that writes, fsyncs, renames, reads and deletes files, so that no disk
+ * access ever runs on the loop.
  *
  * Only the loop thread touches the index and frees jobs. The writer thread
  * reads a job's bytes and sets its result; the loop thread may read the
@@ -25,7 +25,7 @@
 #define SPOOL_MAX_SECRETS 8
 #define SPOOL_NAME_LEN 96
 
-enum spool_op { SPOOL_WRITE, SPOOL_UNLINK };
+enum spool_op { SPOOL_WRITE, SPOOL_UNLINK, SPOOL_READ };
 
 struct spool_job {
     struct spool_job *next;
@@ -34,10 +34,11 @@ struct spool_job {
     bool orphan; /* loop thread only: its entry left the index while the write was out */
     char name[SPOOL_NAME_LEN];
     struct md_buf data; /* SPOOL_WRITE: the file up to its CRC, which the writer appends */
-    int rc;             /* the writer's result: 0 or a negative errno */
+    struct md_payload *p; /* SPOOL_READ: the payload read back, until reaped */
+    int rc;               /* the thread's result: 0 or a negative errno */
 };
 
-/* The writer thread and its queues (spool_writer.c); guarded by mu. */
+/* The spool's thread and its queues (spool_writer.c); guarded by mu. */
 struct spool_writer {
     pthread_t th;
     bool started, stop;
@@ -57,6 +58,7 @@ struct md_spool {
     size_t nsecrets;
     md_spool_wake_fn wake;
     md_spool_failed_fn failed;
+    md_spool_loaded_fn loaded;
     void *ud;
     struct md_spool_entry *v; /* sorted by seq */
     size_t n, cap;
@@ -94,5 +96,7 @@ uint64_t spool_writer_pending_bytes(struct md_spool *s);
 /* Jobs queued, running or finished but not taken yet. */
 bool spool_writer_busy(struct md_spool *s);
 void spool_job_free(struct spool_job *j);
+/* Thread side of SPOOL_READ: the file's payload into j->p, or j->rc. */
+void spool_read_job(struct md_spool *s, struct spool_job *j);
 
 #endif

@@ -1,19 +1,22 @@
 /*
- * spool_writer.c: the spool's one writer thread (see spool_int.h).
+ * spool_writer.c: the spool's one thread for disk access (see spool_int.h).
  *
  * Writing a file safely takes a write, an fsync, a rename and a directory
- * fsync: 3 to 9 ms on an ordinary disk, far more on a busy one, which the
- * loop (HTTP, probes, the status server) must never wait for. This thread
- * does it, and deletions too, in the order they were queued, so a deletion
- * queued after a write always finds the file. It takes every job waiting,
- * does them, and fsyncs the directory once for the batch before it reports
- * them: a finished write is durable under its final name. Then `wake` lets
- * the loop reap them.
+ * fsync: 3 to 9 ms on an ordinary disk, far more on a busy one, and reading
+ * back a payload the page cache has lost takes as long; the loop (HTTP,
+ * probes, the status server) must never wait for either. This thread does
+ * writes, reads and deletions in the order they were queued, so a deletion
+ * or a read queued after a write always finds the file. It takes every job
+ * waiting, does them, and fsyncs the directory once for a batch that
+ * changed it before it reports them: a finished write is durable under its
+ * final name. Then `wake` lets the loop reap them. A read is decoded here
+ * too (CRC, copies), so the loop only takes the payload.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -26,6 +29,7 @@ void spool_job_free(struct spool_job *j)
     if (!j)
         return;
     md_buf_free(&j->data);
+    md_payload_free(j->p);
     free(j);
 }
 
@@ -73,8 +77,39 @@ static int spool_write_file(int dirfd, const struct spool_job *j)
     return rc;
 }
 
+static int spool_read_file(int fd, struct md_buf *b)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        md_buf_reserve(b, (size_t)st.st_size);
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            md_buf_add(b, chunk, (size_t)n);
+    return n < 0 ? -errno : b->oom ? -ENOMEM : 0;
+}
+
+void spool_read_job(struct md_spool *s, struct spool_job *j)
+{
+    int fd = openat(s->dirfd, j->name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        j->rc = errno == ENOENT ? -EBADMSG : -errno; /* gone behind our back: as torn */
+        return;
+    }
+    j->rc = spool_read_file(fd, &j->data);
+    close(fd);
+    if (j->rc == 0)
+        j->rc = spool_decode(s, j->data.p ? j->data.p : "", j->data.len, true, &j->p);
+    md_buf_free(&j->data);
+}
+
 static void spool_do(struct md_spool *s, struct spool_job *j)
 {
+    if (j->op == SPOOL_READ) {
+        spool_read_job(s, j);
+        return;
+    }
     if (j->op == SPOOL_WRITE) {
         j->rc = spool_write_file(s->dirfd, j);
         return;
@@ -82,6 +117,56 @@ static void spool_do(struct md_spool *s, struct spool_job *j)
     j->rc = unlinkat(s->dirfd, j->name, 0) != 0 && errno != ENOENT ? -errno : 0;
     if (j->rc)
         md_warn("spool: cannot delete %s/%s: %s", s->dir, j->name, strerror(-j->rc));
+}
+
+/* Under mu: hand finished jobs (a list from j to last) to the loop thread. */
+static void spool_report(struct md_spool *s, struct spool_job *j, struct spool_job *last)
+{
+    struct spool_writer *w = &s->w;
+    if (w->done_tail)
+        w->done_tail->next = j;
+    else
+        w->done = j;
+    w->done_tail = last;
+    if (s->wake) /* under the lock: md_spool_stop_waking must not race with it */
+        s->wake(s->ud);
+}
+
+/*
+ * One batch, in order. A read is reported as soon as it is done: a replay
+ * must not wait for the directory fsync of the deletions queued with it.
+ * Writes and deletions are reported after that fsync.
+ */
+static void spool_run_batch(struct md_spool *s, struct spool_job *batch)
+{
+    struct spool_writer *w = &s->w;
+    struct spool_job *changed = NULL, *changed_tail = NULL;
+    for (struct spool_job *j = batch, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        spool_do(s, j);
+        if (j->op == SPOOL_READ) {
+            pthread_mutex_lock(&w->mu);
+            w->busy--;
+            spool_report(s, j, j);
+            pthread_mutex_unlock(&w->mu);
+            continue;
+        }
+        if (changed_tail)
+            changed_tail->next = j;
+        else
+            changed = j;
+        changed_tail = j;
+    }
+    if (changed)
+        fsync(s->dirfd); /* the renames and deletions survive a power cut */
+    pthread_mutex_lock(&w->mu);
+    for (struct spool_job *j = changed; j; j = j->next)
+        if (j->op == SPOOL_WRITE)
+            w->todo_bytes -= j->data.len;
+    w->busy = 0;
+    if (changed)
+        spool_report(s, changed, changed_tail);
 }
 
 static void *spool_thread(void *arg)
@@ -94,30 +179,16 @@ static void *spool_thread(void *arg)
             pthread_cond_wait(&w->work, &w->mu);
         if (!w->todo)
             break; /* stop, and nothing left */
-        struct spool_job *batch = w->todo, *last = w->todo_tail;
+        struct spool_job *batch = w->todo;
         unsigned n = 0;
         for (struct spool_job *j = batch; j; j = j->next)
             n++;
         w->todo = w->todo_tail = NULL;
         w->busy = n;
         pthread_mutex_unlock(&w->mu);
-        for (struct spool_job *j = batch; j; j = j->next)
-            spool_do(s, j);
-        fsync(s->dirfd); /* the renames and deletions survive a power cut */
-        pthread_mutex_lock(&w->mu);
-        for (struct spool_job *j = batch; j; j = j->next)
-            if (j->op == SPOOL_WRITE)
-                w->todo_bytes -= j->data.len;
-        if (w->done_tail)
-            w->done_tail->next = batch;
-        else
-            w->done = batch;
-        w->done_tail = last;
-        w->busy = 0;
+        spool_run_batch(s, batch); /* returns with mu held */
         if (!w->todo)
             pthread_cond_broadcast(&w->idle);
-        if (s->wake) /* under the lock: md_spool_stop_waking must not race with it */
-            s->wake(s->ud);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;

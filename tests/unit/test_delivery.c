@@ -137,6 +137,55 @@ static void test_spool_survives_restart(void **st)
     fx_rmdir_all(d);
 }
 
+/*
+ * A restart with another backend configured: what was spooled for the old
+ * one is dropped when read back (counted as unconfigured, its file
+ * deleted), never sent to the new one; what was spooled for a backend
+ * still configured is sent there.
+ */
+static void test_spool_replays_only_to_configured_endpoints(void **st)
+{
+    char *d = fx_tmpdir("test_delivery");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int gone = closed_port(), kept = closed_port();
+    struct md_fwd_opts o = spool_opts(d);
+    struct md_forwarder *f = md_forwarder_new(&loop, &o);
+    assert_int_equal(md_forwarder_send(f, payload(gone, "old-1")), 0);
+    assert_int_equal(md_forwarder_send(f, payload(kept, "kept")), 0);
+    assert_int_equal(md_forwarder_send(f, payload(gone, "old-2")), 0);
+    struct want w = {.f = f, .n = 3};
+    assert_true(run_until(&loop, got_spooled, &w, 10));
+    md_forwarder_spool_pending(f);
+    md_forwarder_free(f);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(fx_count_files(d, ".spl"), 3);
+
+    int script[] = {202};
+    struct srv *s = srv_start_on(kept, script, 1, 202, 0, NULL, 0);
+    char ep[64], near[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d/datadog/", kept);
+    snprintf(near, sizeof near, "http://127.0.0.1:%d/data", gone); /* not at a path boundary */
+    o.endpoints[0] = near;
+    o.endpoints[1] = ep;
+    f = md_forwarder_new(&loop, &o);
+    struct files_want fw = {d, 0};
+    assert_true(run_until(&loop, got_files, &fw, 10));
+    assert_true(run_until_idle(&loop, f, 5));
+    assert_int_equal(srv_nrecs(s), 1);
+    assert_string_equal(s->recs[0].body, "kept");
+    struct md_fwd_stats t = fwd_stats(f);
+    assert_int_equal(t.dropped_unconfigured, 2);
+    assert_int_equal(t.items_unconfigured, 2);
+    assert_int_equal(t.items_sent, 1);
+    struct md_fwd_ledger l = balanced(f);
+    assert_int_equal(l.recovered, 3);
+    assert_int_equal(l.on_disk, 0);
+    finish(&loop, f);
+    srv_stop(s);
+    fx_rmdir_all(d);
+}
+
 static void test_full_queue_spills_to_spool_without_loss(void **st)
 {
     char *d = fx_tmpdir("test_delivery");
@@ -475,6 +524,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spool_survives_restart),
+        cmocka_unit_test(test_spool_replays_only_to_configured_endpoints),
         cmocka_unit_test(test_full_queue_spills_to_spool_without_loss),
         cmocka_unit_test(test_shutdown_with_backend_down_spools_at_once),
         cmocka_unit_test(test_413_split_until_accepted),

@@ -35,11 +35,42 @@ static struct md_payload *mk(const char *body, size_t items)
     return p;
 }
 
+/* What the `loaded` callback got, in order: reads come back from the spool's thread. */
+#define MAX_LOADED 16
+static struct loaded {
+    uint64_t seq;
+    struct md_payload *p;
+    int rc;
+} got[MAX_LOADED];
+static size_t ngot;
+
+static void on_loaded(void *ud, uint64_t seq, uint64_t bytes, struct md_payload *p, int rc)
+{
+    if (ngot == MAX_LOADED)
+        fail_msg("more reads came back than asked for");
+    got[ngot++] = (struct loaded){seq, p, rc};
+}
+
+/* md_spool_load, then wait for the spool's thread and take what it read. */
+static int load_sync(struct md_spool *s, uint64_t seq, struct md_payload **out)
+{
+    int rc = md_spool_load(s, seq);
+    if (rc != 0)
+        return rc;
+    ngot = 0;
+    md_spool_sync(s);
+    assert_int_equal(ngot, 1);
+    assert_int_equal(got[0].seq, seq);
+    *out = got[0].p;
+    return got[0].rc;
+}
+
 static struct md_spool *open_ok(const char *d, uint64_t max, uint64_t *max_seq)
 {
     char err[256];
     uint64_t dummy;
-    struct md_spool_opts o = {.dir = d, .max_bytes = max, .secrets = secrets, .nsecrets = 2};
+    struct md_spool_opts o = {.dir = d, .max_bytes = max, .secrets = secrets, .nsecrets = 2,
+                              .loaded = on_loaded};
     struct md_spool *s = md_spool_open(&o, max_seq ? max_seq : &dummy, err, sizeof err);
     if (!s)
         fail_msg("open: %s", err);
@@ -59,7 +90,7 @@ static void test_round_trip_and_secret(void **st)
     assert_true(fx_dir_contains(d, "series"));
     md_spool_unload(s, 1u << 20);
     struct md_payload *q = NULL;
-    assert_int_equal(md_spool_load(s, 1u << 20, &q), 0);
+    assert_int_equal(load_sync(s, 1u << 20, &q), 0);
     assert_int_equal(q->len, p->len);
     assert_memory_equal(q->body, p->body, p->len);
     assert_string_equal(q->url, p->url);
@@ -100,12 +131,53 @@ static void test_reopen_keeps_order(void **st)
         assert_non_null(e);
         struct md_payload *p = NULL;
         uint64_t seq = e->seq;
-        assert_int_equal(md_spool_load(s, seq, &p), 0);
+        assert_int_equal(load_sync(s, seq, &p), 0);
         assert_memory_equal(p->body, want[i], strlen(want[i]));
         md_spool_remove(s, seq);
         md_payload_free(p);
     }
     assert_null(md_spool_oldest(s, NULL, NULL));
+    md_spool_close(s);
+    fx_rmdir_all(d);
+}
+
+/*
+ * md_spool_load only asks: the spool's thread reads, and the payloads come
+ * back from md_spool_reap, in the order asked, while the entries count as
+ * loaded (not evictable, not offered again) and their items as on disk.
+ */
+static void test_loads_come_back_from_the_thread_in_order(void **st)
+{
+    char *d = fx_tmpdir("test_spool");
+    struct md_spool *s = open_ok(d, 1 << 20, NULL);
+    const char *bodies[] = {"first", "second", "third"};
+    for (int i = 0; i < 3; i++) {
+        struct md_payload *p = mk(bodies[i], 2);
+        assert_int_equal(md_spool_put(s, (uint64_t)(i + 1) << 20, p), 0);
+        md_payload_free(p);
+        md_spool_unload(s, (uint64_t)(i + 1) << 20);
+    }
+    md_spool_sync(s);
+    ngot = 0;
+    for (int i = 0; i < 3; i++) {
+        const struct md_spool_entry *e = md_spool_oldest(s, NULL, NULL);
+        assert_non_null(e);
+        assert_int_equal(e->seq, (uint64_t)(i + 1) << 20);
+        assert_int_equal(md_spool_load(s, e->seq), 0);
+    }
+    assert_null(md_spool_oldest(s, NULL, NULL));
+    assert_int_equal(md_spool_load(s, 1ull << 20), -EALREADY);
+    assert_int_equal(ngot, 0); /* nothing read on the caller's thread */
+    assert_int_equal(md_spool_items_on_disk_only(s), 6);
+    md_spool_sync(s);
+    assert_int_equal(ngot, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(got[i].rc, 0);
+        assert_int_equal(got[i].seq, (uint64_t)(i + 1) << 20);
+        assert_memory_equal(got[i].p->body, bodies[i], strlen(bodies[i]));
+        md_payload_free(got[i].p);
+    }
+    assert_int_equal(md_spool_items_on_disk_only(s), 0); /* the caller holds them now */
     md_spool_close(s);
     fx_rmdir_all(d);
 }
@@ -135,9 +207,9 @@ static void test_corrupt_and_torn_skipped(void **st)
     s = open_ok(d, 1 << 20, NULL);
     assert_int_equal(access(path, F_OK), -1); /* the tmp file is gone */
     struct md_payload *p = NULL;
-    assert_int_equal(md_spool_load(s, 1ull << 20, &p), -EBADMSG);
-    assert_int_equal(md_spool_load(s, 2ull << 20, &p), -EBADMSG);
-    assert_int_equal(md_spool_load(s, 3ull << 20, &p), 0);
+    assert_int_equal(load_sync(s, 1ull << 20, &p), -EBADMSG);
+    assert_int_equal(load_sync(s, 2ull << 20, &p), -EBADMSG);
+    assert_int_equal(load_sync(s, 3ull << 20, &p), 0);
     md_payload_free(p);
     struct md_spool_stats t;
     md_spool_stats(s, &t);
@@ -182,7 +254,7 @@ static void test_oldest_evicted_at_bound(void **st)
     /* Loaded entries are never evicted: with all three in memory, no room. */
     for (int i = 3; i <= 5; i++) {
         struct md_payload *p = NULL;
-        assert_int_equal(md_spool_load(s, (uint64_t)i << 20, &p), 0);
+        assert_int_equal(load_sync(s, (uint64_t)i << 20, &p), 0);
         md_payload_free(p);
     }
     struct md_payload *p = mk(body, 1);
@@ -230,7 +302,7 @@ static void test_writer_races_leave_index_and_disk_equal(void **st)
     uint64_t m;
     main_thread = pthread_self();
     struct md_spool_opts o = {.dir = d, .max_bytes = 40000, .secrets = secrets, .nsecrets = 2,
-                              .wake = on_wake};
+                              .wake = on_wake, .loaded = on_loaded};
     struct md_spool *s = md_spool_open(&o, &m, err, sizeof err);
     assert_non_null(s);
     char body[801];
@@ -243,7 +315,7 @@ static void test_writer_races_leave_index_and_disk_equal(void **st)
         md_spool_unload(s, i << 20);
         if (i % 3 == 0) { /* read back at once, maybe before its file exists */
             struct md_payload *q = NULL;
-            assert_int_equal(md_spool_load(s, i << 20, &q), 0);
+            assert_int_equal(load_sync(s, i << 20, &q), 0);
             assert_memory_equal(q->body, body, 800);
             md_payload_free(q);
             md_spool_remove(s, i << 20);
@@ -262,7 +334,7 @@ static void test_writer_races_leave_index_and_disk_equal(void **st)
     for (const struct md_spool_entry *e; (e = md_spool_oldest(s, NULL, NULL)); kept++) {
         struct md_payload *q = NULL;
         uint64_t seq = e->seq;
-        assert_int_equal(md_spool_load(s, seq, &q), 0); /* from the file, CRC checked */
+        assert_int_equal(load_sync(s, seq, &q), 0); /* from the file, CRC checked */
         md_payload_free(q);
         md_spool_remove(s, seq);
     }
@@ -335,6 +407,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_secret),
         cmocka_unit_test(test_reopen_keeps_order),
+        cmocka_unit_test(test_loads_come_back_from_the_thread_in_order),
         cmocka_unit_test(test_corrupt_and_torn_skipped),
         cmocka_unit_test(test_oldest_evicted_at_bound),
         cmocka_unit_test(test_one_agent_per_folder),
