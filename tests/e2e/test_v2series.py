@@ -16,11 +16,12 @@ and every other point must arrive exactly once.
 """
 import os
 import random
+import signal
 import sys
 
 import pb_payloads
 from capture_server import CaptureServer
-from harness import Meterd, run_tests, shipping_agent, wait_until
+from harness import Meterd, run_tests, shipping_agent, spool_paths, wait_until
 
 HOST = "e2e-v2-host"
 KEY = "e2e-v2-key-0123456789abcdef"
@@ -115,6 +116,28 @@ def test_v2_series_zstd(d):
         assert list(g.tags) == ["env:test"] and g.points[0].value == 4.5, g
         assert origin(g) == (10, 10, 0), g.metadata
         assert m.status()["forwarder"]["dropped"]["rejected"] == 0
+
+
+def test_zstd_spooled_replays_as_zstd(d):
+    """A zstd payload kept in the spool at exit goes out in the next run with its own
+    Content-Encoding: zstd (the spool keeps the payload's headers), and decodes."""
+    with CaptureServer() as probe:  # a loopback port that nothing answers once closed
+        port = probe.port
+    url = "http://127.0.0.1:%d" % port
+    settings = {"use_v2_api.series": "true", "serializer_compressor_kind": "zstd"}
+    m = shipping_agent(d, url, HOST, KEY, **settings)
+    m.send(b"spz.gauge:7|g")
+    m.wait_received(1)
+    wait_until(lambda: m.status()["forwarder"]["payloads_in"] >= 1, 20, "a payload for the intake")
+    m.proc.signal(signal.SIGTERM)
+    assert m.proc.p.wait(20) == 0
+    assert spool_paths(os.path.join(d, "transactions_to_retry")), "nothing spooled at exit"
+    with CaptureServer(port=port, decode=pb_payloads.decode) as cap:
+        shipping_agent(d, url, HOST, KEY, **settings)
+        got = wait_until(lambda: by_name(v2_series(cap)).get("spz.gauge"), 30, "the spooled series")
+        assert got[0].points[0].value == 7, got
+        for r in cap.requests("/api/v2/series"):
+            assert r["headers"]["content-encoding"] == "zstd" and not r["error"], r
 
 
 def test_v2_default_follows_the_intake(d):
@@ -327,6 +350,7 @@ def test_413_events_and_checks_split(d):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests([test_v2_series_exact, test_v2_series_zstd, test_v2_default_follows_the_intake,
+    sys.exit(run_tests([test_v2_series_exact, test_v2_series_zstd, test_zstd_spooled_replays_as_zstd,
+                        test_v2_default_follows_the_intake,
                         test_413_v2_series_split, test_413_v2_series_split_zstd, test_413_sketches_split,
                         test_413_remote_write_split, test_413_events_and_checks_split]))

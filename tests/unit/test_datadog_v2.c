@@ -155,6 +155,60 @@ static void test_v2_compressor_kind(void **state)
     }
 }
 
+/*
+ * The compressed limit cuts, with either compressor: hard-to-compress
+ * series fill payloads up to 4000 bytes on the wire and never past it,
+ * every series once and in order.
+ */
+static void test_v2_compressed_limit(void **state)
+{
+    (void)state;
+    static const enum md_dd_compressor kinds[] = {MD_DD_COMP_ZSTD, MD_DD_COMP_ZLIB};
+    for (size_t ki = 0; ki < 2; ki++) {
+        struct ctx c;
+        memset(&c, 0, sizeof c);
+        c.cfg = (struct md_datadog_conf){.api_key = "k", .use_v2_series = MD_V2_ON,
+                                         .compressor_kind = kinds[ki]};
+        c.ops = md_sink_lookup("datadog");
+        char err[128];
+        assert_int_equal(c.ops->create(&c.cfg, NULL, &c.st, err, sizeof err), 0);
+        assert_int_equal(md_sink_datadog_set_agent_items(c.st, false), 0);
+        assert_int_equal(md_sink_datadog_set_limits(c.st, 4000, 0), 0);
+        struct md_frame f;
+        md_frame_init(&f, T0, 10);
+        const size_t n = 2000;
+        uint64_t x = 88172645463325252ull; /* xorshift: names no compressor shrinks much */
+        char name[64];
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            snprintf(name, sizeof name, "m%05zu.%016llx", i, (unsigned long long)x);
+            add(&f, name, NULL, key(&f, "h", NULL, 0), MD_SERIES_GAUGE, 0, (double)i);
+        }
+        struct md_payload *out = NULL;
+        assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
+        static struct series s[2000];
+        size_t next = 0, payloads = 0;
+        for (struct md_payload *p = out; p; p = p->next, payloads++) {
+            assert_true(p->len <= 4000);
+            if (p->next)
+                assert_true(p->len > 3000); /* filled, not cut early */
+            size_t len;
+            char *body = inflated(p, &len);
+            size_t got = dec_payload(body, len, s, 2000);
+            for (size_t i = 0; i < got; i++, next++) {
+                snprintf(name, sizeof name, "m%05zu.", next);
+                assert_memory_equal(s[i].metric, name, strlen(name));
+            }
+            free(body);
+        }
+        assert_int_equal(next, n);
+        assert_true(payloads > 5);
+        md_payload_list_free(out);
+        md_frame_free(&f);
+        c.ops->destroy(c.st);
+    }
+}
+
 /* auto: v2 for Datadog's sites only; true and false win over the URL. */
 static void test_v2_choice(void **state)
 {
@@ -373,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_v2_fields),
         cmocka_unit_test(test_v2_origin),
         cmocka_unit_test(test_v2_compressor_kind),
+        cmocka_unit_test(test_v2_compressed_limit),
         cmocka_unit_test(test_v2_protoc),
         cmocka_unit_test(test_v2_choice),
         cmocka_unit_test(test_v2_limits),
