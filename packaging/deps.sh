@@ -5,10 +5,10 @@
 set -euo pipefail
 
 BUILD_PKGS="gcc meson ninja-build pkg-config libuv1-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
-libyaml-dev libxxhash-dev libsnappy-dev ca-certificates"
+libyaml-dev libxxhash-dev libsnappy-dev libzstd-dev ca-certificates"
 TEST_PKGS="libcmocka-dev libjansson-dev victoria-metrics prometheus openssl clang libclang-rt-14-dev mmdebstrap
 docker.io busybox-static debhelper dpkg-dev systemd python3-yaml tinyproxy protobuf-compiler
-python3-protobuf e2fsprogs mount"
+python3-protobuf e2fsprogs mount zstd python3-zstandard"
 # Tools that may come from outside Debian's packages (pyenv, nodesource...):
 # install the Debian package only when the command is missing.
 TEST_TOOLS="python3:python3 curl:curl node:nodejs npm:npm"

@@ -24,7 +24,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <zlib.h>
+
 #include "buf.h"
+#include "compress.h"
 #include "datadog.h"
 #include "datadog_int.h"
 #include "datadog_meta.h"
@@ -67,9 +70,11 @@ int md_sink_datadog_set_limits(void *state, size_t max_compressed, size_t max_un
 
 static const char *const dd_dist_outputs[] = {"auto", "sketch", "series", NULL};
 static const char *const dd_v2_choices[] = {"auto", "true", "false", NULL};
+static const char *const dd_comp_choices[] = {"auto", "zstd", "zlib", NULL};
 
 _Static_assert(sizeof(enum md_dist_output) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum md_v2_series) == sizeof(int), "enum fields are written as int");
+_Static_assert(sizeof(enum md_dd_compressor) == sizeof(int), "enum fields are written as int");
 
 static const char *dd_check_site(const char *v)
 {
@@ -108,6 +113,16 @@ static const struct md_opt dd_keys[] = {
      "(false). auto: v2 for Datadog's own sites (site, or a dd_url under\n"
      "datadoghq.com, datadoghq.eu or ddog-gov.com), v1 for any other dd_url\n"
      "(VictoriaMetrics 1.79 answers 400 to v2)."},
+    {"serializer_compressor_kind", MD_OPT_ENUM, DD_OFF(compressor_kind, enum md_dd_compressor),
+     "auto", 0, 0, dd_comp_choices, 0, NULL, NULL, NULL, {"DD_SERIALIZER_COMPRESSOR_KIND"}, NULL,
+     "Compression of every Datadog payload: zstd (Content-Encoding: zstd, what the\n"
+     "Datadog agent sends by default) or zlib (Content-Encoding: deflate). auto:\n"
+     "zstd for Datadog's own sites, zlib for any other dd_url (VictoriaMetrics 1.79\n"
+     "does not decode zstd). The payload limits apply to the compressed size either way."},
+    {"serializer_zstd_compressor_level", MD_OPT_INT, DD_OFF(zstd_level, int), "1", 1, 22, NULL,
+     0, NULL, NULL, NULL, {"DD_SERIALIZER_ZSTD_COMPRESSOR_LEVEL"}, NULL,
+     "zstd level when the payloads are zstd: 1 (fastest, the Datadog agent's default)\n"
+     "to 22 (smallest)."},
     {NULL},
 };
 
@@ -195,6 +210,11 @@ static int dd_create(const void *conf, const struct md_sink_env *env, void **sta
     st->host = strdup(env && env->hostname ? env->hostname : "");
     md_sink_datadog_set_limits(st, 0, 0);
     st->v2_series = c->use_v2_series == MD_V2_AUTO ? dd_is_datadog(c) : c->use_v2_series == MD_V2_ON;
+    bool zstd = c->compressor_kind == MD_DD_COMP_AUTO ? dd_is_datadog(c)
+                                                      : c->compressor_kind == MD_DD_COMP_ZSTD;
+    st->comp = zstd ? MD_COMP_ZSTD : MD_COMP_ZLIB;
+    st->comp_level = zstd ? (c->zstd_level ? c->zstd_level : MD_ZSTD_LEVEL_DEFAULT)
+                          : Z_DEFAULT_COMPRESSION;
     st->agent_items = true;
     bool ok = st->base && st->api_key && st->host;
     if (ok && env && env->ntags) {
@@ -244,12 +264,14 @@ static int dd_encode_sketches(struct dd_state *st, const struct md_frame *f, str
         md_buf_init(&b);
         size_t done = 0;
         struct md_payload *p = NULL;
-        if (md_sketch_pb_encode(f, first, n, &b, &done) != 0 ||
-            !(p = md_dd_payload_new(st, "/api/beta/sketches", "application/x-protobuf"))) {
+        if (md_sketch_pb_encode(f, first, n, &b, &done) != 0 || b.oom ||
+            !(p = md_dd_payload_new(st, "/api/beta/sketches", "application/x-protobuf")) ||
+            md_dd_compress_body(st, p, b.p, b.len) != 0) {
             md_buf_free(&b);
+            md_payload_free(p);
             return -ENOMEM;
         }
-        p->body = md_buf_steal(&b, &p->len);
+        md_buf_free(&b);
         p->nitems = done;
         md_dd_list_append(out, p);
         first += n;
@@ -267,12 +289,13 @@ static int dd_encode_meta(struct dd_state *st, struct md_payload **out)
     md_buf_init(&b);
     md_dd_meta_body(&b, st->host, (const char *const *)st->tags, st->ntags);
     struct md_payload *p = b.oom ? NULL : md_dd_payload_new(st, "/intake/", "application/json");
-    if (!p || !(p->body = md_buf_steal(&b, &p->len))) {
+    if (!p || md_dd_compress_body(st, p, b.p, b.len) != 0) {
         md_buf_free(&b);
         md_payload_free(p);
         atomic_store(&st->meta_due, now); /* try again with the next window */
         return -ENOMEM;
     }
+    md_buf_free(&b);
     p->nitems = 1;
     md_dd_list_append(out, p);
     return 0;

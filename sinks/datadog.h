@@ -12,6 +12,8 @@
 enum md_dist_output { MD_DIST_AUTO = 0, MD_DIST_SKETCH, MD_DIST_SERIES };
 /* use_v2_api.series: auto (by the intake), true, false. */
 enum md_v2_series { MD_V2_AUTO = 0, MD_V2_ON, MD_V2_OFF };
+/* serializer_compressor_kind: auto (by the intake), zstd, zlib. */
+enum md_dd_compressor { MD_DD_COMP_AUTO = 0, MD_DD_COMP_ZSTD, MD_DD_COMP_ZLIB };
 
 struct md_datadog_conf {
     char *api_key; /* secret: never log; only copied into a header */
@@ -19,6 +21,8 @@ struct md_datadog_conf {
     char *dd_url;  /* overrides site when set; may hold credentials */
     enum md_dist_output distribution_output;
     enum md_v2_series use_v2_series;
+    enum md_dd_compressor compressor_kind;
+    int zstd_level;
 };
 
 /* The intake's base URL (dd_url, else https://api.<site>), no trailing slash; malloc'd, NULL when out of memory. */

@@ -2,7 +2,8 @@
  * datadog_batch.c: the Datadog sink's payloads, filled under an intake's
  * limits while they are compressed.
  *
- * Items are streamed into a zlib stream (zstream.h) as they are written,
+ * Items are streamed into the compressor (zstream.h: zstd or zlib, by
+ * serializer_compressor_kind) as they are written,
  * and a new payload starts before the next item would pass a limit of the
  * endpoint (bytes compressed and uncompressed, and for v2 series a count),
  * so the uncompressed body of a window never sits in memory and no payload
@@ -81,19 +82,37 @@ static void dd_batch_emit(struct dd_batch *b)
     int rc = md_zs_finish(&b->zs, b->tail, strlen(b->tail), &z, &zlen);
     size_t n = b->nitems;
     b->nitems = 0;
-    if (rc != 0 || !p || p->nheaders >= MD_PAYLOAD_MAX_HEADERS ||
-        !(p->headers[p->nheaders] = dd_header("Content-Encoding", "deflate"))) {
+    if (rc != 0 || !p || md_dd_set_body(b->st, p, z, zlen) != 0) {
         free(z);
         md_payload_free(p);
         b->rc = -ENOMEM;
         return;
     }
+    p->nitems = n;
+    md_dd_list_append(b->out, p);
+}
+
+int md_dd_set_body(struct dd_state *st, struct md_payload *p, char *z, size_t zlen)
+{
+    if (p->nheaders >= MD_PAYLOAD_MAX_HEADERS ||
+        !(p->headers[p->nheaders] = dd_header("Content-Encoding", md_comp_encoding(st->comp))))
+        return -ENOMEM;
     p->nheaders++;
     p->body = z;
     p->len = zlen;
-    p->nitems = n;
     p->compress = false; /* already: the flusher leaves it alone */
-    md_dd_list_append(b->out, p);
+    return 0;
+}
+
+int md_dd_compress_body(struct dd_state *st, struct md_payload *p, const void *plain, size_t len)
+{
+    void *z = NULL;
+    size_t zlen = 0;
+    int rc = st->comp == MD_COMP_ZSTD ? md_zstd(plain, len, st->comp_level, &z, &zlen)
+                                      : md_deflate(plain, len, st->comp_level, &z, &zlen);
+    if (rc == 0 && (rc = md_dd_set_body(st, p, z, zlen)) != 0)
+        free(z);
+    return rc;
 }
 
 void md_dd_batch_add(struct dd_batch *b, const struct md_buf *fresh, const struct md_buf *cont,
@@ -105,7 +124,7 @@ void md_dd_batch_add(struct dd_batch *b, const struct md_buf *fresh, const struc
         return;
     }
     size_t alone = fresh->len + item->len + tail;
-    if (alone > b->limit || compressBound((uLong)alone) > b->climit) {
+    if (alone > b->limit || md_comp_bound(b->st->comp, alone) > b->climit) {
         b->too_big++;
         return;
     }
@@ -118,8 +137,8 @@ void md_dd_batch_add(struct dd_batch *b, const struct md_buf *fresh, const struc
         b->nitems++;
         return;
     }
-    if (md_zs_begin(&b->zs, b->climit, b->limit, fresh->p ? fresh->p : "", fresh->len, tail) !=
-        0) {
+    if (md_zs_begin(&b->zs, b->st->comp, b->st->comp_level, b->climit, b->limit,
+                    fresh->p ? fresh->p : "", fresh->len, tail) != 0) {
         md_zs_abort(&b->zs);
         b->rc = -ENOMEM;
         return;

@@ -33,6 +33,8 @@ struct dd_state {
     size_t limit, climit;       /* v1 bodies: max uncompressed, compressed bytes */
     size_t v2_limit, v2_climit; /* v2 series bodies */
     bool v2_series;             /* series to /api/v2/series as protobuf */
+    enum md_comp_kind comp;     /* of every payload (serializer_compressor_kind) */
+    int comp_level;
     _Atomic unsigned long long utf8_fixed; /* bytes replaced by U+FFFD, not yet logged */
     _Atomic long long utf8_logged;         /* unix time of the last line about them */
     char **tags;   /* host tags, for the host metadata */
@@ -74,6 +76,10 @@ void md_dd_batch_end(struct dd_batch *b);
 struct md_payload *md_dd_payload_new(struct dd_state *st, const char *path,
                                      const char *content_type);
 void md_dd_list_append(struct md_payload **out, struct md_payload *p);
+/* Set p's body to z (compressed with st's kind, taken) and its Content-Encoding. 0 or -ENOMEM. */
+int md_dd_set_body(struct dd_state *st, struct md_payload *p, char *z, size_t zlen);
+/* p's body: len bytes at plain compressed with st's kind and level (copied). 0 or -errno. */
+int md_dd_compress_body(struct dd_state *st, struct md_payload *p, const void *plain, size_t len);
 /* Invalid UTF-8 replaced: one line a minute with the count (encode runs on pool threads). */
 void md_dd_note_utf8(struct dd_state *st, size_t bad);
 /* The tags as a JSON array; with device, a device:<x> tag is left out and *device set. */

@@ -88,7 +88,35 @@ struct json_group {
     size_t n;
 };
 
-#define JSON_MAX_GROUPS 256
+/*
+ * The group that starts at *i inside the object (after its '{' or a
+ * group): 1 with *g filled and *i past it, 0 at the object's '}' (*i on
+ * it), -1 when it does not parse. Walking the groups again rather than
+ * keeping them leaves no limit on how many source types one body holds.
+ */
+static int json_group_next(const char *s, size_t len, size_t *i, struct json_group *g)
+{
+    size_t p = *i;
+    if (p < len && s[p] == '}')
+        return 0;
+    if (p >= len || s[p] != '"')
+        return -1;
+    g->key = p;
+    for (p++; p < len && s[p] != '"'; p++)
+        p += s[p] == '\\';
+    if (p + 2 >= len || s[p + 1] != ':' || s[p + 2] != '[')
+        return -1;
+    g->open = p + 2;
+    long items = json_items(s, len, g->open, &g->close);
+    if (items < 0)
+        return -1;
+    g->n = (size_t)items;
+    p = g->close + 1;
+    if (p < len && s[p] == ',')
+        p++;
+    *i = p;
+    return 1;
+}
 
 /* Group `g` with items [from, to) of its array, after a ',' unless first. */
 static void json_group_part(struct md_buf *out, const char *s, size_t len,
@@ -110,33 +138,18 @@ static void json_group_part(struct md_buf *out, const char *s, size_t len,
     md_buf_putc(out, ']');
 }
 
-/* The groups of the object opened at `open`; returns how many, -1 when it does not parse. */
-static long json_groups(const char *s, size_t len, size_t open, struct json_group *g,
-                        size_t *close)
+/* Items in all groups of the object opened at `open`, *close its '}'; -1 when it does not parse. */
+static long json_group_total(const char *s, size_t len, size_t open, size_t *close)
 {
-    size_t i = open + 1;
-    long n = 0;
-    while (i < len && s[i] != '}') {
-        if (n == JSON_MAX_GROUPS || s[i] != '"')
-            return -1;
-        g[n].key = i;
-        for (i++; i < len && s[i] != '"'; i++)
-            i += s[i] == '\\';
-        if (i + 2 >= len || s[i + 1] != ':' || s[i + 2] != '[')
-            return -1;
-        g[n].open = i + 2;
-        long items = json_items(s, len, g[n].open, &g[n].close);
-        if (items < 0)
-            return -1;
-        g[n].n = (size_t)items;
-        i = g[n++].close + 1;
-        if (i < len && s[i] == ',')
-            i++;
-    }
-    if (i >= len)
+    struct json_group g;
+    size_t i = open + 1, total = 0;
+    int rc;
+    while ((rc = json_group_next(s, len, &i, &g)) == 1)
+        total += g.n;
+    if (rc < 0)
         return -1;
     *close = i;
-    return n;
+    return (long)total;
 }
 
 int md_json_split_events(const char *body, size_t len, struct md_buf *a, size_t *na,
@@ -144,32 +157,30 @@ int md_json_split_events(const char *body, size_t len, struct md_buf *a, size_t 
 {
     static const char key[] = "\"events\":{";
     const char *k = memmem(body, len, key, sizeof key - 1);
-    struct json_group g[JSON_MAX_GROUPS];
-    size_t open = k ? (size_t)(k - body) + sizeof key - 2 : 0 /* its '{' */, close = 0, total = 0;
-    long ng = k ? json_groups(body, len, open, g, &close) : -1;
-    for (long i = 0; i < ng; i++)
-        total += g[i].n;
-    if (ng < 0 || total < 2)
+    size_t open = k ? (size_t)(k - body) + sizeof key - 2 : 0 /* its '{' */, close = 0;
+    long total = k ? json_group_total(body, len, open, &close) : -1;
+    if (total < 2)
         return -EINVAL;
-    size_t half = total / 2, seen = 0;
+    size_t half = (size_t)total / 2, seen = 0, i = open + 1;
     bool afirst = true, bfirst = true;
+    struct json_group g;
     md_buf_add(a, body, open + 1);
     md_buf_add(b, body, open + 1);
-    for (long i = 0; i < ng; i++) {
-        size_t in_a = seen >= half ? 0 : half - seen < g[i].n ? half - seen : g[i].n;
+    while (json_group_next(body, len, &i, &g) == 1) {
+        size_t in_a = seen >= half ? 0 : half - seen < g.n ? half - seen : g.n;
         if (in_a) {
-            json_group_part(a, body, len, &g[i], 0, in_a, afirst);
+            json_group_part(a, body, len, &g, 0, in_a, afirst);
             afirst = false;
         }
-        if (in_a < g[i].n) {
-            json_group_part(b, body, len, &g[i], in_a, g[i].n, bfirst);
+        if (in_a < g.n) {
+            json_group_part(b, body, len, &g, in_a, g.n, bfirst);
             bfirst = false;
         }
-        seen += g[i].n;
+        seen += g.n;
     }
     md_buf_add(a, body + close, len - close);
     md_buf_add(b, body + close, len - close);
     *na = half;
-    *nb = total - half;
+    *nb = (size_t)total - half;
     return a->oom || b->oom ? -ENOMEM : 0;
 }

@@ -6,6 +6,14 @@
  * and length, the only nesting whose size is not known up front (resources
  * and points are small and sized as they are written). The field order is
  * the Datadog agent's; a parser takes fields in any order.
+ *
+ * metadata.origin says where a series comes from, with the numbers the
+ * agent sets (its metricSourceTo* tables): product 10 (the agent); category
+ * 10 and service 0 for DogStatsD, category 11 (integration metrics) and the
+ * check's service for check metrics. A frame series does not carry its
+ * source, so the check is told by the metric name of meterd's collectors,
+ * which are named after the agent's core checks (system.cpu.* is the cpu
+ * check, ...); every other name is a DogStatsD metric.
  */
 #include "series_pb.h"
 
@@ -14,7 +22,9 @@
 #include "pb_wire.h"
 
 enum { SER_RESOURCES = 1, SER_METRIC = 2, SER_TAGS = 3, SER_POINTS = 4, SER_TYPE = 5,
-       SER_INTERVAL = 8 };
+       SER_INTERVAL = 8, SER_METADATA = 9 };
+enum { META_ORIGIN = 1 };
+enum { ORIGIN_PRODUCT = 4, ORIGIN_CATEGORY = 5, ORIGIN_SERVICE = 6 };
 enum { RES_TYPE = 1, RES_NAME = 2 };
 enum { PT_VALUE = 1, PT_TIMESTAMP = 2 };
 
@@ -54,6 +64,51 @@ static size_t series_pb_resource(struct md_series_pb *e, const char *type, const
     return bad;
 }
 
+/* A collector's metric prefix and the OriginService of the agent's check of the same name. */
+static const struct {
+    const char *prefix;
+    unsigned service;
+} series_pb_checks[] = {
+    {"system.cpu.", 202},         {"system.load.", 203},   {"system.mem.", 196},
+    {"system.swap.", 196},        {"system.io.", 193},     {"system.disk.", 48},
+    {"system.fs.inodes.", 48},    {"system.fs.file_handles.", 191},
+    {"system.net.", 114},         {"system.uptime", 194},  {"system.processes.", 0},
+    {"container.", 180},          {"docker.", 183},        {"datadog.agent.", 212},
+    {"meterd.", 212},
+};
+
+void md_series_pb_origin(const char *name, struct md_series_pb_origin *o)
+{
+    *o = (struct md_series_pb_origin){MD_SERIES_PB_PRODUCT_AGENT, MD_SERIES_PB_CAT_DOGSTATSD, 0};
+    for (size_t i = 0; name && i < sizeof series_pb_checks / sizeof series_pb_checks[0]; i++) {
+        const char *p = series_pb_checks[i].prefix;
+        if (strncmp(name, p, strlen(p)) == 0) {
+            o->category = MD_SERIES_PB_CAT_INTEGRATION;
+            o->service = series_pb_checks[i].service;
+            return;
+        }
+    }
+}
+
+/* Metadata { Origin origin = 1 { product 4, category 5, service 6 } } as field 9. */
+static void series_pb_metadata(struct md_buf *b, const char *name)
+{
+    struct md_series_pb_origin o;
+    md_series_pb_origin(name, &o);
+    size_t olen = 3 + md_pb_varint_len(o.product) + md_pb_varint_len(o.category) +
+                  md_pb_varint_len(o.service);
+    md_pb_tag(b, SER_METADATA, MD_PB_LEN);
+    md_pb_varint(b, 1 + md_pb_varint_len(olen) + olen);
+    md_pb_tag(b, META_ORIGIN, MD_PB_LEN);
+    md_pb_varint(b, olen);
+    md_pb_tag(b, ORIGIN_PRODUCT, MD_PB_VARINT);
+    md_pb_varint(b, o.product);
+    md_pb_tag(b, ORIGIN_CATEGORY, MD_PB_VARINT);
+    md_pb_varint(b, o.category);
+    md_pb_tag(b, ORIGIN_SERVICE, MD_PB_VARINT);
+    md_pb_varint(b, o.service);
+}
+
 static void series_pb_point(struct md_buf *b, double value, int64_t ts)
 {
     md_pb_tag(b, SER_POINTS, MD_PB_LEN);
@@ -82,6 +137,7 @@ size_t md_series_pb_item(struct md_series_pb *e, struct md_buf *out, const struc
     md_pb_tag(&e->msg, SER_TYPE, MD_PB_VARINT);
     md_pb_varint(&e->msg, series_pb_type(s->type));
     md_pb_int64(&e->msg, SER_INTERVAL, s->interval ? s->interval : interval);
+    series_pb_metadata(&e->msg, s->name);
     md_pb_bytes(out, MD_SERIES_PB_PAYLOAD_SERIES, e->msg.p ? e->msg.p : "", e->msg.len);
     out->oom = out->oom || e->msg.oom || e->tmp.oom;
     return bad;

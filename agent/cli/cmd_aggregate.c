@@ -114,13 +114,19 @@ static void print_items(const char *body, size_t len)
     }
 }
 
-/* A sink may compress as it encodes (to cut payloads at the compressed limit). */
-static bool deflated(const struct md_payload *p)
+/*
+ * A sink may compress as it encodes (to cut payloads at the compressed
+ * limit): the payload's kind (deflate or zstd), or -1 when it is plain.
+ */
+static int encoded(const struct md_payload *p)
 {
-    for (unsigned i = 0; i < p->nheaders; i++)
+    for (unsigned i = 0; i < p->nheaders; i++) {
         if (p->headers[i] && strcasecmp(p->headers[i], "Content-Encoding: deflate") == 0)
-            return true;
-    return false;
+            return MD_COMP_ZLIB;
+        if (p->headers[i] && strcasecmp(p->headers[i], "Content-Encoding: zstd") == 0)
+            return MD_COMP_ZSTD;
+    }
+    return -1;
 }
 
 static void print_payload(const struct md_payload *p)
@@ -135,9 +141,12 @@ static void print_payload(const struct md_payload *p)
     void *plain = NULL;
     size_t len = p->len;
     const char *body = p->body;
-    if (json && deflated(p)) {
-        if (md_inflate(p->body, p->len, MAX_BODY, &plain, &len) != 0) {
-            fprintf(stderr, "meterd aggregate: a payload to %s does not inflate\n", url);
+    int kind = json ? encoded(p) : -1;
+    if (kind >= 0) {
+        int rc = kind == MD_COMP_ZSTD ? md_unzstd(p->body, p->len, MAX_BODY, &plain, &len)
+                                      : md_inflate(p->body, p->len, MAX_BODY, &plain, &len);
+        if (rc != 0) {
+            fprintf(stderr, "meterd aggregate: a payload to %s does not decompress\n", url);
             return;
         }
         body = plain;

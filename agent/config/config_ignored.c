@@ -57,7 +57,6 @@ static const struct cfg_ignored cfg_ignored_keys[] = {
     {"forwarder_connection_reset_interval", FWD},
     {"min_tls_version", FWD}, {"sslkeylogfile", FWD}, {"no_proxy_nonexact_match", FWD},
     {"serializer_max_payload_size", FWD}, {"serializer_max_uncompressed_payload_size", FWD},
-    {"serializer_compressor_kind", FWD}, {"serializer_zstd_compressor_level", FWD},
     {"enable_payloads", FWD},
     {"listeners", AUTODISC}, {"config_providers", AUTODISC}, {"extra_listeners", AUTODISC},
     {"extra_config_providers", AUTODISC}, {"autoconf_template_dir", AUTODISC},

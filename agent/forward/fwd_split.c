@@ -3,8 +3,8 @@
  *
  * The forwarder only holds the encoded, compressed body (possibly read
  * back from the spool by a later run, when the frame it came from is long
- * gone), so it decompresses the body (zlib "deflate", or snappy for remote
- * write), asks the payload's sink to cut it along item boundaries (sink.h,
+ * gone), so it decompresses the body (zlib "deflate", "zstd", or snappy for
+ * remote write), asks the payload's sink to cut it along item boundaries (sink.h,
  * split) and compresses each half the same way again. Every kind of
  * payload is a list of items (JSON arrays, the events envelope, repeated
  * protobuf messages), so the sink's cut needs no state. The alternative,
@@ -24,7 +24,7 @@
 
 #define FWD_SPLIT_MAX_PLAIN (256u * 1024 * 1024) /* an inflated body larger than this is refused */
 
-enum fwd_enc { FWD_ENC_NONE, FWD_ENC_DEFLATE, FWD_ENC_SNAPPY, FWD_ENC_OTHER };
+enum fwd_enc { FWD_ENC_NONE, FWD_ENC_DEFLATE, FWD_ENC_ZSTD, FWD_ENC_SNAPPY, FWD_ENC_OTHER };
 
 static enum fwd_enc fwd_encoding(const struct md_payload *p)
 {
@@ -36,6 +36,8 @@ static enum fwd_enc fwd_encoding(const struct md_payload *p)
             v += strspn(v, " \t");
             if (strncasecmp(v, "deflate", 7) == 0)
                 return FWD_ENC_DEFLATE;
+            if (strncasecmp(v, "zstd", 4) == 0)
+                return FWD_ENC_ZSTD;
             return strncasecmp(v, "snappy", 6) == 0 ? FWD_ENC_SNAPPY : FWD_ENC_OTHER;
         }
     }
@@ -45,9 +47,10 @@ static enum fwd_enc fwd_encoding(const struct md_payload *p)
 /* The body as the sink wrote it (malloc'd), or -EINVAL. */
 static int fwd_decode(const struct md_payload *p, enum fwd_enc enc, char **plain, size_t *plen)
 {
-    if (enc == FWD_ENC_DEFLATE) {
+    if (enc == FWD_ENC_DEFLATE || enc == FWD_ENC_ZSTD) {
         void *out = NULL;
-        int rc = md_inflate(p->body, p->len, FWD_SPLIT_MAX_PLAIN, &out, plen);
+        int rc = enc == FWD_ENC_ZSTD ? md_unzstd(p->body, p->len, FWD_SPLIT_MAX_PLAIN, &out, plen)
+                                     : md_inflate(p->body, p->len, FWD_SPLIT_MAX_PLAIN, &out, plen);
         *plain = out;
         return rc == 0 ? 0 : -EINVAL;
     }
@@ -81,6 +84,11 @@ static bool fwd_encode(char *plain, size_t len, enum fwd_enc enc, struct md_payl
     if (enc == FWD_ENC_DEFLATE) {
         void *z = NULL;
         ok = md_deflate(plain, len, 6, &z, &h->len) == 0;
+        h->body = z;
+    } else if (enc == FWD_ENC_ZSTD) {
+        /* The configured level is the sink's; a half of a rare 413 takes the agent's default. */
+        void *z = NULL;
+        ok = md_zstd(plain, len, MD_ZSTD_LEVEL_DEFAULT, &z, &h->len) == 0;
         h->body = z;
     } else {
         size_t zlen = snappy_max_compressed_length(len);

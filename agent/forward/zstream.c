@@ -1,9 +1,10 @@
 /*
  * zstream.c: compress-as-you-write payloads under two size limits (see
  * zstream.h). The limit check follows the Datadog agent's stream
- * compressor: compressed-so-far plus deflateBound() of what is not flushed
- * yet plus the new item is a safe upper bound; only when it crosses the
- * limit is the stream sync-flushed to learn the true size and asked again.
+ * compressor: compressed-so-far plus the library's bound on what is not
+ * flushed yet plus the new item is a safe upper bound; only when it crosses
+ * the limit is the stream flushed to learn the true size and asked again.
+ * zlib and zstd differ only in the calls that feed, flush and bound them.
  */
 #include "zstream.h"
 
@@ -14,23 +15,29 @@
 
 #define ZS_CHUNK 65536
 
-/* Feed n bytes with the given flush mode, growing the output as zlib asks. */
-static void zs_deflate(struct md_zstream *s, const void *p, size_t n, int flush)
+enum zs_mode { ZS_MORE, ZS_FLUSH, ZS_END };
+
+/* Room for ZS_CHUNK more compressed bytes; false (and failed) when out of memory. */
+static bool zs_room(struct md_zstream *s, size_t *room)
 {
-    if (s->failed)
-        return;
+    if (md_buf_reserve(&s->out, ZS_CHUNK) != 0) {
+        s->failed = true;
+        return false;
+    }
+    *room = s->out.cap - s->out.len - 1; /* md_buf keeps a terminator byte */
+    return true;
+}
+
+static void zs_zlib(struct md_zstream *s, const void *p, size_t n, enum zs_mode mode)
+{
+    static const int flush[] = {Z_NO_FLUSH, Z_SYNC_FLUSH, Z_FINISH};
     s->z.next_in = (Bytef *)(uintptr_t)p;
     s->z.avail_in = (uInt)n;
-    for (;;) {
-        if (md_buf_reserve(&s->out, ZS_CHUNK) != 0) {
-            s->failed = true;
-            return;
-        }
-        size_t room = s->out.cap - s->out.len - 1; /* md_buf keeps a terminator byte */
+    for (size_t room; zs_room(s, &room);) {
         s->z.next_out = (Bytef *)s->out.p + s->out.len;
         s->z.avail_out = (uInt)(room > UINT_MAX ? UINT_MAX : room);
         uInt before = s->z.avail_out;
-        int rc = deflate(&s->z, flush);
+        int rc = deflate(&s->z, flush[mode]);
         s->out.len += before - s->z.avail_out;
         if (rc == Z_STREAM_END)
             return;
@@ -43,14 +50,80 @@ static void zs_deflate(struct md_zstream *s, const void *p, size_t n, int flush)
     }
 }
 
-int md_zs_begin(struct md_zstream *s, size_t max_comp, size_t max_unc, const void *header,
-                size_t header_len, size_t footer_len)
+static void zs_zstd(struct md_zstream *s, const void *p, size_t n, enum zs_mode mode)
+{
+    static const ZSTD_EndDirective dir[] = {ZSTD_e_continue, ZSTD_e_flush, ZSTD_e_end};
+    ZSTD_inBuffer in = {p ? p : "", n, 0};
+    for (size_t room; zs_room(s, &room);) {
+        ZSTD_outBuffer out = {s->out.p + s->out.len, room, 0};
+        size_t left = ZSTD_compressStream2(s->zc, &out, &in, dir[mode]);
+        s->out.len += out.pos;
+        if (ZSTD_isError(left)) {
+            s->failed = true;
+            return;
+        }
+        /* continue: done once the input is taken; flush and end: once nothing is left */
+        if (mode == ZS_MORE ? in.pos == in.size : left == 0)
+            return;
+    }
+}
+
+/* Feed n bytes in the given mode, growing the output as the library asks. */
+static void zs_feed(struct md_zstream *s, const void *p, size_t n, enum zs_mode mode)
+{
+    if (s->failed)
+        return;
+    if (s->kind == MD_COMP_ZSTD)
+        zs_zstd(s, p, n, mode);
+    else
+        zs_zlib(s, p, n, mode);
+}
+
+static size_t zs_bound(struct md_zstream *s, size_t n)
+{
+    /* ZSTD_compressBound counts a frame header; one more block header per flush is 3 bytes. */
+    return s->kind == MD_COMP_ZSTD ? ZSTD_compressBound(n) + 3 : deflateBound(&s->z, (uLong)n);
+}
+
+static int zs_open(struct md_zstream *s, enum md_comp_kind kind, int level)
+{
+    if (kind == MD_COMP_ZLIB)
+        return level < -1 || level > 9 ||
+                       deflateInit2(&s->z, level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK
+                   ? -ENOMEM
+                   : 0;
+    if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
+        return -EINVAL;
+    s->zc = ZSTD_createCCtx();
+    if (!s->zc || ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, level)))
+        return -ENOMEM;
+    return 0;
+}
+
+static void zs_close(struct md_zstream *s)
+{
+    if (!s->open)
+        return;
+    if (s->kind == MD_COMP_ZSTD)
+        ZSTD_freeCCtx(s->zc);
+    else
+        deflateEnd(&s->z);
+    s->zc = NULL;
+    s->open = false;
+}
+
+int md_zs_begin(struct md_zstream *s, enum md_comp_kind kind, int level, size_t max_comp,
+                size_t max_unc, const void *header, size_t header_len, size_t footer_len)
 {
     memset(s, 0, sizeof *s);
     md_buf_init(&s->out);
-    if (deflateInit2(&s->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -ENOMEM;
+    s->kind = kind;
+    int rc = zs_open(s, kind, level);
     s->open = true;
+    if (rc != 0) {
+        zs_close(s);
+        return rc;
+    }
     s->max_comp = max_comp;
     s->max_unc = max_unc;
     s->footer_len = footer_len;
@@ -62,20 +135,18 @@ bool md_zs_fits(struct md_zstream *s, size_t n)
 {
     if (s->unc + n + s->footer_len > s->max_unc)
         return false;
-    size_t bound = deflateBound(&s->z, (uLong)(s->unflushed + n + s->footer_len));
-    if (s->out.len + bound <= s->max_comp)
+    if (s->out.len + zs_bound(s, s->unflushed + n + s->footer_len) <= s->max_comp)
         return true;
     if (s->unflushed) { /* the bound is loose: measure, then ask again */
-        zs_deflate(s, NULL, 0, Z_SYNC_FLUSH);
+        zs_feed(s, NULL, 0, ZS_FLUSH);
         s->unflushed = 0;
-        bound = deflateBound(&s->z, (uLong)(n + s->footer_len));
     }
-    return s->out.len + bound <= s->max_comp;
+    return s->out.len + zs_bound(s, n + s->footer_len) <= s->max_comp;
 }
 
 void md_zs_write(struct md_zstream *s, const void *p, size_t n)
 {
-    zs_deflate(s, p, n, Z_NO_FLUSH);
+    zs_feed(s, p, n, ZS_MORE);
     s->unc += n;
     s->unflushed += n;
 }
@@ -85,10 +156,9 @@ int md_zs_finish(struct md_zstream *s, const void *footer, size_t footer_len, ch
 {
     *out = NULL;
     *out_len = 0;
-    zs_deflate(s, footer, footer_len, Z_FINISH);
+    zs_feed(s, footer, footer_len, ZS_END);
     s->unc += footer_len;
-    deflateEnd(&s->z);
-    s->open = false;
+    zs_close(s);
     if (s->failed || s->out.oom) {
         md_buf_free(&s->out);
         return -ENOMEM;
@@ -99,8 +169,6 @@ int md_zs_finish(struct md_zstream *s, const void *footer, size_t footer_len, ch
 
 void md_zs_abort(struct md_zstream *s)
 {
-    if (s->open)
-        deflateEnd(&s->z);
-    s->open = false;
+    zs_close(s);
     md_buf_free(&s->out);
 }

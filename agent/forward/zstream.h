@@ -6,11 +6,12 @@
  * it asks whether the item still fits under both the compressed and the
  * uncompressed limit, and when it does not, finishes this payload and
  * starts the next. The uncompressed text of a payload never exists in
- * memory, only its zlib stream (what "Content-Encoding: deflate" means in
- * HTTP). The compressed size is bounded with deflateBound() on what zlib
- * still holds, and measured exactly (a sync flush) only when that bound
- * says the limit is near, so payloads come out close to the limit without
- * a flush per item.
+ * memory, only its compressed form: a zlib stream ("Content-Encoding:
+ * deflate") or one zstd frame ("Content-Encoding: zstd"). The compressed
+ * size is bounded with the library's worst case (deflateBound(),
+ * ZSTD_compressBound()) of what the compressor still holds, and measured
+ * exactly (a flush) only when that bound says the limit is near, so
+ * payloads come out close to the limit without a flush per item.
  */
 #ifndef METERD_ZSTREAM_H
 #define METERD_ZSTREAM_H
@@ -18,11 +19,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "buf.h"
+#include "compress.h"
 
 struct md_zstream {
-    z_stream z;
+    enum md_comp_kind kind;
+    z_stream z;          /* MD_COMP_ZLIB */
+    ZSTD_CCtx *zc;       /* MD_COMP_ZSTD */
     struct md_buf out;   /* compressed bytes so far */
     size_t max_comp, max_unc;
     size_t unc;          /* uncompressed bytes written */
@@ -31,9 +36,12 @@ struct md_zstream {
     bool open, failed;
 };
 
-/* Start a payload: header written, footer_len kept free. 0 or -ENOMEM. */
-int md_zs_begin(struct md_zstream *s, size_t max_comp, size_t max_unc, const void *header,
-                size_t header_len, size_t footer_len);
+/*
+ * Start a payload of the given kind and level (zlib's -1..9 or zstd's
+ * levels): header written, footer_len kept free. 0, -EINVAL or -ENOMEM.
+ */
+int md_zs_begin(struct md_zstream *s, enum md_comp_kind kind, int level, size_t max_comp,
+                size_t max_unc, const void *header, size_t header_len, size_t footer_len);
 
 /* Would n more bytes (then the footer) stay under both limits? */
 bool md_zs_fits(struct md_zstream *s, size_t n);

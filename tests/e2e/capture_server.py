@@ -6,7 +6,7 @@ from) accepts /datadog/api/v1/check_run and /datadog/intake but throws the
 service checks and events away, so those payloads cannot be checked there.
 This server takes their place: it listens on a free loopback port, records
 every request (method, path, headers, body inflated when Content-Encoding is
-deflate or gzip, parsed JSON when it parses) and answers 202 like the intake.
+deflate, gzip or zstd, parsed JSON when it parses) and answers 202 like the intake.
 A body that says it is compressed but does not inflate is recorded with
 `error` set and answered 400, as a real receiver would refuse it.
 
@@ -27,6 +27,7 @@ import gzip
 import http.server
 import json
 import socketserver
+import subprocess
 import sys
 import threading
 import time
@@ -76,8 +77,37 @@ def snappy_block(raw):
     return bytes(out)
 
 
+def zstd_frame(raw):
+    """Decode one zstd frame (what the Datadog agent sends by default); raises ValueError if corrupt.
+
+    python3-zstandard (Debian) when this python can load it, else the zstd CLI.
+    A streamed frame has no content size in its header, so both decode it as a
+    stream rather than with a one-shot call that needs the size."""
+    try:
+        try:
+            import zstandard
+        except ImportError:  # a python3 of its own (pyenv ...): use Debian's python3-zstandard
+            sys.path.append("/usr/lib/python3/dist-packages")
+            import zstandard
+    except ImportError:
+        r = subprocess.run(["zstd", "-dcq"], input=raw, capture_output=True)
+        if r.returncode != 0:
+            raise ValueError("zstd: %s" % r.stderr.decode(errors="replace").strip())
+        return r.stdout
+    try:
+        d = zstandard.ZstdDecompressor().decompressobj()
+        out = d.decompress(raw)
+    except zstandard.ZstdError as e:
+        raise ValueError("zstd: %s" % e)
+    if not d.eof or d.unused_data:
+        raise ValueError("zstd: not exactly one whole frame")
+    return out
+
+
 def _inflate(encoding, raw):
     enc = (encoding or "").strip().lower()
+    if enc == "zstd":
+        return zstd_frame(raw)
     if enc == "deflate":
         return zlib.decompress(raw)  # zlib stream (RFC 1950), what the Datadog agent sends
     if enc == "gzip":

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""End to end: Datadog /api/v2/series, and 413 splits of every protobuf payload.
+"""End to end: Datadog /api/v2/series (zstd or deflate, metadata.origin as the
+agent sets it), and 413 splits of every protobuf payload, with either compressor.
 
 No real Datadog intake is reachable from here and VictoriaMetrics 1.79 has
 no /api/v2/series (it answers 400), nor does any backend here answer 413
@@ -15,11 +16,12 @@ and every other point must arrive exactly once.
 """
 import os
 import random
+import signal
 import sys
 
 import pb_payloads
 from capture_server import CaptureServer
-from harness import Meterd, run_tests, shipping_agent, wait_until
+from harness import Meterd, run_tests, shipping_agent, spool_paths, wait_until
 
 HOST = "e2e-v2-host"
 KEY = "e2e-v2-key-0123456789abcdef"
@@ -86,6 +88,57 @@ def test_v2_series_exact(d):
         assert resources(run) == [("host", HOST)] and run.points[0].value == 1, run
         assert [t for t in run.tags if t.startswith("version:")], run.tags
 
+        # metadata.origin as the agent sets it: product 10 (agent), DogStatsD 10/0,
+        # the agent's own series in the integration category (11) as Internal (212).
+        assert origin(g) == (10, 10, 0) and origin(disk) == (10, 10, 0), (g.metadata, disk.metadata)
+        assert g.HasField("metadata") and g.metadata.HasField("origin"), g
+        assert origin(run) == (10, 11, 212), run.metadata
+
+
+def origin(s):
+    o = s.metadata.origin
+    return (o.origin_product, o.origin_category, o.origin_service)
+
+
+def test_v2_series_zstd(d):
+    """serializer_compressor_kind: zstd: Content-Encoding: zstd, one zstd frame the double decodes
+    (python3-zstandard or the zstd CLI), holding the same MetricPayload."""
+    with CaptureServer(decode=pb_payloads.decode) as cap:
+        m = agent(d, cap, **{"use_v2_api.series": "true", "serializer_compressor_kind": "zstd",
+                             "serializer_zstd_compressor_level": "3"})
+        m.send(b"zs.gauge:4.5|g|#env:test", b"zs.count:2|c")
+        got = wait_until(lambda: (lambda b: b if {"zs.gauge", "zs.count"} <= set(b) else None)(
+            by_name(v2_series(cap))), 20, "the zstd series at /api/v2/series")
+        for r in cap.requests():
+            assert r["headers"].get("content-encoding") == "zstd", (r["path"], r["headers"])
+            assert r["status"] == 202 and not r.get("error"), r
+        g = got["zs.gauge"][0]
+        assert list(g.tags) == ["env:test"] and g.points[0].value == 4.5, g
+        assert origin(g) == (10, 10, 0), g.metadata
+        assert m.status()["forwarder"]["dropped"]["rejected"] == 0
+
+
+def test_zstd_spooled_replays_as_zstd(d):
+    """A zstd payload kept in the spool at exit goes out in the next run with its own
+    Content-Encoding: zstd (the spool keeps the payload's headers), and decodes."""
+    with CaptureServer() as probe:  # a loopback port that nothing answers once closed
+        port = probe.port
+    url = "http://127.0.0.1:%d" % port
+    settings = {"use_v2_api.series": "true", "serializer_compressor_kind": "zstd"}
+    m = shipping_agent(d, url, HOST, KEY, **settings)
+    m.send(b"spz.gauge:7|g")
+    m.wait_received(1)
+    wait_until(lambda: m.status()["forwarder"]["payloads_in"] >= 1, 20, "a payload for the intake")
+    m.proc.signal(signal.SIGTERM)
+    assert m.proc.p.wait(20) == 0
+    assert spool_paths(os.path.join(d, "transactions_to_retry")), "nothing spooled at exit"
+    with CaptureServer(port=port, decode=pb_payloads.decode) as cap:
+        shipping_agent(d, url, HOST, KEY, **settings)
+        got = wait_until(lambda: by_name(v2_series(cap)).get("spz.gauge"), 30, "the spooled series")
+        assert got[0].points[0].value == 7, got
+        for r in cap.requests("/api/v2/series"):
+            assert r["headers"]["content-encoding"] == "zstd" and not r["error"], r
+
 
 def test_v2_default_follows_the_intake(d):
     """auto: a dd_url that is not a Datadog site (this double, VictoriaMetrics) gets v1 JSON."""
@@ -148,10 +201,10 @@ def check_split(m, cap, path, counted, sent_names):
     assert not [n for n in seen if n.startswith("huge.")], "the oversize series arrived"
 
 
-def test_413_v2_series_split(d):
+def v2_series_split(d, kind):
     names = rand_names("v2s", 300, 1)
     with CaptureServer(max_body=3000, decode=pb_payloads.decode) as cap:
-        m = agent(d, cap, **{"use_v2_api.series": "true"})
+        m = agent(d, cap, **{"use_v2_api.series": "true", "serializer_compressor_kind": kind})
         vals = {n: i + 0.5 for i, n in enumerate(names)}
         m.send(*["\n".join("%s:%r|g" % (n, vals[n]) for n in names[i:i + 25]).encode()
                  for i in range(0, len(names), 25)], b"huge.v2:1|g|#" + big_tags(2).encode())
@@ -171,12 +224,23 @@ def test_413_v2_series_split(d):
 
         wait_until(lambda: len(counted()) >= len(names), 40, "every series at the double")
         check_split(m, cap, "/api/v2/series", counted, names)
+        want = "zstd" if kind == "zstd" else "deflate"
+        assert all(r["headers"]["content-encoding"] == want for r in cap.requests()), kind
+
+
+def test_413_v2_series_split(d):
+    v2_series_split(d, "zlib")
+
+
+def test_413_v2_series_split_zstd(d):
+    """The forwarder's cut of a zstd body: unzstd, cut, zstd each half again."""
+    v2_series_split(d, "zstd")
 
 
 def test_413_sketches_split(d):
     names = rand_names("sk", 200, 3)
     with CaptureServer(max_body=2500, decode=pb_payloads.decode) as cap:
-        m = agent(d, cap, distribution_output="sketch")
+        m = agent(d, cap, distribution_output="sketch", serializer_compressor_kind="zstd")
         m.send(*lines(names, "%s:1|d"), *lines(names, "%s:3|d"), b"huge.sk:1|d|#" + big_tags(4).encode())
 
         def counted():
@@ -286,6 +350,7 @@ def test_413_events_and_checks_split(d):
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests([test_v2_series_exact, test_v2_default_follows_the_intake,
-                        test_413_v2_series_split, test_413_sketches_split,
+    sys.exit(run_tests([test_v2_series_exact, test_v2_series_zstd, test_zstd_spooled_replays_as_zstd,
+                        test_v2_default_follows_the_intake,
+                        test_413_v2_series_split, test_413_v2_series_split_zstd, test_413_sketches_split,
                         test_413_remote_write_split, test_413_events_and_checks_split]))

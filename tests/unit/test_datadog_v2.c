@@ -1,11 +1,12 @@
 /*
  * test_datadog_v2.c: the Datadog sink's /api/v2/series payloads.
  *
- * Bodies are inflated and read back field by field by the reader of
+ * Bodies are decompressed (zstd or zlib) and read back field by field by the reader of
  * sink_pb_read.h. When protoc is installed (protobuf-compiler), the same
  * bytes are also decoded by protoc against the real message definition, so
  * the encoder is not only checked against our own reading of the format.
  */
+#include "series_pb.h"
 #include "sink_pb_read.h"
 
 static void test_v2_fields(void **state)
@@ -65,10 +66,147 @@ static void test_v2_fields(void **state)
     assert_string_equal(s[3].host, "host\xef\xbf\xbd");
     assert_string_equal(s[3].tags[0], "t:\xef\xbf\xbd");
     assert_string_equal(s[3].tags[1], "ok:h\xc3\xa9");
+    for (int i = 0; i < 4; i++) { /* DogStatsD metrics, as the agent marks them */
+        assert_int_equal(s[i].nmeta, 1);
+        assert_int_equal(s[i].product, 10);
+        assert_int_equal(s[i].category, 10);
+        assert_int_equal(s[i].service, 0);
+    }
     free(body);
     md_payload_list_free(out);
     md_frame_free(&f);
     c.ops->destroy(c.st);
+}
+
+/* Check metrics: category 11 and the service of the agent's check of the same name. */
+static void test_v2_origin(void **state)
+{
+    (void)state;
+    static const struct { const char *name; unsigned category, service; } cases[] = {
+        {"system.cpu.user", 11, 202}, {"system.load.1", 11, 203}, {"system.mem.used", 11, 196},
+        {"system.swap.free", 11, 196}, {"system.io.r_s", 11, 193}, {"system.disk.free", 11, 48},
+        {"system.fs.inodes.free", 11, 48}, {"system.fs.file_handles.used", 11, 191},
+        {"system.net.bytes_rcvd", 11, 114}, {"system.uptime", 11, 194},
+        {"container.cpu.usage", 11, 180}, {"docker.mem.rss", 11, 183},
+        {"datadog.agent.running", 11, 212}, {"meterd.cpu.user", 11, 212},
+        {"systemd.units", 10, 0}, {"app.system.cpu", 10, 0}, {"", 10, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct md_series_pb_origin o;
+        md_series_pb_origin(cases[i].name, &o);
+        if (o.product != 10 || o.category != cases[i].category || o.service != cases[i].service)
+            fail_msg("%s: %u/%u/%u", cases[i].name, o.product, o.category, o.service);
+    }
+}
+
+/*
+ * serializer_compressor_kind: zstd or zlib on the wire whatever the intake;
+ * auto is zstd for Datadog's sites and zlib for another dd_url. Each body
+ * is decompressed with libzstd's or zlib's own calls (body_plain) and read
+ * back as a MetricPayload.
+ */
+static void test_v2_compressor_kind(void **state)
+{
+    (void)state;
+    static const struct { const char *dd_url; enum md_dd_compressor kind; int level;
+                          const char *enc; } cases[] = {
+        {NULL, MD_DD_COMP_AUTO, 0, "zstd"},
+        {"https://app.datadoghq.eu", MD_DD_COMP_AUTO, 0, "zstd"},
+        {"http://127.0.0.1:8428/datadog", MD_DD_COMP_AUTO, 0, "deflate"},
+        {"http://127.0.0.1:8428/datadog", MD_DD_COMP_ZSTD, 19, "zstd"},
+        {NULL, MD_DD_COMP_ZLIB, 0, "deflate"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ctx c;
+        memset(&c, 0, sizeof c);
+        c.cfg = (struct md_datadog_conf){.dd_url = (char *)cases[i].dd_url, .api_key = "k",
+                                         .use_v2_series = MD_V2_ON,
+                                         .compressor_kind = cases[i].kind,
+                                         .zstd_level = cases[i].level};
+        c.ops = md_sink_lookup("datadog");
+        char err[128];
+        assert_int_equal(c.ops->create(&c.cfg, NULL, &c.st, err, sizeof err), 0);
+        struct md_frame f;
+        md_frame_init(&f, T0, 10);
+        for (int j = 0; j < 200; j++) {
+            char name[32];
+            snprintf(name, sizeof name, "app.m%d", j);
+            add(&f, name, NULL, key(&f, "h", NULL, 0), MD_SERIES_GAUGE, 0, j);
+        }
+        struct md_payload *out = NULL;
+        assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
+        size_t nseries = 0;
+        for (struct md_payload *p = out; p; p = p->next) {
+            assert_string_equal(header(p, "Content-Encoding"), cases[i].enc);
+            size_t len;
+            char *body = inflated(p, &len);
+            assert_true(p->len < len); /* compressed, not only labelled */
+            if (strstr(p->url, "/api/v2/series")) {
+                static struct series s[256];
+                nseries += dec_payload(body, len, s, 256);
+                assert_string_equal(s[0].metric, "app.m0");
+            }
+            free(body);
+        }
+        assert_int_equal(nseries, 201); /* and datadog.agent.running */
+        md_payload_list_free(out);
+        md_frame_free(&f);
+        c.ops->destroy(c.st);
+    }
+}
+
+/*
+ * The compressed limit cuts, with either compressor: hard-to-compress
+ * series fill payloads up to 4000 bytes on the wire and never past it,
+ * every series once and in order.
+ */
+static void test_v2_compressed_limit(void **state)
+{
+    (void)state;
+    static const enum md_dd_compressor kinds[] = {MD_DD_COMP_ZSTD, MD_DD_COMP_ZLIB};
+    for (size_t ki = 0; ki < 2; ki++) {
+        struct ctx c;
+        memset(&c, 0, sizeof c);
+        c.cfg = (struct md_datadog_conf){.api_key = "k", .use_v2_series = MD_V2_ON,
+                                         .compressor_kind = kinds[ki]};
+        c.ops = md_sink_lookup("datadog");
+        char err[128];
+        assert_int_equal(c.ops->create(&c.cfg, NULL, &c.st, err, sizeof err), 0);
+        assert_int_equal(md_sink_datadog_set_agent_items(c.st, false), 0);
+        assert_int_equal(md_sink_datadog_set_limits(c.st, 4000, 0), 0);
+        struct md_frame f;
+        md_frame_init(&f, T0, 10);
+        const size_t n = 2000;
+        uint64_t x = 88172645463325252ull; /* xorshift: names no compressor shrinks much */
+        char name[64];
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            snprintf(name, sizeof name, "m%05zu.%016llx", i, (unsigned long long)x);
+            add(&f, name, NULL, key(&f, "h", NULL, 0), MD_SERIES_GAUGE, 0, (double)i);
+        }
+        struct md_payload *out = NULL;
+        assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
+        static struct series s[2000];
+        size_t next = 0, payloads = 0;
+        for (struct md_payload *p = out; p; p = p->next, payloads++) {
+            assert_true(p->len <= 4000);
+            if (p->next)
+                assert_true(p->len > 3000); /* filled, not cut early */
+            size_t len;
+            char *body = inflated(p, &len);
+            size_t got = dec_payload(body, len, s, 2000);
+            for (size_t i = 0; i < got; i++, next++) {
+                snprintf(name, sizeof name, "m%05zu.", next);
+                assert_memory_equal(s[i].metric, name, strlen(name));
+            }
+            free(body);
+        }
+        assert_int_equal(next, n);
+        assert_true(payloads > 5);
+        md_payload_list_free(out);
+        md_frame_free(&f);
+        c.ops->destroy(c.st);
+    }
 }
 
 /* auto: v2 for Datadog's sites only; true and false win over the URL. */
@@ -200,6 +338,7 @@ static void test_v2_protoc(void **state)
     const char *t[] = {"device:sda1", "env:t\xff"};
     add(&f, "app.gauge", NULL, key(&f, "web-1", t, 2), MD_SERIES_GAUGE, 0, -1.25);
     add(&f, "app.hits", NULL, key(&f, "", NULL, 0), MD_SERIES_COUNT, 10, 42);
+    add(&f, "system.cpu.user", NULL, key(&f, "", NULL, 0), MD_SERIES_GAUGE, 0, 3);
     struct md_payload *out = NULL;
     assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
     size_t len;
@@ -228,10 +367,19 @@ static void test_v2_protoc(void **state)
         "  resources {\n    type: \"device\"\n    name: \"sda1\"\n  }\n"
         "  metric: \"app.gauge\"\n  tags: \"env:t\\357\\277\\275\"\n"
         "  points {\n    value: -1.25\n    timestamp: 1700000000\n  }\n"
-        "  type: GAUGE\n  interval: 10\n}\n"
+        "  type: GAUGE\n  interval: 10\n"
+        "  metadata {\n    origin {\n      origin_product: 10\n      origin_category: 10\n"
+        "    }\n  }\n}\n" /* DogStatsD: service 0, proto3's default */
         "series {\n  resources {\n    type: \"host\"\n  }\n" /* the empty name is proto3's default */
         "  metric: \"app.hits\"\n  points {\n    value: 42\n    timestamp: 1700000000\n  }\n"
-        "  type: COUNT\n  interval: 10\n}\n";
+        "  type: COUNT\n  interval: 10\n"
+        "  metadata {\n    origin {\n      origin_product: 10\n      origin_category: 10\n"
+        "    }\n  }\n}\n"
+        "series {\n  resources {\n    type: \"host\"\n  }\n"
+        "  metric: \"system.cpu.user\"\n  points {\n    value: 3\n    timestamp: 1700000000\n  }\n"
+        "  type: GAUGE\n  interval: 10\n"
+        "  metadata {\n    origin {\n      origin_product: 10\n      origin_category: 11\n"
+        "      origin_service: 202\n    }\n  }\n}\n"; /* the agent's cpu check */
     assert_string_equal(text, want);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -277,6 +425,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v2_fields),
+        cmocka_unit_test(test_v2_origin),
+        cmocka_unit_test(test_v2_compressor_kind),
+        cmocka_unit_test(test_v2_compressed_limit),
         cmocka_unit_test(test_v2_protoc),
         cmocka_unit_test(test_v2_choice),
         cmocka_unit_test(test_v2_limits),

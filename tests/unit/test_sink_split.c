@@ -1,7 +1,7 @@
 /*
  * test_sink_split.c: the 413 cut of every payload kind the sinks write
- * (sink.h, split): Datadog v2 series, sketches, events, service checks,
- * and remote write; the host metadata and a single item are never cut.
+ * (sink.h, split): Datadog v2 series, sketches, events (of any number of
+ * source types), service checks, and remote write; the host metadata and a single item are never cut.
  * Each body is decompressed as the forwarder does, cut by the sink's own
  * split, and both halves read back: every item once, in order, in a whole
  * document.
@@ -120,7 +120,9 @@ static void test_split_sketches(void **state)
     size_t na, nb;
     cut_ok(c.ops, out, &a, &b, 1, 2);
     /* The halves are the whole: their items plus one metadata each. */
-    assert_int_equal(a.len + b.len, out->len + 2);
+    size_t plen;
+    free(inflated(out, &plen));
+    assert_int_equal(a.len + b.len, plen + 2);
     assert_int_equal((unsigned char)a.p[a.len - 2], 2 << 3 | 2);
     assert_int_equal((unsigned char)b.p[b.len - 2], 2 << 3 | 2);
     assert_non_null(memmem(a.p, a.len, "lat.a", 5));
@@ -135,10 +137,12 @@ static void test_split_sketches(void **state)
     f.sketches[1].key = key(&f, "h\xfe", t, 1);
     out = NULL;
     assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
-    assert_non_null(memmem(out->body, out->len, "lat\xef\xbf\xbdx", 6));
-    assert_non_null(memmem(out->body, out->len, "h\xef\xbf\xbd", 4));
-    assert_non_null(memmem(out->body, out->len, "t:\xef\xbf\xbd", 5));
-    assert_null(memchr(out->body, 0xff, out->len));
+    char *sb = inflated(out, &plen);
+    assert_non_null(memmem(sb, plen, "lat\xef\xbf\xbdx", 6));
+    assert_non_null(memmem(sb, plen, "h\xef\xbf\xbd", 4));
+    assert_non_null(memmem(sb, plen, "t:\xef\xbf\xbd", 5));
+    assert_null(memchr(sb, 0xff, plen));
+    free(sb);
     assert_int_equal(cut(c.ops, out, &a, &na, &b, &nb), 0); /* parses to its end */
     md_buf_free(&a);
     md_buf_free(&b);
@@ -202,6 +206,59 @@ static void test_split_events_and_checks(void **state)
     c.ops->destroy(c.st);
 }
 
+/*
+ * Events of 300 source types (one event each) in one body: cut like any
+ * other, every group whole in one half or split across both, every event
+ * once and in order. The events envelope has no limit on its groups.
+ */
+static void test_split_events_many_groups(void **state)
+{
+    (void)state;
+    enum { NG = 300 };
+    struct ctx c;
+    sink_open(&c, "http://x", MD_V2_AUTO);
+    struct md_frame f;
+    md_frame_init(&f, T0, 10);
+    for (int i = 0; i < NG; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "src%03d", i);
+        const char *n = md_arena_strndup(&f.arena, name, strlen(name));
+        *md_frame_add_event(&f) = (struct md_event_out){.title = n, .text = "x",
+                                                        .source_type_name = n, .timestamp = T0};
+    }
+    struct md_payload *out = NULL;
+    assert_int_equal(c.ops->encode(c.st, &f, &out), 0);
+    assert_string_equal(out->url, "http://x/intake/");
+    assert_int_equal(out->nitems, NG);
+    struct md_buf a, b;
+    cut_ok(c.ops, out, &a, &b, NG / 2, NG - NG / 2);
+    json_error_t e;
+    json_t *half[2] = {json_loadb(a.p, a.len, 0, &e), json_loadb(b.p, b.len, 0, &e)};
+    int next = 0;
+    for (int h = 0; h < 2; h++) {
+        assert_non_null(half[h]);
+        json_t *ev = json_object_get(half[h], "events");
+        assert_int_equal(json_object_size(ev), h ? NG - NG / 2 : NG / 2);
+        const char *k;
+        json_t *arr;
+        json_object_foreach(ev, k, arr) { /* jansson keeps the document's key order */
+            char want[16];
+            snprintf(want, sizeof want, "src%03d", next++);
+            assert_string_equal(k, want);
+            assert_int_equal(json_array_size(arr), 1);
+            assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0),
+                                                                  "msg_title")), want);
+        }
+        json_decref(half[h]);
+    }
+    assert_int_equal(next, NG);
+    md_buf_free(&a);
+    md_buf_free(&b);
+    md_payload_list_free(out);
+    md_frame_free(&f);
+    c.ops->destroy(c.st);
+}
+
 /* The host metadata is one document: never cut. */
 static void test_split_refuses_metadata(void **state)
 {
@@ -251,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_split_v2_series),
         cmocka_unit_test(test_split_sketches),
         cmocka_unit_test(test_split_events_and_checks),
+        cmocka_unit_test(test_split_events_many_groups),
         cmocka_unit_test(test_split_refuses_metadata),
         cmocka_unit_test(test_split_remote_write),
     };
