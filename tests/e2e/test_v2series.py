@@ -292,10 +292,11 @@ def test_413_remote_write_split(d):
                     name = labels["__name__"]
                     if name.startswith("rw_"):
                         assert labels["host"] == HOST and ts.samples[0].value == vals[name], (labels, ts)
-                    key = (name, ts.samples[0].timestamp)
+                    # By every label: host series of one name differ by device.
+                    key = (name, tuple(sorted(labels.items())), ts.samples[0].timestamp)
                     seen[key] = seen.get(key, 0) + 1
             out = {}
-            for (n, _), c in seen.items():
+            for (n, _, _), c in seen.items():
                 assert c == 1, (n, c)
                 out[n.replace("huge_rw", "huge.rw")] = out.get(n, 0) + 1
             return out
