@@ -181,6 +181,27 @@ void md_flusher_encode(struct md_flusher *fl, const struct md_frame *f, bool com
     } while (off < f->nseries);
 }
 
+/*
+ * Console payloads are written here, before the frame is freed: the next
+ * part of a window is sealed only once this one's frame is back, so parts
+ * reach stdout in order even when the pool's threads finish out of order,
+ * and a slow reader of stdout holds back the seal, never the loop.
+ */
+static void write_stdout(struct md_payload **list)
+{
+    while (*list) {
+        struct md_payload *p = *list;
+        if (p->url) {
+            list = &p->next;
+            continue;
+        }
+        *list = p->next;
+        fwrite(p->body, 1, p->len, stdout);
+        fflush(stdout);
+        md_payload_free(p);
+    }
+}
+
 /* Thread pool: touches only the job (and the sinks' encoders). */
 static void flush_work(uv_work_t *w)
 {
@@ -190,10 +211,11 @@ static void flush_work(uv_work_t *w)
     if (j->fl->expose)
         j->expose = md_expose_render(&j->frame);
     md_flusher_encode(j->fl, &j->frame, true, &j->payloads);
+    write_stdout(&j->payloads);
     md_frame_free(&j->frame);
 }
 
-/* Loop thread: hand the payloads to stdout or the forwarder. */
+/* Loop thread: hand the payloads to the forwarder. */
 static void flush_done(uv_work_t *w, int status)
 {
     struct flush_job *j = w->data;
@@ -202,11 +224,7 @@ static void flush_done(uv_work_t *w, int status)
     while (p) {
         struct md_payload *next = p->next;
         p->next = NULL;
-        if (!p->url) {
-            fwrite(p->body, 1, p->len, stdout);
-            fflush(stdout);
-            md_payload_free(p);
-        } else if (fl->o.fwd) {
+        if (fl->o.fwd) {
             md_forwarder_send(fl->o.fwd, p);
         } else {
             md_payload_free(p);
