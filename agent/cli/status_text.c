@@ -117,8 +117,9 @@ static void section_forwarder(FILE *out, const struct md_ynode *st)
     fprintf(out, "\n  Transactions\n  ============\n");
     fprintf(out, "    Success: %s (%s bytes)\n    Errors: %s\n    Retries: %s\n", val(f, "payloads_sent"),
             val(f, "bytes_sent"), val(f, "errors"), val(f, "retries"));
-    fprintf(out, "    Dropped: rejected %s, queue full %s, at shutdown %s, invalid %s\n",
-            val(dr, "rejected"), val(dr, "queue_full"), val(dr, "shutdown"), val(dr, "invalid"));
+    fprintf(out, "    Dropped: rejected %s, queue full %s, at shutdown %s, invalid %s, unconfigured %s\n",
+            val(dr, "rejected"), val(dr, "queue_full"), val(dr, "shutdown"), val(dr, "invalid"),
+            val(dr, "unconfigured"));
     fprintf(out, "    Last HTTP status: %s\n    Last success: %s\n", val(f, "last_status"),
             when(num(f, "last_success"), t, sizeof t));
     fprintf(out, "\n  Queue\n  =====\n    Payloads: %s, in flight: %s\n    Bytes: %s of %s\n",

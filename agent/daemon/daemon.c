@@ -304,6 +304,25 @@ static void spool_folder(const struct md_datadog_conf *dd, const struct md_prw_c
     explicit_bzero(ends, sizeof ends); /* a URL may hold a password */
 }
 
+/* Where the configured HTTP sinks send: a spooled payload for any other place is not replayed. */
+static void fwd_endpoints(const struct md_datadog_conf *dd, const struct md_prw_conf *prw,
+                          struct md_fwd_opts *fo, struct md_fwd_strings *s)
+{
+    size_t n = 0;
+    char *ddbase = dd ? md_sink_datadog_base_url(dd) : NULL;
+    if (ddbase) {
+        snprintf(s->endpoint[n], sizeof s->endpoint[n], "%s/", ddbase);
+        fo->endpoints[n] = s->endpoint[n];
+        n++;
+        explicit_bzero(ddbase, strlen(ddbase));
+        free(ddbase);
+    }
+    if (prw && prw->prometheus_remote_write_url) {
+        snprintf(s->endpoint[n], sizeof s->endpoint[n], "%s", prw->prometheus_remote_write_url);
+        fo->endpoints[n] = s->endpoint[n];
+    }
+}
+
 /*
  * Secrets the spool must keep off the disk: the API key, the remote write
  * Authorization value and credentials inside either URL.
@@ -311,18 +330,23 @@ static void spool_folder(const struct md_datadog_conf *dd, const struct md_prw_c
 void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struct md_fwd_strings *s)
 {
     const struct md_config *c = &d->cfg;
-    const struct md_prw_conf *prw = md_config_sink_conf(c, md_sink_lookup("prometheus_rw"));
-    const struct md_datadog_conf *dd = md_config_sink_conf(c, md_sink_lookup("datadog"));
+    const struct md_sink_ops *ops[MD_FLUSH_MAX_SINKS];
+    size_t n = md_config_sinks(c, ops, MD_FLUSH_MAX_SINKS);
+    const struct md_prw_conf *prw = NULL;
+    const struct md_datadog_conf *dd = NULL;
+    bool http = false;
+    for (size_t i = 0; i < n; i++) { /* only the sinks in use: a sink's URL key alone is not one */
+        http = http || ops[i]->transport == MD_TRANSPORT_HTTP;
+        if (ops[i] == md_sink_lookup("prometheus_rw"))
+            prw = md_config_sink_conf(c, ops[i]);
+        else if (ops[i] == md_sink_lookup("datadog"))
+            dd = md_config_sink_conf(c, ops[i]);
+    }
     if (md_prw_auth_header(prw, s->auth, sizeof s->auth) != 0)
         s->auth[0] = '\0';
     url_userinfo(dd ? dd->dd_url : NULL, s->userinfo[0], sizeof s->userinfo[0]);
     url_userinfo(prw ? prw->prometheus_remote_write_url : NULL, s->userinfo[1],
                  sizeof s->userinfo[1]);
-    const struct md_sink_ops *ops[MD_FLUSH_MAX_SINKS];
-    size_t n = md_config_sinks(c, ops, MD_FLUSH_MAX_SINKS);
-    bool http = false;
-    for (size_t i = 0; i < n; i++)
-        http = http || ops[i]->transport == MD_TRANSPORT_HTTP;
     char base[2048];
     if (c->forwarder_storage_path && c->forwarder_storage_path[0])
         snprintf(base, sizeof base, "%s", c->forwarder_storage_path);
@@ -340,6 +364,7 @@ void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo, struc
         .spool_max_bytes = (uint64_t)c->forwarder_storage_max_size_in_bytes,
         .secrets = {dd ? dd->api_key : NULL, s->auth, s->userinfo[0], s->userinfo[1]},
     };
+    fwd_endpoints(dd, prw, fo, s);
 }
 
 /* proxy.no_proxy as libcurl's NOPROXY text: "a,b,c". */

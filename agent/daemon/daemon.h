@@ -91,6 +91,7 @@ struct md_fwd_strings {
     char spool[4096];
     char auth[2048];       /* the remote write Authorization value */
     char userinfo[2][512]; /* user:password inside dd_url and the remote write URL */
+    char endpoint[2][2048]; /* the configured HTTP sinks' base URLs */
 };
 /* The forwarder's settings from d's config (the spool only when a sink ships over HTTP). */
 void md_daemon_fwd_opts(const struct md_daemon *d, struct md_fwd_opts *fo,

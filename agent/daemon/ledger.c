@@ -37,8 +37,8 @@ static size_t fwd_drops(const struct md_fwd_half *f, struct term *t)
 {
     const struct term all[] = {
         {"rejected", f->rejected},     {"too_big", f->too_big}, {"queue_full", f->queue_full},
-        {"shutdown", f->shutdown},     {"invalid", f->invalid}, {"evicted", f->evicted},
-        {"corrupt", f->corrupt},
+        {"shutdown", f->shutdown},     {"invalid", f->invalid}, {"unconfigured", f->unconfigured},
+        {"evicted", f->evicted},       {"corrupt", f->corrupt},
     };
     memcpy(t, all, sizeof all);
     return sizeof all / sizeof all[0];
@@ -70,13 +70,15 @@ void md_ledger_take(struct md_daemon *d, struct md_ledger *l)
     f->queue_full = st.items_queue_full;
     f->shutdown = st.items_shutdown;
     f->invalid = st.items_invalid;
+    f->unconfigured = st.items_unconfigured;
     f->evicted = fl.evicted;
     f->corrupt = fl.corrupt;
-    uint64_t out = f->shipped + f->queued + f->inflight + f->on_disk + f->evicted + f->corrupt +
-                   f->rejected + f->too_big + f->queue_full + f->shutdown + f->invalid;
+    uint64_t dropped =
+        f->rejected + f->too_big + f->queue_full + f->shutdown + f->invalid + f->unconfigured;
+    uint64_t out =
+        f->shipped + f->queued + f->inflight + f->on_disk + f->evicted + f->corrupt + dropped;
     /* by reason must add up to the forwarder's own total, and the total balance */
-    f->balanced = fl.balanced && f->handed + f->recovered == out &&
-                  fl.dropped == f->rejected + f->too_big + f->queue_full + f->shutdown + f->invalid;
+    f->balanced = fl.balanced && f->handed + f->recovered == out && fl.dropped == dropped;
 }
 
 void md_ledger_json(const struct md_ledger *l, struct md_buf *b)

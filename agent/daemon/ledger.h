@@ -31,7 +31,7 @@ struct md_fwd_half {
     bool present; /* no HTTP sink: no forwarder */
     uint64_t series_flushed; /* by the aggregator, once per window part (not per sink) */
     uint64_t handed, recovered, shipped, queued, inflight, on_disk;
-    uint64_t rejected, too_big, queue_full, shutdown, invalid, evicted, corrupt;
+    uint64_t rejected, too_big, queue_full, shutdown, invalid, unconfigured, evicted, corrupt;
     bool balanced;
 };
 
