@@ -102,18 +102,26 @@ static void finish(struct md_pipeline *p, uv_loop_t *loop, struct md_config *cfg
 
 #define N 30000
 
+/* A pipeline started on `loop` (not running yet) holding N open gauges. */
+static struct md_pipeline *started_with_gauges(struct md_config *cfg, uv_loop_t *loop,
+                                               struct seen *s)
+{
+    uv_loop_init(loop);
+    const char *x[] = {"dogstatsd_port=0"};
+    struct md_pipeline *p = make(cfg, x, 1);
+    assert_int_equal(md_pipeline_feed_open(p, false), 0);
+    assert_int_equal(md_pipeline_start(p, loop, on_frame, s), 0);
+    feed_gauges(p, N);
+    return p;
+}
+
 /* md_pipeline_stop (the CLI, the tests): the window comes in parts. */
 static void test_stop_seals_in_parts(void **st)
 {
     struct md_config cfg;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    const char *x[] = {"dogstatsd_port=0"};
-    struct md_pipeline *p = make(&cfg, x, 1);
     struct seen s = {0};
-    assert_int_equal(md_pipeline_feed_open(p, false), 0);
-    assert_int_equal(md_pipeline_start(p, &loop, on_frame, &s), 0);
-    feed_gauges(p, N);
+    struct md_pipeline *p = started_with_gauges(&cfg, &loop, &s);
     md_pipeline_stop(p);
     assert_int_equal(s.series, N);
     assert_true(s.frames >= N / (PART_SERIES + SEAL_STEP));
@@ -127,13 +135,8 @@ static void test_stop_start_with_the_loop_running(void **st)
 {
     struct md_config cfg;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    const char *x[] = {"dogstatsd_port=0"};
-    struct md_pipeline *p = make(&cfg, x, 1);
     struct seen s = {0};
-    assert_int_equal(md_pipeline_feed_open(p, false), 0);
-    assert_int_equal(md_pipeline_start(p, &loop, on_frame, &s), 0);
-    feed_gauges(p, N);
+    struct md_pipeline *p = started_with_gauges(&cfg, &loop, &s);
     md_pipeline_stop_start(p, on_done, &s);
     assert_int_equal(s.done, 0); /* it returns at once: the seal runs with the loop */
     uv_run(&loop, UV_RUN_DEFAULT); /* returns once the pipeline closed its handle */
