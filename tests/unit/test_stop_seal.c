@@ -115,6 +115,17 @@ static struct md_pipeline *started_with_gauges(struct md_config *cfg, uv_loop_t 
     return p;
 }
 
+/* Stops p with n datagrams queued on its socket: every one is read, aggregated and balanced. */
+static void stop_with_all_read(struct md_pipeline *p, uint64_t n)
+{
+    md_pipeline_stop(p);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(p, &ps);
+    assert_int_equal(ps.ledger.received, n);
+    assert_int_equal(ps.ledger.aggregated, n);
+    assert_true(ps.ledger.balanced);
+}
+
 /* md_pipeline_stop (the CLI, the tests): the window comes in parts. */
 static void test_stop_seals_in_parts(void **st)
 {
@@ -182,12 +193,7 @@ static void test_udp_refused_after_stop(void **st)
         for (int i = 0; i < 200; i++)
             assert_int_equal(send(fd, "stop.udp:1|c", 12, 0), 12);
         /* All 200 were queued before the stop: every one is read, none left behind. */
-        md_pipeline_stop(p);
-        struct md_pipeline_stats ps;
-        md_pipeline_stats(p, &ps);
-        assert_int_equal(ps.ledger.received, 200);
-        assert_int_equal(ps.ledger.aggregated, 200);
-        assert_true(ps.ledger.balanced);
+        stop_with_all_read(p, 200);
         assert_int_equal(send(fd, "stop.udp:1|c", 12, 0), 12);
         char b[16];
         errno = 0;
@@ -217,11 +223,7 @@ static void test_uds_refused_after_stop(void **st)
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     for (int i = 0; i < 100; i++)
         assert_int_equal(send(fd, "stop.uds:1|c", 12, 0), 12);
-    md_pipeline_stop(p);
-    struct md_pipeline_stats ps;
-    md_pipeline_stats(p, &ps);
-    assert_int_equal(ps.ledger.received, 100);
-    assert_true(ps.ledger.balanced);
+    stop_with_all_read(p, 100);
     /* the socket file is there until md_pipeline_free; the socket is not */
     errno = 0;
     assert_true(send(fd, "stop.uds:1|c", 12, 0) < 0);
