@@ -18,34 +18,21 @@ time to drain.
   METERD_BIN=build/meterd python3 bench/spool_replay.py [SIZE_MIB]
 """
 import http.client
-import http.server
 import json
 import os
 import struct
 import sys
 import tempfile
-import threading
 import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 from harness import Meterd, _LIVE, meterd_bin  # noqa: E402
 
+from benchagent import accept_server  # noqa: E402
+
 PROBE = os.path.join(os.path.dirname(os.path.abspath(meterd_bin())), "bench", "libloop_probe.so")
 BODY = 512 * 1024
-
-
-class Accept(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(202)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_HEAD = do_POST
-
-    def log_message(self, *a):
-        pass
 
 
 def put_str(s):
@@ -73,8 +60,7 @@ def fill(folder, url, size_mib):
 
 
 def run(size_mib):
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Accept)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = accept_server()
     dd_url = "http://127.0.0.1:%d/datadog" % srv.server_address[1]
     settings = {"dd_url": dd_url, "api_key": "bench-key-0123456789", "hostname": "bench",
                 "flush_interval": 10, "forwarder_backoff_base": 1}

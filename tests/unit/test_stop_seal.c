@@ -102,18 +102,37 @@ static void finish(struct md_pipeline *p, uv_loop_t *loop, struct md_config *cfg
 
 #define N 30000
 
+/* A pipeline started on `loop` (not running yet) holding N open gauges. */
+static struct md_pipeline *started_with_gauges(struct md_config *cfg, uv_loop_t *loop,
+                                               struct seen *s)
+{
+    uv_loop_init(loop);
+    const char *x[] = {"dogstatsd_port=0"};
+    struct md_pipeline *p = make(cfg, x, 1);
+    assert_int_equal(md_pipeline_feed_open(p, false), 0);
+    assert_int_equal(md_pipeline_start(p, loop, on_frame, s), 0);
+    feed_gauges(p, N);
+    return p;
+}
+
+/* Stops p with n datagrams queued on its socket: every one is read, aggregated and balanced. */
+static void stop_with_all_read(struct md_pipeline *p, uint64_t n)
+{
+    md_pipeline_stop(p);
+    struct md_pipeline_stats ps;
+    md_pipeline_stats(p, &ps);
+    assert_int_equal(ps.ledger.received, n);
+    assert_int_equal(ps.ledger.aggregated, n);
+    assert_true(ps.ledger.balanced);
+}
+
 /* md_pipeline_stop (the CLI, the tests): the window comes in parts. */
 static void test_stop_seals_in_parts(void **st)
 {
     struct md_config cfg;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    const char *x[] = {"dogstatsd_port=0"};
-    struct md_pipeline *p = make(&cfg, x, 1);
     struct seen s = {0};
-    assert_int_equal(md_pipeline_feed_open(p, false), 0);
-    assert_int_equal(md_pipeline_start(p, &loop, on_frame, &s), 0);
-    feed_gauges(p, N);
+    struct md_pipeline *p = started_with_gauges(&cfg, &loop, &s);
     md_pipeline_stop(p);
     assert_int_equal(s.series, N);
     assert_true(s.frames >= N / (PART_SERIES + SEAL_STEP));
@@ -127,13 +146,8 @@ static void test_stop_start_with_the_loop_running(void **st)
 {
     struct md_config cfg;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    const char *x[] = {"dogstatsd_port=0"};
-    struct md_pipeline *p = make(&cfg, x, 1);
     struct seen s = {0};
-    assert_int_equal(md_pipeline_feed_open(p, false), 0);
-    assert_int_equal(md_pipeline_start(p, &loop, on_frame, &s), 0);
-    feed_gauges(p, N);
+    struct md_pipeline *p = started_with_gauges(&cfg, &loop, &s);
     md_pipeline_stop_start(p, on_done, &s);
     assert_int_equal(s.done, 0); /* it returns at once: the seal runs with the loop */
     uv_run(&loop, UV_RUN_DEFAULT); /* returns once the pipeline closed its handle */
@@ -179,12 +193,7 @@ static void test_udp_refused_after_stop(void **st)
         for (int i = 0; i < 200; i++)
             assert_int_equal(send(fd, "stop.udp:1|c", 12, 0), 12);
         /* All 200 were queued before the stop: every one is read, none left behind. */
-        md_pipeline_stop(p);
-        struct md_pipeline_stats ps;
-        md_pipeline_stats(p, &ps);
-        assert_int_equal(ps.ledger.received, 200);
-        assert_int_equal(ps.ledger.aggregated, 200);
-        assert_true(ps.ledger.balanced);
+        stop_with_all_read(p, 200);
         assert_int_equal(send(fd, "stop.udp:1|c", 12, 0), 12);
         char b[16];
         errno = 0;
@@ -214,11 +223,7 @@ static void test_uds_refused_after_stop(void **st)
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     for (int i = 0; i < 100; i++)
         assert_int_equal(send(fd, "stop.uds:1|c", 12, 0), 12);
-    md_pipeline_stop(p);
-    struct md_pipeline_stats ps;
-    md_pipeline_stats(p, &ps);
-    assert_int_equal(ps.ledger.received, 100);
-    assert_true(ps.ledger.balanced);
+    stop_with_all_read(p, 100);
     /* the socket file is there until md_pipeline_free; the socket is not */
     errno = 0;
     assert_true(send(fd, "stop.uds:1|c", 12, 0) < 0);
