@@ -30,7 +30,8 @@ PARSE_REASONS = ["no_type_separator", "no_value_separator", "empty_name", "empty
                  "truncated_datagram", "unterminated_line", "line_too_long"]
 DROP_REASONS = ["blocked", "too_many_tags", "nonfinite", "context_limit", "timestamp_type",
                 "no_memory", "ring_full", "reparse"]
-FWD_DROPS = ["rejected", "too_big", "queue_full", "shutdown", "invalid", "evicted", "corrupt"]
+FWD_DROPS = ["rejected", "too_big", "queue_full", "shutdown", "invalid", "unconfigured", "evicted",
+             "corrupt"]
 
 
 def start(d, vm, **settings):
