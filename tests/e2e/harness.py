@@ -60,6 +60,15 @@ def http_post(url, data, timeout=5, headers=None):
         return r.status, r.read().decode()
 
 
+def avoid_window_edge(interval=10, margin=1.5):
+    """Sleep past a window boundary if one is near, so a burst lands in one window."""
+    t = time.time()
+    left = interval - (t % interval)
+    if left < margin:
+        time.sleep(left + 0.05)
+    return int(time.time()) // interval * interval
+
+
 def wait_until(pred, timeout, what, interval=0.05):
     """Poll pred() until it returns a truthy value; raise with `what` on timeout."""
     deadline = time.time() + timeout

@@ -15,8 +15,7 @@ import random
 import subprocess
 
 from capture_server import CaptureServer
-from harness import Meterd, meterd_bin, run_tests, wait_until
-from test_vm import avoid_window_edge
+from harness import Meterd, avoid_window_edge, meterd_bin, run_tests, wait_until
 
 FLUSH = 4
 COLLECTORS = ("cpu", "disk", "file_handle", "io", "load", "memory", "network", "processes",

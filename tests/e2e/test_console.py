@@ -9,9 +9,8 @@ and after the last part the window's total, equal to those lines; no
 too, its total printed last. A small window keeps its one header.
 """
 import re
-import time
 
-from harness import Meterd, run_tests, wait_until
+from harness import Meterd, avoid_window_edge, run_tests, wait_until
 
 N = 20000
 INTERVAL = 10
@@ -55,9 +54,7 @@ def windows(text):
 def test_big_window_exact_counts(d):
     m = Meterd(d, settings={"sinks": "console", "flush_interval": INTERVAL})
     # All of it in one window: start right after a window boundary (sending takes well under 1 s).
-    left = INTERVAL - time.time() % INTERVAL
-    if left < 4:
-        time.sleep(left + 0.2)
+    avoid_window_edge(INTERVAL, margin=4)
     names = ["e2e.console.c%d" % i for i in range(N)]
     dgrams = datagrams(names)
     m.send(*dgrams)
@@ -87,9 +84,7 @@ def test_last_window_at_shutdown_in_parts_with_its_total(d):
     does (not whole), and its total is the last thing printed."""
     m = Meterd(d, settings={"sinks": "console", "flush_interval": 60})
     # All of it in the open window, sealed only by the stop.
-    left = 60 - time.time() % 60
-    if left < 10:
-        time.sleep(left + 0.2)
+    avoid_window_edge(60, margin=10)
     names = ["e2e.console.stop%d" % i for i in range(N)]
     dgrams = datagrams(names)
     m.send(*dgrams)

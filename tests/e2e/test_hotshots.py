@@ -27,8 +27,8 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ left in the source tree by the imports below
 
 from capture_server import CaptureServer
-from harness import ROOT, Meterd, VictoriaMetrics, run_tests, wait_until
-from test_vm import avoid_window_edge, expect_series
+from harness import ROOT, Meterd, VictoriaMetrics, avoid_window_edge, run_tests, wait_until
+from test_vm import expect_series
 
 HOST = "e2e-host"
 API_KEY = "e2e-secret-key-1234"

@@ -13,20 +13,13 @@ import json
 import math
 import os
 import sys
-import time
 import urllib.parse
 import urllib.request
 
-from harness import Meterd, Proc, VictoriaMetrics, free_port, http_get, run_tests, wait_until
+from harness import (Meterd, Proc, VictoriaMetrics, avoid_window_edge, free_port, http_get, run_tests,
+                     wait_until)
 
 HOST = "e2e-host"
-
-
-def avoid_window_edge(interval=10, margin=1.5):
-    left = interval - (time.time() % interval)
-    if left < margin:
-        time.sleep(left + 0.05)
-    return int(time.time()) // interval * interval
 
 
 def send_known(m):

@@ -14,18 +14,9 @@ import stat
 import sys
 import time
 
-from harness import Meterd, VictoriaMetrics, meterd_bin, run_tests, wait_until
+from harness import Meterd, VictoriaMetrics, avoid_window_edge, meterd_bin, run_tests, wait_until
 
 HOST = "e2e-host"
-
-
-def avoid_window_edge(interval=10, margin=1.5):
-    """Sleep past a window boundary if one is near, so a burst lands in one window."""
-    t = time.time()
-    left = interval - (t % interval)
-    if left < margin:
-        time.sleep(left + 0.05)
-    return int(time.time()) // interval * interval
 
 
 def series_at(vm, match, ts):
